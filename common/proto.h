@@ -1,0 +1,148 @@
+/*
+ * Message codecs of the cardex protocol (docs/protocol.md). One encoder and
+ * one decoder per message, used by the plugin and by libcardex alike.
+ *
+ * Decoders read untrusted bytes: they never read past len, accept only a JSON
+ * object with the documented fields and types (unknown fields are ignored),
+ * look fields up case-sensitively, and check numbers through their double
+ * value. On failure they return a code other than CX_CODE_NONE and set *why
+ * (when not NULL) to a static, human-readable reason that never quotes the
+ * payload (it may hold a key or a card).
+ *
+ * Encoders write compact JSON into a caller buffer, snprintf style: they
+ * return the length the whole message needs (excluding the NUL); the output
+ * is complete and NUL-terminated only when that length is below cap.
+ */
+#ifndef CX_PROTO_H
+#define CX_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errors.h"
+#include "ids.h"
+
+#define CX_KEY_DIGITS_MIN 6
+#define CX_KEY_DIGITS_MAX 16
+#define CX_TTL_MIN 5
+#define CX_TTL_MAX 600
+#define CX_TTL_DEFAULT 120
+/* Longest topic echoed back in an error reply; longer ones are cut at a UTF-8 boundary. */
+#define CX_ERROR_TOPIC_MAX 200
+
+/* ---- requests (terminal -> plugin) ---- */
+
+/* keys/<own id>: {"key":"483920","ttl":120,"ref":"..."}; ttl and ref optional. */
+typedef struct {
+	char key[CX_KEY_DIGITS_MAX + 1]; /* 6..16 decimal digits; a secret: wipe after use */
+	uint32_t ttl;                    /* seconds; 0 when absent (engine applies its default) */
+	char ref[CX_REF_MAX + 1];        /* "" when absent */
+} cx_offer_req;
+
+/* claim/<owner id>: {"key":"483920","from":"B","ref":"..."}; from and ref optional. */
+typedef struct {
+	char key[CX_KEY_DIGITS_MAX + 1]; /* secret */
+	char from[CX_ID_MAX + 1];        /* "" when absent */
+	char ref[CX_REF_MAX + 1];        /* "" when absent */
+} cx_claim_req;
+
+/* card/<peer id>: {"exchange":"<xid>","card":<jCard>} */
+typedef struct {
+	char xid[CX_XID_HEX + 1];
+	char *card;      /* compact JSON text of the validated jCard, malloc'ed; a secret */
+	size_t card_len; /* strlen(card) */
+} cx_card_req;
+
+/*
+ * Decode a request. The key must be 6..16 decimal digits here; a higher
+ * operator minimum is the engine's business. ttl outside 5..600 and an
+ * invalid from/ref are CX_CODE_BAD_REQUEST.
+ */
+cx_code cx_offer_decode(const char *payload, size_t len, cx_offer_req *out, const char **why);
+cx_code cx_claim_decode(const char *payload, size_t len, cx_claim_req *out, const char **why);
+
+/*
+ * Decode a card request; "card" must pass cx_jcard_check (CX_CODE_BAD_CARD
+ * otherwise). On success out->card is allocated and must be released with
+ * cx_card_req_clear, which wipes it. On failure nothing is left allocated.
+ */
+cx_code cx_card_decode(const char *payload, size_t len, cx_card_req *out, const char **why);
+
+/* Wipe the key (offer, claim) or the card text (card) and free what is owned. */
+void cx_offer_req_clear(cx_offer_req *r);
+void cx_claim_req_clear(cx_claim_req *r);
+void cx_card_req_clear(cx_card_req *r);
+
+/* Encoders for requests. Fields that are "" or 0 are left out. */
+size_t cx_offer_encode(const cx_offer_req *r, char *buf, size_t cap);
+size_t cx_claim_encode(const cx_claim_req *r, char *buf, size_t cap);
+/* card is compact or pretty JSON text of a jCard; it is copied verbatim. */
+size_t cx_card_encode(const char *xid, const char *card, size_t card_len, char *buf, size_t cap);
+
+/* ---- replies (plugin -> terminal, on reply/<id>) ---- */
+
+typedef enum {
+	CX_REPLY_OFFER = 1, /* {"type":"offer","expires_in":N[,"ref"]} */
+	CX_REPLY_MATCH,     /* {"type":"match","exchange":X,"peer":P,"expires_in":N[,"ref"]} */
+	CX_REPLY_ATTEMPT,   /* {"type":"attempt","attempts_left":N[,"ref"]} */
+	CX_REPLY_REVOKED,   /* {"type":"revoked","reason":"attempts"|"replaced"[,"ref"]} */
+	CX_REPLY_CARD,      /* {"type":"card","exchange":X,"from":P,"card":<jCard>} */
+	CX_REPLY_SENT,      /* {"type":"sent","exchange":X,"to":P} */
+	CX_REPLY_EXPIRED,   /* {"type":"expired","offer":true[,"ref"]} or {"type":"expired","exchange":X} */
+	CX_REPLY_ERROR      /* {"type":"error","code":C,"topic":T,"message":M[,"retry_after":S][,"ref"][,"exchange"]} */
+} cx_reply_type;
+
+/* Wire name of a reply type ("match"), NULL when out of range. */
+const char *cx_reply_type_name(cx_reply_type t);
+
+/*
+ * A reply to encode. Pointers are borrowed. Which fields are read depends on
+ * type, as listed above; optional string fields are skipped when NULL or "".
+ */
+typedef struct {
+	cx_reply_type type;
+	const char *ref;      /* echoed request reference: offer, match, attempt, revoked, expired(offer), error */
+	const char *xid;      /* match, card, sent, expired(exchange), error (optional) */
+	const char *peer;     /* match: peer; card: from; sent: to */
+	uint32_t expires_in;  /* offer, match */
+	uint32_t attempts_left;
+	const char *reason;   /* revoked */
+	bool offer;           /* expired: true for an offer, false for an exchange (then xid) */
+	const char *card;     /* card: compact jCard JSON, copied verbatim */
+	size_t card_len;
+	cx_code code;         /* error */
+	const char *topic;    /* error: the topic of the refused message (escaped, cut to CX_ERROR_TOPIC_MAX bytes) */
+	const char *message;  /* error: NULL means cx_code_message(code) */
+	uint32_t retry_after; /* error: only for rate-limited, seconds (>= 1) */
+} cx_reply;
+
+size_t cx_reply_encode(const cx_reply *r, char *buf, size_t cap);
+
+/* A decoded reply, owning its data. */
+typedef struct {
+	cx_reply_type type;
+	char ref[CX_REF_MAX + 1];
+	char xid[CX_XID_HEX + 1];
+	char peer[CX_ID_MAX + 1];
+	uint32_t expires_in;
+	uint32_t attempts_left;
+	char reason[32];
+	bool offer;
+	char *card; /* malloc'ed compact jCard JSON (card replies), wiped by cx_reply_msg_clear */
+	size_t card_len;
+	cx_code code;      /* CX_CODE_NONE also when the wire name is unknown to this version */
+	char code_name[32];
+	char topic[CX_ERROR_TOPIC_MAX + 1];
+	char message[256];
+	uint32_t retry_after;
+} cx_reply_msg;
+
+/*
+ * Decode a reply. Unknown types are CX_CODE_BAD_REQUEST. A card reply's card
+ * must pass cx_jcard_check. Release with cx_reply_msg_clear.
+ */
+cx_code cx_reply_decode(const char *payload, size_t len, cx_reply_msg *out, const char **why);
+void cx_reply_msg_clear(cx_reply_msg *m);
+
+#endif
