@@ -26,7 +26,9 @@ void cx_xid_format(const unsigned char raw[16], char out[CX_XID_HEX + 1]);
 
 /*
  * Checks an MQTT client ID against the terminal it authenticated as: it must
- * be the terminal ID itself or the terminal ID, ':' and any suffix.
+ * be the terminal ID itself or the terminal ID, ':' and any non-empty suffix
+ * ("A:" is refused). False when terminal_id is not a valid terminal ID or
+ * either pointer is NULL.
  */
 bool cx_client_id_allowed(const char *terminal_id, const char *client_id);
 

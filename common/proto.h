@@ -58,14 +58,21 @@ typedef struct {
  * Decode a request. The key must be 6..16 decimal digits here; a higher
  * operator minimum is the engine's business. ttl outside 5..600 and an
  * invalid from/ref are CX_CODE_BAD_REQUEST.
+ * On failure the key is wiped, but out->ref keeps a valid "ref" of the
+ * refused payload (else ""), so that the error reply can echo it. Payloads
+ * with duplicate field names, NUL bytes, "\u0000" in strings, trailing data
+ * or nesting deeper than 32 are refused (CX_CODE_BAD_REQUEST).
  */
 cx_code cx_offer_decode(const char *payload, size_t len, cx_offer_req *out, const char **why);
 cx_code cx_claim_decode(const char *payload, size_t len, cx_claim_req *out, const char **why);
 
 /*
  * Decode a card request; "card" must pass cx_jcard_check (CX_CODE_BAD_CARD
- * otherwise). On success out->card is allocated and must be released with
- * cx_card_req_clear, which wipes it. On failure nothing is left allocated.
+ * otherwise; a missing "card" or a bad "exchange" is CX_CODE_BAD_REQUEST,
+ * CX_CODE_INTERNAL means out of memory). On success out->card is allocated
+ * and must be released with cx_card_req_clear, which wipes it. On failure
+ * nothing is left allocated, and out->xid keeps a valid "exchange" of the
+ * refused payload (else ""), so that the error reply can carry it.
  */
 cx_code cx_card_decode(const char *payload, size_t len, cx_card_req *out, const char **why);
 
@@ -117,6 +124,11 @@ typedef struct {
 	uint32_t retry_after; /* error: only for rate-limited, seconds (>= 1) */
 } cx_reply;
 
+/*
+ * Returns 0 (and writes "" when cap > 0) when r is NULL or r->type is out of
+ * range. An error code outside the table is written as "internal"; a
+ * rate-limited error with retry_after 0 is written with retry_after 1.
+ */
 size_t cx_reply_encode(const cx_reply *r, char *buf, size_t cap);
 
 /* A decoded reply, owning its data. */
@@ -140,7 +152,10 @@ typedef struct {
 
 /*
  * Decode a reply. Unknown types are CX_CODE_BAD_REQUEST. A card reply's card
- * must pass cx_jcard_check. Release with cx_reply_msg_clear.
+ * must pass cx_jcard_check. Release with cx_reply_msg_clear. Free text
+ * (reason, code_name, topic, message) longer than its field is cut at a
+ * UTF-8 boundary; in errors only "code" is required. On failure out is
+ * cleared (all zero, nothing allocated).
  */
 cx_code cx_reply_decode(const char *payload, size_t len, cx_reply_msg *out, const char **why);
 void cx_reply_msg_clear(cx_reply_msg *m);

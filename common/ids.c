@@ -1,0 +1,82 @@
+/*
+ * Validation and formatting of the protocol's identifiers. Every check reads
+ * exactly len bytes, so embedded NULs and over-long inputs are refused rather
+ * than silently cut.
+ */
+#include "ids.h"
+
+#include <string.h>
+
+/* The character set shared by terminal IDs and request references. */
+static bool id_char(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			c == '.' || c == '_' || c == '-';
+}
+
+static bool charset_valid(const char *s, size_t len, size_t max)
+{
+	if(s == NULL || len == 0 || len > max) {
+		return false;
+	}
+	for(size_t i = 0; i < len; i++) {
+		if(!id_char((unsigned char)s[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+bool cx_id_valid(const char *s, size_t len)
+{
+	return charset_valid(s, len, CX_ID_MAX);
+}
+
+bool cx_ref_valid(const char *s, size_t len)
+{
+	return charset_valid(s, len, CX_REF_MAX);
+}
+
+bool cx_xid_valid(const char *s, size_t len)
+{
+	if(s == NULL || len != CX_XID_HEX) {
+		return false;
+	}
+	for(size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if(!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+			return false;
+		}
+	}
+	return true;
+}
+
+void cx_xid_format(const unsigned char raw[16], char out[CX_XID_HEX + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for(size_t i = 0; i < 16; i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 0x0f];
+	}
+	out[CX_XID_HEX] = '\0';
+}
+
+bool cx_client_id_allowed(const char *terminal_id, const char *client_id)
+{
+	if(terminal_id == NULL || client_id == NULL) {
+		return false;
+	}
+	size_t idlen = strlen(terminal_id);
+	if(!cx_id_valid(terminal_id, idlen)) {
+		return false;
+	}
+	if(strncmp(client_id, terminal_id, idlen) != 0) {
+		return false;
+	}
+	if(client_id[idlen] == '\0') {
+		return true;
+	}
+	/* "<id>:" alone is refused: a suffix exists to tell connections apart. */
+	return client_id[idlen] == ':' && client_id[idlen + 1] != '\0';
+}

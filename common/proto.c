@@ -1,0 +1,599 @@
+/*
+ * Message codecs of the cardex protocol. Decoders go through the strict
+ * front end in json.c and wipe every parsed tree, as a tree may hold a key
+ * or a card; encoders write through the bounded writer, snprintf style.
+ */
+#include "proto.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "jcard.h"
+#include "json.h"
+
+static void set_why(const char **why, const char *reason)
+{
+	if(why != NULL) {
+		*why = reason;
+	}
+}
+
+/* ---- field readers: each returns false with *reason set ---- */
+
+/* Optional "ref": copied into out (CX_REF_MAX + 1 bytes) when valid, "" when absent. */
+static bool read_ref(const cJSON *root, char *out, const char **reason)
+{
+	const char *s;
+	size_t n;
+	cx_json_res res = cx_json_get_string(root, "ref", &s, &n);
+
+	if(res == CX_JSON_ABSENT) {
+		return true;
+	}
+	if(res != CX_JSON_OK || !cx_ref_valid(s, n)) {
+		*reason = "\"ref\" is not 1..16 characters of [A-Za-z0-9._-]";
+		return false;
+	}
+	memcpy(out, s, n + 1);
+	return true;
+}
+
+/* Required "key": 6..16 decimal digits into out (CX_KEY_DIGITS_MAX + 1 bytes). */
+static bool read_key(const cJSON *root, char *out, const char **reason)
+{
+	const char *s;
+	size_t n;
+	cx_json_res res = cx_json_get_string(root, "key", &s, &n);
+
+	if(res == CX_JSON_ABSENT) {
+		*reason = "\"key\" is missing";
+		return false;
+	}
+	if(res != CX_JSON_OK || !cx_key_valid(s, n, CX_KEY_DIGITS_MIN)) {
+		*reason = "\"key\" is not a string of 6 to 16 decimal digits";
+		return false;
+	}
+	memcpy(out, s, n + 1);
+	return true;
+}
+
+/* Terminal ID field into out (CX_ID_MAX + 1 bytes); "" when absent and optional. */
+static bool read_id(const cJSON *root, const char *name, bool required, char *out,
+		const char **reason, const char *bad)
+{
+	const char *s;
+	size_t n;
+	cx_json_res res = cx_json_get_string(root, name, &s, &n);
+
+	if(res == CX_JSON_ABSENT && !required) {
+		return true;
+	}
+	if(res != CX_JSON_OK || !cx_id_valid(s, n)) {
+		*reason = bad;
+		return false;
+	}
+	memcpy(out, s, n + 1);
+	return true;
+}
+
+/* "exchange" field into out (CX_XID_HEX + 1 bytes); "" when absent and optional. */
+static bool read_xid(const cJSON *root, bool required, char *out, const char **reason)
+{
+	const char *s;
+	size_t n;
+	cx_json_res res = cx_json_get_string(root, "exchange", &s, &n);
+
+	if(res == CX_JSON_ABSENT && !required) {
+		return true;
+	}
+	if(res != CX_JSON_OK || !cx_xid_valid(s, n)) {
+		*reason = "\"exchange\" is not 32 lowercase hex digits";
+		return false;
+	}
+	memcpy(out, s, n + 1);
+	return true;
+}
+
+/*
+ * Free-text field copied into out[cap], cut at a UTF-8 boundary when longer:
+ * replies come from a trusted server, and losing a message tail is better
+ * than losing the whole reply.
+ */
+static bool read_text(const cJSON *root, const char *name, bool required, char *out, size_t cap,
+		const char **reason, const char *bad)
+{
+	const char *s;
+	size_t n;
+	cx_json_res res = cx_json_get_string(root, name, &s, &n);
+
+	if(res == CX_JSON_ABSENT && !required) {
+		return true;
+	}
+	if(res != CX_JSON_OK) {
+		*reason = bad;
+		return false;
+	}
+	n = cx_utf8_cut(s, n, cap - 1);
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return true;
+}
+
+static bool read_uint(const cJSON *root, const char *name, bool required, uint32_t min,
+		uint32_t max, uint32_t *out, const char **reason, const char *bad)
+{
+	cx_json_res res = cx_json_get_uint32(root, name, min, max, out);
+
+	if(res == CX_JSON_OK || (res == CX_JSON_ABSENT && !required)) {
+		return true;
+	}
+	*reason = bad;
+	return false;
+}
+
+/*
+ * Required "card": checked with cx_jcard_check and printed compact into a
+ * new buffer. Returns CX_CODE_NONE, BAD_REQUEST (missing), BAD_CARD or
+ * INTERNAL (out of memory).
+ */
+static cx_code read_card(const cJSON *root, size_t hint, char **card, size_t *card_len,
+		const char **reason)
+{
+	const cJSON *item;
+	cx_json_res res = cx_json_member(root, "card", &item);
+
+	if(res != CX_JSON_OK) {
+		*reason = res == CX_JSON_ABSENT ? "\"card\" is missing" : "\"card\" appears twice";
+		return CX_CODE_BAD_REQUEST;
+	}
+	if(cx_jcard_check(item, reason) != 0) {
+		return CX_CODE_BAD_CARD;
+	}
+	*card = cx_json_print(item, hint, card_len);
+	if(*card == NULL) {
+		*reason = "out of memory";
+		return CX_CODE_INTERNAL;
+	}
+	return CX_CODE_NONE;
+}
+
+/* ---- request decoders ---- */
+
+cx_code cx_offer_decode(const char *payload, size_t len, cx_offer_req *out, const char **why)
+{
+	cx_code rc = CX_CODE_BAD_REQUEST;
+	const char *reason = "bad arguments";
+	cJSON *root = NULL;
+
+	if(out == NULL) {
+		goto cleanup;
+	}
+	memset(out, 0, sizeof(*out));
+	root = cx_json_parse_object(payload, len, &reason);
+	if(root == NULL || !read_ref(root, out->ref, &reason) || !read_key(root, out->key, &reason)
+			|| !read_uint(root, "ttl", false, CX_TTL_MIN, CX_TTL_MAX, &out->ttl, &reason,
+				"\"ttl\" is not an integer from 5 to 600")) {
+		goto cleanup;
+	}
+	rc = CX_CODE_NONE;
+cleanup:
+	cx_json_delete(root);
+	if(rc != CX_CODE_NONE) {
+		if(out != NULL) {
+			cx_wipe(out->key, sizeof(out->key));
+			out->ttl = 0;
+		}
+		set_why(why, reason);
+	}
+	return rc;
+}
+
+cx_code cx_claim_decode(const char *payload, size_t len, cx_claim_req *out, const char **why)
+{
+	cx_code rc = CX_CODE_BAD_REQUEST;
+	const char *reason = "bad arguments";
+	cJSON *root = NULL;
+
+	if(out == NULL) {
+		goto cleanup;
+	}
+	memset(out, 0, sizeof(*out));
+	root = cx_json_parse_object(payload, len, &reason);
+	if(root == NULL || !read_ref(root, out->ref, &reason) || !read_key(root, out->key, &reason)
+			|| !read_id(root, "from", false, out->from, &reason,
+				"\"from\" is not a valid terminal ID")) {
+		goto cleanup;
+	}
+	rc = CX_CODE_NONE;
+cleanup:
+	cx_json_delete(root);
+	if(rc != CX_CODE_NONE) {
+		if(out != NULL) {
+			cx_wipe(out->key, sizeof(out->key));
+			memset(out->from, 0, sizeof(out->from));
+		}
+		set_why(why, reason);
+	}
+	return rc;
+}
+
+cx_code cx_card_decode(const char *payload, size_t len, cx_card_req *out, const char **why)
+{
+	cx_code rc = CX_CODE_BAD_REQUEST;
+	const char *reason = "bad arguments";
+	cJSON *root = NULL;
+
+	if(out == NULL) {
+		goto cleanup;
+	}
+	memset(out, 0, sizeof(*out));
+	root = cx_json_parse_object(payload, len, &reason);
+	if(root == NULL || !read_xid(root, true, out->xid, &reason)) {
+		goto cleanup;
+	}
+	rc = read_card(root, len, &out->card, &out->card_len, &reason);
+cleanup:
+	cx_json_delete(root);
+	if(rc != CX_CODE_NONE) {
+		/* out->xid stays set when it was valid: error replies echo it. */
+		if(out != NULL && out->card != NULL) {
+			cx_wipe(out->card, out->card_len);
+			free(out->card);
+			out->card = NULL;
+			out->card_len = 0;
+		}
+		set_why(why, reason);
+	}
+	return rc;
+}
+
+void cx_offer_req_clear(cx_offer_req *r)
+{
+	if(r != NULL) {
+		cx_wipe(r, sizeof(*r));
+	}
+}
+
+void cx_claim_req_clear(cx_claim_req *r)
+{
+	if(r != NULL) {
+		cx_wipe(r, sizeof(*r));
+	}
+}
+
+void cx_card_req_clear(cx_card_req *r)
+{
+	if(r == NULL) {
+		return;
+	}
+	if(r->card != NULL) {
+		cx_wipe(r->card, r->card_len);
+		free(r->card);
+	}
+	cx_wipe(r, sizeof(*r));
+}
+
+/* ---- encoders ---- */
+
+/* A JSON object being written: tracks whether a comma is due. */
+typedef struct {
+	cx_jw w;
+	bool first;
+} objw;
+
+static void ow_begin(objw *o, char *buf, size_t cap)
+{
+	cx_jw_init(&o->w, buf, cap);
+	cx_jw_raw(&o->w, "{", 1);
+	o->first = true;
+}
+
+static void ow_key(objw *o, const char *name)
+{
+	cx_jw_key(&o->w, name, o->first);
+	o->first = false;
+}
+
+/* Always written; NULL is written as "". */
+static void ow_str(objw *o, const char *name, const char *v)
+{
+	ow_key(o, name);
+	cx_jw_str(&o->w, v);
+}
+
+/* Left out when NULL or "". */
+static void ow_opt_str(objw *o, const char *name, const char *v)
+{
+	if(v != NULL && v[0] != '\0') {
+		ow_str(o, name, v);
+	}
+}
+
+static void ow_uint(objw *o, const char *name, uint64_t v)
+{
+	ow_key(o, name);
+	cx_jw_uint(&o->w, v);
+}
+
+static size_t ow_end(objw *o)
+{
+	cx_jw_raw(&o->w, "}", 1);
+	return cx_jw_finish(&o->w);
+}
+
+size_t cx_offer_encode(const cx_offer_req *r, char *buf, size_t cap)
+{
+	objw o;
+
+	ow_begin(&o, buf, cap);
+	ow_opt_str(&o, "key", r->key);
+	if(r->ttl != 0) {
+		ow_uint(&o, "ttl", r->ttl);
+	}
+	ow_opt_str(&o, "ref", r->ref);
+	return ow_end(&o);
+}
+
+size_t cx_claim_encode(const cx_claim_req *r, char *buf, size_t cap)
+{
+	objw o;
+
+	ow_begin(&o, buf, cap);
+	ow_opt_str(&o, "key", r->key);
+	ow_opt_str(&o, "from", r->from);
+	ow_opt_str(&o, "ref", r->ref);
+	return ow_end(&o);
+}
+
+size_t cx_card_encode(const char *xid, const char *card, size_t card_len, char *buf, size_t cap)
+{
+	objw o;
+
+	ow_begin(&o, buf, cap);
+	ow_str(&o, "exchange", xid);
+	ow_key(&o, "card");
+	if(card != NULL) {
+		cx_jw_raw(&o.w, card, card_len);
+	} else {
+		cx_jw_lit(&o.w, "null");
+	}
+	return ow_end(&o);
+}
+
+static const char *const reply_names[] = {
+	[CX_REPLY_OFFER] = "offer",
+	[CX_REPLY_MATCH] = "match",
+	[CX_REPLY_ATTEMPT] = "attempt",
+	[CX_REPLY_REVOKED] = "revoked",
+	[CX_REPLY_CARD] = "card",
+	[CX_REPLY_SENT] = "sent",
+	[CX_REPLY_EXPIRED] = "expired",
+	[CX_REPLY_ERROR] = "error",
+};
+
+const char *cx_reply_type_name(cx_reply_type t)
+{
+	if((int)t < (int)CX_REPLY_OFFER || (int)t > (int)CX_REPLY_ERROR) {
+		return NULL;
+	}
+	return reply_names[t];
+}
+
+static void encode_error(objw *o, const cx_reply *r)
+{
+	const char *name = cx_code_name(r->code);
+	const char *topic = r->topic != NULL ? r->topic : "";
+	const char *message = r->message != NULL ? r->message : cx_code_message(r->code);
+
+	/* A code outside the table is a server bug; the client still sees an error. */
+	ow_str(o, "code", name != NULL ? name : "internal");
+	ow_key(o, "topic");
+	cx_jw_strn(&o->w, topic, cx_utf8_cut(topic, strlen(topic), CX_ERROR_TOPIC_MAX));
+	ow_str(o, "message", message);
+	if(r->code == CX_CODE_RATE_LIMITED) {
+		/* 0 would invite an immediate retry; the protocol promises at least 1. */
+		ow_uint(o, "retry_after", r->retry_after > 0 ? r->retry_after : 1);
+	}
+	ow_opt_str(o, "ref", r->ref);
+	ow_opt_str(o, "exchange", r->xid);
+}
+
+size_t cx_reply_encode(const cx_reply *r, char *buf, size_t cap)
+{
+	objw o;
+	const char *type = r != NULL ? cx_reply_type_name(r->type) : NULL;
+
+	if(type == NULL) {
+		if(buf != NULL && cap > 0) {
+			buf[0] = '\0';
+		}
+		return 0;
+	}
+	ow_begin(&o, buf, cap);
+	ow_str(&o, "type", type);
+	switch(r->type) {
+	case CX_REPLY_OFFER:
+		ow_uint(&o, "expires_in", r->expires_in);
+		ow_opt_str(&o, "ref", r->ref);
+		break;
+	case CX_REPLY_MATCH:
+		ow_str(&o, "exchange", r->xid);
+		ow_str(&o, "peer", r->peer);
+		ow_uint(&o, "expires_in", r->expires_in);
+		ow_opt_str(&o, "ref", r->ref);
+		break;
+	case CX_REPLY_ATTEMPT:
+		ow_uint(&o, "attempts_left", r->attempts_left);
+		ow_opt_str(&o, "ref", r->ref);
+		break;
+	case CX_REPLY_REVOKED:
+		ow_str(&o, "reason", r->reason);
+		ow_opt_str(&o, "ref", r->ref);
+		break;
+	case CX_REPLY_CARD:
+		ow_str(&o, "exchange", r->xid);
+		ow_str(&o, "from", r->peer);
+		ow_key(&o, "card");
+		if(r->card != NULL) {
+			cx_jw_raw(&o.w, r->card, r->card_len);
+		} else {
+			cx_jw_lit(&o.w, "null");
+		}
+		break;
+	case CX_REPLY_SENT:
+		ow_str(&o, "exchange", r->xid);
+		ow_str(&o, "to", r->peer);
+		break;
+	case CX_REPLY_EXPIRED:
+		if(r->offer) {
+			ow_key(&o, "offer");
+			cx_jw_lit(&o.w, "true");
+			ow_opt_str(&o, "ref", r->ref);
+		} else {
+			ow_str(&o, "exchange", r->xid);
+		}
+		break;
+	case CX_REPLY_ERROR:
+		encode_error(&o, r);
+		break;
+	}
+	return ow_end(&o);
+}
+
+/* ---- reply decoder ---- */
+
+#define BAD_PEER "peer ID is missing or not a valid terminal ID"
+#define BAD_NUM "a number field is missing or not an integer in range"
+
+static cx_code decode_expired(const cJSON *root, cx_reply_msg *out, const char **reason)
+{
+	cx_json_res res = cx_json_get_bool(root, "offer", &out->offer);
+
+	if(res == CX_JSON_BAD) {
+		*reason = "\"offer\" is not a boolean";
+		return CX_CODE_BAD_REQUEST;
+	}
+	if(res == CX_JSON_OK && out->offer) {
+		return read_ref(root, out->ref, reason) ? CX_CODE_NONE : CX_CODE_BAD_REQUEST;
+	}
+	out->offer = false;
+	return read_xid(root, true, out->xid, reason) ? CX_CODE_NONE : CX_CODE_BAD_REQUEST;
+}
+
+static cx_code decode_error(const cJSON *root, cx_reply_msg *out, const char **reason)
+{
+	if(!read_text(root, "code", true, out->code_name, sizeof(out->code_name), reason,
+			"\"code\" is missing or not a string")
+			|| !read_text(root, "topic", false, out->topic, sizeof(out->topic), reason,
+				"\"topic\" is not a string")
+			|| !read_text(root, "message", false, out->message, sizeof(out->message), reason,
+				"\"message\" is not a string")
+			|| !read_uint(root, "retry_after", false, 0, UINT32_MAX, &out->retry_after, reason,
+				"\"retry_after\" is not an integer in range")
+			|| !read_ref(root, out->ref, reason) || !read_xid(root, false, out->xid, reason)) {
+		return CX_CODE_BAD_REQUEST;
+	}
+	out->code = cx_code_from_name(out->code_name, strlen(out->code_name));
+	return CX_CODE_NONE;
+}
+
+static cx_code decode_reply_body(const cJSON *root, size_t len, cx_reply_msg *out,
+		const char **reason)
+{
+	bool ok = true;
+
+	switch(out->type) {
+	case CX_REPLY_OFFER:
+		ok = read_uint(root, "expires_in", true, 0, UINT32_MAX, &out->expires_in, reason, BAD_NUM)
+			&& read_ref(root, out->ref, reason);
+		break;
+	case CX_REPLY_MATCH:
+		ok = read_xid(root, true, out->xid, reason)
+			&& read_id(root, "peer", true, out->peer, reason, BAD_PEER)
+			&& read_uint(root, "expires_in", true, 0, UINT32_MAX, &out->expires_in, reason, BAD_NUM)
+			&& read_ref(root, out->ref, reason);
+		break;
+	case CX_REPLY_ATTEMPT:
+		ok = read_uint(root, "attempts_left", true, 0, UINT32_MAX, &out->attempts_left, reason,
+				BAD_NUM)
+			&& read_ref(root, out->ref, reason);
+		break;
+	case CX_REPLY_REVOKED:
+		ok = read_text(root, "reason", true, out->reason, sizeof(out->reason), reason,
+				"\"reason\" is missing or not a string")
+			&& read_ref(root, out->ref, reason);
+		break;
+	case CX_REPLY_CARD:
+		if(!read_xid(root, true, out->xid, reason)
+				|| !read_id(root, "from", true, out->peer, reason, BAD_PEER)) {
+			return CX_CODE_BAD_REQUEST;
+		}
+		return read_card(root, len, &out->card, &out->card_len, reason);
+	case CX_REPLY_SENT:
+		ok = read_xid(root, true, out->xid, reason)
+			&& read_id(root, "to", true, out->peer, reason, BAD_PEER);
+		break;
+	case CX_REPLY_EXPIRED:
+		return decode_expired(root, out, reason);
+	case CX_REPLY_ERROR:
+		return decode_error(root, out, reason);
+	}
+	return ok ? CX_CODE_NONE : CX_CODE_BAD_REQUEST;
+}
+
+static bool reply_type_from_name(const char *s, cx_reply_type *t)
+{
+	for(int i = CX_REPLY_OFFER; i <= CX_REPLY_ERROR; i++) {
+		if(strcmp(reply_names[i], s) == 0) {
+			*t = (cx_reply_type)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+cx_code cx_reply_decode(const char *payload, size_t len, cx_reply_msg *out, const char **why)
+{
+	cx_code rc = CX_CODE_BAD_REQUEST;
+	const char *reason = "bad arguments";
+	const char *type;
+	cJSON *root = NULL;
+
+	if(out == NULL) {
+		goto cleanup;
+	}
+	memset(out, 0, sizeof(*out));
+	root = cx_json_parse_object(payload, len, &reason);
+	if(root == NULL) {
+		goto cleanup;
+	}
+	if(cx_json_get_string(root, "type", &type, NULL) != CX_JSON_OK) {
+		reason = "\"type\" is missing or not a string";
+		goto cleanup;
+	}
+	if(!reply_type_from_name(type, &out->type)) {
+		reason = "unknown reply type";
+		goto cleanup;
+	}
+	rc = decode_reply_body(root, len, out, &reason);
+cleanup:
+	cx_json_delete(root);
+	if(rc != CX_CODE_NONE) {
+		cx_reply_msg_clear(out);
+		set_why(why, reason);
+	}
+	return rc;
+}
+
+void cx_reply_msg_clear(cx_reply_msg *m)
+{
+	if(m == NULL) {
+		return;
+	}
+	if(m->card != NULL) {
+		cx_wipe(m->card, m->card_len);
+		free(m->card);
+	}
+	cx_wipe(m, sizeof(*m));
+}
