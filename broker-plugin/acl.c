@@ -1,0 +1,140 @@
+/*
+ * ACL_CHECK: guards the namespace. A terminal reads only <prefix>reply/<own
+ * id>; it may publish anywhere in the namespace (so that the MESSAGE callback
+ * sees the publish, answers it and consumes it); a client without an
+ * identity gets nothing in the namespace. Topics outside it are deferred to
+ * the broker's other mechanisms.
+ *
+ * READ is what protects data: Mosquitto checks it per delivered message, per
+ * retained message and for queued messages at reconnect, whereas a
+ * SUBSCRIBE check only sees the filter.
+ */
+#include <string.h>
+
+#include "plugin.h"
+#include "topic.h"
+
+/* The four first levels (after the prefix) that make up the namespace. */
+static const char *const kinds[] = {"keys", "claim", "card", "reply"};
+
+/*
+ * Skips a "$share/<group>/" head so that a shared subscription is judged by
+ * the filter it shares. Returns filter itself when there is none.
+ */
+static const char *strip_share(const char *filter)
+{
+	const char *group;
+	const char *slash;
+
+	if(strncmp(filter, "$share/", 7) != 0){
+		return filter;
+	}
+	group = filter + 7;
+	slash = strchr(group, '/');
+	return slash != NULL ? slash + 1 : filter;
+}
+
+/*
+ * True when every topic filter can match lies in the namespace: the prefix
+ * and the kind level are literal. "keys/#", "reply/+" and "claim" qualify;
+ * "#", "+/keys/A" and (under prefix "cx/") "cx/#" do not.
+ */
+static bool filter_namespace_only(const struct plugin__data *data, const char *filter)
+{
+	const char *level;
+	size_t len;
+
+	if(strncmp(filter, data->cfg.prefix, data->cfg.prefixlen) != 0){
+		return false;
+	}
+	level = filter + data->cfg.prefixlen;
+	len = strcspn(level, "/");
+	for(size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++){
+		if(strlen(kinds[i]) == len && memcmp(level, kinds[i], len) == 0){
+			return true;
+		}
+	}
+	return false;
+}
+
+/* True when topic is <prefix>reply/<identity>. */
+static bool is_own_reply(const struct plugin__data *data, const char *topic, const char *identity)
+{
+	const char *id = NULL;
+	size_t idlen = 0;
+
+	if(cx_topic_parse(data->cfg.prefix, data->cfg.prefixlen, topic, &id, &idlen) != CX_TOPIC_REPLY){
+		return false;
+	}
+	return idlen == strlen(identity) && memcmp(id, identity, idlen) == 0;
+}
+
+/*
+ * SUBSCRIBE: the own reply topic is allowed; a filter that can only match
+ * namespace topics the client may not read is denied; anything else is
+ * deferred, since READ still filters every message it would deliver.
+ */
+static int check_subscribe(struct plugin__data *data, const char *identity, const char *topic)
+{
+	const char *filter = strip_share(topic);
+	bool match = false;
+
+	if(!filter_namespace_only(data, filter)){
+		return MOSQ_ERR_PLUGIN_DEFER;
+	}
+	if(identity == NULL){
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	if(is_own_reply(data, filter, identity)){
+		return MOSQ_ERR_SUCCESS;
+	}
+	if(cx_topic_build(data->topic_buf, data->topic_cap, data->cfg.prefix, CX_TOPIC_REPLY, identity) == 0){
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	if(mosquitto_topic_matches_sub(filter, data->topic_buf, &match) != MOSQ_ERR_SUCCESS || !match){
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	return MOSQ_ERR_PLUGIN_DEFER;
+}
+
+/* Decides an ACL check. Never fails: returns SUCCESS, ACL_DENIED or PLUGIN_DEFER. */
+int plugin__acl_check(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_acl_check *ed = event_data;
+	struct plugin__data *data = userdata;
+	const char *identity;
+	cx_topic_kind kind;
+
+	(void)event;
+
+	if(ed->topic == NULL){
+		return MOSQ_ERR_PLUGIN_DEFER;
+	}
+	identity = plugin__identity(ed->client);
+
+	switch(ed->access){
+	case MOSQ_ACL_SUBSCRIBE:
+		return check_subscribe(data, identity, ed->topic);
+	case MOSQ_ACL_UNSUBSCRIBE:
+		/* Leaving a namespace subscription is harmless and must not depend on other ACLs. */
+		return filter_namespace_only(data, strip_share(ed->topic)) ? MOSQ_ERR_SUCCESS
+				: MOSQ_ERR_PLUGIN_DEFER;
+	case MOSQ_ACL_READ:
+	case MOSQ_ACL_WRITE:
+		break;
+	default:
+		return MOSQ_ERR_PLUGIN_DEFER;
+	}
+
+	kind = cx_topic_parse(data->cfg.prefix, data->cfg.prefixlen, ed->topic, NULL, NULL);
+	if(kind == CX_TOPIC_OUTSIDE){
+		return MOSQ_ERR_PLUGIN_DEFER;
+	}
+	if(identity == NULL){
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	if(ed->access == MOSQ_ACL_WRITE){
+		return MOSQ_ERR_SUCCESS;
+	}
+	return is_own_reply(data, ed->topic, identity) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
+}

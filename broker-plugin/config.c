@@ -1,0 +1,196 @@
+/*
+ * plugin_opt_* parsing. Every option is checked strictly at start: a typo in
+ * an option name or value stops the broker with one clear log line rather
+ * than running with a limit the operator did not mean.
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin.h"
+#include "topic.h"
+
+#define MQTT_TOPIC_MAX 65535u
+
+/* A numeric option: where it goes inside struct plugin__config and its range. */
+struct num_opt {
+	const char *name;
+	size_t offset; /* of a uint32_t inside struct plugin__config */
+	uint32_t min;
+	uint32_t max;
+};
+
+static const struct num_opt num_opts[] = {
+	{"key_ttl_default", offsetof(struct plugin__config, limits.ttl_default_s), CX_TTL_MIN, CX_TTL_MAX},
+	{"key_ttl_max", offsetof(struct plugin__config, limits.ttl_max_s), CX_TTL_MIN, CX_TTL_MAX},
+	{"key_digits_min", offsetof(struct plugin__config, limits.key_digits_min), CX_KEY_DIGITS_MIN,
+			CX_KEY_DIGITS_MAX},
+	{"attempts", offsetof(struct plugin__config, limits.attempts), 1, 100},
+	{"exchange_ttl", offsetof(struct plugin__config, limits.exchange_ttl_s), 10, 3600},
+	{"max_payload", offsetof(struct plugin__config, max_payload), 1024, 1048576},
+	{"claim_failures_per_min", offsetof(struct plugin__config, limits.claim_failures_per_min), 1,
+			10000},
+	{"max_offers", offsetof(struct plugin__config, limits.max_offers), 1, UINT32_MAX},
+	{"max_exchanges", offsetof(struct plugin__config, limits.max_exchanges), 1, UINT32_MAX},
+};
+#define NNUM_OPTS (sizeof(num_opts) / sizeof(num_opts[0]))
+
+/*
+ * Parses a plain decimal number (digits only: no sign, no blanks) into *out.
+ * Returns false when value is not one or the number exceeds UINT32_MAX.
+ */
+static bool parse_u32(const char *value, uint32_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if(value[0] == '\0'){
+		return false;
+	}
+	for(i = 0; value[i] != '\0'; i++){
+		if(value[i] < '0' || value[i] > '9'){
+			return false;
+		}
+		v = v * 10 + (uint64_t)(value[i] - '0');
+		if(v > UINT32_MAX){
+			return false;
+		}
+	}
+	*out = (uint32_t)v;
+	return true;
+}
+
+/* Stores a numeric option. Returns MOSQ_ERR_INVAL after logging a bad value. */
+static int set_num(struct plugin__config *cfg, const struct num_opt *opt, const char *value)
+{
+	uint32_t v;
+
+	if(!parse_u32(value, &v) || v < opt->min || v > opt->max){
+		mosquitto_log_printf(MOSQ_LOG_ERR,
+				"cardex: invalid value for plugin_opt_%s: \"%s\" (expected an integer from %u to %u)",
+				opt->name, value, (unsigned)opt->min, (unsigned)opt->max);
+		return MOSQ_ERR_INVAL;
+	}
+	memcpy((char *)cfg + opt->offset, &v, sizeof(v));
+	return MOSQ_ERR_SUCCESS;
+}
+
+/* Why value cannot be a topic prefix, or NULL when it can. */
+static const char *prefix_problem(const char *value)
+{
+	size_t len = strlen(value);
+
+	if(len == 0 || value[len - 1] != '/'){
+		return "must end with '/'";
+	}
+	if(len > MQTT_TOPIC_MAX - CX_TOPIC_BASE_MAX){
+		return "is too long";
+	}
+	if(mosquitto_validate_utf8(value, (int)len) != MOSQ_ERR_SUCCESS){
+		return "is not valid UTF-8";
+	}
+	if(mosquitto_pub_topic_check(value) != MOSQ_ERR_SUCCESS){
+		return "must be a topic without wildcards";
+	}
+	/* The broker refuses client publishes under these, so nothing could reach the plugin. */
+	if(strncmp(value, "$SYS/", 5) == 0 || strncmp(value, "$share/", 7) == 0){
+		return "must not start with $SYS/ or $share/";
+	}
+	return NULL;
+}
+
+/* Replaces cfg->prefix. Returns MOSQ_ERR_INVAL after logging, or MOSQ_ERR_NOMEM. */
+static int set_prefix(struct plugin__config *cfg, const char *value)
+{
+	const char *why = prefix_problem(value);
+	char *copy;
+
+	if(why != NULL){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: invalid value for plugin_opt_topic_prefix: \"%s\" (%s)",
+				value, why);
+		return MOSQ_ERR_INVAL;
+	}
+	copy = strdup(value);
+	if(copy == NULL){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: out of memory");
+		return MOSQ_ERR_NOMEM;
+	}
+	free(cfg->prefix);
+	cfg->prefix = copy;
+	cfg->prefixlen = strlen(copy);
+	return MOSQ_ERR_SUCCESS;
+}
+
+/* Applies one option. Returns MOSQ_ERR_INVAL after logging an unknown name or bad value. */
+static int set_option(struct plugin__config *cfg, const char *key, const char *value)
+{
+	if(strcmp(key, "topic_prefix") == 0){
+		return set_prefix(cfg, value);
+	}
+	for(size_t i = 0; i < NNUM_OPTS; i++){
+		if(strcmp(key, num_opts[i].name) == 0){
+			return set_num(cfg, &num_opts[i], value);
+		}
+	}
+	mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: unknown option plugin_opt_%s", key);
+	return MOSQ_ERR_INVAL;
+}
+
+/* Checks the relations between options. Returns MOSQ_ERR_INVAL after logging. */
+static int check_relations(const struct plugin__config *cfg)
+{
+	const char *why;
+
+	if(cfg->limits.ttl_default_s > cfg->limits.ttl_max_s){
+		mosquitto_log_printf(MOSQ_LOG_ERR,
+				"cardex: invalid value for plugin_opt_key_ttl_default: %u is above key_ttl_max (%u)",
+				(unsigned)cfg->limits.ttl_default_s, (unsigned)cfg->limits.ttl_max_s);
+		return MOSQ_ERR_INVAL;
+	}
+	why = cx_limits_check(&cfg->limits);
+	if(why != NULL){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: invalid plugin options: %s", why);
+		return MOSQ_ERR_INVAL;
+	}
+	return MOSQ_ERR_SUCCESS;
+}
+
+int plugin__config_parse(struct plugin__config *cfg, const struct mosquitto_opt *opts, int nopts)
+{
+	int rc = MOSQ_ERR_NOMEM;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cx_limits_default(&cfg->limits);
+	cfg->max_payload = PLUGIN_MAX_PAYLOAD_DEFAULT;
+	cfg->prefix = strdup("");
+	if(cfg->prefix == NULL){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: out of memory");
+		goto cleanup;
+	}
+
+	for(int i = 0; i < nopts; i++){
+		if(opts[i].key == NULL || opts[i].value == NULL){
+			continue;
+		}
+		rc = set_option(cfg, opts[i].key, opts[i].value);
+		if(rc != MOSQ_ERR_SUCCESS){
+			goto cleanup;
+		}
+	}
+	rc = check_relations(cfg);
+	if(rc != MOSQ_ERR_SUCCESS){
+		goto cleanup;
+	}
+	return MOSQ_ERR_SUCCESS;
+
+cleanup:
+	plugin__config_free(cfg);
+	return rc;
+}
+
+void plugin__config_free(struct plugin__config *cfg)
+{
+	free(cfg->prefix);
+	cfg->prefix = NULL;
+	cfg->prefixlen = 0;
+}

@@ -1,0 +1,250 @@
+/*
+ * MESSAGE: every publish into the namespace ends here. It is classified by
+ * topic, size-checked, decoded, handed to the engine and then consumed
+ * (MOSQ_ERR_ACL_DENIED), so that nothing on keys/, claim/ or card/ is ever
+ * routed to a subscriber or bridge, retained or stored. Publishes outside
+ * the namespace pass untouched.
+ *
+ * Replies, from the engine or from here, go out through plugin__emit on the
+ * terminal's own reply topic.
+ */
+#include <limits.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "plugin.h"
+#include "topic.h"
+
+/* ref when the decoder filled in a valid one before failing, else NULL. */
+static const char *valid_ref(const char ref[CX_REF_MAX + 1])
+{
+	size_t len = strnlen(ref, CX_REF_MAX + 1);
+
+	return len <= CX_REF_MAX && cx_ref_valid(ref, len) ? ref : NULL;
+}
+
+/* xid when the decoder filled in a valid one before failing, else NULL. */
+static const char *valid_xid(const char xid[CX_XID_HEX + 1])
+{
+	size_t len = strnlen(xid, CX_XID_HEX + 1);
+
+	return len == CX_XID_HEX && cx_xid_valid(xid, len) ? xid : NULL;
+}
+
+/*
+ * Sends {"type":"error",...} to terminal to. why NULL means the code's
+ * default message; ref and xid may be NULL. Failures are logged by
+ * plugin__emit.
+ */
+static void send_error(struct plugin__data *data, const char *to, cx_code code, const char *topic,
+		const char *why, const char *ref, const char *xid)
+{
+	cx_reply r;
+
+	memset(&r, 0, sizeof(r));
+	r.type = CX_REPLY_ERROR;
+	r.code = code;
+	r.topic = topic;
+	r.message = why;
+	r.ref = ref;
+	r.xid = xid;
+	plugin__emit(data, to, &r);
+}
+
+/*
+ * keys/<sender>: decodes the offer and hands it to the engine, or answers
+ * the decode error. Cannot fail; the key is wiped before returning.
+ */
+static void handle_offer(struct plugin__data *data, const char *sender,
+		const struct mosquitto_evt_message *ed)
+{
+	cx_offer_req req;
+	const char *why = NULL;
+	cx_code code;
+
+	memset(&req, 0, sizeof(req));
+	code = cx_offer_decode(ed->payload, ed->payloadlen, &req, &why);
+	if(code == CX_CODE_NONE){
+		cx_engine_offer(data->engine, plugin__now_ms(), sender, &req, ed->topic);
+	}else{
+		send_error(data, sender, code, ed->topic, why, valid_ref(req.ref), NULL);
+	}
+	/* Wipes the key, also one left half-decoded by a failure. */
+	cx_offer_req_clear(&req);
+}
+
+/*
+ * claim/<owner>: decodes the claim and hands it to the engine, or answers
+ * the decode error. Cannot fail; the key is wiped before returning.
+ */
+static void handle_claim(struct plugin__data *data, const char *sender, const char *owner,
+		const struct mosquitto_evt_message *ed)
+{
+	cx_claim_req req;
+	const char *why = NULL;
+	cx_code code;
+
+	memset(&req, 0, sizeof(req));
+	code = cx_claim_decode(ed->payload, ed->payloadlen, &req, &why);
+	if(code == CX_CODE_NONE){
+		cx_engine_claim(data->engine, plugin__now_ms(), sender, owner, &req, ed->topic);
+	}else{
+		send_error(data, sender, code, ed->topic, why, valid_ref(req.ref), NULL);
+	}
+	cx_claim_req_clear(&req);
+}
+
+/*
+ * card/<peer>: decodes and checks the card and hands it to the engine, or
+ * answers the decode error. Cannot fail; the card text is wiped and freed
+ * before returning.
+ */
+static void handle_card(struct plugin__data *data, const char *sender, const char *peer,
+		const struct mosquitto_evt_message *ed)
+{
+	cx_card_req req;
+	const char *why = NULL;
+	cx_code code;
+
+	memset(&req, 0, sizeof(req));
+	code = cx_card_decode(ed->payload, ed->payloadlen, &req, &why);
+	if(code == CX_CODE_NONE){
+		cx_engine_card(data->engine, plugin__now_ms(), sender, peer, &req, ed->topic);
+	}else{
+		/* A valid exchange ID survives a failed decode, so the error can name it. */
+		send_error(data, sender, code, ed->topic, why, NULL, valid_xid(req.xid));
+	}
+	/* Wipes and frees the card text; after a failure there is none left to free. */
+	cx_card_req_clear(&req);
+}
+
+/*
+ * Handles a publish. Returns MOSQ_ERR_SUCCESS for topics outside the
+ * namespace (the broker routes them as usual) and MOSQ_ERR_ACL_DENIED for
+ * every namespace publish, handled or not: the broker then drops it and
+ * keeps the client connected.
+ */
+int plugin__message(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_message *ed = event_data;
+	struct plugin__data *data = userdata;
+	const char *sender;
+	const char *id = NULL;
+	size_t idlen = 0;
+	char target[CX_ID_MAX + 1];
+	cx_topic_kind kind;
+
+	(void)event;
+
+	if(ed->topic == NULL){
+		return MOSQ_ERR_SUCCESS;
+	}
+	kind = cx_topic_parse(data->cfg.prefix, data->cfg.prefixlen, ed->topic, &id, &idlen);
+	if(kind == CX_TOPIC_OUTSIDE){
+		return MOSQ_ERR_SUCCESS;
+	}
+	sender = plugin__identity(ed->client);
+	if(sender == NULL){
+		/* The ACL refuses such writes; a bridge or another plugin's client may still get here. */
+		return MOSQ_ERR_ACL_DENIED;
+	}
+
+	target[0] = '\0';
+	if(kind != CX_TOPIC_INVALID && id != NULL && idlen <= CX_ID_MAX){
+		memcpy(target, id, idlen);
+		target[idlen] = '\0';
+	}
+	if(target[0] == '\0' || kind == CX_TOPIC_REPLY || kind == CX_TOPIC_INVALID
+			|| (kind == CX_TOPIC_KEYS && strcmp(target, sender) != 0)){
+		send_error(data, sender, CX_CODE_BAD_TOPIC, ed->topic, NULL, NULL, NULL);
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	if(ed->payloadlen > data->cfg.max_payload){
+		send_error(data, sender, CX_CODE_TOO_LARGE, ed->topic, NULL, NULL, NULL);
+		return MOSQ_ERR_ACL_DENIED;
+	}
+
+	switch(kind){
+	case CX_TOPIC_KEYS:
+		handle_offer(data, sender, ed);
+		break;
+	case CX_TOPIC_CLAIM:
+		handle_claim(data, sender, target, ed);
+		break;
+	case CX_TOPIC_CARD:
+		handle_card(data, sender, target, ed);
+		break;
+	default:
+		break;
+	}
+	return MOSQ_ERR_ACL_DENIED;
+}
+
+/* One debug line per state change worth auditing: terminal IDs only, never keys or cards. */
+static void log_reply(const char *to, const cx_reply *r)
+{
+	switch(r->type){
+	case CX_REPLY_OFFER:
+		mosquitto_log_printf(MOSQ_LOG_DEBUG, "cardex: offer | terminal=%s", to);
+		break;
+	case CX_REPLY_MATCH:
+		mosquitto_log_printf(MOSQ_LOG_DEBUG, "cardex: match | terminal=%s peer=%s", to,
+				r->peer != NULL ? r->peer : "");
+		break;
+	case CX_REPLY_REVOKED:
+		mosquitto_log_printf(MOSQ_LOG_DEBUG, "cardex: offer revoked | terminal=%s reason=%s", to,
+				r->reason != NULL ? r->reason : "");
+		break;
+	case CX_REPLY_SENT:
+		mosquitto_log_printf(MOSQ_LOG_DEBUG, "cardex: card passed | from=%s to=%s", to,
+				r->peer != NULL ? r->peer : "");
+		break;
+	case CX_REPLY_EXPIRED:
+		mosquitto_log_printf(MOSQ_LOG_DEBUG, "cardex: %s expired | terminal=%s",
+				r->offer ? "offer" : "exchange", to);
+		break;
+	default:
+		break;
+	}
+}
+
+void plugin__emit(void *ctx, const char *to, const cx_reply *r)
+{
+	struct plugin__data *data = ctx;
+	char probe[1];
+	char *payload;
+	size_t need;
+	int rc;
+
+	if(cx_topic_build(data->topic_buf, data->topic_cap, data->cfg.prefix, CX_TOPIC_REPLY, to) == 0){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: cannot build a reply topic; reply dropped");
+		return;
+	}
+	/* Measure first, then encode straight into the broker-owned payload: a card is copied once. */
+	need = cx_reply_encode(r, probe, sizeof(probe));
+	if(need == 0 || need >= (size_t)INT_MAX){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: cannot encode a reply to %s; reply dropped", to);
+		return;
+	}
+	payload = mosquitto_malloc(need + 1);
+	if(payload == NULL){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: out of memory; reply to %s dropped", to);
+		return;
+	}
+	if(cx_reply_encode(r, payload, need + 1) != need){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: cannot encode a reply to %s; reply dropped", to);
+		goto fail;
+	}
+	/* On success the broker owns and frees payload. */
+	rc = mosquitto_broker_publish(NULL, data->topic_buf, (int)need, payload, 1, false, NULL);
+	if(rc != MOSQ_ERR_SUCCESS){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: cannot publish a reply to %s (error %d)", to, rc);
+		goto fail;
+	}
+	log_reply(to, r);
+	return;
+
+fail:
+	cx_wipe(payload, need + 1);
+	mosquitto_free(payload);
+}

@@ -1,0 +1,138 @@
+/*
+ * Entry points of the cardex plugin for Mosquitto 2.0 (plugin interface v5):
+ * version, init and cleanup. The callbacks live in auth.c, acl.c, message.c
+ * and tick.c; the options are parsed in config.c.
+ *
+ * These three functions are the only symbols the module exports (the project
+ * builds with hidden visibility by default).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin.h"
+#include "topic.h"
+
+#define PLUGIN_EXPORT __attribute__((visibility("default")))
+
+/* The callbacks registered at init and unregistered at cleanup, in order. */
+static const struct {
+	int event;
+	MOSQ_FUNC_generic_callback cb;
+	const char *name;
+} callbacks[] = {
+	{MOSQ_EVT_BASIC_AUTH, plugin__basic_auth, "BASIC_AUTH"},
+	{MOSQ_EVT_ACL_CHECK, plugin__acl_check, "ACL_CHECK"},
+	{MOSQ_EVT_MESSAGE, plugin__message, "MESSAGE"},
+	{MOSQ_EVT_TICK, plugin__tick, "TICK"},
+};
+#define NCALLBACKS (sizeof(callbacks) / sizeof(callbacks[0]))
+
+/* Unregisters whatever data->registered says is registered. Cannot fail. */
+static void unregister_all(struct plugin__data *data)
+{
+	for(size_t i = 0; i < NCALLBACKS; i++){
+		if(data->registered & (1u << i)){
+			mosquitto_callback_unregister(data->pid, callbacks[i].event, callbacks[i].cb, NULL);
+			data->registered &= ~(1u << i);
+		}
+	}
+}
+
+/* Frees data and everything it owns; accepts NULL. Callbacks must be unregistered. */
+static void data_free(struct plugin__data *data)
+{
+	if(data == NULL){
+		return;
+	}
+	cx_engine_free(data->engine);
+	plugin__config_free(&data->cfg);
+	free(data->topic_buf);
+	free(data);
+}
+
+PLUGIN_EXPORT int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
+{
+	for(int i = 0; i < supported_version_count; i++){
+		if(supported_versions[i] == 5){
+			return 5;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Reads the options, creates the engine and registers the callbacks.
+ * Returns MOSQ_ERR_SUCCESS, or an error after logging why, which makes
+ * Mosquitto refuse to start: bad options are MOSQ_ERR_INVAL.
+ */
+PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
+		struct mosquitto_opt *options, int option_count)
+{
+	struct plugin__data *data;
+	int rc = MOSQ_ERR_NOMEM;
+
+	data = calloc(1, sizeof(*data));
+	if(data == NULL){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: out of memory");
+		return MOSQ_ERR_NOMEM;
+	}
+	data->pid = identifier;
+
+	rc = plugin__config_parse(&data->cfg, options, option_count);
+	if(rc != MOSQ_ERR_SUCCESS){
+		goto cleanup;
+	}
+
+	/* Room for the longest reply topic: prefix, "claim/" (the longest kind), a 64-char ID. */
+	data->topic_cap = data->cfg.prefixlen + CX_TOPIC_BASE_MAX + 1;
+	data->topic_buf = malloc(data->topic_cap);
+	if(data->topic_buf == NULL){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: out of memory");
+		rc = MOSQ_ERR_NOMEM;
+		goto cleanup;
+	}
+
+	data->engine = cx_engine_new(&data->cfg.limits, plugin__emit, data);
+	if(data->engine == NULL){
+		mosquitto_log_printf(MOSQ_LOG_ERR,
+				"cardex: cannot create the exchange engine (out of memory or no entropy)");
+		rc = MOSQ_ERR_UNKNOWN;
+		goto cleanup;
+	}
+
+	for(size_t i = 0; i < NCALLBACKS; i++){
+		rc = mosquitto_callback_register(identifier, callbacks[i].event, callbacks[i].cb, NULL, data);
+		if(rc != MOSQ_ERR_SUCCESS){
+			/* mosquitto_strerror is not in the broker's documented export list. */
+			mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: cannot register the %s callback (error %d)",
+					callbacks[i].name, rc);
+			goto cleanup;
+		}
+		data->registered |= 1u << i;
+	}
+
+	mosquitto_log_printf(MOSQ_LOG_INFO, "cardex: plugin ready (topic prefix \"%s\")", data->cfg.prefix);
+	*userdata = data;
+	return MOSQ_ERR_SUCCESS;
+
+cleanup:
+	unregister_all(data);
+	data_free(data);
+	*userdata = NULL;
+	return rc;
+}
+
+/* Unregisters the callbacks and frees the engine (which wipes its secret). */
+PLUGIN_EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int option_count)
+{
+	struct plugin__data *data = userdata;
+
+	(void)options;
+	(void)option_count;
+	if(data == NULL){
+		return MOSQ_ERR_SUCCESS;
+	}
+	unregister_all(data);
+	data_free(data);
+	return MOSQ_ERR_SUCCESS;
+}

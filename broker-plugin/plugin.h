@@ -1,0 +1,81 @@
+/*
+ * Private header of the Mosquitto 2.0 adapter around the exchange engine.
+ *
+ * One concern per file, like Mosquitto's dynamic-security plugin:
+ * plugin.c (version, init, cleanup), config.c (plugin_opt_* parsing),
+ * auth.c (BASIC_AUTH), acl.c (ACL_CHECK), message.c (MESSAGE and publishing
+ * replies), tick.c (TICK and the clock). All state lives in one
+ * struct plugin__data handed to every callback as userdata: no globals.
+ *
+ * Every callback runs on the broker's single main thread, so the state needs
+ * no locking.
+ */
+#ifndef CX_PLUGIN_H
+#define CX_PLUGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#include "engine.h"
+#include "ids.h"
+
+#define PLUGIN_TICK_BUDGET 1000 /* timers expired per TICK, so one tick stays short */
+#define PLUGIN_MAX_PAYLOAD_DEFAULT 65536u
+
+/* The settings read from plugin_opt_* lines. */
+struct plugin__config {
+	cx_limits limits;
+	char *prefix;         /* topic prefix, "" when none; malloc'ed */
+	size_t prefixlen;
+	uint32_t max_payload; /* bytes; larger payloads get too-large unparsed */
+};
+
+struct plugin__data {
+	mosquitto_plugin_id_t *pid;
+	struct plugin__config cfg;
+	cx_engine *engine;
+	char *topic_buf; /* scratch for <prefix>reply/<id>; malloc'ed, topic_cap bytes */
+	size_t topic_cap;
+	unsigned registered; /* bit i set when callback i of plugin.c's table is registered */
+};
+
+/*
+ * config.c. Parses options into cfg (defaults for what is absent). Returns
+ * MOSQ_ERR_SUCCESS, or MOSQ_ERR_INVAL after logging "cardex: ..." at
+ * MOSQ_LOG_ERR for an unknown option or a bad value, or MOSQ_ERR_NOMEM. On
+ * error nothing is left allocated; on success release with
+ * plugin__config_free.
+ */
+int plugin__config_parse(struct plugin__config *cfg, const struct mosquitto_opt *opts, int nopts);
+/* Frees what cfg owns; accepts a zeroed cfg. */
+void plugin__config_free(struct plugin__config *cfg);
+
+/*
+ * The authenticated terminal ID of client, or NULL when the client has none
+ * (no username, or a username or client ID that breaks the identity rules).
+ * The string belongs to the broker and lives as long as the connection.
+ */
+const char *plugin__identity(const struct mosquitto *client);
+
+/* Callbacks, registered by plugin.c with a struct plugin__data as userdata. */
+int plugin__basic_auth(int event, void *event_data, void *userdata);   /* auth.c */
+int plugin__acl_check(int event, void *event_data, void *userdata);    /* acl.c */
+int plugin__message(int event, void *event_data, void *userdata);      /* message.c */
+int plugin__tick(int event, void *event_data, void *userdata);         /* tick.c */
+
+/*
+ * message.c. The engine's emit callback (ctx is the struct plugin__data):
+ * encodes r into a fresh payload and publishes it on <prefix>reply/<to>,
+ * QoS 1, not retained. Failures are logged and the reply dropped.
+ */
+void plugin__emit(void *ctx, const char *to, const cx_reply *r);
+
+/* tick.c. CLOCK_MONOTONIC in milliseconds, the engine's time base. */
+int64_t plugin__now_ms(void);
+
+#endif
