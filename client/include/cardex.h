@@ -145,15 +145,24 @@ CARDEX_EXTERN int cardex_generate_key(unsigned digits, char *key, size_t keycap)
  * Publishes an offer of key (QoS 1) that lives ttl seconds (0: the server's
  * default). A new offer replaces the terminal's pending one. Events of older
  * offers of this handle are no longer reported. The caller should wipe key.
+ * CARDEX_EINVAL for a key that is not 6..16 digits or ttl outside 5..600,
+ * CARDEX_EDISCONNECTED while the connection is down (cardex_wait restores it).
  */
 CARDEX_EXTERN int cardex_offer(cardex *cx, const char *key, unsigned ttl);
 
-/* Claims the offer of terminal peer_id with key (QoS 1). */
+/*
+ * Claims the offer of terminal peer_id with key (QoS 1); the answer is a
+ * CARDEX_EV_MATCH or a CARDEX_EV_ERROR ("no-match", "rate-limited", ...).
+ * CARDEX_EINVAL for an invalid peer_id or key, CARDEX_EDISCONNECTED as above.
+ */
 CARDEX_EXTERN int cardex_claim(cardex *cx, const char *peer_id, const char *key);
 
 /*
  * Sends a card (jCard JSON text, checked locally first: CARDEX_ECARD) to the
  * peer of a matched exchange this handle knows (CARDEX_ESTATE otherwise).
+ * The card goes out compact (re-printed from its parsed form). The answer is
+ * a CARDEX_EV_SENT or a CARDEX_EV_ERROR carrying the exchange.
+ * CARDEX_EDISCONNECTED while the connection is down.
  */
 CARDEX_EXTERN int cardex_send_card(cardex *cx, const char *exchange, const char *card_json,
 		size_t card_len);
@@ -162,17 +171,27 @@ CARDEX_EXTERN int cardex_send_card(cardex *cx, const char *exchange, const char 
  * Waits up to timeout_ms (-1: forever) for the next event. Returns CARDEX_OK
  * with *ev filled (release with cardex_event_clear), CARDEX_ETIMEOUT, or an
  * error such as CARDEX_EDISCONNECTED when the connection is lost and cannot
- * be restored. Reconnects on its own after a dropped connection.
+ * be restored. Reconnects on its own after a dropped connection (with
+ * backoff); a wait that ends while the connection has been down for at
+ * least connect_timeout_ms returns CARDEX_EDISCONNECTED rather than
+ * CARDEX_ETIMEOUT (later waits keep trying), and a reconnect refused for the
+ * ID or password returns CARDEX_EAUTH from then on.
  */
 CARDEX_EXTERN int cardex_wait(cardex *cx, int timeout_ms, cardex_event *ev);
 
-/* Callback mode: ev is valid during the call only. */
+/*
+ * Callback mode: ev is valid during the call only. The callback runs from
+ * cardex_loop, outside libmosquitto, and may call cardex_offer, cardex_claim
+ * and cardex_send_card, but not cardex_close.
+ */
 typedef void (*cardex_event_cb)(cardex *cx, const cardex_event *ev, void *userdata);
 CARDEX_EXTERN void cardex_set_event_cb(cardex *cx, cardex_event_cb cb, void *userdata);
 
 /*
  * Drives the network for up to timeout_ms and delivers queued events to the
- * callback (when set; otherwise they stay queued for cardex_wait).
+ * callback (when set; otherwise they stay queued for cardex_wait). Returns
+ * as soon as it delivered events, else when the time is up: CARDEX_OK in
+ * both cases, or a lasting error such as CARDEX_EAUTH.
  */
 CARDEX_EXTERN int cardex_loop(cardex *cx, int timeout_ms);
 

@@ -1,0 +1,338 @@
+/*
+ * The two commands of the cardex CLI. Both run the same session once the
+ * request is out: wait for the match, send our card, wait for the peer's
+ * card and for the server's "sent", then exit 0. Any refusal, revocation or
+ * expiry ends the session with CLI_EXIT_FAILED; the whole run is bounded by
+ * --timeout.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "crypto.h"
+#include "ids.h"
+#include "proto.h"
+
+/* Connecting never waits longer than this, even with a long --timeout. */
+#define CONNECT_TIMEOUT_MS 10000
+/* While the card cannot be sent (reconnecting), retry this often. */
+#define SEND_RETRY_MS 200
+#define PASSWORD_MAX 1024
+
+typedef struct {
+	const cli_config *cfg;
+	cli_out out;
+	cardex *cx;
+	long long deadline;            /* monotonic ms */
+	char *card;                    /* our card file's text; wiped */
+	size_t card_len;
+	char key[CX_KEY_DIGITS_MAX + 1]; /* offer: shown once the server holds it; wiped */
+	bool offer_shown;
+	bool matched;
+	char xid[CX_XID_HEX + 1];
+	char peer[CX_ID_MAX + 1];
+	bool card_requested;
+	bool got_card;
+	bool got_sent;
+} session;
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long left_ms(const session *s)
+{
+	long long left = s->deadline - now_ms();
+
+	return left > 0 ? left : 0;
+}
+
+/* Wire-style code of a library error, for the JSON error event. */
+static const char *err_code(int err)
+{
+	switch(err) {
+	case CARDEX_EAUTH:
+		return "auth";
+	case CARDEX_ETLS:
+		return "tls";
+	case CARDEX_ETIMEOUT:
+		return "timeout";
+	case CARDEX_EDISCONNECTED:
+		return "disconnected";
+	case CARDEX_ECARD:
+		return "card";
+	case CARDEX_EINVAL:
+		return "invalid";
+	case CARDEX_ENOMEM:
+	case CARDEX_ERANDOM:
+	case CARDEX_EIO:
+		return "local";
+	default:
+		return "connect";
+	}
+}
+
+/* Reports a library failure and returns the exit code it stands for. */
+static int fail_lib(session *s, int err, const char *what)
+{
+	int code;
+
+	switch(err) {
+	case CARDEX_ETIMEOUT:
+		code = left_ms(s) == 0 ? CLI_EXIT_TIMEOUT : CLI_EXIT_CONNECT;
+		break;
+	case CARDEX_EINVAL:
+		code = CLI_EXIT_USAGE;
+		break;
+	case CARDEX_ENOMEM:
+	case CARDEX_ERANDOM:
+	case CARDEX_ECARD:
+	case CARDEX_EIO:
+		code = CLI_EXIT_LOCAL;
+		break;
+	default:
+		code = CLI_EXIT_CONNECT;
+		break;
+	}
+	cli_out_fail(&s->out, code == CLI_EXIT_TIMEOUT ? "timeout" : err_code(err), "%s: %s", what,
+			cardex_strerror(err));
+	return code;
+}
+
+static int fail_timeout(session *s)
+{
+	cli_out_fail(&s->out, "timeout", "timed out after %u s", s->cfg->timeout_s);
+	return CLI_EXIT_TIMEOUT;
+}
+
+/* Connects with the password from --password-file or CARDEX_PASSWORD. */
+static int open_session(session *s)
+{
+	char password[PASSWORD_MAX];
+	char why[CLI_WHY_MAX];
+	cardex_options o;
+	long long left;
+	int rc;
+
+	cardex_options_init(&o);
+	o.host = s->cfg->host;
+	o.port = s->cfg->port;
+	o.id = s->cfg->id;
+	o.cafile = s->cfg->cafile;
+	o.topic_prefix = s->cfg->topic_prefix;
+	if(s->cfg->password_file) {
+		if(cli_read_password_file(s->cfg->password_file, password, sizeof(password), why) != 0) {
+			cli_out_fail(&s->out, "password-file", "%s", why);
+			return CLI_EXIT_LOCAL;
+		}
+		o.password = password;
+	} else {
+		o.password = getenv("CARDEX_PASSWORD");
+	}
+	left = left_ms(s);
+	o.connect_timeout_ms = left < CONNECT_TIMEOUT_MS ? (int)(left > 0 ? left : 1) : CONNECT_TIMEOUT_MS;
+	rc = cardex_connect(&o, &s->cx);
+	cx_wipe(password, sizeof(password));
+	if(rc != CARDEX_OK) {
+		return fail_lib(s, rc, "cannot connect");
+	}
+	return CLI_EXIT_OK;
+}
+
+/* Handles one event; returns -1 to go on, or the exit code that ends the session. */
+static int on_event(session *s, const cardex_event *ev)
+{
+	switch(ev->type) {
+	case CARDEX_EV_OFFER:
+		if(s->cfg->cmd == CLI_CMD_OFFER && !s->offer_shown) {
+			cli_out_offer(&s->out, s->cfg->id, s->key, ev->expires_in);
+			cx_wipe(s->key, sizeof(s->key));
+			s->offer_shown = true;
+		}
+		return -1;
+	case CARDEX_EV_ATTEMPT:
+		cli_out_event(&s->out, ev);
+		return -1;
+	case CARDEX_EV_MATCH:
+		if(!s->matched) {
+			s->matched = true;
+			memcpy(s->xid, ev->exchange, sizeof(s->xid));
+			memcpy(s->peer, ev->peer, sizeof(s->peer));
+			cli_out_event(&s->out, ev);
+		}
+		return -1;
+	case CARDEX_EV_CARD:
+		if(s->matched && !s->got_card && strcmp(ev->exchange, s->xid) == 0) {
+			s->got_card = true;
+			cli_out_event(&s->out, ev);
+		}
+		return -1;
+	case CARDEX_EV_SENT:
+		if(s->matched && !s->got_sent && strcmp(ev->exchange, s->xid) == 0) {
+			s->got_sent = true;
+			cli_out_event(&s->out, ev);
+		}
+		return -1;
+	case CARDEX_EV_EXPIRED:
+		if(!ev->offer && s->matched && strcmp(ev->exchange, s->xid) != 0) {
+			return -1;
+		}
+		cli_out_event(&s->out, ev);
+		return CLI_EXIT_FAILED;
+	case CARDEX_EV_REVOKED:
+	case CARDEX_EV_ERROR:
+		cli_out_event(&s->out, ev);
+		return CLI_EXIT_FAILED;
+	}
+	return -1;
+}
+
+/* Sends our card once matched; a dropped connection only postpones it. */
+static int send_card(session *s)
+{
+	int rc;
+
+	if(!s->matched || s->card_requested) {
+		return -1;
+	}
+	rc = cardex_send_card(s->cx, s->xid, s->card, s->card_len);
+	if(rc == CARDEX_OK) {
+		s->card_requested = true;
+		return -1;
+	}
+	if(rc == CARDEX_EDISCONNECTED) {
+		return -1;
+	}
+	return fail_lib(s, rc, "cannot send the card");
+}
+
+/* Runs the session until both cards have passed, a failure, or the deadline. */
+static int run(session *s)
+{
+	for(;;) {
+		cardex_event ev;
+		long long wait;
+		int rc;
+
+		rc = send_card(s);
+		if(rc >= 0) {
+			return rc;
+		}
+		if(s->got_card && s->got_sent) {
+			return CLI_EXIT_OK;
+		}
+		wait = left_ms(s);
+		if(wait == 0) {
+			return fail_timeout(s);
+		}
+		if(s->matched && !s->card_requested && wait > SEND_RETRY_MS) {
+			wait = SEND_RETRY_MS;
+		}
+		rc = cardex_wait(s->cx, (int)wait, &ev);
+		if(rc == CARDEX_ETIMEOUT) {
+			continue;
+		}
+		if(rc != CARDEX_OK) {
+			return fail_lib(s, rc, "connection lost");
+		}
+		rc = on_event(s, &ev);
+		cardex_event_clear(&ev);
+		if(rc >= 0) {
+			return rc;
+		}
+	}
+}
+
+/* Reads the card file and starts the clock; the common start of both commands. */
+static int start(session *s, const cli_config *cfg)
+{
+	char why[CLI_WHY_MAX];
+
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	s->out.json = cfg->json;
+	s->card = cli_read_card(cfg->card_file, &s->card_len, why);
+	if(!s->card) {
+		cli_out_fail(&s->out, "card-file", "%s", why);
+		return CLI_EXIT_LOCAL;
+	}
+	return CLI_EXIT_OK;
+}
+
+static void finish(session *s)
+{
+	cardex_close(s->cx);
+	if(s->card) {
+		cx_wipe(s->card, s->card_len);
+		free(s->card);
+	}
+	cx_wipe(s->key, sizeof(s->key));
+}
+
+int cli_cmd_offer(const cli_config *cfg)
+{
+	session s;
+	int rc = start(&s, cfg);
+
+	if(rc != CLI_EXIT_OK) {
+		goto cleanup;
+	}
+	s.deadline = now_ms() + (long long)cfg->timeout_s * 1000;
+	rc = open_session(&s);
+	if(rc != CLI_EXIT_OK) {
+		goto cleanup;
+	}
+	rc = cardex_generate_key(cfg->digits, s.key, sizeof(s.key));
+	if(rc == CARDEX_OK) {
+		rc = cardex_offer(s.cx, s.key, cfg->ttl);
+	}
+	if(rc != CARDEX_OK) {
+		rc = fail_lib(&s, rc, "cannot make the offer");
+		goto cleanup;
+	}
+	rc = run(&s);
+cleanup:
+	finish(&s);
+	return rc;
+}
+
+int cli_cmd_claim(const cli_config *cfg)
+{
+	char why[CLI_WHY_MAX];
+	session s;
+	int rc = start(&s, cfg);
+
+	if(rc != CLI_EXIT_OK) {
+		goto cleanup;
+	}
+	rc = cli_get_key(cfg, s.key, sizeof(s.key), why);
+	if(rc == CLI_EXIT_USAGE) {
+		cli_usage_error("%s", why);
+		goto cleanup;
+	}
+	if(rc != CLI_EXIT_OK) {
+		cli_out_fail(&s.out, "key", "%s", why);
+		goto cleanup;
+	}
+	/* The clock starts after the prompt: typing the key is not the network's time. */
+	s.deadline = now_ms() + (long long)cfg->timeout_s * 1000;
+	rc = open_session(&s);
+	if(rc != CLI_EXIT_OK) {
+		goto cleanup;
+	}
+	rc = cardex_claim(s.cx, cfg->peer, s.key);
+	cx_wipe(s.key, sizeof(s.key));
+	if(rc != CARDEX_OK) {
+		rc = fail_lib(&s, rc, "cannot send the claim");
+		goto cleanup;
+	}
+	rc = run(&s);
+cleanup:
+	finish(&s);
+	return rc;
+}

@@ -1,0 +1,250 @@
+/*
+ * Local input of the cardex CLI: the card file, the password file and the
+ * instant key of a claim. Secrets are read with read(2) rather than stdio,
+ * so that no copy stays behind in a stdio buffer, and are wiped by their
+ * owners after use.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "crypto.h"
+#include "jcard.h"
+#include "proto.h"
+
+/* A card file larger than this is refused before parsing. */
+#define CARD_FILE_MAX (1024 * 1024)
+/* Longest key line accepted, spaces included. */
+#define KEY_LINE_MAX 64
+
+/* Reads all of fd into a malloc'ed NUL-terminated buffer of at most max bytes. */
+static char *read_all(int fd, size_t max, size_t *len, bool *toolarge)
+{
+	size_t cap = 4096;
+	size_t n = 0;
+	char *buf = malloc(cap + 1);
+
+	*toolarge = false;
+	while(buf) {
+		ssize_t r;
+
+		if(n == cap) {
+			char *nb;
+			if(cap >= max) {
+				*toolarge = true;
+				break;
+			}
+			cap = cap * 2 > max ? max : cap * 2;
+			nb = malloc(cap + 1);
+			if(nb) {
+				memcpy(nb, buf, n);
+			}
+			cx_wipe(buf, n);
+			free(buf);
+			buf = nb;
+			continue;
+		}
+		r = read(fd, buf + n, cap - n);
+		if(r < 0 && errno == EINTR) {
+			continue;
+		}
+		if(r < 0) {
+			break;
+		}
+		if(r == 0) {
+			buf[n] = '\0';
+			*len = n;
+			return buf;
+		}
+		n += (size_t)r;
+	}
+	if(buf) {
+		cx_wipe(buf, n);
+	}
+	free(buf);
+	return NULL;
+}
+
+char *cli_read_card(const char *path, size_t *len, char *why)
+{
+	const char *reason = NULL;
+	cJSON *root = NULL;
+	bool toolarge = false;
+	char *text = NULL;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if(fd < 0) {
+		snprintf(why, CLI_WHY_MAX, "cannot open card file %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	text = read_all(fd, CARD_FILE_MAX, len, &toolarge);
+	close(fd);
+	if(!text) {
+		snprintf(why, CLI_WHY_MAX, toolarge ? "card file %s is larger than 1 MiB"
+				: "cannot read card file %s", path);
+		return NULL;
+	}
+	root = cJSON_ParseWithLength(text, *len);
+	if(!root) {
+		snprintf(why, CLI_WHY_MAX, "card file %s is not JSON", path);
+		goto fail;
+	}
+	if(cx_jcard_check(root, &reason) != 0) {
+		snprintf(why, CLI_WHY_MAX, "card file %s is not a valid jCard: %s", path,
+				reason ? reason : "invalid");
+		goto fail;
+	}
+	cli_wipe_json(root);
+	cJSON_Delete(root);
+	return text;
+fail:
+	cli_wipe_json(root);
+	cJSON_Delete(root);
+	cx_wipe(text, *len);
+	free(text);
+	return NULL;
+}
+
+/*
+ * Reads one line from fd, byte by byte (so that nothing after it is
+ * consumed), into buf[cap] without its line end. Returns its length, -1 on a
+ * read error or at EOF before any byte, -2 when the line does not fit.
+ */
+static long read_line(int fd, char *buf, size_t cap)
+{
+	size_t n = 0;
+	bool any = false;
+
+	for(;;) {
+		char c;
+		ssize_t r = read(fd, &c, 1);
+
+		if(r < 0 && errno == EINTR) {
+			continue;
+		}
+		if(r < 0) {
+			return -1;
+		}
+		if(r == 0) {
+			break;
+		}
+		any = true;
+		if(c == '\n') {
+			break;
+		}
+		if(n + 1 >= cap) {
+			return -2;
+		}
+		buf[n++] = c;
+	}
+	if(!any) {
+		return -1;
+	}
+	if(n > 0 && buf[n - 1] == '\r') {
+		n--;
+	}
+	buf[n] = '\0';
+	return (long)n;
+}
+
+int cli_read_password_file(const char *path, char *buf, size_t cap, char *why)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	long n;
+
+	if(fd < 0) {
+		snprintf(why, CLI_WHY_MAX, "cannot open password file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = read_line(fd, buf, cap);
+	close(fd);
+	if(n < 0) {
+		snprintf(why, CLI_WHY_MAX, n == -2 ? "password file %s: first line too long"
+				: "password file %s is empty or unreadable", path);
+		cx_wipe(buf, cap);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads a line from the terminal on stdin with echo off, prompting on stderr. */
+static long prompt_line(const char *peer, char *buf, size_t cap)
+{
+	struct termios old;
+	struct termios quiet;
+	bool restore = false;
+	long n;
+
+	fprintf(stderr, "Instant key of %s: ", peer);
+	fflush(stderr);
+	if(tcgetattr(STDIN_FILENO, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= (tcflag_t)~ECHO;
+		quiet.c_lflag |= ECHONL;
+		restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+	}
+	n = read_line(STDIN_FILENO, buf, cap);
+	if(restore) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	} else {
+		fputc('\n', stderr);
+	}
+	return n;
+}
+
+/* Copies the digits of src into key[cap], dropping spaces; false when not a key. */
+static bool normalise_key(const char *src, char *key, size_t cap)
+{
+	size_t n = 0;
+
+	for(; *src; src++) {
+		if(*src == ' ' || *src == '\t') {
+			continue;
+		}
+		if(n + 1 >= cap) {
+			key[0] = '\0';
+			return false;
+		}
+		key[n++] = *src;
+	}
+	key[n] = '\0';
+	return cx_key_valid(key, n, CX_KEY_DIGITS_MIN);
+}
+
+int cli_get_key(const cli_config *cfg, char *key, size_t cap, char *why)
+{
+	char line[KEY_LINE_MAX + 1];
+	long n;
+	int rc = CLI_EXIT_USAGE;
+
+	if(cfg->key_arg) {
+		if(strlen(cfg->key_arg) > KEY_LINE_MAX || !normalise_key(cfg->key_arg, key, cap)) {
+			snprintf(why, CLI_WHY_MAX, "the key must be 6 to 16 digits");
+			return CLI_EXIT_USAGE;
+		}
+		return CLI_EXIT_OK;
+	}
+	if(cfg->key_stdin || !isatty(STDIN_FILENO)) {
+		n = read_line(STDIN_FILENO, line, sizeof(line));
+	} else {
+		n = prompt_line(cfg->peer, line, sizeof(line));
+	}
+	if(n == -1) {
+		snprintf(why, CLI_WHY_MAX, "no key on standard input");
+		rc = CLI_EXIT_LOCAL;
+	} else if(n == -2 || !normalise_key(line, key, cap)) {
+		snprintf(why, CLI_WHY_MAX, "the key must be 6 to 16 digits");
+	} else {
+		rc = CLI_EXIT_OK;
+	}
+	cx_wipe(line, sizeof(line));
+	return rc;
+}

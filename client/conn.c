@@ -1,0 +1,350 @@
+/*
+ * The MQTT connection of a libcardex handle, on libmosquitto without
+ * threads: connecting (CONNACK, then SUBACK of the reply topic), driving the
+ * socket with mosquitto_loop, reconnecting with backoff after a dropped
+ * connection, and turning incoming replies into filtered events.
+ *
+ * The libmosquitto callbacks only record state and queue events; the
+ * application's callback runs later, outside libmosquitto, so that it may
+ * call cardex_send_card and friends.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include <mosquitto.h>
+
+#include "cardex_int.h"
+
+/* Reconnect backoff: first retry soon, then doubling up to a ceiling. */
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+/* Longest single mosquitto_loop, so that deadlines and retries stay responsive. */
+#define LOOP_SLICE_MS 1000
+
+long long cardex__now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long long ms)
+{
+	struct timespec ts;
+
+	if(ms <= 0) {
+		return;
+	}
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while(nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+	}
+}
+
+/* MQTT 3.1.1 CONNACK refusals: 2 identifier rejected, 4 bad user/password, 5 not authorised. */
+static int connack_error(int rc)
+{
+	if(rc == 2 || rc == 4 || rc == 5) {
+		return CARDEX_EAUTH;
+	}
+	return CARDEX_ECONNECT;
+}
+
+static int mosq_error(int rc)
+{
+	switch(rc) {
+	case MOSQ_ERR_SUCCESS:
+		return CARDEX_OK;
+	case MOSQ_ERR_NOMEM:
+		return CARDEX_ENOMEM;
+	case MOSQ_ERR_INVAL:
+		return CARDEX_EINVAL;
+	case MOSQ_ERR_TLS:
+	case MOSQ_ERR_TLS_HANDSHAKE:
+		return CARDEX_ETLS;
+	case MOSQ_ERR_AUTH:
+		return CARDEX_EAUTH;
+	case MOSQ_ERR_NO_CONN:
+	case MOSQ_ERR_CONN_LOST:
+		return CARDEX_EDISCONNECTED;
+	case MOSQ_ERR_PAYLOAD_SIZE:
+	case MOSQ_ERR_OVERSIZE_PACKET:
+		return CARDEX_ETOOBIG;
+	case MOSQ_ERR_PROTOCOL:
+	case MOSQ_ERR_MALFORMED_PACKET:
+		return CARDEX_EPROTOCOL;
+	default:
+		return CARDEX_ECONNECT;
+	}
+}
+
+static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags)
+{
+	cardex *cx = ud;
+	char *topic = cx->reply_topic;
+
+	(void)flags;
+	cx->connack_rc = rc;
+	if(rc != 0) {
+		return;
+	}
+	cx->connected = true;
+	cx->down_since = 0;
+	cx->backoff_ms = BACKOFF_MIN_MS;
+	/*
+	 * Subscribe on every connection, even when the session is present: it
+	 * costs one packet and restores the subscription when the broker lost
+	 * its sessions (a restart without persistence).
+	 */
+	cx->subscribed = false;
+	cx->sub_refused = false;
+	if(mosquitto_subscribe(mosq, &cx->sub_mid, topic, 1) != MOSQ_ERR_SUCCESS) {
+		cx->sub_mid = -1;
+	}
+}
+
+static void on_subscribe(struct mosquitto *mosq, void *ud, int mid, int count, const int *granted)
+{
+	cardex *cx = ud;
+
+	(void)mosq;
+	if(mid != cx->sub_mid) {
+		return;
+	}
+	if(count < 1 || granted[0] == 0x80) {
+		cx->sub_refused = true;
+		return;
+	}
+	cx->subscribed = true;
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *ud, int rc)
+{
+	cardex *cx = ud;
+
+	(void)mosq;
+	(void)rc;
+	cx->connected = false;
+	cx->subscribed = false;
+	if(!cx->down_since) {
+		cx->down_since = cardex__now_ms();
+		cx->next_retry = cx->down_since + cx->backoff_ms;
+	}
+}
+
+static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_message *m)
+{
+	cardex *cx = ud;
+	cx_reply_msg msg;
+	uint64_t hash;
+
+	(void)mosq;
+	if(!m->topic || strcmp(m->topic, cx->reply_topic) != 0 || m->payloadlen <= 0) {
+		return;
+	}
+	memset(&msg, 0, sizeof(msg));
+	if(cx_reply_decode(m->payload, (size_t)m->payloadlen, &msg, NULL) != CX_CODE_NONE) {
+		/* Not a reply this version understands: nothing to report. */
+		cx_reply_msg_clear(&msg);
+		return;
+	}
+	hash = cardex__hash(m->payload, (size_t)m->payloadlen);
+	if(cardex__filter_reply(&cx->filter, &cx->queue, &msg, hash) != CARDEX_OK) {
+		cx->nomem = true;
+	}
+}
+
+/* Waits for CONNACK and SUBACK of the first connection, up to the connect timeout. */
+static int await_session(cardex *cx)
+{
+	long long deadline = cardex__now_ms() + cx->connect_timeout_ms;
+
+	for(;;) {
+		long long left = deadline - cardex__now_ms();
+		int rc;
+
+		if(cx->connack_rc > 0) {
+			return connack_error(cx->connack_rc);
+		}
+		if(cx->sub_refused) {
+			return CARDEX_EAUTH;
+		}
+		if(cx->connected && cx->subscribed) {
+			return CARDEX_OK;
+		}
+		if(left <= 0) {
+			return CARDEX_ETIMEOUT;
+		}
+		rc = mosquitto_loop(cx->mosq, (int)(left < LOOP_SLICE_MS ? left : LOOP_SLICE_MS), 1);
+		if(rc == MOSQ_ERR_SUCCESS) {
+			continue;
+		}
+		if(cx->connack_rc > 0) {
+			return connack_error(cx->connack_rc);
+		}
+		if(rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_TLS_HANDSHAKE) {
+			return CARDEX_ETLS;
+		}
+		return CARDEX_ECONNECT;
+	}
+}
+
+static int setup_client(cardex *cx, const char *cafile)
+{
+	int rc;
+
+	if(mosquitto_lib_init() != MOSQ_ERR_SUCCESS) {
+		return CARDEX_ECONNECT;
+	}
+	cx->lib_ready = true;
+	/* clean_session false: the broker keeps the subscription and queues replies while we are away. */
+	cx->mosq = mosquitto_new(cx->client_id, false, cx);
+	if(!cx->mosq) {
+		return errno == EINVAL ? CARDEX_EINVAL : CARDEX_ENOMEM;
+	}
+	rc = mosquitto_int_option(cx->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+	if(rc == MOSQ_ERR_SUCCESS) {
+		rc = mosquitto_username_pw_set(cx->mosq, cx->id, cx->password);
+	}
+	if(rc == MOSQ_ERR_SUCCESS && cafile) {
+		/* Peer and hostname verification stay on (no tls_insecure). */
+		rc = mosquitto_tls_set(cx->mosq, cafile, NULL, NULL, NULL, NULL);
+		if(rc != MOSQ_ERR_SUCCESS) {
+			return rc == MOSQ_ERR_NOMEM ? CARDEX_ENOMEM : CARDEX_ETLS;
+		}
+	}
+	if(rc != MOSQ_ERR_SUCCESS) {
+		return mosq_error(rc);
+	}
+	mosquitto_connect_with_flags_callback_set(cx->mosq, on_connect);
+	mosquitto_subscribe_callback_set(cx->mosq, on_subscribe);
+	mosquitto_disconnect_callback_set(cx->mosq, on_disconnect);
+	mosquitto_message_callback_set(cx->mosq, on_message);
+	return CARDEX_OK;
+}
+
+int cardex__conn_open(cardex *cx, const char *cafile)
+{
+	int rc;
+
+	cx->connack_rc = -1;
+	cx->sub_mid = -1;
+	cx->backoff_ms = BACKOFF_MIN_MS;
+	rc = setup_client(cx, cafile);
+	if(rc != CARDEX_OK) {
+		return rc;
+	}
+	rc = mosquitto_connect(cx->mosq, cx->host, cx->port, cx->keepalive);
+	if(rc != MOSQ_ERR_SUCCESS) {
+		return rc == MOSQ_ERR_TLS ? CARDEX_ETLS : rc == MOSQ_ERR_INVAL ? CARDEX_EINVAL
+				: rc == MOSQ_ERR_NOMEM ? CARDEX_ENOMEM : CARDEX_ECONNECT;
+	}
+	return await_session(cx);
+}
+
+void cardex__conn_close(cardex *cx)
+{
+	if(cx->mosq) {
+		/*
+		 * No loop after DISCONNECT: whatever the broker still sends stays
+		 * unacknowledged and so stays in the session for the next run.
+		 */
+		if(cx->connected) {
+			mosquitto_disconnect(cx->mosq);
+		}
+		mosquitto_destroy(cx->mosq);
+		cx->mosq = NULL;
+	}
+	if(cx->lib_ready) {
+		mosquitto_lib_cleanup();
+		cx->lib_ready = false;
+	}
+	cx->connected = false;
+}
+
+/* One reconnect attempt when its time has come; otherwise sleeps towards it. */
+static int reconnect_step(cardex *cx, int timeout_ms)
+{
+	long long now = cardex__now_ms();
+	int rc;
+
+	if(now < cx->next_retry) {
+		long long wait = cx->next_retry - now;
+		sleep_ms(wait < timeout_ms ? wait : timeout_ms);
+		return CARDEX_OK;
+	}
+	cx->connack_rc = -1;
+	rc = mosquitto_reconnect(cx->mosq);
+	if(rc != MOSQ_ERR_SUCCESS) {
+		cx->backoff_ms = cx->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : cx->backoff_ms * 2;
+		cx->next_retry = cardex__now_ms() + cx->backoff_ms;
+	}
+	return CARDEX_OK;
+}
+
+int cardex__conn_drive(cardex *cx, int timeout_ms)
+{
+	int rc;
+
+	if(cx->fatal) {
+		return cx->fatal;
+	}
+	if(timeout_ms > LOOP_SLICE_MS) {
+		timeout_ms = LOOP_SLICE_MS;
+	}
+	if(timeout_ms < 0) {
+		timeout_ms = 0;
+	}
+	if(mosquitto_socket(cx->mosq) < 0) {
+		if(!cx->down_since) {
+			cx->down_since = cardex__now_ms();
+			cx->next_retry = cx->down_since;
+		}
+		return reconnect_step(cx, timeout_ms);
+	}
+	rc = mosquitto_loop(cx->mosq, timeout_ms, 1);
+	if(cx->connack_rc == 4 || cx->connack_rc == 5 || cx->connack_rc == 2) {
+		/* The password or the ID stopped being accepted: retrying cannot help. */
+		cx->fatal = CARDEX_EAUTH;
+		return cx->fatal;
+	}
+	if(cx->sub_refused) {
+		cx->fatal = CARDEX_EAUTH;
+		return cx->fatal;
+	}
+	if(rc == MOSQ_ERR_SUCCESS) {
+		return CARDEX_OK;
+	}
+	if(mosquitto_socket(cx->mosq) >= 0) {
+		/* A failure that left the socket open (a select error): do not spin. */
+		sleep_ms(timeout_ms < 10 ? timeout_ms : 10);
+	} else if(!cx->down_since) {
+		cx->connected = false;
+		cx->down_since = cardex__now_ms();
+		cx->next_retry = cx->down_since + cx->backoff_ms;
+	}
+	return CARDEX_OK;
+}
+
+int cardex__conn_publish(cardex *cx, const char *topic, const void *payload, size_t len)
+{
+	int rc;
+
+	if(!cx->connected) {
+		return CARDEX_EDISCONNECTED;
+	}
+	if(len > 268435455u - 1024u) {
+		return CARDEX_ETOOBIG;
+	}
+	rc = mosquitto_publish(cx->mosq, NULL, topic, (int)len, payload, 1, false);
+	if(rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST) {
+		/*
+		 * QoS 1 messages stay in libmosquitto's outgoing queue and go out
+		 * after the reconnect, so the request is not lost.
+		 */
+		return CARDEX_OK;
+	}
+	return mosq_error(rc);
+}

@@ -1,0 +1,743 @@
+/*
+ * Integration tests of libcardex against the real Mosquitto: full exchanges
+ * between two handles in one process (driven alternately with short
+ * cardex_wait timeouts, or with cardex_loop and callbacks), wrong keys,
+ * stale replies in a persistent session, a peer that is offline when the
+ * card is sent, refused passwords. One test replaces the plugin with a raw
+ * client that plays the server on a plugin-less broker, to feed the event
+ * filter duplicates, stale and reordered replies.
+ *
+ * Every test starts its own broker in its fixture; every wait is bounded.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mosquitto.h>
+
+#include "broker.h"
+#include "cardex.h"
+#include "proto.h"
+
+#define WAIT_MS 8000   /* longest wait for something that should happen */
+#define QUIET_MS 500   /* how long "nothing more arrives" is watched */
+#define SLICE_MS 20    /* one turn of a handle when two are driven alternately */
+#define MAX_EVS 64
+
+static const cxb_account accounts[] = {
+	{"A", "pw-a-secret"},
+	{"B", "pw-b-secret"},
+	{"S", "pw-s-secret"},
+};
+
+/* A terminal under test and every event it reported. */
+struct term {
+	cardex *cx;
+	cardex_event evs[MAX_EVS];
+	size_t n;
+};
+
+struct fx {
+	cxb_broker b;
+	bool started;
+	struct term a;
+	struct term b_;
+	char *card_ada;
+	size_t ada_len;
+	char *card_grace;
+	size_t grace_len;
+};
+
+/* ---- helpers ---- */
+
+static char *load(const char *name, size_t *len)
+{
+	const char *dir = getenv("CARDEX_TEST_DATA");
+	char path[1024];
+	FILE *f;
+	char *buf;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/data", name);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+static int connect_as(struct fx *fx, const char *id, const char *password, cardex **out)
+{
+	cardex_options o;
+
+	cardex_options_init(&o);
+	o.host = "127.0.0.1";
+	o.port = fx->b.port;
+	o.id = id;
+	o.password = password;
+	o.connect_timeout_ms = 5000;
+	return cardex_connect(&o, out);
+}
+
+static void term_reset(struct term *t)
+{
+	size_t i;
+
+	for(i = 0; i < t->n; i++) {
+		cardex_event_clear(&t->evs[i]);
+	}
+	t->n = 0;
+}
+
+static void term_close(struct term *t)
+{
+	term_reset(t);
+	cardex_close(t->cx);
+	t->cx = NULL;
+}
+
+static void record(struct term *t, const cardex_event *ev)
+{
+	assert_true(t->n < MAX_EVS);
+	t->evs[t->n] = *ev;
+	if(ev->card) {
+		t->evs[t->n].card = malloc(ev->card_len + 1);
+		assert_non_null(t->evs[t->n].card);
+		memcpy(t->evs[t->n].card, ev->card, ev->card_len + 1);
+	}
+	t->n++;
+}
+
+/* One short turn of a handle; records what it reports. */
+static void turn(struct term *t, int ms)
+{
+	cardex_event ev;
+	int rc;
+
+	if(!t || !t->cx) {
+		return;
+	}
+	rc = cardex_wait(t->cx, ms, &ev);
+	if(rc == CARDEX_ETIMEOUT) {
+		return;
+	}
+	assert_int_equal(rc, CARDEX_OK);
+	record(t, &ev);
+	cardex_event_clear(&ev);
+}
+
+static size_t count(const struct term *t, cardex_event_type type)
+{
+	size_t i, c = 0;
+
+	for(i = 0; i < t->n; i++) {
+		c += t->evs[i].type == type;
+	}
+	return c;
+}
+
+static const cardex_event *find(const struct term *t, cardex_event_type type)
+{
+	size_t i;
+
+	for(i = 0; i < t->n; i++) {
+		if(t->evs[i].type == type) {
+			return &t->evs[i];
+		}
+	}
+	return NULL;
+}
+
+/* Drives t (and also, when not NULL) until t reported an event of type. */
+static const cardex_event *wait_for(struct term *t, cardex_event_type type, struct term *also)
+{
+	long long deadline = cxb_now_ms() + WAIT_MS;
+
+	while(!find(t, type)) {
+		if(cxb_now_ms() > deadline) {
+			fail_msg("no %s event within %d ms", cardex_event_type_name(type), WAIT_MS);
+		}
+		turn(t, SLICE_MS);
+		turn(also, SLICE_MS);
+	}
+	return find(t, type);
+}
+
+/* Drives both for a while, so that late duplicates would show up. */
+static void quiet(struct term *t, struct term *also)
+{
+	long long end = cxb_now_ms() + QUIET_MS;
+
+	while(cxb_now_ms() < end) {
+		turn(t, SLICE_MS);
+		turn(also, SLICE_MS);
+	}
+}
+
+/* A matched exchange between a (offering) and b (claiming); returns its ID. */
+static const char *match(struct term *a, struct term *b)
+{
+	char key[CARDEX_KEY_MAX + 1];
+	const cardex_event *ma, *mb;
+
+	assert_int_equal(cardex_generate_key(6, key, sizeof(key)), CARDEX_OK);
+	assert_int_equal(cardex_offer(a->cx, key, 0), CARDEX_OK);
+	assert_int_equal(wait_for(a, CARDEX_EV_OFFER, b)->expires_in, 120);
+	assert_int_equal(cardex_claim(b->cx, cardex_id(a->cx), key), CARDEX_OK);
+	ma = wait_for(a, CARDEX_EV_MATCH, b);
+	mb = wait_for(b, CARDEX_EV_MATCH, a);
+	assert_string_equal(ma->exchange, mb->exchange);
+	assert_int_equal(strlen(ma->exchange), CARDEX_XID_LEN);
+	assert_string_equal(ma->peer, cardex_id(b->cx));
+	assert_string_equal(mb->peer, cardex_id(a->cx));
+	assert_int_equal(ma->expires_in, 300);
+	return ma->exchange;
+}
+
+static bool card_has(const cardex_event *ev, const char *text)
+{
+	return ev && ev->card && strstr(ev->card, text) != NULL;
+}
+
+/* ---- raw MQTT client (session takeover, fake server) ---- */
+
+struct raw {
+	struct mosquitto *m;
+	int connack;
+	bool subscribed;
+	char last_topic[256];
+	char last_payload[1024];
+	int nmsgs;
+};
+
+static void raw_on_connect(struct mosquitto *m, void *ud, int rc)
+{
+	(void)m;
+	((struct raw *)ud)->connack = rc;
+}
+
+static void raw_on_subscribe(struct mosquitto *m, void *ud, int mid, int n, const int *q)
+{
+	(void)m;
+	(void)mid;
+	(void)n;
+	(void)q;
+	((struct raw *)ud)->subscribed = true;
+}
+
+static void raw_on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
+{
+	struct raw *r = ud;
+
+	(void)m;
+	snprintf(r->last_topic, sizeof(r->last_topic), "%s", msg->topic);
+	snprintf(r->last_payload, sizeof(r->last_payload), "%.*s", msg->payloadlen,
+			(const char *)msg->payload);
+	r->nmsgs++;
+}
+
+static void raw_connect(struct raw *r, int port, const char *id, const char *pw, bool clean)
+{
+	long long deadline = cxb_now_ms() + WAIT_MS;
+
+	memset(r, 0, sizeof(*r));
+	r->connack = -1;
+	r->m = mosquitto_new(id, clean, r);
+	assert_non_null(r->m);
+	mosquitto_connect_callback_set(r->m, raw_on_connect);
+	mosquitto_subscribe_callback_set(r->m, raw_on_subscribe);
+	mosquitto_message_callback_set(r->m, raw_on_message);
+	assert_int_equal(mosquitto_username_pw_set(r->m, id, pw), MOSQ_ERR_SUCCESS);
+	assert_int_equal(mosquitto_connect(r->m, "127.0.0.1", port, 30), MOSQ_ERR_SUCCESS);
+	while(r->connack < 0 && cxb_now_ms() < deadline) {
+		mosquitto_loop(r->m, 50, 1);
+	}
+	assert_int_equal(r->connack, 0);
+}
+
+static void raw_loop(struct raw *r, int ms)
+{
+	long long end = cxb_now_ms() + ms;
+
+	while(cxb_now_ms() < end) {
+		mosquitto_loop(r->m, 10, 1);
+	}
+}
+
+static void raw_close(struct raw *r)
+{
+	if(r->m) {
+		mosquitto_disconnect(r->m);
+		mosquitto_loop(r->m, 10, 1);
+		mosquitto_destroy(r->m);
+		r->m = NULL;
+	}
+}
+
+static void raw_publish(struct raw *r, const char *topic, const char *payload)
+{
+	assert_int_equal(mosquitto_publish(r->m, NULL, topic, (int)strlen(payload), payload, 1, false),
+			MOSQ_ERR_SUCCESS);
+	mosquitto_loop(r->m, 5, 1);
+}
+
+/* ---- fixtures ---- */
+
+static int start(void **state, bool plugin)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	cxb_config cfg;
+
+	if(!fx) {
+		return -1;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.plugin = plugin;
+	cfg.accounts = accounts;
+	cfg.naccounts = sizeof(accounts) / sizeof(accounts[0]);
+	if(cxb_start(&fx->b, &cfg) != 0) {
+		free(fx);
+		return -1;
+	}
+	fx->started = true;
+	*state = fx;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return start(state, true);
+}
+
+static int setup_no_plugin(void **state)
+{
+	return start(state, false);
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	if(!fx) {
+		return 0;
+	}
+	term_close(&fx->a);
+	term_close(&fx->b_);
+	if(fx->started) {
+		cxb_stop(&fx->b);
+	}
+	free(fx->card_ada);
+	free(fx->card_grace);
+	free(fx);
+	return 0;
+}
+
+/* Connects A and B and loads both cards. */
+static void two_terms(struct fx *fx)
+{
+	assert_int_equal(connect_as(fx, "A", "pw-a-secret", &fx->a.cx), CARDEX_OK);
+	assert_int_equal(connect_as(fx, "B", "pw-b-secret", &fx->b_.cx), CARDEX_OK);
+	fx->card_ada = load("ada.json", &fx->ada_len);
+	fx->card_grace = load("grace.json", &fx->grace_len);
+}
+
+/* ---- tests ---- */
+
+static void test_full_exchange(void **state)
+{
+	struct fx *fx = *state;
+	char xid[CARDEX_XID_LEN + 1];
+
+	two_terms(fx);
+	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
+	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
+	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_OK);
+	assert_true(card_has(wait_for(&fx->a, CARDEX_EV_CARD, &fx->b_), "Grace Hopper"));
+	assert_true(card_has(wait_for(&fx->b_, CARDEX_EV_CARD, &fx->a), "Ada Lovelace"));
+	assert_string_equal(wait_for(&fx->a, CARDEX_EV_SENT, &fx->b_)->peer, "B");
+	assert_string_equal(wait_for(&fx->b_, CARDEX_EV_SENT, &fx->a)->peer, "A");
+	assert_string_equal(find(&fx->a, CARDEX_EV_CARD)->peer, "B");
+	assert_string_equal(find(&fx->a, CARDEX_EV_CARD)->exchange, xid);
+	quiet(&fx->a, &fx->b_);
+	/* Each event once: A offer, match, card, sent; B match, card, sent. */
+	assert_int_equal(fx->a.n, 4);
+	assert_int_equal(fx->b_.n, 3);
+	/* The exchange is closed: a second card is refused. */
+	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
+	assert_string_equal(wait_for(&fx->a, CARDEX_EV_ERROR, NULL)->code, "unknown-exchange");
+	assert_string_equal(find(&fx->a, CARDEX_EV_ERROR)->exchange, xid);
+}
+
+static void test_wrong_key(void **state)
+{
+	struct fx *fx = *state;
+	char key[CARDEX_KEY_MAX + 1];
+	char wrong[CARDEX_KEY_MAX + 1];
+	const cardex_event *ev;
+
+	two_terms(fx);
+	assert_int_equal(cardex_generate_key(8, key, sizeof(key)), CARDEX_OK);
+	assert_int_equal(strlen(key), 8);
+	memcpy(wrong, key, sizeof(key));
+	wrong[0] = key[0] == '9' ? '0' : (char)(key[0] + 1);
+	assert_int_equal(cardex_offer(fx->a.cx, key, 60), CARDEX_OK);
+	assert_int_equal(wait_for(&fx->a, CARDEX_EV_OFFER, NULL)->expires_in, 60);
+	assert_int_equal(cardex_claim(fx->b_.cx, "A", wrong), CARDEX_OK);
+	ev = wait_for(&fx->b_, CARDEX_EV_ERROR, &fx->a);
+	assert_string_equal(ev->code, "no-match");
+	assert_int_equal(strlen(ev->ref), 16);
+	assert_int_equal(wait_for(&fx->a, CARDEX_EV_ATTEMPT, &fx->b_)->attempts_left, 2);
+	/* The offer survives one wrong key. */
+	assert_int_equal(cardex_claim(fx->b_.cx, "A", key), CARDEX_OK);
+	wait_for(&fx->a, CARDEX_EV_MATCH, &fx->b_);
+	wait_for(&fx->b_, CARDEX_EV_MATCH, &fx->a);
+	quiet(&fx->a, &fx->b_);
+	assert_int_equal(count(&fx->a, CARDEX_EV_ATTEMPT), 1);
+	assert_int_equal(count(&fx->b_, CARDEX_EV_ERROR), 1);
+	assert_int_equal(fx->a.n, 3);
+	assert_int_equal(fx->b_.n, 2);
+}
+
+/*
+ * Exchange 1 leaves a match and a card in A's persistent session (A closes
+ * before reading them); a new handle of A then runs exchange 2 and must
+ * report only exchange 2's events, each once.
+ */
+static void test_stale_session(void **state)
+{
+	struct fx *fx = *state;
+	char xid1[CARDEX_XID_LEN + 1];
+	char key[CARDEX_KEY_MAX + 1];
+	char xid2[CARDEX_XID_LEN + 1];
+	size_t i;
+
+	two_terms(fx);
+	assert_int_equal(cardex_generate_key(6, key, sizeof(key)), CARDEX_OK);
+	assert_int_equal(cardex_offer(fx->a.cx, key, 0), CARDEX_OK);
+	wait_for(&fx->a, CARDEX_EV_OFFER, NULL);
+	assert_int_equal(cardex_claim(fx->b_.cx, "A", key), CARDEX_OK);
+	snprintf(xid1, sizeof(xid1), "%s", wait_for(&fx->b_, CARDEX_EV_MATCH, NULL)->exchange);
+	assert_int_equal(cardex_send_card(fx->b_.cx, xid1, fx->card_grace, fx->grace_len), CARDEX_OK);
+	wait_for(&fx->b_, CARDEX_EV_SENT, NULL);
+	/* A leaves without reading its match and B's card. */
+	term_close(&fx->a);
+	term_reset(&fx->b_);
+
+	assert_int_equal(connect_as(fx, "A", "pw-a-secret", &fx->a.cx), CARDEX_OK);
+	quiet(&fx->a, NULL);
+	assert_int_equal(fx->a.n, 0);
+	snprintf(xid2, sizeof(xid2), "%s", match(&fx->a, &fx->b_));
+	assert_string_not_equal(xid1, xid2);
+	assert_int_equal(cardex_send_card(fx->a.cx, xid2, fx->card_ada, fx->ada_len), CARDEX_OK);
+	assert_int_equal(cardex_send_card(fx->b_.cx, xid2, fx->card_grace, fx->grace_len), CARDEX_OK);
+	wait_for(&fx->a, CARDEX_EV_CARD, &fx->b_);
+	wait_for(&fx->a, CARDEX_EV_SENT, &fx->b_);
+	quiet(&fx->a, &fx->b_);
+	assert_int_equal(fx->a.n, 4);
+	for(i = 0; i < fx->a.n; i++) {
+		assert_string_not_equal(fx->a.evs[i].exchange, xid1);
+	}
+	/* The old exchange is unknown to the new handle. */
+	assert_int_equal(cardex_send_card(fx->a.cx, xid1, fx->card_ada, fx->ada_len), CARDEX_ESTATE);
+}
+
+/*
+ * B's connection is taken over (another client connects with B's client ID)
+ * and B is offline when A sends its card; B's handle reconnects inside
+ * cardex_wait and gets the card from its persistent session.
+ */
+static void test_offline_peer(void **state)
+{
+	struct fx *fx = *state;
+	char xid[CARDEX_XID_LEN + 1];
+	struct raw intruder;
+
+	two_terms(fx);
+	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
+	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_OK);
+	wait_for(&fx->b_, CARDEX_EV_SENT, NULL);
+	wait_for(&fx->a, CARDEX_EV_CARD, NULL);
+
+	raw_connect(&intruder, fx->b.port, "B", "pw-b-secret", false);
+	raw_close(&intruder);
+	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
+	wait_for(&fx->a, CARDEX_EV_SENT, NULL);
+
+	assert_true(card_has(wait_for(&fx->b_, CARDEX_EV_CARD, NULL), "Ada Lovelace"));
+	quiet(&fx->a, &fx->b_);
+	assert_int_equal(count(&fx->b_, CARDEX_EV_CARD), 1);
+	assert_int_equal(fx->b_.n, 3);
+	assert_true(cardex_socket(fx->b_.cx) >= 0);
+}
+
+/* Callback mode: the card goes out from inside the MATCH callback. */
+struct cbstate {
+	struct fx *fx;
+	struct term *t;
+	const char *card;
+	size_t card_len;
+	int send_rc;
+};
+
+static void on_event(cardex *cx, const cardex_event *ev, void *ud)
+{
+	struct cbstate *s = ud;
+
+	record(s->t, ev);
+	if(ev->type == CARDEX_EV_MATCH) {
+		s->send_rc = cardex_send_card(cx, ev->exchange, s->card, s->card_len);
+	}
+}
+
+static void test_callback_mode(void **state)
+{
+	struct fx *fx = *state;
+	struct cbstate sa, sb;
+	char key[CARDEX_KEY_MAX + 1];
+	long long deadline;
+
+	two_terms(fx);
+	sa = (struct cbstate){fx, &fx->a, fx->card_ada, fx->ada_len, 1};
+	sb = (struct cbstate){fx, &fx->b_, fx->card_grace, fx->grace_len, 1};
+	cardex_set_event_cb(fx->a.cx, on_event, &sa);
+	cardex_set_event_cb(fx->b_.cx, on_event, &sb);
+	assert_int_equal(cardex_generate_key(6, key, sizeof(key)), CARDEX_OK);
+	assert_int_equal(cardex_offer(fx->a.cx, key, 0), CARDEX_OK);
+	deadline = cxb_now_ms() + WAIT_MS;
+	while(!find(&fx->a, CARDEX_EV_OFFER) && cxb_now_ms() < deadline) {
+		assert_int_equal(cardex_loop(fx->a.cx, SLICE_MS), CARDEX_OK);
+	}
+	assert_non_null(find(&fx->a, CARDEX_EV_OFFER));
+	assert_int_equal(cardex_claim(fx->b_.cx, "A", key), CARDEX_OK);
+	while(!(find(&fx->a, CARDEX_EV_CARD) && find(&fx->a, CARDEX_EV_SENT) && find(&fx->b_, CARDEX_EV_CARD)
+			&& find(&fx->b_, CARDEX_EV_SENT)) && cxb_now_ms() < deadline) {
+		assert_int_equal(cardex_loop(fx->a.cx, SLICE_MS), CARDEX_OK);
+		assert_int_equal(cardex_loop(fx->b_.cx, SLICE_MS), CARDEX_OK);
+	}
+	assert_int_equal(sa.send_rc, CARDEX_OK);
+	assert_int_equal(sb.send_rc, CARDEX_OK);
+	assert_true(card_has(find(&fx->a, CARDEX_EV_CARD), "Grace Hopper"));
+	assert_true(card_has(find(&fx->b_, CARDEX_EV_CARD), "Ada Lovelace"));
+	assert_int_equal(fx->a.n, 4);
+	assert_int_equal(fx->b_.n, 3);
+}
+
+static void test_wrong_password(void **state)
+{
+	struct fx *fx = *state;
+	cardex *cx = (cardex *)1;
+
+	assert_int_equal(connect_as(fx, "A", "not-the-password", &cx), CARDEX_EAUTH);
+	assert_null(cx);
+	assert_int_equal(connect_as(fx, "nobody", "pw", &cx), CARDEX_EAUTH);
+	assert_null(cx);
+	assert_int_equal(connect_as(fx, "A", NULL, &cx), CARDEX_EAUTH);
+	assert_null(cx);
+}
+
+static void test_local_errors(void **state)
+{
+	struct fx *fx = *state;
+	char key[CARDEX_KEY_MAX + 1];
+	char xid[CARDEX_XID_LEN + 1];
+	cardex_options o;
+	cardex *cx = NULL;
+	int port;
+	size_t bad_len;
+	char *bad;
+
+	/* No broker needed for these. */
+	assert_int_equal(cardex_generate_key(5, key, sizeof(key)), CARDEX_EINVAL);
+	assert_int_equal(cardex_generate_key(17, key, sizeof(key)), CARDEX_EINVAL);
+	assert_int_equal(cardex_generate_key(16, key, 16), CARDEX_EINVAL);
+	assert_int_equal(cardex_generate_key(16, key, sizeof(key)), CARDEX_OK);
+	assert_int_equal(strlen(key), 16);
+	assert_string_equal(cardex_err_name(CARDEX_ETIMEOUT), "CARDEX_ETIMEOUT");
+	assert_string_equal(cardex_err_name(CARDEX_EAUTH), "CARDEX_EAUTH");
+	assert_string_equal(cardex_strerror(CARDEX_ETIMEOUT), "timed out");
+	assert_non_null(cardex_strerror(12345));
+	assert_string_equal(cardex_event_type_name(CARDEX_EV_MATCH), "match");
+	cardex_options_init(&o);
+	assert_int_equal(cardex_connect(&o, &cx), CARDEX_EINVAL);
+	o.id = "not/valid";
+	assert_int_equal(cardex_connect(&o, &cx), CARDEX_EINVAL);
+	o.id = "A";
+	o.host = "127.0.0.1";
+	port = cxb_free_port();
+	assert_true(port > 0);
+	o.port = port;
+	assert_int_equal(cardex_connect(&o, &cx), CARDEX_ECONNECT);
+	assert_null(cx);
+	cardex_close(NULL);
+	cardex_event_clear(NULL);
+
+	two_terms(fx);
+	assert_int_equal(cardex_offer(fx->a.cx, "12345", 0), CARDEX_EINVAL);
+	assert_int_equal(cardex_offer(fx->a.cx, "12345a", 0), CARDEX_EINVAL);
+	assert_int_equal(cardex_offer(fx->a.cx, "123456", 601), CARDEX_EINVAL);
+	assert_int_equal(cardex_claim(fx->b_.cx, "A/B", "123456"), CARDEX_EINVAL);
+	assert_int_equal(cardex_send_card(fx->a.cx, "0123456789abcdef0123456789abcdef", fx->card_ada,
+			fx->ada_len), CARDEX_ESTATE);
+	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
+	bad = load("no-fn.json", &bad_len);
+	assert_int_equal(cardex_send_card(fx->a.cx, xid, bad, bad_len), CARDEX_ECARD);
+	assert_int_equal(cardex_send_card(fx->a.cx, xid, "[\"vcard\"", 8), CARDEX_ECARD);
+	free(bad);
+	/* A self-claim is the server's to refuse. */
+	assert_int_equal(cardex_generate_key(6, key, sizeof(key)), CARDEX_OK);
+	assert_int_equal(cardex_claim(fx->b_.cx, "B", key), CARDEX_OK);
+	assert_string_equal(wait_for(&fx->b_, CARDEX_EV_ERROR, NULL)->code, "self-claim");
+}
+
+/*
+ * The event filter, fed by a raw client playing the server on a broker
+ * without the plugin: stale replies, duplicates, a card before its match,
+ * attempts out of order, replies to a replaced offer.
+ */
+static void test_filter(void **state)
+{
+	struct fx *fx = *state;
+	static const char card[] = "[\"vcard\",[[\"version\",{},\"text\",\"4.0\"],[\"fn\",{},\"text\",\"Bob\"]]]";
+	const char *x0 = "00000000000000000000000000000000";
+	const char *x1 = "11111111111111111111111111111111";
+	char key[CARDEX_KEY_MAX + 1];
+	char msg[1024];
+	char ref[CX_REF_MAX + 1];
+	cx_offer_req req;
+	struct raw srv;
+	long long deadline;
+	static const cardex_event_type want[] = {CARDEX_EV_OFFER, CARDEX_EV_ATTEMPT, CARDEX_EV_MATCH,
+		CARDEX_EV_CARD, CARDEX_EV_SENT, CARDEX_EV_ERROR, CARDEX_EV_ATTEMPT, CARDEX_EV_OFFER};
+	size_t i;
+
+	raw_connect(&srv, fx->b.port, "S", "pw-s-secret", true);
+	assert_int_equal(mosquitto_subscribe(srv.m, NULL, "keys/#", 1), MOSQ_ERR_SUCCESS);
+	deadline = cxb_now_ms() + WAIT_MS;
+	while(!srv.subscribed && cxb_now_ms() < deadline) {
+		mosquitto_loop(srv.m, 10, 1);
+	}
+	assert_true(srv.subscribed);
+	assert_int_equal(connect_as(fx, "A", "pw-a-secret", &fx->a.cx), CARDEX_OK);
+
+	/* Stale replies of an earlier run. */
+	snprintf(msg, sizeof(msg), "{\"type\":\"match\",\"exchange\":\"%s\",\"peer\":\"B\",\"expires_in\":300,"
+			"\"ref\":\"stale00000000000\"}", x0);
+	raw_publish(&srv, "reply/A", msg);
+	snprintf(msg, sizeof(msg), "{\"type\":\"card\",\"exchange\":\"%s\",\"from\":\"B\",\"card\":%s}", x0, card);
+	raw_publish(&srv, "reply/A", msg);
+	raw_publish(&srv, "reply/A", "{\"type\":\"offer\",\"expires_in\":120,\"ref\":\"stale00000000000\"}");
+	raw_publish(&srv, "reply/A", "{\"type\":\"error\",\"code\":\"no-match\",\"topic\":\"claim/C\","
+			"\"message\":\"x\",\"ref\":\"stale00000000000\"}");
+	quiet(&fx->a, NULL);
+	assert_int_equal(fx->a.n, 0);
+
+	assert_int_equal(cardex_generate_key(6, key, sizeof(key)), CARDEX_OK);
+	assert_int_equal(cardex_offer(fx->a.cx, key, 0), CARDEX_OK);
+	deadline = cxb_now_ms() + WAIT_MS;
+	while(srv.nmsgs == 0 && cxb_now_ms() < deadline) {
+		mosquitto_loop(srv.m, 10, 1);
+	}
+	assert_string_equal(srv.last_topic, "keys/A");
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(cx_offer_decode(srv.last_payload, strlen(srv.last_payload), &req, NULL), CX_CODE_NONE);
+	assert_string_equal(req.key, key);
+	assert_int_equal(strlen(req.ref), 16);
+	memcpy(ref, req.ref, sizeof(ref));
+	cx_offer_req_clear(&req);
+
+	snprintf(msg, sizeof(msg), "{\"type\":\"offer\",\"expires_in\":120,\"ref\":\"%s\"}", ref);
+	raw_publish(&srv, "reply/A", msg);
+	raw_publish(&srv, "reply/A", msg);
+	snprintf(msg, sizeof(msg), "{\"type\":\"attempt\",\"attempts_left\":2,\"ref\":\"%s\"}", ref);
+	raw_publish(&srv, "reply/A", msg);
+	raw_publish(&srv, "reply/A", msg);
+	/* The card overtakes its match: held, then reported after it. */
+	snprintf(msg, sizeof(msg), "{\"type\":\"card\",\"exchange\":\"%s\",\"from\":\"B\",\"card\":%s}", x1, card);
+	raw_publish(&srv, "reply/A", msg);
+	snprintf(msg, sizeof(msg), "{\"type\":\"match\",\"exchange\":\"%s\",\"peer\":\"B\",\"expires_in\":300,"
+			"\"ref\":\"%s\"}", x1, ref);
+	raw_publish(&srv, "reply/A", msg);
+	raw_publish(&srv, "reply/A", msg);
+	snprintf(msg, sizeof(msg), "{\"type\":\"card\",\"exchange\":\"%s\",\"from\":\"B\",\"card\":%s}", x1, card);
+	raw_publish(&srv, "reply/A", msg);
+	snprintf(msg, sizeof(msg), "{\"type\":\"sent\",\"exchange\":\"%s\",\"to\":\"B\"}", x1);
+	raw_publish(&srv, "reply/A", msg);
+	raw_publish(&srv, "reply/A", msg);
+	snprintf(msg, sizeof(msg), "{\"type\":\"error\",\"code\":\"already-sent\",\"topic\":\"card/B\","
+			"\"message\":\"m\",\"exchange\":\"%s\"}", x1);
+	raw_publish(&srv, "reply/A", msg);
+	raw_publish(&srv, "reply/A", msg);
+	/* An attempt count that went up is a stale redelivery; one that went down is news. */
+	snprintf(msg, sizeof(msg), "{\"type\":\"attempt\",\"attempts_left\":2,\"ref\":\"%s\"}", ref);
+	raw_publish(&srv, "reply/A", msg);
+	snprintf(msg, sizeof(msg), "{\"type\":\"attempt\",\"attempts_left\":1,\"ref\":\"%s\"}", ref);
+	raw_publish(&srv, "reply/A", msg);
+
+	raw_loop(&srv, 50);
+	quiet(&fx->a, NULL);
+	assert_int_equal(fx->a.n, 7);
+
+	/* A new offer: the old ref dies with it. */
+	assert_int_equal(cardex_offer(fx->a.cx, key, 0), CARDEX_OK);
+	srv.nmsgs = 0;
+	deadline = cxb_now_ms() + WAIT_MS;
+	while(srv.nmsgs == 0 && cxb_now_ms() < deadline) {
+		mosquitto_loop(srv.m, 10, 1);
+		turn(&fx->a, 5);
+	}
+	snprintf(msg, sizeof(msg), "{\"type\":\"revoked\",\"reason\":\"replaced\",\"ref\":\"%s\"}", ref);
+	raw_publish(&srv, "reply/A", msg);
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(cx_offer_decode(srv.last_payload, strlen(srv.last_payload), &req, NULL), CX_CODE_NONE);
+	assert_string_not_equal(req.ref, ref);
+	snprintf(msg, sizeof(msg), "{\"type\":\"offer\",\"expires_in\":120,\"ref\":\"%s\"}", req.ref);
+	cx_offer_req_clear(&req);
+	raw_publish(&srv, "reply/A", msg);
+	raw_loop(&srv, 50);
+	quiet(&fx->a, NULL);
+	raw_close(&srv);
+
+	for(i = 0; i < fx->a.n; i++) {
+		print_message("event %zu: %s\n", i, cardex_event_type_name(fx->a.evs[i].type));
+	}
+	assert_int_equal(fx->a.n, sizeof(want) / sizeof(want[0]));
+	for(i = 0; i < fx->a.n; i++) {
+		assert_int_equal(fx->a.evs[i].type, want[i]);
+	}
+	assert_int_equal(fx->a.evs[1].attempts_left, 2);
+	assert_int_equal(fx->a.evs[6].attempts_left, 1);
+	assert_true(card_has(&fx->a.evs[3], "Bob"));
+	assert_string_equal(fx->a.evs[3].exchange, x1);
+	assert_string_equal(fx->a.evs[5].code, "already-sent");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_full_exchange, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_offline_peer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_callback_mode, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_password, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_local_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_filter, setup_no_plugin, teardown),
+	};
+
+	mosquitto_lib_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
