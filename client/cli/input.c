@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,27 +176,53 @@ int cli_read_password_file(const char *path, char *buf, size_t cap, char *why)
 	return 0;
 }
 
-/* Reads a line from the terminal on stdin with echo off, prompting on stderr. */
+/* The terminal settings to put back if a signal ends the process at the prompt. */
+static struct termios prompt_saved;
+
+/* Restores echo (tcsetattr is async-signal-safe), then dies of the same signal. */
+static void prompt_signal(int sig)
+{
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &prompt_saved);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/*
+ * Reads a line from the terminal on stdin with echo off, prompting on
+ * stderr. Echo comes back on every way out, Ctrl-C and SIGTERM included.
+ */
 static long prompt_line(const char *peer, char *buf, size_t cap)
 {
-	struct termios old;
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+	struct sigaction sa, old_sa[sizeof(sigs) / sizeof(sigs[0])];
 	struct termios quiet;
-	bool restore = false;
+	bool restore = false, handled = false;
+	size_t i;
 	long n;
 
 	fprintf(stderr, "Instant key of %s: ", peer);
 	fflush(stderr);
-	if(tcgetattr(STDIN_FILENO, &old) == 0) {
-		quiet = old;
+	if(tcgetattr(STDIN_FILENO, &prompt_saved) == 0) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = prompt_signal;
+		sigemptyset(&sa.sa_mask);
+		for(i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+			sigaction(sigs[i], &sa, &old_sa[i]);
+		}
+		handled = true;
+		quiet = prompt_saved;
 		quiet.c_lflag &= (tcflag_t)~ECHO;
 		quiet.c_lflag |= ECHONL;
 		restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
 	}
 	n = read_line(STDIN_FILENO, buf, cap);
 	if(restore) {
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &prompt_saved);
 	} else {
 		fputc('\n', stderr);
+	}
+	for(i = 0; handled && i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigaction(sigs[i], &old_sa[i], NULL);
 	}
 	return n;
 }
