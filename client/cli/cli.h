@@ -99,11 +99,6 @@ int cli_get_key(const cli_config *cfg, char *key, size_t cap, char *why);
 
 /* ---- output.c ---- */
 
-struct cJSON;
-
-/* Wipes every string of a cJSON tree (card data) before it is deleted. */
-void cli_wipe_json(struct cJSON *j);
-
 typedef struct {
 	bool json;
 } cli_out;

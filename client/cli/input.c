@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "crypto.h"
 #include "jcard.h"
+#include "json.h"
 #include "proto.h"
 
 /* A card file larger than this is refused before parsing. */
@@ -103,12 +104,10 @@ char *cli_read_card(const char *path, size_t *len, char *why)
 				reason ? reason : "invalid");
 		goto fail;
 	}
-	cli_wipe_json(root);
-	cJSON_Delete(root);
+	cx_json_delete(root);
 	return text;
 fail:
-	cli_wipe_json(root);
-	cJSON_Delete(root);
+	cx_json_delete(root);
 	cx_wipe(text, *len);
 	free(text);
 	return NULL;

@@ -17,15 +17,7 @@
 
 #include "cli.h"
 #include "crypto.h"
-
-void cli_wipe_json(cJSON *j)
-{
-	for(; j; j = j->next) {
-		cx_wipe_str(j->valuestring);
-		cx_wipe_str(j->string);
-		cli_wipe_json(j->child);
-	}
-}
+#include "json.h"
 
 /* Prints obj as one line, then wipes and frees both the text and obj. */
 static void print_json(cJSON *obj)
@@ -39,8 +31,7 @@ static void print_json(cJSON *obj)
 		cx_wipe_str(text);
 		cJSON_free(text);
 	}
-	cli_wipe_json(obj);
-	cJSON_Delete(obj);
+	cx_json_delete(obj);
 }
 
 /* Writes s to stdout with control characters replaced by '?'. */
@@ -84,8 +75,7 @@ void cli_out_offer(const cli_out *o, const char *id, const char *key, unsigned e
 		print_json(obj);
 		return;
 	}
-	cli_wipe_json(obj);
-	cJSON_Delete(obj);
+	cx_json_delete(obj);
 }
 
 /* ---- human rendering of a jCard ---- */
@@ -95,9 +85,14 @@ static const struct {
 	const char *label;
 } card_fields[] = {
 	{"fn", "Name"},
+	{"title", "Title"},
+	{"role", "Role"},
 	{"org", "Organization"},
 	{"email", "Email"},
 	{"tel", "Phone"},
+	{"url", "Web"},
+	{"adr", "Address"},
+	{"note", "Note"},
 };
 
 /* Prints one value: strings as they are (minus a mailto:/tel: scheme), arrays joined. */
@@ -154,8 +149,7 @@ static void put_card_human(const char *card, size_t len)
 			fputc('\n', stdout);
 		}
 	}
-	cli_wipe_json(root);
-	cJSON_Delete(root);
+	cx_json_delete(root);
 }
 
 /* ---- events ---- */
@@ -215,8 +209,7 @@ static bool add_event_fields(cJSON *obj, const cardex_event *ev)
 		card = cJSON_ParseWithLength(ev->card, ev->card_len);
 		if(!cJSON_AddStringToObject(obj, "from", ev->peer)
 				|| !cJSON_AddStringToObject(obj, "exchange", ev->exchange) || !card) {
-			cli_wipe_json(card);
-			cJSON_Delete(card);
+			cx_json_delete(card);
 			return false;
 		}
 		return cJSON_AddItemToObject(obj, "card", card);
@@ -256,8 +249,7 @@ void cli_out_event(const cli_out *o, const cardex_event *ev)
 		print_json(obj);
 		return;
 	}
-	cli_wipe_json(obj);
-	cJSON_Delete(obj);
+	cx_json_delete(obj);
 }
 
 void cli_out_fail(const cli_out *o, const char *code, const char *fmt, ...)
