@@ -1,0 +1,100 @@
+/*
+ * vCard text (RFC 6350) to and from the card model (card.h).
+ *
+ * Reading accepts vCard 4.0 and 3.0 (RFC 2426, what many phones export) and
+ * yields a 4.0 card:
+ *   - lines end in CRLF or a bare LF; a UTF-8 byte order mark is skipped;
+ *     folded lines (a line starting with a space or tab continues the one
+ *     before) are unfolded; blank lines are ignored;
+ *   - names are case-insensitive and kept lowercase; groups ("item1.TEL")
+ *     are kept as written; parameter values may be quoted and use the
+ *     RFC 6868 ^-escapes; repeated parameters are merged (TYPE=a;TYPE=b is
+ *     TYPE=a,b); a quoted TYPE or SORT-AS value is a ','-separated list;
+ *   - VALUE gives the value type; text values are unescaped (\\ \, \; \n \N)
+ *     and split into values (',': NICKNAME, CATEGORIES), components (';':
+ *     N, ADR, ORG, GENDER, CLIENTPIDMAP) and lists (',' inside N and ADR
+ *     components); an unknown property with VALUE=text is split the same
+ *     way (components when it has a ';', values otherwise); an unknown
+ *     property without VALUE is kept exactly as written (type "unknown");
+ *     values of other types are kept as written, date and time values
+ *     in the basic form ("1985-04-12" is read as "19850412").
+ *   - In 4.0 a backslash followed by anything but \ , ; n N in a text value
+ *     is an error (RFC 6350 TEXT-CHAR admits a backslash only in those
+ *     escapes). RFC 2426 has the same escapes, but its text-value grammar
+ *     (*(SAFE-CHAR / ":" / DQUOTE / ESCAPED-CHAR), SAFE-CHAR including
+ *     %x5C) lets a backslash that starts no escape stand for itself, so in
+ *     3.0 it is kept with the character after it ("C:\Users" stays). In
+ *     3.0 URI values, which have no escapes, \: \, \; \\ lose the backslash
+ *     (Google Contacts writes "http\://"; a URI has no backslash of its own).
+ *   - 3.0 is converted: TYPE values are lowercased, TYPE=pref becomes
+ *     PREF=1, TYPE=internet and CHARSET are dropped, a parameter without
+ *     '=' is a TYPE value, ENCODING=b (or BASE64) binaries of PHOTO, LOGO,
+ *     SOUND and KEY become data: URIs ("PHOTO;ENCODING=b;TYPE=JPEG:..." ->
+ *     "data:image/jpeg;base64,..."), GEO:lat;lon becomes geo:lat,lon, a TZ
+ *     offset becomes a utc-offset value, Apple's X-APPLE-OMIT-YEAR birthday
+ *     becomes --MMDD. Quoted-printable (vCard 2.1) is not supported.
+ * Failures name the line and, when there is one, the property (card.h):
+ * missing or empty FN, bad escapes, no END:VCARD, invalid UTF-8 or a control
+ * character, a PHOTO value longer than max_photo bytes, a line without ':',
+ * BEGIN/END mismatches, a missing or unsupported VERSION, more than
+ * CX_CARD_MAX_PROPS properties.
+ *
+ * Writing produces vCard 4.0: BEGIN, VERSION:4.0, the properties in card
+ * order, END; CRLF line ends; names upper case; a VALUE parameter when the
+ * type is not the property's default; text escaped; lines folded at 75
+ * octets, never inside a UTF-8 sequence.
+ */
+#ifndef CX_VCARD_H
+#define CX_VCARD_H
+
+#include <stddef.h>
+
+#include "card.h"
+
+/* A PHOTO limit callers may use: 256 KiB of data: URI. */
+#define CX_VCARD_PHOTO_MAX_DEFAULT (256u * 1024u)
+
+/* Position in a stream of cards. Start from {0} (the first byte, line 0 read). */
+typedef struct {
+	size_t pos;    /* next byte to read */
+	unsigned line; /* lines read so far */
+} cx_vcard_cursor;
+
+/*
+ * Reads the one card in text[0..len) (blank lines may surround it).
+ * max_photo bounds the length of a PHOTO value (0: no limit). Returns 0 with
+ * *out set (free with cx_card_free), or -1 with *out NULL and *err (when not
+ * NULL) set; CX_CARD_E_EMPTY when there is no card, CX_CARD_E_EXTRA when
+ * something follows END:VCARD (use cx_vcard_parse_next for streams).
+ */
+int cx_vcard_parse(const char *text, size_t len, cx_card **out, size_t max_photo,
+		cx_card_err *err);
+
+/*
+ * Reads the next card of a .vcf stream from cur, and moves cur past its
+ * END:VCARD line. Returns 0 with *out set, 1 when only blank lines remain
+ * (*out NULL), or -1 with *out NULL and *err set (cur is then somewhere in
+ * the failed card; do not go on).
+ */
+int cx_vcard_parse_next(const char *text, size_t len, cx_vcard_cursor *cur, cx_card **out,
+		size_t max_photo, cx_card_err *err);
+
+/*
+ * Reads every card of text[0..len). Returns 0 with *cards a malloc'ed array
+ * of *n >= 1 cards (free with cx_card_list_free), or -1 with *cards NULL and
+ * *err set (CX_CARD_E_EMPTY when there is none).
+ */
+int cx_vcard_parse_all(const char *text, size_t len, size_t max_photo, cx_card ***cards,
+		size_t *n, cx_card_err *err);
+
+/* Frees n cards and the array; accepts NULL. */
+void cx_card_list_free(cx_card **cards, size_t n);
+
+/*
+ * vCard 4.0 text of card in *out (malloc'ed, NUL-terminated, *len its
+ * strlen; the caller wipes and frees it). It does not check the card (see
+ * cx_card_check). Returns 0, or -1 when memory runs out (*out NULL).
+ */
+int cx_vcard_write(const cx_card *card, char **out, size_t *len);
+
+#endif

@@ -1,0 +1,830 @@
+/*
+ * Unit tests of common/vcard.c: reading vCard 4.0 and 3.0 text, writing 4.0
+ * text (folding, escaping), the conversions to and from jCard through the
+ * card model, and the errors, which name the line and the property.
+ *
+ * The sample files in tests/data/vcard/ are hand-written imitations of what
+ * common programs export; each explains itself in '#' lines at its top,
+ * which load() strips (vCard has no comment syntax).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "card.h"
+#include "jcard.h"
+#include "json.h"
+#include "vcard.h"
+
+/* ---- helpers ---- */
+
+/* Contents of tests/data/vcard/<name> without its leading '#' lines; the caller frees it. */
+static char *load(const char *name, size_t *len)
+{
+	char path[1024];
+	const char *dir = getenv("CARDEX_TEST_DATA");
+
+	if(dir != NULL) {
+		snprintf(path, sizeof(path), "%s/vcard/%s", dir, name);
+	} else {
+		/* Run by hand: find the data next to this source file. */
+		const char *slash = strrchr(__FILE__, '/');
+		int dlen = slash != NULL ? (int)(slash - __FILE__) : 1;
+		snprintf(path, sizeof(path), "%.*s/../data/vcard/%s", dlen, slash != NULL ? __FILE__ : ".", name);
+	}
+	FILE *f = fopen(path, "rb");
+	if(f == NULL) {
+		fail_msg("cannot open %s", path);
+	}
+	char *buf = malloc(65536);
+	assert_non_null(buf);
+	size_t n = fread(buf, 1, 65535, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *start = buf;
+	while(*start == '#') {
+		char *nl = strchr(start, '\n');
+		assert_non_null(nl);
+		start = nl + 1;
+	}
+	*len = n - (size_t)(start - buf);
+	memmove(buf, start, *len + 1);
+	return buf;
+}
+
+static cx_card *parse_ok(const char *text)
+{
+	cx_card *card = NULL;
+	cx_card_err err = {0};
+	if(cx_vcard_parse(text, strlen(text), &card, 0, &err) != 0) {
+		char buf[200];
+		cx_card_err_format(&err, buf, sizeof(buf));
+		fail_msg("vCard rejected: %s", buf);
+	}
+	assert_non_null(card);
+	return card;
+}
+
+/* Expects text to be refused with code at line, naming prop ("" for none). */
+static void parse_err(const char *text, size_t max_photo, cx_card_code code, unsigned line,
+		const char *prop)
+{
+	cx_card *card = (cx_card *)1;
+	cx_card_err err = {0};
+	int rc = cx_vcard_parse(text, strlen(text), &card, max_photo, &err);
+	if(rc != -1 || err.code != code || err.line != line || strcmp(err.prop, prop) != 0) {
+		fail_msg("want %s at line %u (%s), got rc %d %s at line %u (%s): %s", cx_card_err_name(code),
+				line, prop, rc, cx_card_err_name(err.code), err.line, err.prop,
+				err.msg != NULL ? err.msg : "");
+	}
+	assert_null(card);
+	assert_non_null(err.msg);
+	assert_true(strlen(err.msg) > 0);
+}
+
+static char *write_ok(const cx_card *card, size_t *len)
+{
+	char *out = NULL;
+	size_t n = 0;
+	assert_int_equal(cx_vcard_write(card, &out, &n), 0);
+	assert_non_null(out);
+	assert_int_equal(n, strlen(out));
+	if(len != NULL) {
+		*len = n;
+	}
+	return out;
+}
+
+/* The lines of vCard text: each ends in CRLF, holds at most 75 octets and valid UTF-8 by itself. */
+static void assert_conformant(const char *text)
+{
+	const char *s = text;
+	assert_true(strncmp(text, "BEGIN:VCARD\r\nVERSION:4.0\r\n", 26) == 0);
+	while(*s != '\0') {
+		const char *crlf = strstr(s, "\r\n");
+		assert_non_null(crlf);
+		size_t n = (size_t)(crlf - s);
+		assert_true(n <= 75);
+		assert_null(memchr(s, '\n', n));
+		assert_int_equal(cx_card__utf8_bad(s, n), n);
+		s = crlf + 2;
+	}
+	assert_true(strlen(text) >= 11 && strcmp(text + strlen(text) - 11, "END:VCARD\r\n") == 0);
+}
+
+/* text with every fold (CRLF and one blank) removed; the caller frees it. */
+static char *unfold(const char *text)
+{
+	char *out = malloc(strlen(text) + 1);
+	char *o = out;
+	assert_non_null(out);
+	for(const char *s = text; *s != '\0'; s++) {
+		if(s[0] == '\r' && s[1] == '\n' && (s[2] == ' ' || s[2] == '\t')) {
+			s += 2;
+			continue;
+		}
+		*o++ = *s;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* True when the unfolded text has this exact content line. */
+static bool has_line(const char *text, const char *line)
+{
+	char *u = unfold(text);
+	size_t n = strlen(line);
+	bool found = false;
+	for(const char *s = u; !found && s != NULL && *s != '\0';) {
+		const char *e = strstr(s, "\r\n");
+		found = e != NULL && (size_t)(e - s) == n && strncmp(s, line, n) == 0;
+		s = e != NULL ? e + 2 : NULL;
+	}
+	if(!found) {
+		fprintf(stderr, "missing line: %s\nin:\n%s", line, u);
+	}
+	free(u);
+	return found;
+}
+
+/* card -> vCard -> card -> jCard -> card: each step gives the same card. */
+static void assert_round_trips(const cx_card *card)
+{
+	char *text = write_ok(card, NULL);
+	assert_conformant(text);
+	cx_card *again = parse_ok(text);
+	assert_true(cx_card_equal(card, again));
+	char *text2 = write_ok(again, NULL);
+	assert_string_equal(text, text2);
+	cJSON *j = cx_card_to_jcard(again);
+	assert_non_null(j);
+	assert_int_equal(cx_jcard_check(j, NULL), 0);
+	cx_card *back = NULL;
+	assert_int_equal(cx_card_from_jcard(j, &back, NULL), 0);
+	assert_true(cx_card_equal(card, back));
+	cx_card_free(back);
+	cx_json_delete(j);
+	cx_card_free(again);
+	free(text);
+	free(text2);
+}
+
+#define BEGIN "BEGIN:VCARD\r\nVERSION:4.0\r\n"
+#define END "END:VCARD\r\n"
+#define CARD(body) BEGIN "FN:Ada Lovelace\r\n" body END
+
+/* ---- folding ---- */
+
+static void test_fold_multibyte(void **state)
+{
+	(void)state;
+	/* 3-byte CJK and 4-byte emoji; the ASCII prefix moves them over every fold offset. */
+	for(int shift = 0; shift < 8; shift++) {
+		char note[2048];
+		size_t at = 0;
+		for(int i = 0; i < shift; i++) {
+			note[at++] = 'a';
+		}
+		for(int i = 0; i < 40; i++) {
+			const char *piece = i % 3 == 2 ? "\xf0\x9f\x98\x80" : "\xe6\x97\xa5\xe6\x9c\xac";
+			memcpy(note + at, piece, strlen(piece));
+			at += strlen(piece);
+		}
+		note[at] = '\0';
+		cx_card *card = cx_card_new();
+		assert_int_equal(cx_card_set(card, "fn", "\xe7\x94\xb0\xe4\xb8\xad"), CX_CARD_OK);
+		assert_int_equal(cx_card_set(card, "note", note), CX_CARD_OK);
+		char *text = write_ok(card, NULL);
+		assert_conformant(text);
+		/* Continuation lines start with the fold blank, then a character's first byte. */
+		for(const char *s = strstr(text, "\r\n "); s != NULL; s = strstr(s + 1, "\r\n ")) {
+			assert_true(((unsigned char)s[3] & 0xc0) != 0x80);
+		}
+		char *u = unfold(text);
+		char want[2200];
+		snprintf(want, sizeof(want), BEGIN "FN:\xe7\x94\xb0\xe4\xb8\xad\r\nNOTE:%s\r\n" END, note);
+		assert_string_equal(u, want);
+		cx_card *back = parse_ok(text);
+		assert_string_equal(cx_card_get(back, "note", 0), note);
+		assert_true(cx_card_equal(card, back));
+		assert_round_trips(card);
+		cx_card_free(back);
+		free(u);
+		free(text);
+		cx_card_free(card);
+	}
+}
+
+static void test_fold_ascii_limits(void **state)
+{
+	(void)state;
+	static const struct {
+		size_t value_len; /* after "NOTE:", 5 octets */
+		int lines;
+	} cases[] = {{70, 1}, {71, 2}, {70 + 74, 2}, {70 + 75, 3}, {70 + 74 * 2, 3}, {70 + 74 * 2 + 1, 4}};
+
+	for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char note[512];
+		memset(note, 'x', cases[i].value_len);
+		note[cases[i].value_len] = '\0';
+		cx_card *card = cx_card_new();
+		assert_int_equal(cx_card_set(card, "fn", "A"), CX_CARD_OK);
+		assert_int_equal(cx_card_set(card, "note", note), CX_CARD_OK);
+		char *text = write_ok(card, NULL);
+		assert_conformant(text);
+		const char *line = strstr(text, "NOTE:");
+		int lines = 1;
+		for(const char *s = strstr(line, "\r\n"); s[2] == ' '; s = strstr(s + 2, "\r\n")) {
+			lines++;
+		}
+		assert_int_equal(lines, cases[i].lines);
+		/* Full lines are used: the first 75 octets, the others a blank and 74. */
+		if(cases[i].lines > 1) {
+			assert_int_equal(strstr(line, "\r\n") - line, 75);
+		}
+		cx_card *back = parse_ok(text);
+		assert_true(cx_card_equal(card, back));
+		cx_card_free(back);
+		free(text);
+		cx_card_free(card);
+	}
+}
+
+/* ---- escaping ---- */
+
+static void test_escape_round_trip(void **state)
+{
+	(void)state;
+	cx_card *card = NULL;
+	const char *j = "[\"vcard\",[[\"version\",{},\"text\",\"4.0\"],[\"fn\",{},\"text\",\"Doe, Jane; \\\\o/\"],"
+			"[\"n\",{},\"text\",[\"Doe;Smith\",\"Jane,Mary\",[\"A\",\"B, Jr\"],\"\",\"\\\\\"]],"
+			"[\"note\",{},\"text\",\"a,b;c\\\\d\\ne\\n\\nf\"],"
+			"[\"org\",{},\"text\",[\"ABC, Inc.\",\"North; South\"]],"
+			"[\"categories\",{},\"text\",\"a,b\",\"c\"],"
+			"[\"adr\",{},\"text\",[\"\",\"\",\"Line 1\\nLine 2\",\"Town\",\"\",\"\",\"\"]],"
+			"[\"x-list\",{},\"text\",\"p,q\",\"r;s\"],"
+			"[\"x-struct\",{},\"text\",[\"p;q\",[\"r\",\"s,t\"]]],"
+			"[\"x-param\",{\"x-q\":\"say \\\"hi\\\"^\\nbye\",\"x-c\":[\"a,b\",\"c;d\",\"e:f\"]},\"text\",\"v\"]]]";
+	cx_card_err err = {0};
+	assert_int_equal(cx_card_from_jcard_text(j, strlen(j), &card, &err), 0);
+	char *text = write_ok(card, NULL);
+	assert_true(has_line(text, "FN:Doe\\, Jane; \\\\o/"));
+	assert_true(has_line(text, "N:Doe\\;Smith;Jane\\,Mary;A,B\\, Jr;;\\\\"));
+	assert_true(has_line(text, "NOTE:a\\,b;c\\\\d\\ne\\n\\nf"));
+	assert_true(has_line(text, "ORG:ABC\\, Inc.;North\\; South"));
+	assert_true(has_line(text, "CATEGORIES:a\\,b,c"));
+	assert_true(has_line(text, "ADR:;;Line 1\\nLine 2;Town;;;"));
+	assert_true(has_line(text, "X-LIST;VALUE=text:p\\,q,r\\;s"));
+	assert_true(has_line(text, "X-STRUCT;VALUE=text:p\\;q;r,s\\,t"));
+	/* RFC 6868 in parameters: ^' for a quote, ^n for a newline, ^^ for a caret. */
+	assert_true(has_line(text, "X-PARAM;VALUE=text;X-Q=say ^'hi^'^^^nbye;X-C=\"a,b\",\"c;d\",\"e:f\":v"));
+	assert_round_trips(card);
+	free(text);
+	cx_card_free(card);
+
+	/* 4.0 input: \N is a newline too, and \; may appear in any text. */
+	card = parse_ok(CARD("NOTE:x\\Ny\\;z\\,w\\\\\r\n"));
+	assert_string_equal(cx_card_get(card, "note", 0), "x\ny;z,w\\");
+	cx_card_free(card);
+}
+
+/* ---- vCard 3.0 ---- */
+
+static void test_apple_30(void **state)
+{
+	(void)state;
+	size_t len;
+	char *text = load("apple-3.0.vcf", &len);
+	cx_card *card = NULL;
+	cx_card_err err = {0};
+
+	assert_int_equal(cx_vcard_parse(text, len, &card, CX_VCARD_PHOTO_MAX_DEFAULT, &err), 0);
+	assert_string_equal(cx_card_fn(card), "Dr. Johnny Q. Appleseed Jr.");
+	const cx_card_prop *n = cx_card_find(card, "n", 0);
+	assert_int_equal(n->values[0].ncomps, 5);
+	assert_string_equal(cx_card_prop_str(n, 0, 4, 0), "Jr.");
+	assert_int_equal(cx_card_find(card, "nickname", 0)->nvalues, 2);
+	assert_string_equal(cx_card_prop_str(cx_card_find(card, "org", 0), 0, 1, 0), "Orchard Engineering");
+
+	/* type=INTERNET dropped, type=pref -> PREF=1, type values lowercased. */
+	const cx_card_prop *email = cx_card_find(card, "email", 0);
+	assert_int_equal(email->nparams, 2);
+	assert_string_equal(email->params[0].name, "type");
+	assert_int_equal(email->params[0].nvalues, 1);
+	assert_string_equal(email->params[0].values[0], "work");
+	assert_string_equal(email->params[1].name, "pref");
+	assert_string_equal(email->params[1].values[0], "1");
+	email = cx_card_find(card, "email", 1);
+	assert_int_equal(email->nparams, 1);
+	assert_string_equal(email->params[0].values[0], "home");
+	const cx_card_prop *tel = cx_card_find(card, "tel", 0);
+	assert_int_equal(tel->params[0].nvalues, 2);
+	assert_string_equal(tel->params[0].values[1], "voice");
+	assert_string_equal(tel->type, "text");
+
+	/* Groups stay; Apple's labels are kept as written. */
+	tel = cx_card_find(card, "tel", 2);
+	assert_string_equal(tel->group, "item1");
+	const cx_card_prop *label = cx_card_find(card, "x-ablabel", 0);
+	assert_string_equal(label->group, "item1");
+	assert_string_equal(label->type, "unknown");
+	assert_string_equal(cx_card_prop_str(label, 0, 0, 0), "_$!<Other>!$_");
+	const cx_card_prop *adr = cx_card_find(card, "adr", 0);
+	assert_string_equal(adr->group, "item2");
+	assert_string_equal(cx_card_prop_str(adr, 0, 2, 0), "1 Orchard Way\nBuilding 4");
+	assert_string_equal(cx_card_prop_str(adr, 0, 6, 0), "United States");
+	const cx_card_prop *url = cx_card_find(card, "url", 0);
+	assert_string_equal(url->type, "uri");
+	assert_int_equal(url->nparams, 1); /* type=pref alone became PREF=1 */
+	assert_string_equal(url->params[0].name, "pref");
+
+	const cx_card_prop *social = cx_card_find(card, "x-socialprofile", 0);
+	assert_int_equal(social->nparams, 2);
+	assert_string_equal(social->params[1].name, "x-user");
+	assert_string_equal(social->params[1].values[0], "jappleseed");
+	assert_string_equal(cx_card_get(card, "note", 0), "Met at the developer conference, booth 3.\nLikes: coffee; tea.");
+	/* X-APPLE-OMIT-YEAR=1604: a birthday without a year. */
+	const cx_card_prop *bday = cx_card_find(card, "bday", 0);
+	assert_string_equal(cx_card_prop_str(bday, 0, 0, 0), "--0229");
+	assert_int_equal(bday->nparams, 0);
+	/* ENCODING=b;TYPE=JPEG -> a data: URI, the fold blanks gone. */
+	const cx_card_prop *photo = cx_card_find(card, "photo", 0);
+	assert_string_equal(photo->type, "uri");
+	assert_int_equal(photo->nparams, 0);
+	const char *uri = cx_card_prop_str(photo, 0, 0, 0);
+	assert_true(strncmp(uri, "data:image/jpeg;base64,/9j/4AAQSkZJRg", 37) == 0);
+	assert_null(strchr(uri, ' '));
+	assert_int_equal(strlen(uri), 23 + 292); /* 219 bytes of JPEG-like data in base64 */
+	assert_string_equal(cx_card_get(card, "x-abuid", 0), "5AD380FD-B2DE-4261-BA99-DE1D1DB52FBE:ABPerson");
+
+	char *out = write_ok(card, NULL);
+	assert_conformant(out);
+	assert_true(has_line(out, "PRODID:-//Apple Inc.//macOS 14.5//EN"));
+	assert_true(has_line(out, "EMAIL;TYPE=work;PREF=1:johnny@example.com"));
+	assert_true(has_line(out, "TEL;TYPE=cell,voice;PREF=1:+1 (408) 555-0100"));
+	assert_true(has_line(out, "item1.TEL:+1 408 555 0102"));
+	assert_true(has_line(out, "item1.X-ABLABEL:_$!<Other>!$_"));
+	assert_true(has_line(out, "item2.ADR;TYPE=work;PREF=1:;;1 Orchard Way\\nBuilding 4;Cupertino;CA;95014;United States"));
+	assert_true(has_line(out, "X-SOCIALPROFILE;TYPE=twitter;X-USER=jappleseed:https://twitter.com/jappleseed"));
+	assert_true(has_line(out, "NOTE:Met at the developer conference\\, booth 3.\\nLikes: coffee; tea."));
+	assert_true(has_line(out, "BDAY:--0229"));
+	assert_null(strstr(out, "VERSION:3.0"));
+	assert_null(strstr(out, "INTERNET"));
+	assert_null(strstr(out, "ENCODING"));
+	assert_round_trips(card);
+
+	/* The photo limit applies to the converted data: URI. */
+	cx_card *tmp = (cx_card *)1;
+	assert_int_equal(cx_vcard_parse(text, len, &tmp, 100, &err), -1);
+	assert_null(tmp);
+	assert_int_equal(err.code, CX_CARD_E_PHOTO_SIZE);
+	assert_string_equal(err.prop, "PHOTO");
+	assert_int_equal(err.line, 22); /* 7 comment lines stripped from the file */
+
+	free(out);
+	free(text);
+	cx_card_free(card);
+}
+
+static void test_google_30(void **state)
+{
+	(void)state;
+	size_t len, n;
+	char *text = load("google-3.0.vcf", &len);
+	cx_card **cards = NULL;
+	cx_card_err err = {0};
+
+	assert_int_equal(cx_vcard_parse_all(text, len, 0, &cards, &n, &err), 0);
+	assert_int_equal(n, 2);
+	cx_card *a = cards[0];
+	assert_string_equal(cx_card_fn(a), "Mar\xc3\xad""a Jos\xc3\xa9 Garc\xc3\xad""a");
+	const cx_card_prop *email = cx_card_find(a, "email", 1);
+	assert_int_equal(email->nparams, 1);
+	assert_int_equal(email->params[0].nvalues, 1);
+	assert_string_equal(email->params[0].values[0], "work");
+	assert_string_equal(cx_card_prop_str(cx_card_find(a, "adr", 0), 0, 2, 0), "Calle Mayor 1, 3\xc2\xba B");
+	assert_string_equal(cx_card_get(a, "bday", 0), "19900715");
+	/* Google escapes the colon of URLs; a URI has no backslash, so the escape goes. */
+	assert_string_equal(cx_card_get(a, "url", 0), "http://www.example.es");
+	assert_string_equal(cx_card_find(a, "x-ablabel", 0)->group, "item1");
+	assert_string_equal(cx_card_get(a, "x-ablabel", 0), "");
+	assert_int_equal(cx_card_find(a, "categories", 0)->nvalues, 2);
+	assert_string_equal(cx_card_prop_str(cx_card_find(a, "categories", 0), 1, 0, 0), "Starred in Android");
+	assert_string_equal(cx_card_get(a, "photo", 0), "https://lh3.googleusercontent.com/contacts/AAAAexample");
+	assert_round_trips(a);
+
+	cx_card *b = cards[1];
+	assert_string_equal(cx_card_fn(b), "\xe7\x94\xb0\xe4\xb8\xad \xe5\xae\x8f");
+	assert_int_equal(cx_card_find(b, "fn", 0)->nparams, 0); /* CHARSET dropped */
+	assert_int_equal(cx_card_find(b, "n", 0)->nparams, 0);
+	const cx_card_prop *tel = cx_card_find(b, "tel", 0);
+	assert_int_equal(tel->nparams, 1); /* TEL;CELL is TYPE=cell */
+	assert_string_equal(tel->params[0].name, "type");
+	assert_string_equal(tel->params[0].values[0], "cell");
+	assert_int_equal(cx_card_find(b, "email", 0)->nparams, 0); /* TYPE=INTERNET alone: no TYPE left */
+	assert_string_equal(cx_card_get(b, "geo", 0), "geo:35.681236,139.767125");
+	assert_string_equal(cx_card_find(b, "tz", 0)->type, "utc-offset");
+	assert_string_equal(cx_card_get(b, "tz", 0), "+0900");
+	assert_string_equal(cx_card_get(b, "rev", 0), "20240301T093000Z");
+	char *out = write_ok(b, NULL);
+	assert_true(has_line(out, "TZ;VALUE=utc-offset:+0900"));
+	assert_true(has_line(out, "GEO:geo:35.681236,139.767125"));
+	assert_true(has_line(out, "REV:20240301T093000Z"));
+	free(out);
+	assert_round_trips(b);
+
+	cx_card_list_free(cards, n);
+	free(text);
+}
+
+static void test_30_details(void **state)
+{
+	(void)state;
+	cx_card *card = parse_ok("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\n"
+			"NOTE:C:\\Users\\ada\\, done\\x\r\n"
+			"X-RAW:a\\qb\r\n"
+			"EMAIL;TYPE=PREF;PREF=2:a@example.org\r\n"
+			"LOGO;ENCODING=b:AAAA\r\n"
+			"SOUND;ENCODING=BASE64;TYPE=audio/ogg:BBBB\r\n"
+			"PHOTO;VALUE=URI:http\\://example.org/a.png\r\n"
+			"KEY;ENCODING=b;TYPE=PGP:CCCC\r\n"
+			"BDAY;VALUE=date:1985-04-12\r\n"
+			"TZ;VALUE=text:Europe/Paris\r\n"
+			"END:VCARD\r\n");
+	/* Unknown 3.0 escapes stay as written. */
+	assert_string_equal(cx_card_get(card, "note", 0), "C:\\Users\\ada, done\\x");
+	assert_string_equal(cx_card_get(card, "x-raw", 0), "a\\qb");
+	/* An explicit PREF wins over TYPE=PREF. */
+	const cx_card_prop *email = cx_card_find(card, "email", 0);
+	assert_int_equal(email->nparams, 1);
+	assert_string_equal(email->params[0].name, "pref");
+	assert_string_equal(email->params[0].values[0], "2");
+	assert_string_equal(cx_card_get(card, "logo", 0), "data:application/octet-stream;base64,AAAA");
+	assert_string_equal(cx_card_get(card, "sound", 0), "data:audio/ogg;base64,BBBB");
+	assert_string_equal(cx_card_get(card, "key", 0), "data:application/pgp;base64,CCCC");
+	assert_string_equal(cx_card_get(card, "photo", 0), "http://example.org/a.png");
+	assert_string_equal(cx_card_find(card, "photo", 0)->type, "uri");
+	assert_string_equal(cx_card_find(card, "bday", 0)->type, "date");
+	assert_string_equal(cx_card_get(card, "bday", 0), "19850412");
+	assert_string_equal(cx_card_find(card, "tz", 0)->type, "text");
+	assert_round_trips(card);
+	cx_card_free(card);
+
+	/* The same unknown escape is an error in 4.0. */
+	parse_err(CARD("NOTE:C:\\Users\r\n"), 0, CX_CARD_E_ESCAPE, 4, "NOTE");
+}
+
+/* ---- 4.0 ---- */
+
+static const char rfc_jcard[] =
+	"[\"vcard\",[[\"version\",{},\"text\",\"4.0\"],"
+	"[\"fn\",{},\"text\",\"Simon Perreault\"],"
+	"[\"n\",{},\"text\",[\"Perreault\",\"Simon\",\"\",\"\",[\"ing. jr\",\"M.Sc.\"]]],"
+	"[\"bday\",{},\"date-and-or-time\",\"--02-03\"],"
+	"[\"anniversary\",{},\"date-and-or-time\",\"2009-08-08T14:30-05:00\"],"
+	"[\"gender\",{},\"text\",\"M\"],"
+	"[\"lang\",{\"pref\":\"1\"},\"language-tag\",\"fr\"],"
+	"[\"lang\",{\"pref\":\"2\"},\"language-tag\",\"en\"],"
+	"[\"org\",{\"type\":\"work\"},\"text\",\"Viagenie\"],"
+	"[\"adr\",{\"type\":\"work\"},\"text\",[\"\",\"Suite D2-630\",\"2875 Laurier\",\"Quebec\",\"QC\",\"G1V 2M2\",\"Canada\"]],"
+	"[\"tel\",{\"type\":[\"work\",\"voice\"],\"pref\":\"1\"},\"uri\",\"tel:+1-418-656-9254;ext=102\"],"
+	"[\"tel\",{\"type\":[\"work\",\"cell\",\"voice\",\"video\",\"text\"]},\"uri\",\"tel:+1-418-262-6501\"],"
+	"[\"email\",{\"type\":\"work\"},\"text\",\"simon.perreault@viagenie.ca\"],"
+	"[\"geo\",{\"type\":\"work\"},\"uri\",\"geo:46.772673,-71.282945\"],"
+	"[\"key\",{\"type\":\"work\"},\"uri\",\"http://www.viagenie.ca/simon.perreault/simon.asc\"],"
+	"[\"tz\",{},\"utc-offset\",\"-05:00\"],"
+	"[\"url\",{\"type\":\"home\"},\"uri\",\"http://nomis80.org\"]]]";
+
+/*
+ * RFC 7095 Appendix B: the vCard becomes the jCard. Two deliberate
+ * differences from the RFC's text: the vCard says VALUE=utc-offset for TZ
+ * (RFC 6350 makes TZ text by default), and ANNIVERSARY 20090808T1430-0500
+ * becomes "2009-08-08T14:30-05:00" where the RFC shows "14:30:00", seconds
+ * the vCard does not have.
+ */
+static void test_rfc7095_appendix_b(void **state)
+{
+	(void)state;
+	size_t len;
+	char *text = load("rfc7095-b.vcf", &len);
+	cx_card *card = NULL;
+	cx_card_err err = {0};
+
+	assert_int_equal(cx_vcard_parse(text, len, &card, 0, &err), 0);
+	cJSON *got = cx_card_to_jcard(card);
+	cJSON *want = cJSON_Parse(rfc_jcard);
+	assert_non_null(want);
+	if(!cJSON_Compare(want, got, true)) {
+		char *g = cJSON_PrintUnformatted(got);
+		fprintf(stderr, "got %s\n", g);
+		free(g);
+		fail();
+	}
+	char *out = write_ok(card, NULL);
+	assert_true(has_line(out, "TEL;VALUE=uri;TYPE=work,voice;PREF=1:tel:+1-418-656-9254;ext=102"));
+	assert_true(has_line(out, "N:Perreault;Simon;;;ing. jr,M.Sc."));
+	assert_true(has_line(out, "ADR;TYPE=work:;Suite D2-630;2875 Laurier;Quebec;QC;G1V 2M2;Canada"));
+	assert_true(has_line(out, "ANNIVERSARY:20090808T1430-0500"));
+	assert_round_trips(card);
+	free(out);
+	cJSON_Delete(want);
+	cx_json_delete(got);
+	cx_card_free(card);
+	free(text);
+}
+
+static void test_round_trip_40(void **state)
+{
+	(void)state;
+	cx_card *card = parse_ok(
+			"BEGIN:VCARD\r\n"
+			"VERSION:4.0\r\n"
+			"KIND:individual\r\n"
+			"FN:Ada Lovelace\r\n"
+			"N;SORT-AS=\"Lovelace,Ada\":Lovelace;Ada;Augusta;Countess;\r\n"
+			"NICKNAME:Ada,The Enchantress of Numbers\r\n"
+			"GENDER:F;she/her\r\n"
+			"ORG;SORT-AS=Analytical:Analytical Engines Ltd;R&D\r\n"
+			"TITLE:Mathematician\r\n"
+			"ROLE:Programmer\r\n"
+			"work.TEL;VALUE=uri;TYPE=work,voice;PREF=1:tel:+44-20-7946-0001\r\n"
+			"work.X-ABLABEL:office\r\n"
+			"TEL;TYPE=cell:+44 7700 900123\r\n"
+			"EMAIL;TYPE=work:ada@example.org\r\n"
+			"URL:https://example.org/ada\r\n"
+			"ADR;TYPE=home;LABEL=\"12 St James's Square\\nLondon\":;;12 St James's Square;London;;SW1Y 4JH;UK\r\n"
+			"NOTE;LANGUAGE=en:First programmer.\\nWrote notes on the engine\\, in 1843.\r\n"
+			"PHOTO;MEDIATYPE=image/png:data:image/png;base64,iVBORw0KGgo=\r\n"
+			"UID:urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6\r\n"
+			"REV:20240301T093000Z\r\n"
+			"BDAY;VALUE=text:circa 1815\r\n"
+			"X-SOCIALPROFILE;TYPE=mastodon;X-USER=ada:https://example.social/@ada\r\n"
+			"X-ODD;X-P=\"a;b\":kept\\as\\is;even,this\r\n"
+			"CATEGORIES:math,computing\r\n"
+			"END:VCARD\r\n");
+	assert_int_equal(cx_card_count(card), 22);
+	assert_string_equal(cx_card_find(card, "n", 0)->params[0].values[1], "Ada");
+	assert_string_equal(cx_card_get(card, "x-odd", 0), "kept\\as\\is;even,this");
+	assert_string_equal(cx_card_find(card, "adr", 0)->params[1].values[0], "12 St James's Square\\nLondon");
+	assert_round_trips(card);
+	char *out = write_ok(card, NULL);
+	assert_true(has_line(out, "X-ODD;X-P=\"a;b\":kept\\as\\is;even,this"));
+	assert_true(has_line(out, "X-SOCIALPROFILE;TYPE=mastodon;X-USER=ada:https://example.social/@ada"));
+	assert_true(has_line(out, "BDAY;VALUE=text:circa 1815"));
+	assert_true(has_line(out, "work.TEL;VALUE=uri;TYPE=work,voice;PREF=1:tel:+44-20-7946-0001"));
+	assert_true(has_line(out, "N;SORT-AS=Lovelace,Ada:Lovelace;Ada;Augusta;Countess;"));
+	/* VERSION comes right after BEGIN even if the card had it elsewhere. */
+	cx_card *late = parse_ok("BEGIN:VCARD\r\nFN:A\r\nVERSION:4.0\r\nEND:VCARD\r\n");
+	char *late_out = write_ok(late, NULL);
+	assert_string_equal(late_out, "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:A\r\nEND:VCARD\r\n");
+	free(late_out);
+	cx_card_free(late);
+	free(out);
+	cx_card_free(card);
+}
+
+static void test_unknown_properties(void **state)
+{
+	(void)state;
+	const char *lines[] = {
+		"X-SOCIALPROFILE;TYPE=twitter;X-USER=jdoe:https://twitter.com/jdoe",
+		"X-SOCIALPROFILE;TYPE=linkedin;X-N=\"Doe, J.\":https://linkedin.com/in/jdoe",
+		"X-FOO:raw\\qtext\\, with;semicolons,and commas",
+		"item9.X-ABLABEL:_$!<Anniversary>!$_",
+		"X-EMPTY:",
+	};
+	char text[2048];
+	size_t at = (size_t)snprintf(text, sizeof(text), BEGIN "FN:J\r\n");
+	for(size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		at += (size_t)snprintf(text + at, sizeof(text) - at, "%s\r\n", lines[i]);
+	}
+	snprintf(text + at, sizeof(text) - at, END);
+	cx_card *card = parse_ok(text);
+	const cx_card_prop *p = cx_card_find(card, "x-socialprofile", 1);
+	assert_string_equal(p->type, "unknown");
+	assert_string_equal(p->params[1].name, "x-n");
+	assert_string_equal(p->params[1].values[0], "Doe, J.");
+	char *out = write_ok(card, NULL);
+	/* Written back unchanged, and the whole card is exactly what came in. */
+	assert_string_equal(out, text);
+	assert_round_trips(card);
+	/* In jCard they are "unknown" strings, kept as written (RFC 7095 section 5). */
+	cJSON *j = cx_card_to_jcard(card);
+	char *jt = cJSON_PrintUnformatted(j);
+	assert_non_null(strstr(jt, "[\"x-foo\",{},\"unknown\",\"raw\\\\qtext\\\\, with;semicolons,and commas\"]"));
+	assert_non_null(strstr(jt, "[\"x-socialprofile\",{\"type\":\"twitter\",\"x-user\":\"jdoe\"},\"unknown\",\"https://twitter.com/jdoe\"]"));
+	free(jt);
+	cx_json_delete(j);
+	free(out);
+	cx_card_free(card);
+}
+
+static void test_lenient_input(void **state)
+{
+	(void)state;
+	/* Bare LF, a byte order mark, blank lines, lower case, tab folds, groups of any case. */
+	cx_card *card = parse_ok("\xef\xbb\xbf\n\nbegin:vcard\nversion:4.0\n\nfn:Ada\n\tLovelace\nItem1.note;language=en:x\n"
+			" y\nEnd:Vcard \n\n");
+	assert_string_equal(cx_card_fn(card), "AdaLovelace");
+	const cx_card_prop *note = cx_card_find(card, "NOTE", 0);
+	assert_string_equal(note->group, "Item1");
+	assert_string_equal(note->params[0].name, "language");
+	assert_string_equal(cx_card_get(card, "note", 0), "xy");
+	cx_card_free(card);
+
+	/* A fold may even split a character (unfolded first, then checked). */
+	card = parse_ok(CARD("NOTE:\xe6\x97\r\n \xa5\r\n"));
+	assert_string_equal(cx_card_get(card, "note", 0), "\xe6\x97\xa5");
+	cx_card_free(card);
+}
+
+/* ---- errors ---- */
+
+static void test_errors(void **state)
+{
+	(void)state;
+	/* FN: missing (reported at BEGIN) or empty. */
+	parse_err(BEGIN "N:Lovelace;Ada;;;\r\n" END, 0, CX_CARD_E_NO_FN, 1, "FN");
+	parse_err(BEGIN "FN:\r\n" END, 0, CX_CARD_E_NO_FN, 3, "FN");
+	/* Broken escaping, on the line holding the backslash, folded or not. */
+	parse_err(CARD("NOTE:a\\tb\r\n"), 0, CX_CARD_E_ESCAPE, 4, "NOTE");
+	parse_err(CARD("NOTE:ab\\\r\n"), 0, CX_CARD_E_ESCAPE, 4, "NOTE");
+	parse_err(CARD("NOTE:abc\r\n def\r\n gh\\:\r\n"), 0, CX_CARD_E_ESCAPE, 6, "NOTE");
+	parse_err(CARD("N:a\\x;b;;;\r\n"), 0, CX_CARD_E_ESCAPE, 4, "N");
+	/* Truncated: no END:VCARD (the last line is reported). */
+	parse_err(BEGIN "FN:Ada\r\nNOTE:x\r\n", 0, CX_CARD_E_TRUNCATED, 4, "");
+	parse_err(BEGIN "FN:Ada", 0, CX_CARD_E_TRUNCATED, 3, "");
+	/* Invalid UTF-8, on its physical line. */
+	parse_err(CARD("NOTE:caf\xc3(\r\n"), 0, CX_CARD_E_UTF8, 4, "NOTE");
+	parse_err(CARD("NOTE:abc\r\n d\xff\r\n"), 0, CX_CARD_E_UTF8, 5, "NOTE");
+	parse_err(CARD("NOTE:\xc0\xaf\r\n"), 0, CX_CARD_E_UTF8, 4, "NOTE");
+	parse_err(CARD("NOTE:\xed\xa0\x80\r\n"), 0, CX_CARD_E_UTF8, 4, "NOTE");
+	parse_err(BEGIN "FN:\xf4\x90\x80\x80\r\n" END, 0, CX_CARD_E_UTF8, 3, "FN");
+	/* A PHOTO over the limit. */
+	parse_err(CARD("NOTE:x\r\nPHOTO:data:image/png;base64,AAAAAAAA\r\n"), 29, CX_CARD_E_PHOTO_SIZE, 5, "PHOTO");
+	/* A line without ':'. */
+	parse_err(CARD("NOTE:ok\r\nthis line has no colon\r\n"), 0, CX_CARD_E_NO_COLON, 5, "THIS");
+	parse_err(CARD("NOTE\r\n"), 0, CX_CARD_E_NO_COLON, 4, "NOTE");
+	parse_err(CARD("TEL;TYPE=\"a:b\"\r\n"), 0, CX_CARD_E_NO_COLON, 4, "TEL");
+	/* BEGIN/END. */
+	parse_err(BEGIN "FN:A\r\nEND:VCALENDAR\r\n", 0, CX_CARD_E_BEGIN_END, 4, "END");
+	parse_err("BEGIN:VCALENDAR\r\n" END, 0, CX_CARD_E_BEGIN_END, 1, "");
+	parse_err("FN:A\r\n", 0, CX_CARD_E_BEGIN_END, 1, "");
+	parse_err(BEGIN "FN:A\r\n" BEGIN "FN:B\r\n" END END, 0, CX_CARD_E_BEGIN_END, 4, "BEGIN");
+	/* VERSION. */
+	parse_err("BEGIN:VCARD\r\nFN:A\r\nEND:VCARD\r\n", 0, CX_CARD_E_VERSION, 1, "VERSION");
+	parse_err("BEGIN:VCARD\r\nVERSION:2.1\r\nFN:A\r\nEND:VCARD\r\n", 0, CX_CARD_E_VERSION, 2, "VERSION");
+	parse_err(BEGIN "FN:A\r\nVERSION:3.0\r\n" END, 0, CX_CARD_E_VERSION, 4, "VERSION");
+	/* Other syntax. */
+	parse_err(CARD("TEL;TYPE=\"work:+1\r\n"), 0, CX_CARD_E_SYNTAX, 4, "TEL");
+	parse_err(CARD("TEL;TYPE=\"work\"x:+1\r\n"), 0, CX_CARD_E_SYNTAX, 4, "TEL");
+	parse_err(CARD("TEL;WORK:+1\r\n"), 0, CX_CARD_E_SYNTAX, 4, "TEL");
+	parse_err(CARD("TEL;=x:+1\r\n"), 0, CX_CARD_E_SYNTAX, 4, "TEL");
+	parse_err(CARD("NO TE:x\r\n"), 0, CX_CARD_E_SYNTAX, 4, "NO");
+	parse_err(CARD(":x\r\n"), 0, CX_CARD_E_SYNTAX, 4, "");
+	parse_err(CARD("NOTE:a\x01z\r\n"), 0, CX_CARD_E_SYNTAX, 4, "NOTE");
+	parse_err(CARD("NOTE:a\rz\r\n"), 0, CX_CARD_E_SYNTAX, 4, "NOTE");
+	parse_err(CARD("NOTE:a\0z\r\n"), 0, CX_CARD_E_TRUNCATED, 4, "");
+	/* One card only, and at least one. */
+	parse_err(CARD("") "\r\nFN:x\r\n", 0, CX_CARD_E_EXTRA, 6, "");
+	parse_err("\r\n \r\n", 0, CX_CARD_E_EMPTY, 2, "");
+	parse_err("", 0, CX_CARD_E_EMPTY, 0, "");
+
+	/* A NUL byte inside a line: given by length, refused as a control character. */
+	static const char nul[] = BEGIN "FN:A\0B\r\n" END;
+	cx_card *card = NULL;
+	cx_card_err err = {0};
+	assert_int_equal(cx_vcard_parse(nul, sizeof(nul) - 1, &card, 0, &err), -1);
+	assert_int_equal(err.code, CX_CARD_E_SYNTAX);
+	assert_int_equal(err.line, 3);
+	assert_string_equal(err.prop, "FN");
+
+	/* At most CX_CARD_MAX_PROPS properties with VERSION, so that the jCard passes cx_jcard_check. */
+	size_t cap = 64 + (CX_CARD_MAX_PROPS + 2) * 12;
+	char *big = malloc(cap);
+	assert_non_null(big);
+	for(int extra = 0; extra < 2; extra++) {
+		size_t at = (size_t)snprintf(big, cap, BEGIN "FN:A\r\n");
+		for(int i = 0; i < CX_CARD_MAX_PROPS - 2 + extra; i++) {
+			at += (size_t)snprintf(big + at, cap - at, "NOTE:%d\r\n", i % 10);
+		}
+		snprintf(big + at, cap - at, END);
+		if(extra == 0) {
+			card = parse_ok(big);
+			assert_int_equal(cx_card_count(card), CX_CARD_MAX_PROPS - 1);
+			cJSON *j = cx_card_to_jcard(card);
+			assert_int_equal(cx_jcard_check(j, NULL), 0);
+			assert_int_equal(cx_card_add(card, "note", "one too many"), CX_CARD_E_LIMIT);
+			cx_json_delete(j);
+			cx_card_free(card);
+			card = NULL;
+		} else {
+			parse_err(big, 0, CX_CARD_E_LIMIT, 2 + CX_CARD_MAX_PROPS, "NOTE");
+		}
+	}
+	free(big);
+
+	/* The error text names line and property, never the value. */
+	assert_int_equal(cx_vcard_parse(CARD("NOTE:secret\\q\r\n"), strlen(CARD("NOTE:secret\\q\r\n")), &card, 0, &err), -1);
+	char buf[200];
+	cx_card_err_format(&err, buf, sizeof(buf));
+	assert_true(strncmp(buf, "line 4: NOTE: ", 14) == 0);
+	assert_null(strstr(buf, "secret"));
+}
+
+static void test_stream(void **state)
+{
+	(void)state;
+	const char *text = CARD("") "\r\n" BEGIN "FN:Bob\r\n" END BEGIN "FN:Eve\r\nNOTE:\\x\r\n" END;
+	size_t len = strlen(text);
+	cx_vcard_cursor cur = {0};
+	cx_card *card = NULL;
+	cx_card_err err = {0};
+
+	assert_int_equal(cx_vcard_parse_next(text, len, &cur, &card, 0, &err), 0);
+	assert_string_equal(cx_card_fn(card), "Ada Lovelace");
+	assert_int_equal(cur.line, 4);
+	cx_card_free(card);
+	assert_int_equal(cx_vcard_parse_next(text, len, &cur, &card, 0, &err), 0);
+	assert_string_equal(cx_card_fn(card), "Bob");
+	cx_card_free(card);
+	/* Lines are counted from the start of the stream. */
+	assert_int_equal(cx_vcard_parse_next(text, len, &cur, &card, 0, &err), -1);
+	assert_null(card);
+	assert_int_equal(err.code, CX_CARD_E_ESCAPE);
+	assert_int_equal(err.line, 13);
+	assert_string_equal(err.prop, "NOTE");
+
+	cx_card **cards = (cx_card **)1;
+	size_t n = 9;
+	assert_int_equal(cx_vcard_parse_all(text, len, 0, &cards, &n, &err), -1);
+	assert_null(cards);
+	assert_int_equal(n, 0);
+	assert_int_equal(err.line, 13);
+
+	/* Without the bad card: three, then the end. */
+	const char *ok = CARD("") BEGIN "FN:Bob\r\n" END "\r\n";
+	assert_int_equal(cx_vcard_parse_all(ok, strlen(ok), 0, &cards, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(cx_card_fn(cards[1]), "Bob");
+	cx_card_list_free(cards, n);
+	cur = (cx_vcard_cursor){0};
+	assert_int_equal(cx_vcard_parse_next(ok, strlen(ok), &cur, &card, 0, &err), 0);
+	cx_card_free(card);
+	assert_int_equal(cx_vcard_parse_next(ok, strlen(ok), &cur, &card, 0, &err), 0);
+	cx_card_free(card);
+	assert_int_equal(cx_vcard_parse_next(ok, strlen(ok), &cur, &card, 0, &err), 1);
+	assert_null(card);
+	assert_int_equal(cx_vcard_parse_all("\r\n", 2, 0, &cards, &n, &err), -1);
+	assert_int_equal(err.code, CX_CARD_E_EMPTY);
+	cx_card_list_free(NULL, 0);
+}
+
+static void test_select_written(void **state)
+{
+	(void)state;
+	size_t len;
+	char *text = load("apple-3.0.vcf", &len);
+	cx_card *card = NULL;
+	assert_int_equal(cx_vcard_parse(text, len, &card, 0, NULL), 0);
+	cx_card *sel = cx_card_select(card, "fn,org,email,url");
+	char *out = write_ok(sel, NULL);
+	assert_string_equal(out, "BEGIN:VCARD\r\nVERSION:4.0\r\n"
+			"FN:Dr. Johnny Q. Appleseed Jr.\r\n"
+			"ORG:Example Fruit Co.;Orchard Engineering\r\n"
+			"EMAIL;TYPE=work;PREF=1:johnny@example.com\r\n"
+			"EMAIL;TYPE=home:johnny.a@example.net\r\n"
+			"item3.URL;PREF=1:https://www.example.com/johnny\r\n"
+			"item3.X-ABLABEL:_$!<HomePage>!$_\r\n"
+			"END:VCARD\r\n");
+	free(out);
+	cx_card_free(sel);
+	cx_card_free(card);
+	free(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fold_multibyte),
+		cmocka_unit_test(test_fold_ascii_limits),
+		cmocka_unit_test(test_escape_round_trip),
+		cmocka_unit_test(test_apple_30),
+		cmocka_unit_test(test_google_30),
+		cmocka_unit_test(test_30_details),
+		cmocka_unit_test(test_rfc7095_appendix_b),
+		cmocka_unit_test(test_round_trip_40),
+		cmocka_unit_test(test_unknown_properties),
+		cmocka_unit_test(test_lenient_input),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_stream),
+		cmocka_unit_test(test_select_written),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
