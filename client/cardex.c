@@ -160,6 +160,9 @@ int cardex_connect(const cardex_options *opts, cardex **out)
 	if(out) {
 		*out = NULL;
 	}
+	if(opts && opts->errbuf && opts->errbuf_size > 0) {
+		opts->errbuf[0] = '\0';
+	}
 	if(!opts || !out) {
 		return CARDEX_EINVAL;
 	}
@@ -183,6 +186,9 @@ int cardex_connect(const cardex_options *opts, cardex **out)
 	}
 	rc = cardex__conn_open(cx, opts->cafile);
 	if(rc != CARDEX_OK) {
+		if(opts->errbuf && opts->errbuf_size > 0) {
+			snprintf(opts->errbuf, opts->errbuf_size, "%s", cx->detail);
+		}
 		goto cleanup;
 	}
 	*out = cx;

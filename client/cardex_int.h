@@ -120,6 +120,9 @@ uint64_t cardex__hash(const void *data, size_t len);
 
 /* ---- the handle (cardex.c, conn.c) ---- */
 
+/* Room for the one-line detail of a failed first connection. */
+#define CARDEX__DETAIL_MAX 160
+
 struct cardex {
 	struct mosquitto *mosq;
 	char id[CX_ID_MAX + 1];
@@ -145,6 +148,8 @@ struct cardex {
 	long long next_retry;  /* monotonic ms of the next reconnect attempt */
 	int backoff_ms;
 	bool nomem;            /* an event was lost to an allocation failure */
+	/* why the first connection failed (TLS reason, errno text); "" when unknown */
+	char detail[CARDEX__DETAIL_MAX];
 
 	cardex__filter filter;
 	cardex__queue queue;
@@ -158,7 +163,8 @@ long long cardex__now_ms(void);
 /*
  * Creates the libmosquitto client of cx (TLS when cafile is not NULL) and
  * connects it, waiting for the CONNACK and the SUBACK (conn.c). Returns
- * CARDEX_OK or an error; on error the caller frees cx.
+ * CARDEX_OK or an error, with cx->detail saying more when it can; on error
+ * the caller frees cx.
  */
 int cardex__conn_open(cardex *cx, const char *cafile);
 

@@ -9,6 +9,7 @@
  * call cardex_send_card and friends.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -80,6 +81,69 @@ static int mosq_error(int rc)
 	}
 }
 
+/* Keeps text, trimmed and with control characters replaced, as the detail unless one is kept. */
+static void set_detail(cardex *cx, const char *text)
+{
+	size_t i, n;
+
+	if(cx->detail[0] || !text) {
+		return;
+	}
+	while(*text == ' ') {
+		text++;
+	}
+	n = strlen(text);
+	while(n > 0 && (text[n - 1] == '.' || text[n - 1] == ' ' || text[n - 1] == '\n')) {
+		n--;
+	}
+	if(n >= sizeof(cx->detail)) {
+		n = sizeof(cx->detail) - 1;
+	}
+	for(i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		cx->detail[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	cx->detail[n] = '\0';
+}
+
+static void set_errno_detail(cardex *cx, int err)
+{
+	char buf[128];
+
+	if(strerror_r(err, buf, sizeof(buf)) == 0) {
+		set_detail(cx, buf);
+	}
+}
+
+/*
+ * libmosquitto tells why a TLS connection failed only in its log: the return
+ * code is a bare MOSQ_ERR_TLS. The first error line of the attempt is kept,
+ * cut down to the reason ("OpenSSL Error[0]: error:0A000086:SSL
+ * routines::certificate verify failed" gives "certificate verify failed",
+ * "Error: host name verification failed." gives "host name verification
+ * failed"). Installed only until the first CONNACK: once a log callback is
+ * set, libmosquitto formats every log line of every packet.
+ */
+static void on_log(struct mosquitto *mosq, void *ud, int level, const char *str)
+{
+	cardex *cx = ud;
+	const char *reason = str;
+
+	(void)mosq;
+	if(level != MOSQ_LOG_ERR || !str) {
+		return;
+	}
+	if(strncmp(str, "OpenSSL Error[", 14) == 0) {
+		const char *colon = strrchr(str, ':');
+
+		reason = colon ? colon + 1 : str;
+	} else if(strncmp(str, "Error: ", 7) == 0) {
+		reason = str + 7;
+	}
+	set_detail(cx, reason);
+}
+
 static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags)
 {
 	cardex *cx = ud;
@@ -87,6 +151,7 @@ static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags)
 
 	(void)flags;
 	cx->connack_rc = rc;
+	mosquitto_log_callback_set(mosq, NULL);
 	if(rc != 0) {
 		return;
 	}
@@ -187,6 +252,12 @@ static int await_session(cardex *cx)
 		if(rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_TLS_HANDSHAKE) {
 			return CARDEX_ETLS;
 		}
+		if(rc == MOSQ_ERR_ERRNO) {
+			set_errno_detail(cx, errno);
+		} else if(rc == MOSQ_ERR_CONN_LOST) {
+			/* What a plain client sees on a TLS port, among others. */
+			set_detail(cx, "the broker closed the connection before accepting it");
+		}
 		return CARDEX_ECONNECT;
 	}
 }
@@ -212,6 +283,8 @@ static int setup_client(cardex *cx, const char *cafile)
 		/* Peer and hostname verification stay on (no tls_insecure). */
 		rc = mosquitto_tls_set(cx->mosq, cafile, NULL, NULL, NULL, NULL);
 		if(rc != MOSQ_ERR_SUCCESS) {
+			/* libmosquitto checks here only that the file can be opened. */
+			set_detail(cx, "cannot open the CA file");
 			return rc == MOSQ_ERR_NOMEM ? CARDEX_ENOMEM : CARDEX_ETLS;
 		}
 	}
@@ -222,6 +295,7 @@ static int setup_client(cardex *cx, const char *cafile)
 	mosquitto_subscribe_callback_set(cx->mosq, on_subscribe);
 	mosquitto_disconnect_callback_set(cx->mosq, on_disconnect);
 	mosquitto_message_callback_set(cx->mosq, on_message);
+	mosquitto_log_callback_set(cx->mosq, on_log);
 	return CARDEX_OK;
 }
 
@@ -237,6 +311,11 @@ int cardex__conn_open(cardex *cx, const char *cafile)
 		return rc;
 	}
 	rc = mosquitto_connect(cx->mosq, cx->host, cx->port, cx->keepalive);
+	if(rc == MOSQ_ERR_ERRNO) {
+		set_errno_detail(cx, errno);
+	} else if(rc == MOSQ_ERR_EAI) {
+		set_detail(cx, "cannot resolve the host name");
+	}
 	if(rc != MOSQ_ERR_SUCCESS) {
 		return rc == MOSQ_ERR_TLS ? CARDEX_ETLS : rc == MOSQ_ERR_INVAL ? CARDEX_EINVAL
 				: rc == MOSQ_ERR_NOMEM ? CARDEX_ENOMEM : CARDEX_ECONNECT;
@@ -339,10 +418,12 @@ int cardex__conn_publish(cardex *cx, const char *topic, const void *payload, siz
 		return CARDEX_ETOOBIG;
 	}
 	rc = mosquitto_publish(cx->mosq, NULL, topic, (int)len, payload, 1, false);
-	if(rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST) {
+	if(rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST || rc == MOSQ_ERR_ERRNO) {
 		/*
 		 * QoS 1 messages stay in libmosquitto's outgoing queue and go out
-		 * after the reconnect, so the request is not lost.
+		 * after the reconnect, so the request is not lost. A write into a
+		 * connection that died unnoticed (EPIPE, or a TLS write error)
+		 * comes back as MOSQ_ERR_ERRNO, after the message was queued.
 		 */
 		return CARDEX_OK;
 	}

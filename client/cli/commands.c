@@ -1,9 +1,11 @@
 /*
- * The two commands of the cardex CLI. Both run the same session once the
- * request is out: wait for the match, send our card, wait for the peer's
- * card and for the server's "sent", then exit 0. Any refusal, revocation or
- * expiry ends the session with CLI_EXIT_FAILED; the whole run is bounded by
- * --timeout.
+ * The two exchange commands of the cardex CLI. Both run the same session
+ * once the request is out: wait for the match, send our card, wait for the
+ * peer's card and for the server's "sent", then exit 0. Any refusal,
+ * revocation or expiry ends the session with CLI_EXIT_FAILED; the whole run
+ * is bounded by --timeout. The received card goes into the contacts store
+ * and what we sent into the sent log; when either cannot be written, the
+ * exchange still completes and the exit code is CLI_EXIT_LOCAL.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +27,7 @@ typedef struct {
 	cli_out out;
 	cardex *cx;
 	long long deadline;            /* monotonic ms */
-	char *card;                    /* our card file's text; wiped */
-	size_t card_len;
+	cli_own_card own;              /* the card we send; wiped */
 	char key[CX_KEY_DIGITS_MAX + 1]; /* offer: shown once the server holds it; wiped */
 	bool offer_shown;
 	bool matched;
@@ -35,6 +36,9 @@ typedef struct {
 	bool card_requested;
 	bool got_card;
 	bool got_sent;
+	bool store_failed;             /* the contacts store or sent log could not be written */
+	long long offer_at;            /* monotonic ms when the offer was shown */
+	unsigned offer_ttl;            /* its lifetime in seconds */
 } session;
 
 static long long now_ms(void)
@@ -77,30 +81,61 @@ static const char *err_code(int err)
 	}
 }
 
-/* Reports a library failure and returns the exit code it stands for. */
-static int fail_lib(session *s, int err, const char *what)
+/* The exit code a library failure stands for. */
+static int exit_code(const session *s, int err)
 {
-	int code;
-
 	switch(err) {
 	case CARDEX_ETIMEOUT:
-		code = left_ms(s) == 0 ? CLI_EXIT_TIMEOUT : CLI_EXIT_CONNECT;
-		break;
+		return left_ms(s) == 0 ? CLI_EXIT_TIMEOUT : CLI_EXIT_CONNECT;
 	case CARDEX_EINVAL:
-		code = CLI_EXIT_USAGE;
-		break;
+		return CLI_EXIT_USAGE;
 	case CARDEX_ENOMEM:
 	case CARDEX_ERANDOM:
 	case CARDEX_ECARD:
 	case CARDEX_EIO:
-		code = CLI_EXIT_LOCAL;
-		break;
+		return CLI_EXIT_LOCAL;
 	default:
-		code = CLI_EXIT_CONNECT;
-		break;
+		return CLI_EXIT_CONNECT;
 	}
+}
+
+/* Reports a library failure and returns the exit code it stands for. */
+static int fail_lib(session *s, int err, const char *what)
+{
+	int code = exit_code(s, err);
+
 	cli_out_fail(&s->out, code == CLI_EXIT_TIMEOUT ? "timeout" : err_code(err), "%s: %s", what,
 			cardex_strerror(err));
+	return code;
+}
+
+/*
+ * Reports a failed connect with the library's detail and returns the exit
+ * code. A TLS failure says what to check: the CA file for an unverifiable
+ * certificate, the host name for a certificate that names another host.
+ */
+static int fail_connect(session *s, int err, const char *detail)
+{
+	const cli_config *cfg = s->cfg;
+	int code = exit_code(s, err);
+
+	if(err == CARDEX_ETLS && strcmp(detail, "host name verification failed") == 0) {
+		cli_out_fail(&s->out, "tls", "cannot connect: TLS: host name verification failed: "
+				"the broker's certificate does not name \"%s\"", cfg->host);
+	} else if(err == CARDEX_ETLS && strcmp(detail, "certificate verify failed") == 0) {
+		cli_out_fail(&s->out, "tls", "cannot connect: TLS: certificate verify failed: "
+				"the broker's certificate is not signed by the CA in %s, or has expired",
+				cfg->cafile);
+	} else if(err == CARDEX_ETLS) {
+		cli_out_fail(&s->out, "tls", "cannot connect: TLS: %s", detail[0] ? detail
+				: cardex_strerror(err));
+	} else if(detail[0] && code == CLI_EXIT_CONNECT) {
+		/* A broker that hangs up before CONNACK is often a TLS port reached without TLS. */
+		cli_out_fail(&s->out, err_code(err), "cannot connect: %s (%s)%s", cardex_strerror(err),
+				detail, !cfg->cafile && strstr(detail, "closed") ? "; a TLS port needs --cafile" : "");
+	} else {
+		return fail_lib(s, err, "cannot connect");
+	}
 	return code;
 }
 
@@ -115,6 +150,7 @@ static int open_session(session *s)
 {
 	char password[PASSWORD_MAX];
 	char why[CLI_WHY_MAX];
+	char detail[CLI_WHY_MAX];
 	cardex_options o;
 	long long left;
 	int rc;
@@ -125,6 +161,8 @@ static int open_session(session *s)
 	o.id = s->cfg->id;
 	o.cafile = s->cfg->cafile;
 	o.topic_prefix = s->cfg->topic_prefix;
+	o.errbuf = detail;
+	o.errbuf_size = sizeof(detail);
 	if(s->cfg->password_file) {
 		if(cli_read_password_file(s->cfg->password_file, password, sizeof(password), why) != 0) {
 			cli_out_fail(&s->out, "password-file", "%s", why);
@@ -139,9 +177,50 @@ static int open_session(session *s)
 	rc = cardex_connect(&o, &s->cx);
 	cx_wipe(password, sizeof(password));
 	if(rc != CARDEX_OK) {
-		return fail_lib(s, rc, "cannot connect");
+		return fail_connect(s, rc, detail);
 	}
 	return CLI_EXIT_OK;
+}
+
+/* Shows a received card and stores it in the contacts (unless --no-save). */
+static void keep_card(session *s, const cardex_event *ev)
+{
+	char id[CLI_CONTACT_ID_LEN + 1];
+	char why[CLI_WHY_MAX];
+	bool updated = false;
+
+	if(s->cfg->no_save) {
+		cli_out_received(&s->out, ev, NULL, false);
+		return;
+	}
+	if(cli_keep_card(ev, id, &updated, why) != 0) {
+		cli_out_received(&s->out, ev, NULL, false);
+		cli_out_warn(&s->out, "the card was not saved in the contacts: %s", why);
+		s->store_failed = true;
+		return;
+	}
+	cli_out_received(&s->out, ev, id, updated);
+}
+
+/* Records in the sent log which fields went to whom (never their values). */
+static void note_sent(session *s, const cardex_event *ev)
+{
+	char why[CLI_WHY_MAX];
+	cli_store st;
+	cli_sent e;
+
+	memset(&e, 0, sizeof(e));
+	e.time = time(NULL);
+	e.id = s->cfg->id;
+	e.peer = ev->peer;
+	e.exchange = ev->exchange;
+	e.profile = s->own.profile[0] ? s->own.profile : NULL;
+	e.card_file = s->cfg->card_file;
+	e.fields = s->own.fields;
+	if(cli_store_init(&st, why) != 0 || cli_sentlog_append(&st, &e, why) != 0) {
+		cli_out_warn(&s->out, "the sent log was not written: %s", why);
+		s->store_failed = true;
+	}
 }
 
 /* Handles one event; returns -1 to go on, or the exit code that ends the session. */
@@ -150,6 +229,8 @@ static int on_event(session *s, const cardex_event *ev)
 	switch(ev->type) {
 	case CARDEX_EV_OFFER:
 		if(s->cfg->cmd == CLI_CMD_OFFER && !s->offer_shown) {
+			s->offer_at = now_ms();
+			s->offer_ttl = ev->expires_in;
 			cli_out_offer(&s->out, s->cfg->id, s->key, ev->expires_in);
 			cx_wipe(s->key, sizeof(s->key));
 			s->offer_shown = true;
@@ -169,13 +250,14 @@ static int on_event(session *s, const cardex_event *ev)
 	case CARDEX_EV_CARD:
 		if(s->matched && !s->got_card && strcmp(ev->exchange, s->xid) == 0) {
 			s->got_card = true;
-			cli_out_event(&s->out, ev);
+			keep_card(s, ev);
 		}
 		return -1;
 	case CARDEX_EV_SENT:
 		if(s->matched && !s->got_sent && strcmp(ev->exchange, s->xid) == 0) {
 			s->got_sent = true;
 			cli_out_event(&s->out, ev);
+			note_sent(s, ev);
 		}
 		return -1;
 	case CARDEX_EV_EXPIRED:
@@ -200,7 +282,7 @@ static int send_card(session *s)
 	if(!s->matched || s->card_requested) {
 		return -1;
 	}
-	rc = cardex_send_card(s->cx, s->xid, s->card, s->card_len);
+	rc = cardex_send_card(s->cx, s->xid, s->own.jcard, s->own.jcard_len);
 	if(rc == CARDEX_OK) {
 		s->card_requested = true;
 		return -1;
@@ -209,6 +291,23 @@ static int send_card(session *s)
 		return -1;
 	}
 	return fail_lib(s, rc, "cannot send the card");
+}
+
+/*
+ * On a terminal, while the offer waits for its peer: shows the seconds its
+ * key has left, and returns how long to wait (at most until the next second).
+ */
+static long long countdown(session *s, long long wait)
+{
+	long long elapsed, next;
+
+	if(!s->out.tty || !s->offer_shown || s->matched) {
+		return wait;
+	}
+	elapsed = now_ms() - s->offer_at;
+	cli_out_countdown(&s->out, (int)(s->offer_ttl - elapsed / 1000));
+	next = 1000 - elapsed % 1000;
+	return next < wait ? next : wait;
 }
 
 /* Runs the session until both cards have passed, a failure, or the deadline. */
@@ -224,7 +323,7 @@ static int run(session *s)
 			return rc;
 		}
 		if(s->got_card && s->got_sent) {
-			return CLI_EXIT_OK;
+			return s->store_failed ? CLI_EXIT_LOCAL : CLI_EXIT_OK;
 		}
 		wait = left_ms(s);
 		if(wait == 0) {
@@ -233,6 +332,7 @@ static int run(session *s)
 		if(s->matched && !s->card_requested && wait > SEND_RETRY_MS) {
 			wait = SEND_RETRY_MS;
 		}
+		wait = countdown(s, wait);
 		rc = cardex_wait(s->cx, (int)wait, &ev);
 		if(rc == CARDEX_ETIMEOUT) {
 			continue;
@@ -248,29 +348,29 @@ static int run(session *s)
 	}
 }
 
-/* Reads the card file and starts the clock; the common start of both commands. */
+/* Loads the card we send (file or profile, --only applied); the common start of both commands. */
 static int start(session *s, const cli_config *cfg)
 {
 	char why[CLI_WHY_MAX];
+	int rc;
 
 	memset(s, 0, sizeof(*s));
 	s->cfg = cfg;
-	s->out.json = cfg->json;
-	s->card = cli_read_card(cfg->card_file, &s->card_len, why);
-	if(!s->card) {
-		cli_out_fail(&s->out, "card-file", "%s", why);
-		return CLI_EXIT_LOCAL;
+	cli_out_init(&s->out, cfg);
+	rc = cli_own_card_load(cfg, &s->own, why);
+	if(rc == CLI_EXIT_USAGE) {
+		return cli_usage_error("%s", why);
 	}
-	return CLI_EXIT_OK;
+	if(rc != CLI_EXIT_OK) {
+		cli_out_fail(&s->out, cfg->card_file ? "card-file" : "profile", "%s", why);
+	}
+	return rc;
 }
 
 static void finish(session *s)
 {
 	cardex_close(s->cx);
-	if(s->card) {
-		cx_wipe(s->card, s->card_len);
-		free(s->card);
-	}
+	cli_own_card_clear(&s->own);
 	cx_wipe(s->key, sizeof(s->key));
 }
 

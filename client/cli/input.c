@@ -10,24 +10,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "cli.h"
 #include "crypto.h"
-#include "jcard.h"
-#include "json.h"
 #include "proto.h"
+#include "vcard.h"
 
 /* A card file larger than this is refused before parsing. */
 #define CARD_FILE_MAX (1024 * 1024)
 /* Longest key line accepted, spaces included. */
 #define KEY_LINE_MAX 64
 
-/* Reads all of fd into a malloc'ed NUL-terminated buffer of at most max bytes. */
-static char *read_all(int fd, size_t max, size_t *len, bool *toolarge)
+char *cli_read_fd(int fd, size_t max, size_t *len, bool *toolarge)
 {
 	size_t cap = 4096;
 	size_t n = 0;
@@ -74,51 +71,90 @@ static char *read_all(int fd, size_t max, size_t *len, bool *toolarge)
 	return NULL;
 }
 
-char *cli_read_card(const char *path, size_t *len, char *why)
+/* True when text[0..len) starts, after blanks and a byte order mark, with '[': jCard. */
+static bool looks_like_json(const char *text, size_t len)
 {
-	const char *reason = NULL;
-	cJSON *root = NULL;
+	size_t i = 0;
+
+	if(len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+		i = 3;
+	}
+	while(i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n')) {
+		i++;
+	}
+	return i < len && text[i] == '[';
+}
+
+/* The number of valid cards in a .vcf stream, 0 when one of them is invalid. */
+static size_t count_cards(const char *text, size_t len)
+{
+	cx_card **cards = NULL;
+	cx_card_err err = {0};
+	size_t n = 0;
+
+	if(cx_vcard_parse_all(text, len, CX_VCARD_PHOTO_MAX_DEFAULT, &cards, &n, &err) != 0) {
+		return 0;
+	}
+	cx_card_list_free(cards, n);
+	return n;
+}
+
+cx_card *cli_read_card(const char *path, char *why)
+{
+	const char *name = strcmp(path, "-") == 0 ? "(standard input)" : path;
+	char reason[200];
+	cx_card_err err = {0};
+	cx_card *card = NULL;
 	bool toolarge = false;
+	bool json;
+	size_t ncards = 0;
 	char *text = NULL;
+	size_t len = 0;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 	if(fd < 0) {
 		snprintf(why, CLI_WHY_MAX, "cannot open card file %s: %s", path, strerror(errno));
 		return NULL;
 	}
-	text = read_all(fd, CARD_FILE_MAX, len, &toolarge);
-	close(fd);
+	text = cli_read_fd(fd, CARD_FILE_MAX, &len, &toolarge);
+	if(fd != STDIN_FILENO) {
+		close(fd);
+	}
 	if(!text) {
-		snprintf(why, CLI_WHY_MAX, toolarge ? "card file %s is larger than 1 MiB"
-				: "cannot read card file %s", path);
+		if(toolarge) {
+			snprintf(why, CLI_WHY_MAX, "card file %s is larger than 1 MiB", name);
+		} else {
+			snprintf(why, CLI_WHY_MAX, "cannot read card file %s", name);
+		}
 		return NULL;
 	}
-	root = cJSON_ParseWithLength(text, *len);
-	if(!root) {
-		snprintf(why, CLI_WHY_MAX, "card file %s is not JSON", path);
-		goto fail;
+	json = looks_like_json(text, len);
+	if(json) {
+		if(cx_card_from_jcard_text(text, len, &card, &err) == 0) {
+			cx_card_check(card, CX_VCARD_PHOTO_MAX_DEFAULT, &err);
+		}
+	} else if(cx_vcard_parse(text, len, &card, CX_VCARD_PHOTO_MAX_DEFAULT, &err) != 0
+			&& err.code == CX_CARD_E_EXTRA) {
+		ncards = count_cards(text, len);
 	}
-	if(cx_jcard_check(root, &reason) != 0) {
-		snprintf(why, CLI_WHY_MAX, "card file %s is not a valid jCard: %s", path,
-				reason ? reason : "invalid");
-		goto fail;
-	}
-	cx_json_delete(root);
-	return text;
-fail:
-	cx_json_delete(root);
-	cx_wipe(text, *len);
+	cx_wipe(text, len);
 	free(text);
+	if(card && err.code == CX_CARD_OK) {
+		return card;
+	}
+	cx_card_free(card);
+	if(ncards > 1) {
+		snprintf(why, CLI_WHY_MAX, "card file %s holds %zu cards; give a file with one", name, ncards);
+		return NULL;
+	}
+	cx_card_err_format(&err, reason, sizeof(reason));
+	snprintf(why, CLI_WHY_MAX, "card file %s is not a valid %s: %s", name, json ? "jCard" : "vCard",
+			reason);
 	return NULL;
 }
 
-/*
- * Reads one line from fd, byte by byte (so that nothing after it is
- * consumed), into buf[cap] without its line end. Returns its length, -1 on a
- * read error or at EOF before any byte, -2 when the line does not fit.
- */
-static long read_line(int fd, char *buf, size_t cap)
+long cli_read_line(int fd, char *buf, size_t cap)
 {
 	size_t n = 0;
 	bool any = false;
@@ -158,13 +194,21 @@ static long read_line(int fd, char *buf, size_t cap)
 int cli_read_password_file(const char *path, char *buf, size_t cap, char *why)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
 	long n;
 
 	if(fd < 0) {
 		snprintf(why, CLI_WHY_MAX, "cannot open password file %s: %s", path, strerror(errno));
 		return -1;
 	}
-	n = read_line(fd, buf, cap);
+	/* Like ssh with its keys: a secret that others can read is no longer one. */
+	if(fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & (S_IRGRP | S_IROTH))) {
+		snprintf(why, CLI_WHY_MAX, "password file %s can be read by other users (mode %04o): "
+				"run chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
+		close(fd);
+		return -1;
+	}
+	n = cli_read_line(fd, buf, cap);
 	close(fd);
 	if(n < 0) {
 		snprintf(why, CLI_WHY_MAX, n == -2 ? "password file %s: first line too long"
@@ -214,7 +258,7 @@ static long prompt_line(const char *peer, char *buf, size_t cap)
 		quiet.c_lflag |= ECHONL;
 		restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
 	}
-	n = read_line(STDIN_FILENO, buf, cap);
+	n = cli_read_line(STDIN_FILENO, buf, cap);
 	if(restore) {
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &prompt_saved);
 	} else {
@@ -259,7 +303,7 @@ int cli_get_key(const cli_config *cfg, char *key, size_t cap, char *why)
 		return CLI_EXIT_OK;
 	}
 	if(cfg->key_stdin || !isatty(STDIN_FILENO)) {
-		n = read_line(STDIN_FILENO, line, sizeof(line));
+		n = cli_read_line(STDIN_FILENO, line, sizeof(line));
 	} else {
 		n = prompt_line(cfg->peer, line, sizeof(line));
 	}

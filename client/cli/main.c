@@ -20,10 +20,10 @@ int main(int argc, char **argv)
 	rc = cli_parse(argc, argv, &cfg);
 	if(rc < 0) {
 		/* --help: printed on stdout, a success. */
-		return CLI_EXIT_OK;
+		rc = CLI_EXIT_OK;
+	} else if(rc == CLI_EXIT_OK) {
+		rc = cfg.run(&cfg);
 	}
-	if(rc != CLI_EXIT_OK) {
-		return rc;
-	}
-	return cfg.run(&cfg);
+	cli_config_free(&cfg);
+	return rc;
 }

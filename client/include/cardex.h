@@ -113,6 +113,14 @@ typedef struct {
 	const char *topic_prefix; /* optional: must match the plugin's topic_prefix option */
 	int keepalive;           /* seconds, default 30 */
 	int connect_timeout_ms;  /* default 10000 */
+	/*
+	 * Optional: when cardex_connect fails, errbuf[errbuf_size] receives a
+	 * one-line detail from the TLS or network layer ("certificate verify
+	 * failed", "host name verification failed", "Connection refused"), or
+	 * "" when there is none. Never holds a password or key.
+	 */
+	char *errbuf;
+	size_t errbuf_size;
 } cardex_options;
 
 /* Sets every field of opts to its default (NULL / 0). Cannot fail. */
@@ -124,8 +132,10 @@ CARDEX_EXTERN void cardex_options_init(cardex_options *opts);
  * topic, so that replies published while it was offline arrive now. Waits
  * for the CONNACK and SUBACK up to connect_timeout_ms. On success *out is a
  * connected handle; on failure *out is NULL and the return value says why
- * (CARDEX_EAUTH for a refused ID or password, CARDEX_ETLS, CARDEX_ECONNECT,
- * CARDEX_ETIMEOUT, CARDEX_EINVAL for an invalid terminal ID).
+ * (CARDEX_EAUTH for a refused ID or password, CARDEX_ETLS for a CA file that
+ * cannot be loaded or a broker certificate that fails verification against
+ * it or does not name host, CARDEX_ECONNECT, CARDEX_ETIMEOUT, CARDEX_EINVAL
+ * for an invalid terminal ID), with details in opts->errbuf when set.
  */
 CARDEX_EXTERN int cardex_connect(const cardex_options *opts, cardex **out);
 

@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,6 +54,7 @@ struct fx {
 	char card_ada[1024];
 	char card_grace[1024];
 	char card_bad[1024];
+	char home[256];  /* XDG_DATA_HOME and XDG_CONFIG_HOME of the CLI runs: never the user's */
 	struct proc *procs[4];
 };
 
@@ -98,6 +101,9 @@ static struct proc *spawn(struct fx *fx, const char *password, const char *stdin
 		unsetenv("CARDEX_PORT");
 		unsetenv("CARDEX_ID");
 		unsetenv("CARDEX_PASSWORD");
+		/* Received cards go into the contacts store: a private one per test. */
+		setenv("XDG_DATA_HOME", fx->home, 1);
+		setenv("XDG_CONFIG_HOME", fx->home, 1);
 		if(password) {
 			setenv("CARDEX_PASSWORD", password, 1);
 		}
@@ -283,6 +289,32 @@ static const char *jstr(const cJSON *o, const char *name)
 
 /* ---- fixtures ---- */
 
+/* Removes path and everything below it (the CLI's data directory in fx->home). */
+static void remove_tree(const char *path)
+{
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+
+	if(lstat(path, &st) != 0) {
+		return;
+	}
+	if(S_ISDIR(st.st_mode) && (d = opendir(path)) != NULL) {
+		while((de = readdir(d)) != NULL) {
+			char sub[1024];
+			if(strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
+				continue;
+			}
+			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+			remove_tree(sub);
+		}
+		closedir(d);
+		rmdir(path);
+		return;
+	}
+	unlink(path);
+}
+
 static int setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
@@ -307,6 +339,12 @@ static int setup(void **state)
 	snprintf(fx->card_ada, sizeof(fx->card_ada), "%s/ada.json", dir);
 	snprintf(fx->card_grace, sizeof(fx->card_grace), "%s/grace.json", dir);
 	snprintf(fx->card_bad, sizeof(fx->card_bad), "%s/no-fn.json", dir);
+	snprintf(fx->home, sizeof(fx->home), "%s/cardex-cli-home-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if(!mkdtemp(fx->home)) {
+		cxb_stop(&fx->b);
+		free(fx);
+		return -1;
+	}
 	*state = fx;
 	return 0;
 }
@@ -323,6 +361,7 @@ static int teardown(void **state)
 		proc_free(fx->procs[i]);
 	}
 	cxb_stop(&fx->b);
+	remove_tree(fx->home);
 	free(fx);
 	return 0;
 }
@@ -404,6 +443,8 @@ static void test_human_exchange(void **state)
 	assert_non_null(f);
 	fputs("pw-b-secret\nsecond line ignored\n", f);
 	fclose(f);
+	/* A password file that others may read is refused. */
+	assert_int_equal(chmod(pwfile, 0600), 0);
 
 	a = spawn(fx, "pw-a-secret", NULL, offer_args);
 	next_line(a, line, sizeof(line));

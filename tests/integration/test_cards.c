@@ -1,0 +1,1082 @@
+/*
+ * Integration tests of the cardex CLI's cards: profiles, chosen fields
+ * (--only), the contacts store, the sent log, the config file, card edit,
+ * and the terminal output of an offer, against the real Mosquitto with the
+ * plugin. Each terminal (A, B) has a home of its own (XDG_DATA_HOME,
+ * XDG_CONFIG_HOME, TMPDIR in a temporary directory). What cardex exports is
+ * read back by an independent vCard parser: Debian's python3-vobject, run
+ * with /usr/bin/python3.
+ *
+ * Processes are started with fork/exec (no shell), passwords go through the
+ * environment or password files, output is read with bounded waits, and a
+ * process that overstays is killed by its PID.
+ */
+#define _XOPEN_SOURCE 700 /* posix_openpt, grantpt, unlockpt, ptsname */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "broker.h"
+
+#define RUN_MS 30000 /* longest a CLI run may take in these tests */
+#define OUT_MAX 131072
+#define PYTHON "/usr/bin/python3"
+
+/* Half blocks: only a QR code draws them. */
+#define UPPER_HALF "\xe2\x96\x80"
+#define LOWER_HALF "\xe2\x96\x84"
+
+static const cxb_account accounts[] = {
+	{"A", "pw-a-secret"},
+	{"B", "pw-b-secret"},
+};
+
+/* One terminal's private home. */
+typedef struct {
+	const char *id;
+	const char *password;
+	char dir[256];
+	char data[300];
+	char config[300];
+	char tmp[300];
+} term;
+
+struct proc {
+	pid_t pid;
+	int out;  /* stdout (or the pty master: stdout and stderr together) */
+	int err;  /* stderr, -1 on a pty */
+	char obuf[OUT_MAX];
+	size_t olen;
+	char ebuf[OUT_MAX];
+	size_t elen;
+	int status;
+};
+
+typedef struct {
+	const char *stdin_data;  /* written to stdin, then closed; NULL: empty stdin */
+	bool password;           /* CARDEX_PASSWORD from the terminal */
+	bool pty;                /* stdout, stderr (and stdin without stdin_data) on a new pseudo-terminal */
+	const char *env[4];      /* extra "NAME=value" entries */
+} run_opts;
+
+struct fx {
+	cxb_broker b;
+	char port[16];
+	term a, b_term;
+	char apple[400]; /* the test data, comment lines stripped */
+	char gump[400];
+	char ada_json[1024];
+	struct proc *procs[64];
+};
+
+static const char *cli(void)
+{
+	const char *p = getenv("CARDEX_CLI");
+
+	return p && p[0] ? p : "cardex";
+}
+
+/* ---- processes ---- */
+
+static void track(struct fx *fx, struct proc *p)
+{
+	size_t i;
+
+	for(i = 0; i < sizeof(fx->procs) / sizeof(fx->procs[0]); i++) {
+		if(!fx->procs[i]) {
+			fx->procs[i] = p;
+			return;
+		}
+	}
+	fail_msg("too many processes in one test");
+}
+
+/* Sets up the child's environment: only the terminal's home, never the user's. */
+static void child_env(const term *t, const run_opts *o)
+{
+	size_t i;
+
+	unsetenv("CARDEX_HOST");
+	unsetenv("CARDEX_PORT");
+	unsetenv("CARDEX_ID");
+	unsetenv("CARDEX_PASSWORD");
+	unsetenv("NO_COLOR");
+	unsetenv("XDG_RUNTIME_DIR");
+	unsetenv("EDITOR");
+	unsetenv("VISUAL");
+	setenv("HOME", t->dir, 1);
+	setenv("XDG_DATA_HOME", t->data, 1);
+	setenv("XDG_CONFIG_HOME", t->config, 1);
+	setenv("TMPDIR", t->tmp, 1);
+	setenv("TERM", "xterm", 1);
+	if(o->password) {
+		setenv("CARDEX_PASSWORD", t->password, 1);
+	}
+	for(i = 0; i < 4 && o->env[i]; i++) {
+		const char *eq = strchr(o->env[i], '=');
+		char name[64];
+		snprintf(name, sizeof(name), "%.*s", (int)(eq - o->env[i]), o->env[i]);
+		setenv(name, eq + 1, 1);
+	}
+}
+
+static void exec_cli(const char *const *args)
+{
+	char *argv[40];
+	size_t n = 0, i;
+
+	argv[n++] = (char *)cli();
+	for(i = 0; args[i] && n < 39; i++) {
+		argv[n++] = (char *)args[i];
+	}
+	argv[n] = NULL;
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+/* Starts the CLI with args as terminal t would. */
+static struct proc *spawn(struct fx *fx, const term *t, const run_opts *o, const char *const *args)
+{
+	struct proc *p = calloc(1, sizeof(*p));
+	int pin[2], pout[2], perr[2];
+	int master = -1;
+	char slave[128];
+
+	assert_non_null(p);
+	p->status = -1;
+	p->err = -1;
+	if(o->pty) {
+		master = posix_openpt(O_RDWR | O_NOCTTY);
+		assert_true(master >= 0);
+		assert_int_equal(grantpt(master), 0);
+		assert_int_equal(unlockpt(master), 0);
+		snprintf(slave, sizeof(slave), "%s", ptsname(master));
+	} else {
+		assert_int_equal(pipe(pout), 0);
+		assert_int_equal(pipe(perr), 0);
+	}
+	assert_int_equal(pipe(pin), 0);
+	p->pid = fork();
+	assert_true(p->pid >= 0);
+	if(p->pid == 0) {
+		child_env(t, o);
+		if(o->pty) {
+			int fd;
+			setsid();
+			/* The first terminal a session leader opens becomes its controlling terminal. */
+			fd = open(slave, O_RDWR);
+			if(fd < 0) {
+				_exit(126);
+			}
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+			/* Without data for it, stdin is the terminal too (card edit asks there). */
+			dup2(o->stdin_data ? pin[0] : fd, STDIN_FILENO);
+			close(fd);
+			close(master);
+		} else {
+			dup2(pout[1], STDOUT_FILENO);
+			dup2(perr[1], STDERR_FILENO);
+			close(pout[0]);
+			close(pout[1]);
+			close(perr[0]);
+			close(perr[1]);
+		}
+		if(!o->pty) {
+			dup2(pin[0], STDIN_FILENO);
+		}
+		close(pin[0]);
+		close(pin[1]);
+		exec_cli(args);
+	}
+	close(pin[0]);
+	if(o->pty) {
+		p->out = master;
+	} else {
+		close(pout[1]);
+		close(perr[1]);
+		p->out = pout[0];
+		p->err = perr[0];
+	}
+	if(o->stdin_data) {
+		assert_int_equal(write(pin[1], o->stdin_data, strlen(o->stdin_data)),
+				(ssize_t)strlen(o->stdin_data));
+	}
+	close(pin[1]);
+	track(fx, p);
+	return p;
+}
+
+/* Reads what is available within ms; false when both outputs are at EOF. */
+static bool pump(struct proc *p, int ms)
+{
+	struct pollfd fds[2] = {{p->out, POLLIN, 0}, {p->err, POLLIN, 0}};
+	int i;
+
+	if(p->out < 0 && p->err < 0) {
+		return false;
+	}
+	if(poll(fds, 2, ms) <= 0) {
+		return true;
+	}
+	for(i = 0; i < 2; i++) {
+		int *fd = i == 0 ? &p->out : &p->err;
+		char *buf = i == 0 ? p->obuf : p->ebuf;
+		size_t *len = i == 0 ? &p->olen : &p->elen;
+		ssize_t r;
+
+		if(*fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) {
+			continue;
+		}
+		r = read(*fd, buf + *len, OUT_MAX - 1 - *len);
+		if(r <= 0) {
+			/* A pty master reads EIO once the last slave is closed: EOF. */
+			close(*fd);
+			*fd = -1;
+			continue;
+		}
+		*len += (size_t)r;
+		buf[*len] = '\0';
+	}
+	return true;
+}
+
+/* Waits (bounded) until stdout contains needle. */
+static void wait_for(struct proc *p, const char *needle)
+{
+	long long deadline = cxb_now_ms() + RUN_MS;
+
+	while(!strstr(p->obuf, needle)) {
+		if(cxb_now_ms() > deadline || !pump(p, 100)) {
+			fail_msg("no \"%s\" in the output; stdout: %s; stderr: %s", needle, p->obuf, p->ebuf);
+		}
+	}
+}
+
+/* Waits (bounded) for the process to end, reading its output; returns its exit code. */
+static int finish(struct proc *p)
+{
+	long long deadline = cxb_now_ms() + RUN_MS;
+	int st;
+
+	while(p->status < 0) {
+		pid_t r;
+
+		pump(p, 50);
+		r = waitpid(p->pid, &st, WNOHANG);
+		if(r == p->pid) {
+			p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		} else if(cxb_now_ms() > deadline) {
+			kill(p->pid, SIGKILL);
+			waitpid(p->pid, &st, 0);
+			p->status = 999;
+		}
+	}
+	while(pump(p, 100)) {
+		if(cxb_now_ms() > deadline + 2000) {
+			break;
+		}
+	}
+	return p->status;
+}
+
+static void proc_free(struct proc *p)
+{
+	int st;
+
+	if(!p) {
+		return;
+	}
+	if(p->status < 0) {
+		kill(p->pid, SIGKILL);
+		waitpid(p->pid, &st, 0);
+	}
+	if(p->out >= 0) {
+		close(p->out);
+	}
+	if(p->err >= 0) {
+		close(p->err);
+	}
+	free(p);
+}
+
+/* Runs the CLI to its end and expects exit code want; returns the process. */
+static struct proc *run_expect(struct fx *fx, const term *t, const run_opts *o, const char *const *args,
+		int want)
+{
+	struct proc *p = spawn(fx, t, o, args);
+	int rc = finish(p);
+
+	if(rc != want) {
+		fail_msg("cardex %s %s: exit %d, expected %d; stdout: %s; stderr: %s", args[0],
+				args[1] ? args[1] : "", rc, want, p->obuf, p->ebuf);
+	}
+	return p;
+}
+
+/* Runs a local command (no broker) that must succeed. */
+static struct proc *run_ok(struct fx *fx, const term *t, const char *const *args)
+{
+	run_opts o = {0};
+
+	return run_expect(fx, t, &o, args, 0);
+}
+
+/* ---- JSON output ---- */
+
+/* The first stdout line whose "event" is event (parsed), and how many there are. */
+static cJSON *json_event(const struct proc *p, const char *event, int *count)
+{
+	char *copy = strdup(p->obuf);
+	char *save = NULL, *line;
+	cJSON *found = NULL;
+	int n = 0;
+
+	assert_non_null(copy);
+	for(line = strtok_r(copy, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
+		cJSON *j = cJSON_Parse(line);
+		const cJSON *ev;
+
+		if(!j) {
+			fail_msg("stdout line is not JSON: %s", line);
+		}
+		ev = cJSON_GetObjectItemCaseSensitive(j, "event");
+		if(cJSON_IsString(ev) && strcmp(ev->valuestring, event) == 0) {
+			n++;
+			if(!found) {
+				found = j;
+				continue;
+			}
+		}
+		cJSON_Delete(j);
+	}
+	free(copy);
+	if(count) {
+		*count = n;
+	}
+	return found;
+}
+
+/* Every stdout line parsed as JSON, in an array. */
+static cJSON *json_lines(const struct proc *p)
+{
+	cJSON *arr = cJSON_CreateArray();
+	char *copy = strdup(p->obuf);
+	char *save = NULL, *line;
+
+	assert_non_null(copy);
+	for(line = strtok_r(copy, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
+		cJSON *j = cJSON_Parse(line);
+		if(!j) {
+			fail_msg("stdout line is not JSON: %s", line);
+		}
+		cJSON_AddItemToArray(arr, j);
+	}
+	free(copy);
+	return arr;
+}
+
+static const char *jstr(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	if(!cJSON_IsString(v)) {
+		fail_msg("no string member %s", name);
+	}
+	return v->valuestring;
+}
+
+/* ---- files ---- */
+
+static void remove_tree(const char *path)
+{
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+
+	if(lstat(path, &st) != 0) {
+		return;
+	}
+	if(S_ISDIR(st.st_mode) && (d = opendir(path)) != NULL) {
+		while((de = readdir(d)) != NULL) {
+			char sub[1024];
+			if(strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
+				continue;
+			}
+			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+			remove_tree(sub);
+		}
+		closedir(d);
+		rmdir(path);
+		return;
+	}
+	unlink(path);
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "wb");
+
+	if(!f) {
+		fail_msg("cannot create %s", path);
+	}
+	assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* Copies a test data file without its leading '#' comment lines (vCard has no comments). */
+static void copy_data(const char *rel, const char *to)
+{
+	const char *dir = getenv("CARDEX_TEST_DATA");
+	char src[1024];
+	char buf[65536];
+	char *start;
+	size_t n;
+	FILE *f;
+
+	snprintf(src, sizeof(src), "%s/%s", dir ? dir : "tests/data", rel);
+	f = fopen(src, "rb");
+	if(!f) {
+		fail_msg("cannot open %s", src);
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	start = buf;
+	while(*start == '#') {
+		start = strchr(start, '\n');
+		assert_non_null(start);
+		start++;
+	}
+	write_file(to, start, 0600);
+}
+
+static int count_entries(const char *path)
+{
+	struct dirent *de;
+	DIR *d = opendir(path);
+	int n = 0;
+
+	if(!d) {
+		return -1;
+	}
+	while((de = readdir(d)) != NULL) {
+		n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+	}
+	closedir(d);
+	return n;
+}
+
+/* ---- fixtures ---- */
+
+static int term_setup(term *t, const char *id, const char *password)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	memset(t, 0, sizeof(*t));
+	t->id = id;
+	t->password = password;
+	snprintf(t->dir, sizeof(t->dir), "%s/cardex-cards-%s-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp", id);
+	if(!mkdtemp(t->dir)) {
+		return -1;
+	}
+	snprintf(t->data, sizeof(t->data), "%s/data", t->dir);
+	snprintf(t->config, sizeof(t->config), "%s/config", t->dir);
+	snprintf(t->tmp, sizeof(t->tmp), "%s/tmp", t->dir);
+	return mkdir(t->tmp, 0700);
+}
+
+static int setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	const char *dir = getenv("CARDEX_TEST_DATA");
+	cxb_config cfg;
+
+	if(!fx) {
+		return -1;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.plugin = true;
+	cfg.accounts = accounts;
+	cfg.naccounts = sizeof(accounts) / sizeof(accounts[0]);
+	if(term_setup(&fx->a, "A", "pw-a-secret") != 0 || term_setup(&fx->b_term, "B", "pw-b-secret") != 0
+			|| cxb_start(&fx->b, &cfg) != 0) {
+		remove_tree(fx->a.dir);
+		remove_tree(fx->b_term.dir);
+		free(fx);
+		return -1;
+	}
+	snprintf(fx->port, sizeof(fx->port), "%d", fx->b.port);
+	snprintf(fx->apple, sizeof(fx->apple), "%s/apple.vcf", fx->a.dir);
+	snprintf(fx->gump, sizeof(fx->gump), "%s/gump.vcf", fx->b_term.dir);
+	snprintf(fx->ada_json, sizeof(fx->ada_json), "%s/ada.json", dir ? dir : "tests/data");
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+	size_t i;
+
+	if(!fx) {
+		return 0;
+	}
+	for(i = 0; i < sizeof(fx->procs) / sizeof(fx->procs[0]); i++) {
+		proc_free(fx->procs[i]);
+	}
+	cxb_stop(&fx->b);
+	remove_tree(fx->a.dir);
+	remove_tree(fx->b_term.dir);
+	free(fx);
+	return 0;
+}
+
+/* A: profile "work" (Apple's Johnny Appleseed, with a UID added) and "personal" (Ada). */
+static void profiles_a(struct fx *fx)
+{
+	const char *imp_work[] = {"card", "import", "--profile", "work", fx->apple, NULL};
+	const char *set_uid[] = {"card", "set", "--profile", "work", "UID",
+		"urn:uuid:5ad380fd-b2de-4261-ba99-de1d1db52fbe", NULL};
+	const char *imp_personal[] = {"card", "import", "--profile", "personal", fx->ada_json, NULL};
+
+	copy_data("vcard/apple-3.0.vcf", fx->apple);
+	run_ok(fx, &fx->a, imp_work);
+	run_ok(fx, &fx->a, set_uid);
+	run_ok(fx, &fx->a, imp_personal);
+}
+
+/*
+ * B: profile "main" (Wikipedia's Forrest Gump) and a config file that holds
+ * everything a command needs but the key: host, port, id, password file.
+ */
+static void profiles_b(struct fx *fx)
+{
+	char path[400], text[1200];
+	const char *imp_main[] = {"card", "import", "--profile", "main", fx->gump, NULL};
+
+	copy_data("vcard/wikipedia-3.0.vcf", fx->gump);
+	run_ok(fx, &fx->b_term, imp_main);
+	snprintf(path, sizeof(path), "%s/pw", fx->b_term.dir);
+	write_file(path, "pw-b-secret\n", 0600);
+	assert_int_equal(mkdir(fx->b_term.config, 0700), 0);
+	snprintf(path, sizeof(path), "%s/cardex", fx->b_term.config);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/cardex/config", fx->b_term.config);
+	snprintf(text, sizeof(text), "# terminal B\nhost = 127.0.0.1\nport = %s\nid = B\n"
+			"password-file = ~/pw\nprofile = main\n", fx->port);
+	write_file(path, text, 0600);
+}
+
+/* Reads the key from an offer's first JSON line, as "KEY\n". */
+static void offer_key(struct proc *offer, char *key_line, size_t cap)
+{
+	cJSON *j;
+
+	wait_for(offer, "\n");
+	j = cJSON_Parse(offer->obuf);
+	assert_non_null(j);
+	assert_string_equal(jstr(j, "event"), "offer");
+	snprintf(key_line, cap, "%s\n", jstr(j, "key"));
+	cJSON_Delete(j);
+}
+
+/* The JSON lines of `contacts list --json` of t. */
+static cJSON *contacts_of(struct fx *fx, const term *t)
+{
+	const char *args[] = {"contacts", "list", "--json", NULL};
+
+	return json_lines(run_ok(fx, t, args));
+}
+
+/* ---- tests ---- */
+
+static void test_profiles_exchange(void **state)
+{
+	struct fx *fx = *state;
+	const char *offer[] = {"offer", "--json", "--host", "127.0.0.1", "--port", fx->port, "--id", "A",
+		"--only", "fn,email", "--timeout", "30", NULL};
+	const char *claim[] = {"claim", "A", "--json", "--key-stdin", "--timeout", "30", NULL};
+	const char *show_b[] = {"contacts", "show", "appleseed", NULL};
+	const char *sent_a[] = {"contacts", "sent", "--json", NULL};
+	const char *sent_a_table[] = {"contacts", "sent", NULL};
+	run_opts oa = {.password = true};
+	run_opts ob = {0};
+	struct proc *a, *b, *p;
+	char key[64];
+	cJSON *list, *ev, *fields;
+
+	profiles_a(fx);
+	profiles_b(fx);
+	a = spawn(fx, &fx->a, &oa, offer);
+	offer_key(a, key, sizeof(key));
+	ob.stdin_data = key;
+	b = spawn(fx, &fx->b_term, &ob, claim);
+	if(finish(b) != 0 || finish(a) != 0) {
+		fail_msg("exchange failed: A %d (%s%s), B %d (%s%s)", a->status, a->obuf, a->ebuf, b->status,
+				b->obuf, b->ebuf);
+	}
+
+	/* B received only FN, EMAIL (and the UID) of A's default profile, and stored it. */
+	ev = json_event(b, "card", NULL);
+	assert_non_null(ev);
+	assert_int_equal(strlen(jstr(ev, "contact")), 12);
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(ev, "updated")));
+	cJSON_Delete(ev);
+	list = contacts_of(fx, &fx->b_term);
+	assert_int_equal(cJSON_GetArraySize(list), 1);
+	assert_string_equal(jstr(cJSON_GetArrayItem(list, 0), "fn"), "Dr. Johnny Q. Appleseed Jr.");
+	assert_string_equal(jstr(cJSON_GetArrayItem(list, 0), "peer"), "A");
+	cJSON_Delete(list);
+	p = run_ok(fx, &fx->b_term, show_b);
+	assert_non_null(strstr(p->obuf, "johnny@example.com"));
+	assert_non_null(strstr(p->obuf, "from terminal A"));
+	assert_null(strstr(p->obuf, "Senior Engineer"));
+	assert_null(strstr(p->obuf, "Phone"));
+
+	/* A received B's whole "main" profile (B's config file named it). */
+	list = contacts_of(fx, &fx->a);
+	assert_int_equal(cJSON_GetArraySize(list), 1);
+	assert_string_equal(jstr(cJSON_GetArrayItem(list, 0), "fn"), "Forrest Gump");
+	assert_string_equal(jstr(cJSON_GetArrayItem(list, 0), "peer"), "B");
+	assert_int_equal(strlen(jstr(cJSON_GetArrayItem(list, 0), "exchange")), 32);
+	cJSON_Delete(list);
+
+	/* A's sent log names the fields and the profile, never their values. */
+	p = run_ok(fx, &fx->a, sent_a);
+	list = json_lines(p);
+	assert_int_equal(cJSON_GetArraySize(list), 1);
+	ev = cJSON_GetArrayItem(list, 0);
+	assert_string_equal(jstr(ev, "peer"), "B");
+	assert_string_equal(jstr(ev, "profile"), "work");
+	fields = cJSON_GetObjectItemCaseSensitive(ev, "fields");
+	assert_int_equal(cJSON_GetArraySize(fields), 3);
+	assert_string_equal(cJSON_GetArrayItem(fields, 0)->valuestring, "fn");
+	assert_string_equal(cJSON_GetArrayItem(fields, 1)->valuestring, "email");
+	assert_string_equal(cJSON_GetArrayItem(fields, 2)->valuestring, "uid");
+	assert_null(strstr(p->obuf, "johnny@example.com"));
+	cJSON_Delete(list);
+	p = run_ok(fx, &fx->a, sent_a_table);
+	assert_non_null(strstr(p->obuf, "fn,email,uid"));
+}
+
+static void test_second_exchange_updates(void **state)
+{
+	struct fx *fx = *state;
+	const char *offer_a[] = {"offer", "--json", "--host", "127.0.0.1", "--port", fx->port, "--id", "A",
+		"--only", "fn,email", "--timeout", "30", NULL};
+	const char *claim_b[] = {"claim", "A", "--json", "--key-stdin", "--timeout", "30", NULL};
+	const char *retitle[] = {"card", "set", "--profile", "work", "TITLE", "Chief Orchardist", NULL};
+	/* Second time, the other way round: B offers, A claims with other fields. */
+	const char *offer_b[] = {"offer", "--json", "--timeout", "30", NULL};
+	const char *claim_a[] = {"claim", "B", "--json", "--key-stdin", "--host", "127.0.0.1", "--port",
+		fx->port, "--id", "A", "--only", "fn,title", "--timeout", "30", NULL};
+	const char *show_b[] = {"contacts", "show", "Johnny", NULL};
+	run_opts oa = {.password = true};
+	run_opts ob = {0};
+	struct proc *a, *b, *p;
+	char key[64];
+	cJSON *list, *ev;
+	char first_id[16];
+
+	profiles_a(fx);
+	profiles_b(fx);
+	a = spawn(fx, &fx->a, &oa, offer_a);
+	offer_key(a, key, sizeof(key));
+	ob.stdin_data = key;
+	b = spawn(fx, &fx->b_term, &ob, claim_b);
+	assert_int_equal(finish(b), 0);
+	assert_int_equal(finish(a), 0);
+	list = contacts_of(fx, &fx->b_term);
+	snprintf(first_id, sizeof(first_id), "%s", jstr(cJSON_GetArrayItem(list, 0), "id"));
+	cJSON_Delete(list);
+
+	run_ok(fx, &fx->a, retitle);
+	b = spawn(fx, &fx->b_term, &ob, offer_b);
+	offer_key(b, key, sizeof(key));
+	oa.stdin_data = key;
+	a = spawn(fx, &fx->a, &oa, claim_a);
+	if(finish(a) != 0 || finish(b) != 0) {
+		fail_msg("second exchange failed: A %d (%s%s), B %d (%s%s)", a->status, a->obuf, a->ebuf,
+				b->status, b->obuf, b->ebuf);
+	}
+	/* The same UID: B's entry for A is updated in place, not duplicated. */
+	ev = json_event(b, "card", NULL);
+	assert_non_null(ev);
+	assert_string_equal(jstr(ev, "contact"), first_id);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "updated")));
+	cJSON_Delete(ev);
+	list = contacts_of(fx, &fx->b_term);
+	assert_int_equal(cJSON_GetArraySize(list), 1);
+	assert_string_equal(jstr(cJSON_GetArrayItem(list, 0), "id"), first_id);
+	cJSON_Delete(list);
+	p = run_ok(fx, &fx->b_term, show_b);
+	assert_non_null(strstr(p->obuf, "Chief Orchardist"));
+	/* Replaced by what A chose to send this time: no e-mail any more. */
+	assert_null(strstr(p->obuf, "johnny@example.com"));
+
+	/* B's card has no UID: the same peer and name update A's entry too. */
+	ev = json_event(a, "card", NULL);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "updated")));
+	cJSON_Delete(ev);
+	list = contacts_of(fx, &fx->a);
+	assert_int_equal(cJSON_GetArraySize(list), 1);
+	cJSON_Delete(list);
+}
+
+/*
+ * Runs /usr/bin/python3 with vobject on path; returns it, with one stdout
+ * line "VERSION|FN|number of properties|emails" per card. Exit code 77: no vobject.
+ */
+static struct proc *vobject_read(const char *path, int *rc)
+{
+	static const char script[] =
+		"import sys\n"
+		"try:\n"
+		"    import vobject\n"
+		"except ImportError:\n"
+		"    sys.exit(77)\n"
+		"with open(sys.argv[1], newline='') as f:\n"
+		"    for c in vobject.readComponents(f, validate=True):\n"
+		"        emails = ','.join(e.value for e in c.contents.get('email', []))\n"
+		"        print('%s|%s|%d|%s' % (c.version.value, c.fn.value, len(list(c.getChildren())), emails))\n";
+	struct proc *p = calloc(1, sizeof(*p));
+	int pout[2], perr[2];
+
+	assert_non_null(p);
+	assert_int_equal(pipe(pout), 0);
+	assert_int_equal(pipe(perr), 0);
+	p->status = -1;
+	p->pid = fork();
+	assert_true(p->pid >= 0);
+	if(p->pid == 0) {
+		dup2(pout[1], STDOUT_FILENO);
+		dup2(perr[1], STDERR_FILENO);
+		close(pout[0]);
+		close(pout[1]);
+		close(perr[0]);
+		close(perr[1]);
+		execl(PYTHON, "python3", "-c", script, path, (char *)NULL);
+		_exit(127);
+	}
+	close(pout[1]);
+	close(perr[1]);
+	p->out = pout[0];
+	p->err = perr[0];
+	*rc = finish(p);
+	return p;
+}
+
+/* Writes a command's stdout to path. */
+static void save_output(const struct proc *p, const char *path)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(p->obuf, 1, p->olen, f), p->olen);
+	fclose(f);
+}
+
+static void test_export_independent_parser(void **state)
+{
+	struct fx *fx = *state;
+	const char *offer[] = {"offer", "--json", "--host", "127.0.0.1", "--port", fx->port, "--id", "A",
+		"--timeout", "30", NULL};
+	const char *claim[] = {"claim", "A", "--json", "--key-stdin", "--timeout", "30", NULL};
+	const char *card_export[] = {"card", "export", "--profile", "work", NULL};
+	const char *contacts_export[] = {"contacts", "export", NULL};
+	const char *contacts_export_prov[] = {"contacts", "export", "--with-provenance", NULL};
+	run_opts oa = {.password = true};
+	run_opts ob = {0};
+	struct proc *a, *b, *p, *py;
+	char key[64], path[400];
+	int rc;
+
+	if(access(PYTHON, X_OK) != 0) {
+		print_message("SKIPPED: %s is missing (scripts/deps installs python3-vobject)\n", PYTHON);
+		skip();
+	}
+	profiles_a(fx);
+	profiles_b(fx);
+	a = spawn(fx, &fx->a, &oa, offer);
+	offer_key(a, key, sizeof(key));
+	ob.stdin_data = key;
+	b = spawn(fx, &fx->b_term, &ob, claim);
+	assert_int_equal(finish(b), 0);
+	assert_int_equal(finish(a), 0);
+
+	/* Our own card, converted from Apple's 3.0 export with its photo and groups. */
+	p = run_ok(fx, &fx->a, card_export);
+	assert_non_null(strstr(p->obuf, "BEGIN:VCARD\r\nVERSION:4.0\r\n"));
+	snprintf(path, sizeof(path), "%s/work.vcf", fx->a.dir);
+	save_output(p, path);
+	py = vobject_read(path, &rc);
+	if(rc == 77) {
+		proc_free(py);
+		print_message("SKIPPED: python3-vobject is not installed for %s (scripts/deps installs it)\n",
+				PYTHON);
+		skip();
+	}
+	if(rc != 0) {
+		fail_msg("vobject refused cardex's vCard: %s", py->ebuf);
+	}
+	assert_non_null(strstr(py->obuf, "4.0|Dr. Johnny Q. Appleseed Jr.|"));
+	assert_non_null(strstr(py->obuf, "|johnny@example.com,johnny.a@example.net\n"));
+	proc_free(py);
+
+	/* The contacts as one stream, with and without provenance. */
+	p = run_ok(fx, &fx->b_term, contacts_export);
+	assert_null(strstr(p->obuf, "X-CARDEX"));
+	snprintf(path, sizeof(path), "%s/contacts.vcf", fx->b_term.dir);
+	save_output(p, path);
+	py = vobject_read(path, &rc);
+	if(rc != 0) {
+		fail_msg("vobject refused the contacts export: %s", py->ebuf);
+	}
+	assert_int_equal(strncmp(py->obuf, "4.0|Dr. Johnny Q. Appleseed Jr.|", 32), 0);
+	assert_int_equal(strchr(py->obuf, '\n') - py->obuf + 1, (long)strlen(py->obuf));
+	proc_free(py);
+	p = run_ok(fx, &fx->a, contacts_export_prov);
+	assert_non_null(strstr(p->obuf, "X-CARDEX-PEER:B\r\n"));
+	snprintf(path, sizeof(path), "%s/contacts.vcf", fx->a.dir);
+	save_output(p, path);
+	py = vobject_read(path, &rc);
+	if(rc != 0) {
+		fail_msg("vobject refused the contacts export: %s", py->ebuf);
+	}
+	assert_non_null(strstr(py->obuf, "4.0|Forrest Gump|"));
+	proc_free(py);
+}
+
+static void test_terminal_output(void **state)
+{
+	struct fx *fx = *state;
+	const char *offer[] = {"offer", "--host", "127.0.0.1", "--port", fx->port, "--id", "A",
+		"--timeout", "3", NULL};
+	const char *offer_noqr[] = {"offer", "--host", "127.0.0.1", "--port", fx->port, "--id", "A",
+		"--timeout", "2", "--no-qr", NULL};
+	const char *offer_json[] = {"offer", "--json", "--host", "127.0.0.1", "--port", fx->port, "--id", "A",
+		"--timeout", "2", NULL};
+	run_opts tty = {.password = true, .pty = true};
+	run_opts tty_plain = {.password = true, .pty = true, .env = {"NO_COLOR=1"}};
+	run_opts pipe_opts = {.password = true};
+	struct proc *p;
+	cJSON *lines;
+
+	profiles_a(fx);
+
+	/* On a terminal: big key, QR code in colour, a countdown rewritten in place. */
+	p = run_expect(fx, &fx->a, &tty, offer, 4);
+	assert_non_null(strstr(p->obuf, "Terminal ID: \033[1mA\033[0m"));
+	assert_non_null(strstr(p->obuf, "\033[30;107m"));
+	assert_true(strstr(p->obuf, UPPER_HALF) || strstr(p->obuf, LOWER_HALF));
+	assert_non_null(strstr(p->obuf, "\r\033[KExpires in: 120 s"));
+	assert_non_null(strstr(p->obuf, "\r\033[KExpires in: 119 s"));
+
+	/* NO_COLOR: the same without colour escapes. */
+	p = run_expect(fx, &fx->a, &tty_plain, offer, 4);
+	assert_true(strstr(p->obuf, UPPER_HALF) || strstr(p->obuf, LOWER_HALF));
+	assert_non_null(strstr(p->obuf, "Terminal ID: A\r\n"));
+	assert_null(strstr(p->obuf, "\033[1m"));
+	assert_null(strstr(p->obuf, "\033[0m"));
+	assert_null(strstr(p->obuf, "\033[3"));
+
+	/* --no-qr: the key still shows, no QR code. */
+	p = run_expect(fx, &fx->a, &tty, offer_noqr, 4);
+	assert_null(strstr(p->obuf, UPPER_HALF));
+	assert_null(strstr(p->obuf, LOWER_HALF));
+	assert_null(strstr(p->obuf, "\033[30;107m"));
+
+	/* On a pipe: plain lines only, no escape, no block, no countdown. */
+	p = run_expect(fx, &fx->a, &pipe_opts, offer, 4);
+	assert_null(strchr(p->obuf, '\033'));
+	assert_null(strchr(p->ebuf, '\033'));
+	assert_null(strstr(p->obuf, "\xe2\x96"));
+	assert_int_equal(strncmp(p->obuf, "Terminal ID: A\nInstant key: ", 28), 0);
+	assert_non_null(strstr(p->obuf, "\nExpires in: 120 s\n"));
+	assert_null(strstr(p->obuf, "119 s"));
+
+	/* --json on a terminal: nothing but JSON lines. */
+	p = run_expect(fx, &fx->a, &tty, offer_json, 4);
+	assert_null(strchr(p->obuf, '\033'));
+	lines = json_lines(p);
+	assert_int_equal(cJSON_GetArraySize(lines), 2);
+	assert_string_equal(jstr(cJSON_GetArrayItem(lines, 0), "event"), "offer");
+	assert_string_equal(jstr(cJSON_GetArrayItem(lines, 1), "code"), "timeout");
+	cJSON_Delete(lines);
+}
+
+static void test_claim_uri(void **state)
+{
+	struct fx *fx = *state;
+	const char *offer[] = {"offer", "--json", "--host", "127.0.0.1", "--port", fx->port, "--id", "A",
+		"--timeout", "30", NULL};
+	const char *claim[] = {"claim", "--uri", "-", "--json", "--no-save", "--timeout", "30", NULL};
+	const char *bad[] = {"claim", "--uri", "cardex:A/98765", "--timeout", "5", NULL};
+	const char *bad2[] = {"claim", "--uri", "cardex://A/987654", "--timeout", "5", NULL};
+	const char *both[] = {"claim", "A", "--uri", "cardex:A/987654", "--timeout", "5", NULL};
+	run_opts oa = {.password = true};
+	run_opts ob = {0};
+	struct proc *a, *b, *p;
+	char key[64], uri[128];
+	cJSON *list;
+
+	profiles_a(fx);
+	profiles_b(fx);
+	a = spawn(fx, &fx->a, &oa, offer);
+	offer_key(a, key, sizeof(key));
+	/* What a QR reader hands over, on standard input rather than the command line. */
+	snprintf(uri, sizeof(uri), "cardex:A/%s", key);
+	ob.stdin_data = uri;
+	b = spawn(fx, &fx->b_term, &ob, claim);
+	assert_int_equal(finish(b), 0);
+	assert_int_equal(finish(a), 0);
+	/* --no-save: B kept nothing. */
+	list = contacts_of(fx, &fx->b_term);
+	assert_int_equal(cJSON_GetArraySize(list), 0);
+	cJSON_Delete(list);
+
+	p = run_expect(fx, &fx->b_term, &ob, bad, 2);
+	assert_null(strstr(p->ebuf, "98765"));
+	assert_non_null(strstr(p->ebuf, "6 to 16 digits"));
+	run_expect(fx, &fx->b_term, &ob, bad2, 2);
+	run_expect(fx, &fx->b_term, &ob, both, 2);
+}
+
+static void test_config_errors(void **state)
+{
+	struct fx *fx = *state;
+	char path[400], pw[400], text[600];
+	const char *offer[] = {"offer", "--timeout", "5", NULL};
+	run_opts o = {0};
+	struct proc *p;
+
+	profiles_b(fx);
+	snprintf(path, sizeof(path), "%s/cardex/config", fx->b_term.config);
+	/* A password in the config file: refused with its line, never echoed. */
+	write_file(path, "host = 127.0.0.1\nid = B\npassword = hunter22\n", 0600);
+	p = run_expect(fx, &fx->b_term, &o, offer, 2);
+	assert_non_null(strstr(p->ebuf, "line 3"));
+	assert_null(strstr(p->ebuf, "hunter22"));
+	assert_null(strstr(p->obuf, "hunter22"));
+
+	write_file(path, "host = 127.0.0.1\nport = eighty\n", 0600);
+	p = run_expect(fx, &fx->b_term, &o, offer, 2);
+	assert_non_null(strstr(p->ebuf, "line 2: port"));
+
+	/* A password file others may read is refused before connecting. */
+	snprintf(pw, sizeof(pw), "%s/pw", fx->b_term.dir);
+	assert_int_equal(chmod(pw, 0644), 0);
+	snprintf(text, sizeof(text), "host = 127.0.0.1\nport = %s\nid = B\npassword-file = %s\n", fx->port, pw);
+	write_file(path, text, 0600);
+	p = run_expect(fx, &fx->b_term, &o, offer, 5);
+	assert_non_null(strstr(p->ebuf, "chmod 600"));
+}
+
+static void test_card_commands(void **state)
+{
+	struct fx *fx = *state;
+	char tmp_count_dir[400];
+	const char *list[] = {"card", "list", NULL};
+	const char *show_work[] = {"card", "show", "--profile", "work", NULL};
+	const char *export_json[] = {"card", "export", "--profile", "personal", "--jcard", NULL};
+	const char *edit[] = {"card", "edit", "--profile", "work", NULL};
+	const char *rm[] = {"card", "rm", "--profile", "personal", NULL};
+	const char *rm_again[] = {"card", "rm", "--profile", "personal", NULL};
+	const char *set_default[] = {"card", "default", "personal", NULL};
+	const char *help_group[] = {"card", "--help", NULL};
+	const char *help_cmd[] = {"contacts", "export", "--help", NULL};
+	run_opts good = {.env = {"EDITOR=sed -i -e 's/^TITLE:.*/TITLE:Edited Title/'"}};
+	run_opts breaks = {.env = {"EDITOR=sed -i -e 's/^FN:.*/NOTE:no name/'"}};
+	run_opts fails = {.env = {"EDITOR=false"}};
+	run_opts plain = {0};
+	run_opts again = {.pty = true};
+	char script[400], editor[450], text[400];
+	struct proc *p;
+
+	profiles_a(fx);
+	p = run_ok(fx, &fx->a, list);
+	assert_non_null(strstr(p->obuf, "* work"));
+	assert_non_null(strstr(p->obuf, "Dr. Johnny Q. Appleseed Jr."));
+	assert_non_null(strstr(p->obuf, "  personal"));
+	p = run_ok(fx, &fx->a, export_json);
+	assert_int_equal(strncmp(p->obuf, "[\"vcard\",[[\"version\",{},\"text\",\"4.0\"]", 35), 0);
+
+	/* card edit: the editor's change is checked and stored; the copy never stays. */
+	snprintf(tmp_count_dir, sizeof(tmp_count_dir), "%s", fx->a.tmp);
+	run_expect(fx, &fx->a, &good, edit, 0);
+	p = run_ok(fx, &fx->a, show_work);
+	assert_non_null(strstr(p->obuf, "Edited Title"));
+	assert_int_equal(count_entries(tmp_count_dir), 0);
+	p = run_expect(fx, &fx->a, &breaks, edit, 5);
+	assert_non_null(strstr(p->ebuf, "not valid"));
+	assert_non_null(strstr(p->ebuf, "FN"));
+	assert_non_null(strstr(p->ebuf, "nothing changed"));
+	assert_int_equal(count_entries(tmp_count_dir), 0);
+	run_expect(fx, &fx->a, &fails, edit, 5);
+	assert_int_equal(count_entries(tmp_count_dir), 0);
+	p = run_ok(fx, &fx->a, show_work);
+	assert_non_null(strstr(p->obuf, "Edited Title"));
+
+	/* On a terminal, an invalid card can be edited again: the second round fixes it. */
+	snprintf(script, sizeof(script), "%s/ed.sh", fx->a.dir);
+	snprintf(editor, sizeof(editor), "EDITOR=sh %s", script);
+	snprintf(text, sizeof(text),
+			"if [ -e \"$0.once\" ]; then sed -i -e 's/^NOTE:no name.*/FN:Johnny Again/' \"$1\"\n"
+			"else touch \"$0.once\"; sed -i -e 's/^FN:.*/NOTE:no name/' \"$1\"; fi\n");
+	write_file(script, text, 0700);
+	again.env[0] = editor;
+	p = spawn(fx, &fx->a, &again, edit);
+	wait_for(p, "Edit again? [Y/n]");
+	assert_int_equal(write(p->out, "y\n", 2), 2);
+	assert_int_equal(finish(p), 0);
+	assert_non_null(strstr(p->obuf, "the edited card is not valid"));
+	p = run_ok(fx, &fx->a, show_work);
+	assert_non_null(strstr(p->obuf, "Johnny Again"));
+	assert_int_equal(count_entries(tmp_count_dir), 0);
+
+	run_ok(fx, &fx->a, set_default);
+	p = run_ok(fx, &fx->a, rm);
+	assert_non_null(strstr(p->obuf, "was the default"));
+	run_expect(fx, &fx->a, &plain, rm_again, 1);
+	p = run_ok(fx, &fx->a, help_group);
+	assert_non_null(strstr(p->obuf, "import"));
+	assert_non_null(strstr(p->obuf, "edit"));
+	p = run_ok(fx, &fx->a, help_cmd);
+	assert_non_null(strstr(p->obuf, "Usage: cardex contacts export"));
+	assert_non_null(strstr(p->obuf, "--with-provenance"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_profiles_exchange, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_second_exchange_updates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_export_independent_parser, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_terminal_output, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claim_uri, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_card_commands, setup, teardown),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
