@@ -1,0 +1,66 @@
+/*
+ * cardex-bench: measures the exchange engine in-process (--engine) and the
+ * plugin inside a real Mosquitto against a Mosquitto without the plugin
+ * (the default). docs/benchmarks.md explains every figure and the method.
+ *
+ * Module map: main.c (options, dispatch), engine_bench.c (--engine),
+ * broker_bench.c (brokers, rounds, report), launch.c (private Mosquitto
+ * processes), load.c (MQTT terminal pairs on one epoll loop), cards.c (the
+ * jCards sent), stats.c (clocks, samples, percentiles, memory, CPU),
+ * json.c (output). Cross-file functions carry the bench__ prefix.
+ */
+#ifndef CX_BENCH_H
+#define CX_BENCH_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit codes, documented in docs/benchmarks.md. */
+enum {
+	BENCH_EXIT_OK = 0,      /* every exchange passed and every figure was measured */
+	BENCH_EXIT_FAILED = 1,  /* an exchange failed, a figure is missing, or a broker failed */
+	BENCH_EXIT_USAGE = 2,   /* bad options */
+	BENCH_EXIT_INTERRUPTED = 3 /* SIGINT or SIGTERM */
+};
+
+/* Which brokers the default mode measures. */
+typedef enum {
+	BENCH_RUN_BOTH = 0,
+	BENCH_RUN_PLUGIN,
+	BENCH_RUN_BASELINE
+} bench__runs;
+
+struct bench__opts {
+	bool engine;              /* --engine */
+	bool json;                /* --json */
+	/* --engine */
+	size_t offers;            /* largest number of pending offers (1000000) */
+	size_t tick_budget;       /* timers per cx_engine_tick call (1000, as the plugin) */
+	/* broker mode */
+	size_t pairs;             /* terminal pairs (50) */
+	unsigned duration_s;      /* measured seconds per broker (10) */
+	uint64_t count;           /* exchanges per pair per broker; 0 = use duration */
+	unsigned rounds;          /* alternating rounds per broker (5) */
+	unsigned timeout_s;       /* longest an exchange may take before it counts as failed (10) */
+	bench__runs runs;         /* --only plugin|baseline */
+	const char *host;         /* --host: use running brokers instead of starting them */
+	int port;                 /* --port: the broker with the plugin */
+	int baseline_port;        /* --baseline-port: the broker without it (0: none) */
+	const char *prefix;       /* --prefix: the plugin's topic_prefix on an external broker */
+	const char *mosquitto;    /* broker executable */
+	const char *mosquitto_passwd;
+	const char *plugin;       /* mosquitto_cardex.so */
+};
+
+/* Set by the SIGINT/SIGTERM handler; every loop checks it. */
+extern volatile sig_atomic_t bench__stop;
+
+/* The engine benchmark. Returns a BENCH_EXIT_* code; prints its own errors. */
+int bench__engine_main(const struct bench__opts *o);
+
+/* The broker benchmark. Returns a BENCH_EXIT_* code; prints its own errors. */
+int bench__broker_main(const struct bench__opts *o);
+
+#endif
