@@ -182,8 +182,9 @@ static int read_default(const cli_store *st, char *name, char *why)
 	if(len == 0) {
 		rc = 1;
 	} else if(!cli_profile_name_valid(text)) {
-		snprintf(why, CLI_WHY_MAX, "%s does not hold a profile name; set one with 'cardex card default NAME'",
-				path);
+		/* The path could fill why on its own; the file's name says enough. */
+		snprintf(why, CLI_WHY_MAX, "the data directory's " DEFAULT_FILE " file does not hold a "
+				"profile name; set one with 'cardex card default NAME'");
 		rc = -1;
 	} else {
 		memcpy(name, text, len + 1);
