@@ -27,11 +27,26 @@ const char *plugin__identity(const struct mosquitto *client)
 }
 
 /*
+ * True when client_id has the form of a terminal's client ID: its part
+ * before any ':' is a valid terminal ID ("B", "B:phone"). The plugin cannot
+ * know which terminals exist (their passwords live in Mosquitto's
+ * password_file), so every such ID is treated as one that may hold a
+ * terminal's session.
+ */
+static bool terminal_shaped(const char *client_id)
+{
+	return cx_id_valid(client_id, strcspn(client_id, ":"));
+}
+
+/*
  * Refuses (MOSQ_ERR_AUTH) a username that is not a valid terminal ID and a
  * client ID other than "<username>" or "<username>:<suffix>", so that no one
- * can take over another terminal's session and its queued replies. Defers
- * otherwise, including clients without a username: allow_anonymous decides
- * about those, and the ACL gives them nothing in the namespace.
+ * can take over another terminal's session and its queued replies. A client
+ * without a username (Mosquitto also treats an empty one so) is refused when
+ * its client ID has a terminal's form, for the same reason: connecting with
+ * the client ID "B" would take B's session over. Defers otherwise: the
+ * password_file checks the password, allow_anonymous decides about
+ * anonymous clients, and the ACL gives those nothing in the namespace.
  */
 int plugin__basic_auth(int event, void *event_data, void *userdata)
 {
@@ -42,12 +57,19 @@ int plugin__basic_auth(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)userdata;
 
-	if(ed->username == NULL){
-		return MOSQ_ERR_PLUGIN_DEFER;
-	}
 	address = mosquitto_client_address(ed->client);
 	if(address == NULL){
 		address = "?";
+	}
+	if(ed->username == NULL){
+		client_id = mosquitto_client_id(ed->client);
+		if(client_id != NULL && terminal_shaped(client_id)){
+			mosquitto_log_printf(MOSQ_LOG_NOTICE,
+					"cardex: refused anonymous connection from %s: client ID has the form of a terminal's",
+					address);
+			return MOSQ_ERR_AUTH;
+		}
+		return MOSQ_ERR_PLUGIN_DEFER;
 	}
 	/* The refused username or client ID is not logged: it may be anything a client typed. */
 	if(!cx_id_valid(ed->username, strlen(ed->username))){

@@ -32,6 +32,13 @@ static const struct num_opt num_opts[] = {
 			10000},
 	{"max_offers", offsetof(struct plugin__config, limits.max_offers), 1, UINT32_MAX},
 	{"max_exchanges", offsetof(struct plugin__config, limits.max_exchanges), 1, UINT32_MAX},
+	{"claim_failures_per_min_per_address",
+			offsetof(struct plugin__config, limits.claim_failures_per_min_per_address), 1, 1000000},
+	{"claim_failures_per_min_total", offsetof(struct plugin__config, limits.claim_failures_per_min_total),
+			1, 100000000},
+	{"max_limiters", offsetof(struct plugin__config, limits.max_limiters), 2, UINT32_MAX},
+	{"error_replies_per_sec", offsetof(struct plugin__config, limits.error_replies_per_sec), 1, 100000},
+	{"stats_interval", offsetof(struct plugin__config, stats_interval_s), 0, 86400},
 };
 #define NNUM_OPTS (sizeof(num_opts) / sizeof(num_opts[0]))
 
@@ -162,6 +169,7 @@ int plugin__config_parse(struct plugin__config *cfg, const struct mosquitto_opt 
 	memset(cfg, 0, sizeof(*cfg));
 	cx_limits_default(&cfg->limits);
 	cfg->max_payload = PLUGIN_MAX_PAYLOAD_DEFAULT;
+	cfg->stats_interval_s = PLUGIN_STATS_INTERVAL_DEFAULT;
 	cfg->prefix = strdup("");
 	if(cfg->prefix == NULL){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: out of memory");

@@ -1,11 +1,22 @@
 /*
  * The exchange engine (engine.h): offers, claims, exchanges, expiry, limits.
  *
- * State lives in three keyed hash tables (offers by owner ID, exchanges by
- * raw 16-byte exchange ID, rate limiters by claimer ID) whose entries embed
- * their table link and their timer, and in one min-heap holding every timer.
- * Each request therefore costs O(1) expected table work plus O(log n) heap
- * work, whatever the number of pending offers.
+ * State lives in keyed hash tables (offers by owner ID, exchanges by raw
+ * 16-byte exchange ID, failure windows by claimer ID and by source address,
+ * error-reply windows by terminal ID) whose entries embed their table link
+ * and, but for the error windows, their timer, and in one min-heap holding
+ * every timer. Each request therefore costs O(1) expected table work plus
+ * O(log n) heap work, whatever the number of pending offers.
+ *
+ * No guess goes uncounted: before a claim is evaluated, the entries and heap
+ * slots its failure would need are secured (a spare entry per table, kept
+ * for the next claim when this one matches), so counting a failure cannot
+ * fail afterwards. A claim for which they cannot be had is refused
+ * unevaluated.
+ *
+ * Error replies to one terminal are budgeted per clock second. The windows
+ * are aligned to whole seconds, so that they need no timers: the whole table
+ * is dropped when the second changes.
  *
  * Expiry on touch: an offer or exchange found past its expiry when a request
  * reaches it is expired right there, with the same notice the tick would have
@@ -22,8 +33,10 @@
  */
 #include "engine.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "crypto.h"
 #include "engine_heap.h"
@@ -32,7 +45,7 @@
 
 #define SECRET_LEN 32
 #define XID_LEN 16
-/* The rate-limit window: fixed, starting at a claimer's first failure. */
+/* Every failure window: fixed, from the first failure it counts. */
 #define WINDOW_MS 60000
 /*
  * Due timers reclaimed before refusing for capacity: expired entries still
@@ -48,7 +61,8 @@
 enum timer_kind {
 	TIMER_OFFER = 1,
 	TIMER_EXCHANGE,
-	TIMER_LIMITER
+	TIMER_LIMITER,     /* a claimer's failure window */
+	TIMER_ADDR_LIMITER /* a source address's failure window */
 };
 
 /* A pending offer. Members ordered so the struct packs into 128 bytes. */
@@ -74,13 +88,27 @@ typedef struct {
 	char b[CX_ID_MAX + 1];
 } exchange;
 
-/* Failed claims of one claimer in its current window. */
+/* Failed claims of one claimer (or one source address) in its current window. */
 typedef struct {
 	cx_hnode hn;
-	cx_timer timer;                 /* due = end of the window */
+	cx_timer timer;                 /* due = end of the window; kind tells the table */
 	uint32_t failures;
-	char id[CX_ID_MAX + 1];
+	char id[CX_ID_MAX + 1];         /* terminal ID, or address key (CX_ADDR_MAX == CX_ID_MAX) */
 } limiter;
+
+/* Error replies sent to one terminal in the current clock second. */
+typedef struct {
+	cx_hnode hn;
+	uint32_t sent;
+	char id[CX_ID_MAX + 1];
+} errwin;
+
+/* Which spare limiter entry (struct cx_engine's spare[]) serves which table. */
+enum {
+	SPARE_CLAIMER,
+	SPARE_ADDRESS,
+	NSPARES
+};
 
 struct cx_engine {
 	cx_limits lim;
@@ -91,9 +119,21 @@ struct cx_engine {
 	unsigned char hkey[CX_SIPHASH_KEY_LEN]; /* hash-table key */
 	cx_htab offers;
 	cx_htab exchanges;
-	cx_htab limiters;
+	cx_htab limiters;      /* by claimer ID */
+	cx_htab addr_limiters; /* by address key */
+	cx_htab errwins;       /* by terminal ID, for err_second only */
 	cx_theap timers;
+	limiter *spare[NSPARES]; /* secured before a claim is evaluated; see prepare_counting */
+	int64_t err_second;      /* the clock second errwins counts */
+	bool total_open;         /* the all-claimers window */
+	int64_t total_due;
+	uint32_t total_failures;
+	cx_engine_stats counters; /* only the counter fields are used */
 };
+
+#if CX_ADDR_MAX != CX_ID_MAX
+#error "limiter.id holds both terminal IDs and address keys"
+#endif
 
 /* ---- limits ---- */
 
@@ -107,6 +147,10 @@ void cx_limits_default(cx_limits *lim)
 	lim->claim_failures_per_min = 10;
 	lim->max_offers = 1000000;
 	lim->max_exchanges = 1000000;
+	lim->claim_failures_per_min_per_address = 50;
+	lim->claim_failures_per_min_total = 1000;
+	lim->max_limiters = 100000;
+	lim->error_replies_per_sec = 20;
 }
 
 const char *cx_limits_check(const cx_limits *lim)
@@ -137,6 +181,19 @@ const char *cx_limits_check(const cx_limits *lim)
 	}
 	if(lim->max_exchanges < 1){
 		return "max_exchanges must be at least 1";
+	}
+	if(lim->claim_failures_per_min_per_address < 1 || lim->claim_failures_per_min_per_address > 1000000){
+		return "claim_failures_per_min_per_address must be 1..1000000";
+	}
+	if(lim->claim_failures_per_min_total < 1 || lim->claim_failures_per_min_total > 100000000){
+		return "claim_failures_per_min_total must be 1..100000000";
+	}
+	/* A claim may need a claimer's and an address's window at once. */
+	if(lim->max_limiters < 2){
+		return "max_limiters must be at least 2";
+	}
+	if(lim->error_replies_per_sec < 1 || lim->error_replies_per_sec > 100000){
+		return "error_replies_per_sec must be 1..100000";
 	}
 	return NULL;
 }
@@ -179,6 +236,16 @@ static bool limiter_eq(const cx_hnode *n, const void *key)
 	return strcmp(CONTAINER(n, limiter, hn)->id, key) == 0;
 }
 
+static uint64_t errwin_hash(const cx_hnode *n, const void *ctx)
+{
+	return hash_str(ctx, CONTAINER(n, errwin, hn)->id);
+}
+
+static bool errwin_eq(const cx_hnode *n, const void *key)
+{
+	return strcmp(CONTAINER(n, errwin, hn)->id, key) == 0;
+}
+
 static offer *offer_find(const cx_engine *e, const char *owner)
 {
 	cx_hnode *n = cx_htab_find(&e->offers, hash_str(e, owner), offer_eq, owner);
@@ -191,10 +258,22 @@ static exchange *exchange_find(const cx_engine *e, const unsigned char xid[XID_L
 	return n ? CONTAINER(n, exchange, hn) : NULL;
 }
 
-static limiter *limiter_find(const cx_engine *e, const char *id)
+static limiter *limiter_find(const cx_engine *e, const cx_htab *t, const char *id)
 {
-	cx_hnode *n = cx_htab_find(&e->limiters, hash_str(e, id), limiter_eq, id);
+	cx_hnode *n = cx_htab_find(t, hash_str(e, id), limiter_eq, id);
 	return n ? CONTAINER(n, limiter, hn) : NULL;
+}
+
+static errwin *errwin_find(const cx_engine *e, const char *id)
+{
+	cx_hnode *n = cx_htab_find(&e->errwins, hash_str(e, id), errwin_eq, id);
+	return n ? CONTAINER(n, errwin, hn) : NULL;
+}
+
+/* The table a limiter lives in, by the kind of its timer. */
+static cx_htab *limiter_table(cx_engine *e, const limiter *l)
+{
+	return l->timer.kind == TIMER_ADDR_LIMITER ? &e->addr_limiters : &e->limiters;
 }
 
 /* ---- removal (table, heap, wipe, free) ---- */
@@ -217,14 +296,85 @@ static void exchange_destroy(cx_engine *e, exchange *x)
 
 static void limiter_destroy(cx_engine *e, limiter *l)
 {
-	cx_htab_remove(&e->limiters, &l->hn, hash_str(e, l->id));
+	cx_htab_remove(limiter_table(e, l), &l->hn, hash_str(e, l->id));
 	cx_theap_remove(&e->timers, &l->timer);
 	free(l);
 }
 
+/* ---- error budget ---- */
+
+static void free_errwin_node(cx_hnode *n, void *arg)
+{
+	(void)arg;
+	free(CONTAINER(n, errwin, hn));
+}
+
+/* The clock second of now_ms, rounded down also for negative times. */
+static int64_t second_of(int64_t now_ms)
+{
+	return now_ms >= 0 ? now_ms / 1000 : -((-now_ms + 999) / 1000);
+}
+
+/* Drops the error windows when now_ms is in a later second than they count. */
+static void errwins_roll(cx_engine *e, int64_t now_ms)
+{
+	int64_t sec = second_of(now_ms);
+
+	if(sec == e->err_second){
+		return;
+	}
+	if(e->errwins.count > 0){
+		cx_htab_clear(&e->errwins, free_errwin_node, NULL);
+	}
+	e->err_second = sec;
+}
+
+/*
+ * Takes one error reply to terminal to from its budget for this second.
+ * False when the budget is spent, or when its window cannot be tracked
+ * (ceiling or memory): an error that cannot be counted is not sent.
+ */
+static bool error_budget_take(cx_engine *e, int64_t now_ms, const char *to)
+{
+	errwin *w;
+
+	errwins_roll(e, now_ms);
+	w = errwin_find(e, to);
+	if(w != NULL){
+		if(w->sent >= e->lim.error_replies_per_sec){
+			return false;
+		}
+		w->sent++;
+		return true;
+	}
+	if(e->errwins.count >= e->lim.max_limiters){
+		return false;
+	}
+	w = calloc(1, sizeof(*w));
+	if(w == NULL){
+		return false;
+	}
+	memcpy(w->id, to, strlen(to) + 1);
+	w->sent = 1;
+	cx_htab_insert(&e->errwins, &w->hn, hash_str(e, to));
+	return true;
+}
+
 /* ---- replies ---- */
 
-static void emit_error(cx_engine *e, const char *to, cx_code code, const char *topic,
+/* Emits error r (type must be CX_REPLY_ERROR) to terminal to, within its budget. */
+static bool emit_error_reply(cx_engine *e, int64_t now_ms, const char *to, const cx_reply *r)
+{
+	if(!error_budget_take(e, now_ms, to)){
+		e->counters.errors_dropped++;
+		return false;
+	}
+	e->counters.errors_sent++;
+	e->emit(e->ctx, to, r);
+	return true;
+}
+
+static void emit_error(cx_engine *e, int64_t now_ms, const char *to, cx_code code, const char *topic,
 		const char *ref, const char *xid, const char *message)
 {
 	cx_reply r = {
@@ -235,7 +385,7 @@ static void emit_error(cx_engine *e, const char *to, cx_code code, const char *t
 		.xid = xid,
 		.message = message,
 	};
-	e->emit(e->ctx, to, &r);
+	emit_error_reply(e, now_ms, to, &r);
 }
 
 static void emit_offer_expired(cx_engine *e, const offer *o)
@@ -285,6 +435,7 @@ static void expire_timer(cx_engine *e, cx_timer *t)
 		break;
 	}
 	case TIMER_LIMITER:
+	case TIMER_ADDR_LIMITER:
 		limiter_destroy(e, CONTAINER(t, limiter, timer));
 		break;
 	default:
@@ -298,6 +449,7 @@ size_t cx_engine_tick(cx_engine *e, int64_t now_ms, size_t budget)
 {
 	size_t done = 0;
 
+	errwins_roll(e, now_ms);
 	while(done < budget){
 		cx_timer *t = cx_theap_top(&e->timers);
 		if(t == NULL || t->due > now_ms){
@@ -383,7 +535,9 @@ cx_engine *cx_engine_new(const cx_limits *lim, cx_emit_fn emit, void *ctx)
 	}
 	if(cx_htab_init(&e->offers, offer_hash, e) != 0
 			|| cx_htab_init(&e->exchanges, exchange_hash, e) != 0
-			|| cx_htab_init(&e->limiters, limiter_hash, e) != 0){
+			|| cx_htab_init(&e->limiters, limiter_hash, e) != 0
+			|| cx_htab_init(&e->addr_limiters, limiter_hash, e) != 0
+			|| cx_htab_init(&e->errwins, errwin_hash, e) != 0){
 		goto cleanup;
 	}
 	return e;
@@ -403,6 +557,11 @@ void cx_engine_free(cx_engine *e)
 	cx_htab_free(&e->offers, free_offer_node, NULL);
 	cx_htab_free(&e->exchanges, free_exchange_node, NULL);
 	cx_htab_free(&e->limiters, free_limiter_node, NULL);
+	cx_htab_free(&e->addr_limiters, free_limiter_node, NULL);
+	cx_htab_free(&e->errwins, free_errwin_node, NULL);
+	for(size_t i = 0; i < NSPARES; i++){
+		free(e->spare[i]);
+	}
 	cx_rng_free(e->rng);
 	cx_wipe(e->secret, sizeof(e->secret));
 	cx_wipe(e->hkey, sizeof(e->hkey));
@@ -411,10 +570,14 @@ void cx_engine_free(cx_engine *e)
 
 void cx_engine_get_stats(const cx_engine *e, cx_engine_stats *out)
 {
+	*out = e->counters;
 	out->offers = e->offers.count;
 	out->exchanges = e->exchanges.count;
 	out->limiters = e->limiters.count;
 	out->timers = e->timers.len;
+	out->address_limiters = e->addr_limiters.count;
+	out->error_windows = e->errwins.count;
+	out->total_failures = e->total_open ? e->total_failures : 0;
 }
 
 /* ---- offer ---- */
@@ -469,17 +632,17 @@ void cx_engine_offer(cx_engine *e, int64_t now_ms, const char *owner, const cx_o
 		return;
 	}
 	if(!cx_key_valid(req->key, strlen(req->key), e->lim.key_digits_min)){
-		emit_error(e, owner, CX_CODE_BAD_REQUEST, topic, req->ref, NULL,
+		emit_error(e, now_ms, owner, CX_CODE_BAD_REQUEST, topic, req->ref, NULL,
 				"key has fewer digits than this server requires");
 		return;
 	}
 	if(ttl < CX_TTL_MIN || ttl > e->lim.ttl_max_s){
-		emit_error(e, owner, CX_CODE_BAD_REQUEST, topic, req->ref, NULL,
+		emit_error(e, now_ms, owner, CX_CODE_BAD_REQUEST, topic, req->ref, NULL,
 				"ttl is outside the range this server allows");
 		return;
 	}
 	if(cx_key_mac(e->secret, sizeof(e->secret), owner, req->key, mac) != 0){
-		emit_error(e, owner, CX_CODE_INTERNAL, topic, req->ref, NULL, NULL);
+		emit_error(e, now_ms, owner, CX_CODE_INTERNAL, topic, req->ref, NULL, NULL);
 		goto cleanup;
 	}
 
@@ -491,12 +654,14 @@ void cx_engine_offer(cx_engine *e, int64_t now_ms, const char *owner, const cx_o
 		cx_theap_update(&e->timers, &o->timer);
 	}else{
 		if(!room_for(e, now_ms, &e->offers, e->lim.max_offers)){
-			emit_error(e, owner, CX_CODE_CAPACITY, topic, req->ref, NULL, NULL);
+			e->counters.capacity_offers++;
+			emit_error(e, now_ms, owner, CX_CODE_CAPACITY, topic, req->ref, NULL,
+					"the server holds as many pending offers as it is configured to; try again later");
 			goto cleanup;
 		}
 		o = offer_create(e, owner, due);
 		if(o == NULL){
-			emit_error(e, owner, CX_CODE_INTERNAL, topic, req->ref, NULL, NULL);
+			emit_error(e, now_ms, owner, CX_CODE_INTERNAL, topic, req->ref, NULL, NULL);
 			goto cleanup;
 		}
 	}
@@ -512,39 +677,13 @@ cleanup:
 
 /* ---- claim ---- */
 
-/* Counts one failed claim of claimer; opens a window at its first failure. */
-static void count_failure(cx_engine *e, int64_t now_ms, const char *claimer)
-{
-	limiter *l = limiter_find(e, claimer);
-
-	if(l != NULL){
-		l->failures++;
-		return;
-	}
-	l = calloc(1, sizeof(*l));
-	if(l == NULL){
-		/* Losing one count under memory pressure beats refusing the claim reply. */
-		return;
-	}
-	memcpy(l->id, claimer, strlen(claimer) + 1);
-	l->failures = 1;
-	l->timer.due = now_ms + WINDOW_MS;
-	l->timer.kind = TIMER_LIMITER;
-	l->timer.idx = CX_TIMER_DETACHED;
-	if(cx_theap_push(&e->timers, &l->timer) != 0){
-		free(l);
-		return;
-	}
-	cx_htab_insert(&e->limiters, &l->hn, hash_str(e, claimer));
-}
-
 /*
- * Seconds until claimer's window ends when it has used up its failures,
- * else 0. A window that has ended is dropped here.
+ * Seconds until the window of key in table t ends when its failures reached
+ * max, else 0. A window that has ended is dropped here.
  */
-static uint32_t rate_limited_for(cx_engine *e, int64_t now_ms, const char *claimer)
+static uint32_t limiter_wait(cx_engine *e, int64_t now_ms, cx_htab *t, const char *key, uint32_t max)
 {
-	limiter *l = limiter_find(e, claimer);
+	limiter *l = limiter_find(e, t, key);
 
 	if(l == NULL){
 		return 0;
@@ -553,10 +692,124 @@ static uint32_t rate_limited_for(cx_engine *e, int64_t now_ms, const char *claim
 		limiter_destroy(e, l);
 		return 0;
 	}
-	if(l->failures < e->lim.claim_failures_per_min){
+	if(l->failures < max){
 		return 0;
 	}
 	return (uint32_t)((l->timer.due - now_ms + 999) / 1000);
+}
+
+/* The same for the all-claimers window, which has no entry of its own. */
+static uint32_t total_wait(cx_engine *e, int64_t now_ms)
+{
+	if(e->total_open && e->total_due <= now_ms){
+		e->total_open = false;
+		e->total_failures = 0;
+	}
+	if(!e->total_open || e->total_failures < e->lim.claim_failures_per_min_total){
+		return 0;
+	}
+	return (uint32_t)((e->total_due - now_ms + 999) / 1000);
+}
+
+/*
+ * Seconds until a claim of claimer from address key addr (may be "") would
+ * be evaluated: the longest wait among the windows at their limit, 0 when
+ * none is.
+ */
+static uint32_t rate_limited_for(cx_engine *e, int64_t now_ms, const char *claimer, const char *addr)
+{
+	uint32_t wait = limiter_wait(e, now_ms, &e->limiters, claimer, e->lim.claim_failures_per_min);
+	uint32_t w;
+
+	if(addr[0] != '\0'){
+		w = limiter_wait(e, now_ms, &e->addr_limiters, addr, e->lim.claim_failures_per_min_per_address);
+		wait = w > wait ? w : wait;
+	}
+	w = total_wait(e, now_ms);
+	return w > wait ? w : wait;
+}
+
+/*
+ * Secures what counting a failure of this claim needs, so that once it is
+ * evaluated its failure is always counted: a spare entry for each window
+ * that does not exist yet (kept for a later claim if this one matches), room
+ * for them under max_limiters (reclaiming ended windows first) and heap
+ * slots for their timers. Returns CX_CODE_NONE, CX_CODE_CAPACITY or
+ * CX_CODE_INTERNAL (memory).
+ */
+static cx_code prepare_counting(cx_engine *e, int64_t now_ms, const char *claimer, const char *addr)
+{
+	bool need[NSPARES];
+	size_t n;
+
+	/* rate_limited_for has just dropped ended windows, so a window found here is live. */
+	need[SPARE_CLAIMER] = limiter_find(e, &e->limiters, claimer) == NULL;
+	need[SPARE_ADDRESS] = addr[0] != '\0' && limiter_find(e, &e->addr_limiters, addr) == NULL;
+	n = (size_t)need[SPARE_CLAIMER] + (size_t)need[SPARE_ADDRESS];
+	if(n == 0){
+		return CX_CODE_NONE;
+	}
+	if(e->limiters.count + e->addr_limiters.count + n > e->lim.max_limiters){
+		/* The reclaim cannot drop the windows looked up above: they are absent or live. */
+		cx_engine_tick(e, now_ms, CAPACITY_RECLAIM);
+		if(e->limiters.count + e->addr_limiters.count + n > e->lim.max_limiters){
+			return CX_CODE_CAPACITY;
+		}
+	}
+	for(size_t i = 0; i < NSPARES; i++){
+		if(need[i] && e->spare[i] == NULL){
+			e->spare[i] = calloc(1, sizeof(*e->spare[i]));
+			if(e->spare[i] == NULL){
+				return CX_CODE_INTERNAL;
+			}
+		}
+	}
+	return cx_theap_reserve(&e->timers, n) == 0 ? CX_CODE_NONE : CX_CODE_INTERNAL;
+}
+
+/*
+ * Counts one failure in the window of key in table t, opening the window
+ * with the spare entry prepare_counting secured when there is none.
+ */
+static void limiter_count(cx_engine *e, int64_t now_ms, cx_htab *t, uint8_t kind, size_t spare,
+		const char *key)
+{
+	limiter *l = limiter_find(e, t, key);
+
+	if(l != NULL){
+		l->failures++;
+		return;
+	}
+	l = e->spare[spare];
+	e->spare[spare] = NULL;
+	memset(l, 0, sizeof(*l));
+	memcpy(l->id, key, strlen(key) + 1);
+	l->failures = 1;
+	l->timer.due = now_ms + WINDOW_MS;
+	l->timer.kind = kind;
+	l->timer.idx = CX_TIMER_DETACHED;
+	/* Cannot fail: prepare_counting reserved the slot. */
+	(void)cx_theap_push(&e->timers, &l->timer);
+	cx_htab_insert(t, &l->hn, hash_str(e, key));
+}
+
+/* Counts one failed claim against claimer, its address (when known) and the total. */
+static void count_failure(cx_engine *e, int64_t now_ms, const char *claimer, const char *addr)
+{
+	limiter_count(e, now_ms, &e->limiters, TIMER_LIMITER, SPARE_CLAIMER, claimer);
+	if(addr[0] != '\0'){
+		limiter_count(e, now_ms, &e->addr_limiters, TIMER_ADDR_LIMITER, SPARE_ADDRESS, addr);
+	}
+	if(!e->total_open){
+		e->total_open = true;
+		e->total_due = now_ms + WINDOW_MS;
+		e->total_failures = 0;
+	}
+	e->total_failures++;
+	if(e->total_failures == e->lim.claim_failures_per_min_total){
+		e->counters.total_limit_reached++;
+	}
+	e->counters.claims_failed++;
 }
 
 /* A new exchange between a and b with a fresh random ID, or NULL (memory, DRBG). */
@@ -609,12 +862,14 @@ static void offer_matched(cx_engine *e, int64_t now_ms, offer *o, const char *cl
 
 	/* The reclaim inside cannot touch o: it is live, so its timer is not due. */
 	if(!room_for(e, now_ms, &e->exchanges, e->lim.max_exchanges)){
-		emit_error(e, claimer, CX_CODE_CAPACITY, topic, req->ref, NULL, NULL);
+		e->counters.capacity_exchanges++;
+		emit_error(e, now_ms, claimer, CX_CODE_CAPACITY, topic, req->ref, NULL,
+				"the server holds as many live exchanges as it is configured to; try again later");
 		return;
 	}
 	x = exchange_create(e, now_ms, o->owner, claimer);
 	if(x == NULL){
-		emit_error(e, claimer, CX_CODE_INTERNAL, topic, req->ref, NULL, NULL);
+		emit_error(e, now_ms, claimer, CX_CODE_INTERNAL, topic, req->ref, NULL, NULL);
 		return;
 	}
 	cx_xid_format(x->xid, hex);
@@ -635,14 +890,23 @@ static void offer_matched(cx_engine *e, int64_t now_ms, offer *o, const char *cl
 void cx_engine_claim(cx_engine *e, int64_t now_ms, const char *claimer, const char *owner,
 		const cx_claim_req *req, const char *topic)
 {
+	cx_engine_claim_from(e, now_ms, claimer, NULL, owner, req, topic);
+}
+
+void cx_engine_claim_from(cx_engine *e, int64_t now_ms, const char *claimer, const char *address,
+		const char *owner, const cx_claim_req *req, const char *topic)
+{
 	unsigned char mac[CX_MAC_LEN];
+	char addr[CX_ADDR_MAX + 1];
 	uint32_t retry;
+	cx_code code;
 	offer *o;
 
 	if(!sender_valid(claimer) || owner == NULL){
 		return;
 	}
-	retry = rate_limited_for(e, now_ms, claimer);
+	cx_address_key(address, addr);
+	retry = rate_limited_for(e, now_ms, claimer, addr);
 	if(retry > 0){
 		cx_reply r = {
 			.type = CX_REPLY_ERROR,
@@ -651,23 +915,36 @@ void cx_engine_claim(cx_engine *e, int64_t now_ms, const char *claimer, const ch
 			.ref = req->ref,
 			.retry_after = retry,
 		};
-		e->emit(e->ctx, claimer, &r);
+		e->counters.claims_rate_limited++;
+		emit_error_reply(e, now_ms, claimer, &r);
 		return;
 	}
 	if(req->from[0] != '\0' && strcmp(req->from, claimer) != 0){
-		emit_error(e, claimer, CX_CODE_BAD_REQUEST, topic, req->ref, NULL,
+		emit_error(e, now_ms, claimer, CX_CODE_BAD_REQUEST, topic, req->ref, NULL,
 				"from is not the sender's terminal ID");
 		return;
 	}
 	if(strcmp(claimer, owner) == 0){
-		emit_error(e, claimer, CX_CODE_SELF_CLAIM, topic, req->ref, NULL, NULL);
+		emit_error(e, now_ms, claimer, CX_CODE_SELF_CLAIM, topic, req->ref, NULL, NULL);
+		return;
+	}
+	code = prepare_counting(e, now_ms, claimer, addr);
+	if(code == CX_CODE_CAPACITY){
+		e->counters.capacity_limiters++;
+		emit_error(e, now_ms, claimer, code, topic, req->ref, NULL,
+				"the server tracks as many failing claimers as it is configured to; try again later");
+		return;
+	}
+	if(code != CX_CODE_NONE){
+		emit_error(e, now_ms, claimer, code, topic, req->ref, NULL, NULL);
 		return;
 	}
 	/* MAC first, so that a missing offer costs the same work as a wrong key. */
 	if(cx_key_mac(e->secret, sizeof(e->secret), owner, req->key, mac) != 0){
-		emit_error(e, claimer, CX_CODE_INTERNAL, topic, req->ref, NULL, NULL);
+		emit_error(e, now_ms, claimer, CX_CODE_INTERNAL, topic, req->ref, NULL, NULL);
 		goto cleanup;
 	}
+	e->counters.claims_evaluated++;
 	o = offer_live(e, now_ms, owner);
 	if(o != NULL && cx_ct_equal(mac, o->mac, CX_MAC_LEN)){
 		offer_matched(e, now_ms, o, claimer, req, topic);
@@ -676,11 +953,67 @@ void cx_engine_claim(cx_engine *e, int64_t now_ms, const char *claimer, const ch
 	if(o != NULL){
 		offer_wrong_key(e, o);
 	}
-	count_failure(e, now_ms, claimer);
-	emit_error(e, claimer, CX_CODE_NO_MATCH, topic, req->ref, NULL, NULL);
+	count_failure(e, now_ms, claimer, addr);
+	emit_error(e, now_ms, claimer, CX_CODE_NO_MATCH, topic, req->ref, NULL, NULL);
 
 cleanup:
 	cx_wipe(mac, sizeof(mac));
+}
+
+bool cx_engine_error(cx_engine *e, int64_t now_ms, const char *to, cx_code code, const char *topic,
+		const char *message, const char *ref, const char *xid)
+{
+	cx_reply r = {
+		.type = CX_REPLY_ERROR,
+		.code = code,
+		.topic = topic,
+		.ref = ref,
+		.xid = xid,
+		.message = message,
+	};
+
+	if(!sender_valid(to)){
+		return false;
+	}
+	return emit_error_reply(e, now_ms, to, &r);
+}
+
+/* ---- addresses ---- */
+
+size_t cx_address_key(const char *address, char out[CX_ADDR_MAX + 1])
+{
+	static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	unsigned char a6[16];
+	size_t len;
+
+	out[0] = '\0';
+	if(address == NULL || address[0] == '\0'){
+		return 0;
+	}
+	if(inet_pton(AF_INET6, address, a6) == 1){
+		if(memcmp(a6, v4mapped, sizeof(v4mapped)) == 0){
+			if(inet_ntop(AF_INET, a6 + 12, out, CX_ADDR_MAX + 1) != NULL){
+				return strlen(out);
+			}
+		}else{
+			/* The interface half goes: one host commonly holds the whole /64. */
+			memset(a6 + 8, 0, 8);
+			/* INET6_ADDRSTRLEN (46) plus "/64" fits in CX_ADDR_MAX + 1. */
+			if(inet_ntop(AF_INET6, a6, out, CX_ADDR_MAX + 1) != NULL){
+				len = strlen(out);
+				memcpy(out + len, "/64", 4);
+				return len + 3;
+			}
+		}
+	}
+	/*
+	 * IPv4, or an address of another kind: the text itself. (inet_ntop
+	 * fails only for lack of room, which the sizes above rule out.)
+	 */
+	len = strnlen(address, CX_ADDR_MAX);
+	memcpy(out, address, len);
+	out[len] = '\0';
+	return len;
 }
 
 /* ---- card ---- */
@@ -731,7 +1064,7 @@ void cx_engine_card(cx_engine *e, int64_t now_ms, const char *sender, const char
 		x = exchange_live(e, now_ms, raw);
 	}
 	if(x == NULL){
-		emit_error(e, sender, CX_CODE_UNKNOWN_EXCHANGE, topic, NULL, xid_echo, NULL);
+		emit_error(e, now_ms, sender, CX_CODE_UNKNOWN_EXCHANGE, topic, NULL, xid_echo, NULL);
 		return;
 	}
 	if(strcmp(sender, x->a) == 0){
@@ -741,15 +1074,15 @@ void cx_engine_card(cx_engine *e, int64_t now_ms, const char *sender, const char
 		bit = SENT_B;
 		other = x->a;
 	}else{
-		emit_error(e, sender, CX_CODE_NOT_PEER, topic, NULL, xid_echo, NULL);
+		emit_error(e, now_ms, sender, CX_CODE_NOT_PEER, topic, NULL, xid_echo, NULL);
 		return;
 	}
 	if(strcmp(peer, other) != 0){
-		emit_error(e, sender, CX_CODE_NOT_PEER, topic, NULL, xid_echo, NULL);
+		emit_error(e, now_ms, sender, CX_CODE_NOT_PEER, topic, NULL, xid_echo, NULL);
 		return;
 	}
 	if(x->sent & bit){
-		emit_error(e, sender, CX_CODE_ALREADY_SENT, topic, NULL, xid_echo, NULL);
+		emit_error(e, now_ms, sender, CX_CODE_ALREADY_SENT, topic, NULL, xid_echo, NULL);
 		return;
 	}
 

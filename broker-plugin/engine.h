@@ -12,15 +12,37 @@
  *
  * Costs: offer, claim and card are O(1) expected (hash tables); expiry uses a
  * binary min-heap, O(log n) per timer, and a tick does bounded work.
+ *
+ * Every table the engine keeps has a ceiling (max_offers, max_exchanges,
+ * max_limiters), so no sequence of requests can make it grow without bound.
  */
 #ifndef CX_ENGINE_H
 #define CX_ENGINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "proto.h"
 
+/*
+ * Longest source-address key the engine keeps: an IPv6 address in text is
+ * at most 45 characters, "/64" included 48.
+ */
+#define CX_ADDR_MAX 64
+
+/*
+ * Limits on guessing. Instant keys are short (6 digits is about 20 bits), so
+ * what makes guessing hopeless is how few guesses get evaluated: each offer
+ * survives `attempts` wrong keys, and failed claims (no-match) are counted in
+ * three fixed 60 s windows, each opened by the first failure it counts: one
+ * per claiming terminal, one per source address (cx_address_key), one for
+ * all claimers together. A claim is evaluated only while none of its three
+ * windows has reached its limit; otherwise it is answered rate-limited,
+ * unevaluated. Every evaluated failure counts in all three, so within one
+ * window the failures evaluated are at most
+ *   min(terminals x per_min, addresses x per_min_per_address, per_min_total).
+ */
 typedef struct {
 	uint32_t ttl_default_s;          /* offer lifetime when the offer has no ttl (120) */
 	uint32_t ttl_max_s;              /* longest offer lifetime accepted (600); ttl above it is bad-request */
@@ -30,6 +52,22 @@ typedef struct {
 	uint32_t claim_failures_per_min; /* failed claims per claimer per 60 s window (10) */
 	uint32_t max_offers;             /* pending offers held at once (1000000); more is "capacity" */
 	uint32_t max_exchanges;          /* live exchanges held at once (1000000) */
+	uint32_t claim_failures_per_min_per_address; /* per source address per 60 s window (50) */
+	uint32_t claim_failures_per_min_total;       /* of all claimers together per 60 s window (1000) */
+	/*
+	 * Failure windows held at once, claimers' and addresses' together
+	 * (100000, at least 2). A claim whose failure could not be counted
+	 * because the ceiling is reached is refused with "capacity", unevaluated:
+	 * no guess is ever evaluated without being counted. The same ceiling
+	 * bounds the error-reply windows below.
+	 */
+	uint32_t max_limiters;
+	/*
+	 * Error replies sent to one terminal per clock second (20). Further ones
+	 * in that second are dropped and counted (errors_dropped): a flood of
+	 * refused requests is not answered by an equal flood of errors.
+	 */
+	uint32_t error_replies_per_sec;
 } cx_limits;
 
 /* Fills lim with the defaults given in parentheses above. Cannot fail. */
@@ -40,6 +78,16 @@ void cx_limits_default(cx_limits *lim);
  * naming the offending field (for the broker's start-up log).
  */
 const char *cx_limits_check(const cx_limits *lim);
+
+/*
+ * The key under which failed claims from address are counted, written to
+ * out with a NUL: an IPv4 address as it is (also when written IPv4-mapped,
+ * "::ffff:192.0.2.7" is "192.0.2.7"); an IPv6 address cut to its /64
+ * ("2001:db8:1:2::/64"), since one host commonly holds a whole /64; anything
+ * else (a Unix socket, a name) as it is, cut to CX_ADDR_MAX bytes. Returns
+ * the key's length, 0 (and "") when address is NULL or empty. Cannot fail.
+ */
+size_t cx_address_key(const char *address, char out[CX_ADDR_MAX + 1]);
 
 /*
  * Called once per reply: publish r on reply/<to>. Both pointers are valid
@@ -76,9 +124,23 @@ void cx_engine_offer(cx_engine *e, int64_t now_ms, const char *owner, const cx_o
  * emits "attempt" to the owner, or "revoked"/"attempts" when none is left.
  * Every no-match counts against claimer's failures in the current window.
  * On a match the offer is consumed and both get "match".
+ * Same as cx_engine_claim_from with no address.
  */
 void cx_engine_claim(cx_engine *e, int64_t now_ms, const char *claimer, const char *owner,
 		const cx_claim_req *req, const char *topic);
+
+/*
+ * cx_engine_claim for a claimer connected from address (the broker's text
+ * form of the peer address, keyed by cx_address_key; NULL or "" when unknown,
+ * which exempts the claim from the per-address limit only). The checks, in
+ * order: the three rate limits (rate-limited, retry_after the longest wait
+ * among the limits reached), from (bad-request), self-claim, room to count a
+ * failure (capacity when max_limiters is reached, internal when memory runs
+ * out; both unevaluated), then lookup, expiry and key comparison (no-match).
+ * Every no-match counts once against the claimer, its address and the total.
+ */
+void cx_engine_claim_from(cx_engine *e, int64_t now_ms, const char *claimer, const char *address,
+		const char *owner, const cx_claim_req *req, const char *topic);
 
 /*
  * Terminal sender sends its card to peer in exchange req->xid. Emits "card"
@@ -91,10 +153,23 @@ void cx_engine_card(cx_engine *e, int64_t now_ms, const char *sender, const char
 		const cx_card_req *req, const char *topic);
 
 /*
+ * Sends terminal to an error reply for a request the caller refused itself
+ * (undecodable payload, forbidden topic, too large), under the same
+ * per-terminal error budget as the engine's own errors: past
+ * error_replies_per_sec in the current second it is dropped and counted.
+ * message NULL means the code's default; ref and xid may be NULL. Returns
+ * whether the reply was emitted. Does nothing when to is not a valid
+ * terminal ID.
+ */
+bool cx_engine_error(cx_engine *e, int64_t now_ms, const char *to, cx_code code, const char *topic,
+		const char *message, const char *ref, const char *xid);
+
+/*
  * Expires at most budget timers that are due at now_ms (offers: "expired"
  * with offer true to the owner; exchanges: "expired" with the xid to both
  * parties; rate-limit windows are dropped silently). Returns how many timers
- * it handled; call again when it returns budget.
+ * it handled; call again when it returns budget. Also drops the error-reply
+ * windows of a second that has passed (not counted in the result).
  */
 size_t cx_engine_tick(cx_engine *e, int64_t now_ms, size_t budget);
 
@@ -103,8 +178,22 @@ typedef struct {
 	size_t exchanges; /* live exchanges held */
 	size_t limiters;  /* claimers with an open failure window */
 	size_t timers;    /* entries in the timer heap */
+	size_t address_limiters; /* source addresses with an open failure window */
+	size_t error_windows;    /* terminals sent an error in the current second */
+	uint32_t total_failures; /* failed claims counted in the all-claimers window (0 when none is open) */
+	/* Counters since the engine was created: */
+	uint64_t claims_evaluated;    /* claims that reached the key comparison (matches and no-matches) */
+	uint64_t claims_failed;       /* of those, no-match */
+	uint64_t claims_rate_limited; /* claims refused rate-limited, unevaluated */
+	uint64_t total_limit_reached; /* times the all-claimers window reached its limit */
+	uint64_t capacity_offers;     /* offers refused: max_offers */
+	uint64_t capacity_exchanges;  /* matches refused: max_exchanges */
+	uint64_t capacity_limiters;   /* claims refused: max_limiters */
+	uint64_t errors_sent;         /* error replies emitted */
+	uint64_t errors_dropped;      /* error replies dropped by the per-terminal budget or its ceiling */
 } cx_engine_stats;
 
+/* Fills out; cannot fail. */
 void cx_engine_get_stats(const cx_engine *e, cx_engine_stats *out);
 
 #endif

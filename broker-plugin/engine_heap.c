@@ -71,23 +71,39 @@ static void sift_down(cx_theap *h, size_t i)
 	place(h, i, t);
 }
 
-int cx_theap_push(cx_theap *h, cx_timer *t)
+int cx_theap_reserve(cx_theap *h, size_t n)
 {
+	size_t ncap = h->cap ? h->cap : THEAP_MIN_CAP;
+
 	/* idx is 32 bits wide and UINT32_MAX means detached. */
-	if(h->len >= (size_t)CX_TIMER_DETACHED - 1){
+	if(n >= (size_t)CX_TIMER_DETACHED - 1 || h->len >= (size_t)CX_TIMER_DETACHED - 1 - n){
 		return -1;
 	}
-	if(h->len == h->cap){
-		size_t ncap = h->cap ? h->cap * 2 : THEAP_MIN_CAP;
-		if(ncap > SIZE_MAX / sizeof(*h->v)){
+	if(h->len + n <= h->cap){
+		return 0;
+	}
+	while(ncap < h->len + n){
+		if(ncap > SIZE_MAX / 2){
 			return -1;
 		}
-		cx_timer **nv = realloc(h->v, ncap * sizeof(*nv));
-		if(nv == NULL){
-			return -1;
-		}
-		h->v = nv;
-		h->cap = ncap;
+		ncap *= 2;
+	}
+	if(ncap > SIZE_MAX / sizeof(*h->v)){
+		return -1;
+	}
+	cx_timer **nv = realloc(h->v, ncap * sizeof(*nv));
+	if(nv == NULL){
+		return -1;
+	}
+	h->v = nv;
+	h->cap = ncap;
+	return 0;
+}
+
+int cx_theap_push(cx_theap *h, cx_timer *t)
+{
+	if(cx_theap_reserve(h, 1) != 0){
+		return -1;
 	}
 	h->len++;
 	place(h, h->len - 1, t);

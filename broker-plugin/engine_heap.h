@@ -39,6 +39,12 @@ void cx_theap_free(cx_theap *h);
  */
 int cx_theap_push(cx_theap *h, cx_timer *t);
 
+/*
+ * Makes sure the next n pushes cannot fail for lack of memory. Returns 0, or
+ * -1 when the array cannot grow (the heap is unchanged).
+ */
+int cx_theap_reserve(cx_theap *h, size_t n);
+
 /* Removes t from the heap when it is in it; otherwise does nothing. Cannot fail. */
 void cx_theap_remove(cx_theap *h, cx_timer *t);
 

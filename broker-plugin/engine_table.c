@@ -74,11 +74,9 @@ int cx_htab_init(cx_htab *t, cx_htab_hash_fn hash, const void *hctx)
 	return 0;
 }
 
-void cx_htab_free(cx_htab *t, void (*each)(cx_hnode *n, void *arg), void *arg)
+/* Calls each on every node; the bucket heads are left dangling. */
+static void visit_all(cx_htab *t, void (*each)(cx_hnode *n, void *arg), void *arg)
 {
-	if(t == NULL || t->b == NULL){
-		return;
-	}
 	for(size_t i = 0; i <= t->mask; i++){
 		cx_hnode *n = t->b[i];
 		while(n != NULL){
@@ -89,6 +87,35 @@ void cx_htab_free(cx_htab *t, void (*each)(cx_hnode *n, void *arg), void *arg)
 			n = next;
 		}
 	}
+}
+
+void cx_htab_clear(cx_htab *t, void (*each)(cx_hnode *n, void *arg), void *arg)
+{
+	cx_hnode **nb = NULL;
+
+	if(t == NULL || t->b == NULL){
+		return;
+	}
+	visit_all(t, each, arg);
+	if(t->mask + 1 > HTAB_MIN_BUCKETS){
+		nb = calloc(HTAB_MIN_BUCKETS, sizeof(*nb));
+	}
+	if(nb != NULL){
+		free(t->b);
+		t->b = nb;
+		t->mask = HTAB_MIN_BUCKETS - 1;
+	}else{
+		memset(t->b, 0, (t->mask + 1) * sizeof(*t->b));
+	}
+	t->count = 0;
+}
+
+void cx_htab_free(cx_htab *t, void (*each)(cx_hnode *n, void *arg), void *arg)
+{
+	if(t == NULL || t->b == NULL){
+		return;
+	}
+	visit_all(t, each, arg);
 	free(t->b);
 	t->b = NULL;
 	t->mask = 0;

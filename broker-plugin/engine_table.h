@@ -51,6 +51,14 @@ int cx_htab_init(cx_htab *t, cx_htab_hash_fn hash, const void *hctx);
  */
 void cx_htab_free(cx_htab *t, void (*each)(cx_hnode *n, void *arg), void *arg);
 
+/*
+ * Calls each(n, arg) once for every node (each may free the node) and
+ * empties the table, which stays usable. A bucket array grown past its first
+ * size is given back when a smaller one can be had; otherwise it is kept,
+ * zeroed. Cannot fail.
+ */
+void cx_htab_clear(cx_htab *t, void (*each)(cx_hnode *n, void *arg), void *arg);
+
 /* The node in bucket hash for which eq(n, key) holds, or NULL. */
 cx_hnode *cx_htab_find(const cx_htab *t, uint64_t hash, cx_htab_eq_fn eq, const void *key);
 

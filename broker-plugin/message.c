@@ -32,23 +32,15 @@ static const char *valid_xid(const char xid[CX_XID_HEX + 1])
 }
 
 /*
- * Sends {"type":"error",...} to terminal to. why NULL means the code's
- * default message; ref and xid may be NULL. Failures are logged by
- * plugin__emit.
+ * Sends {"type":"error",...} to terminal to, through the engine so that the
+ * terminal's error budget (error_replies_per_sec) applies to these errors
+ * too. why NULL means the code's default message; ref and xid may be NULL.
+ * Failures are logged by plugin__emit; a reply over budget is dropped.
  */
 static void send_error(struct plugin__data *data, const char *to, cx_code code, const char *topic,
 		const char *why, const char *ref, const char *xid)
 {
-	cx_reply r;
-
-	memset(&r, 0, sizeof(r));
-	r.type = CX_REPLY_ERROR;
-	r.code = code;
-	r.topic = topic;
-	r.message = why;
-	r.ref = ref;
-	r.xid = xid;
-	plugin__emit(data, to, &r);
+	cx_engine_error(data->engine, plugin__now_ms(), to, code, topic, why, ref, xid);
 }
 
 /*
@@ -74,8 +66,9 @@ static void handle_offer(struct plugin__data *data, const char *sender,
 }
 
 /*
- * claim/<owner>: decodes the claim and hands it to the engine, or answers
- * the decode error. Cannot fail; the key is wiped before returning.
+ * claim/<owner>: decodes the claim and hands it to the engine with the
+ * sender's address (for the per-address limit), or answers the decode error.
+ * Cannot fail; the key is wiped before returning.
  */
 static void handle_claim(struct plugin__data *data, const char *sender, const char *owner,
 		const struct mosquitto_evt_message *ed)
@@ -87,7 +80,9 @@ static void handle_claim(struct plugin__data *data, const char *sender, const ch
 	memset(&req, 0, sizeof(req));
 	code = cx_claim_decode(ed->payload, ed->payloadlen, &req, &why);
 	if(code == CX_CODE_NONE){
-		cx_engine_claim(data->engine, plugin__now_ms(), sender, owner, &req, ed->topic);
+		/* The peer address as the broker saw it: failures also count per source address. */
+		cx_engine_claim_from(data->engine, plugin__now_ms(), sender, mosquitto_client_address(ed->client),
+				owner, &req, ed->topic);
 	}else{
 		send_error(data, sender, code, ed->topic, why, valid_ref(req.ref), NULL);
 	}

@@ -50,6 +50,21 @@ static void data_free(struct plugin__data *data)
 	free(data);
 }
 
+/* One line with the limits in force, so that an operator sees what a refusal is measured against. */
+static void log_limits(const struct plugin__config *cfg)
+{
+	const cx_limits *l = &cfg->limits;
+
+	mosquitto_log_printf(MOSQ_LOG_INFO,
+			"cardex: limits | attempts=%u claim_failures_per_min=%u claim_failures_per_min_per_address=%u "
+			"claim_failures_per_min_total=%u max_offers=%u max_exchanges=%u max_limiters=%u "
+			"error_replies_per_sec=%u max_payload=%u",
+			(unsigned)l->attempts, (unsigned)l->claim_failures_per_min,
+			(unsigned)l->claim_failures_per_min_per_address, (unsigned)l->claim_failures_per_min_total,
+			(unsigned)l->max_offers, (unsigned)l->max_exchanges, (unsigned)l->max_limiters,
+			(unsigned)l->error_replies_per_sec, (unsigned)cfg->max_payload);
+}
+
 PLUGIN_EXPORT int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
 {
 	for(int i = 0; i < supported_version_count; i++){
@@ -112,6 +127,7 @@ PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void 
 	}
 
 	mosquitto_log_printf(MOSQ_LOG_INFO, "cardex: plugin ready (topic prefix \"%s\")", data->cfg.prefix);
+	log_limits(&data->cfg);
 	*userdata = data;
 	return MOSQ_ERR_SUCCESS;
 
@@ -122,7 +138,10 @@ cleanup:
 	return rc;
 }
 
-/* Unregisters the callbacks and frees the engine (which wipes its secret). */
+/*
+ * Unregisters the callbacks, logs the final stats line (when stats lines are
+ * on) and frees the engine (which wipes its secret).
+ */
 PLUGIN_EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int option_count)
 {
 	struct plugin__data *data = userdata;
@@ -133,6 +152,9 @@ PLUGIN_EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt 
 		return MOSQ_ERR_SUCCESS;
 	}
 	unregister_all(data);
+	if(data->cfg.stats_interval_s > 0){
+		plugin__log_stats(data);
+	}
 	data_free(data);
 	return MOSQ_ERR_SUCCESS;
 }

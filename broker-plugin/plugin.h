@@ -26,6 +26,8 @@
 
 #define PLUGIN_TICK_BUDGET 1000 /* timers expired per TICK, so one tick stays short */
 #define PLUGIN_MAX_PAYLOAD_DEFAULT 65536u
+#define PLUGIN_STATS_INTERVAL_DEFAULT 60u /* seconds between "cardex: stats" lines; 0: none */
+#define PLUGIN_ALARM_INTERVAL_MS 10000 /* at most one warning per kind of limit in this time */
 
 /* The settings read from plugin_opt_* lines. */
 struct plugin__config {
@@ -33,7 +35,20 @@ struct plugin__config {
 	char *prefix;         /* topic prefix, "" when none; malloc'ed */
 	size_t prefixlen;
 	uint32_t max_payload; /* bytes; larger payloads get too-large unparsed */
+	uint32_t stats_interval_s; /* seconds between "cardex: stats" log lines; 0: never */
 };
+
+/*
+ * What the TICK callback has logged so far: the engine's counters at the
+ * last stats line and, per limit, the count it last warned about and when
+ * it may warn again.
+ */
+struct plugin__alarm_state {
+	uint64_t warned;
+	int64_t next_ms;
+};
+
+#define PLUGIN_NALARMS 5
 
 struct plugin__data {
 	mosquitto_plugin_id_t *pid;
@@ -42,6 +57,8 @@ struct plugin__data {
 	char *topic_buf; /* scratch for <prefix>reply/<id>; malloc'ed, topic_cap bytes */
 	size_t topic_cap;
 	unsigned registered; /* bit i set when callback i of plugin.c's table is registered */
+	int64_t next_stats_ms; /* when the next stats line is due; 0: not scheduled yet */
+	struct plugin__alarm_state alarms[PLUGIN_NALARMS]; /* tick.c */
 };
 
 /*
@@ -77,5 +94,11 @@ void plugin__emit(void *ctx, const char *to, const cx_reply *r);
 
 /* tick.c. CLOCK_MONOTONIC in milliseconds, the engine's time base. */
 int64_t plugin__now_ms(void);
+
+/*
+ * tick.c. Logs one "cardex: stats | ..." line at MOSQ_LOG_INFO with the
+ * engine's table sizes and counters (never an ID, key or card). Cannot fail.
+ */
+void plugin__log_stats(struct plugin__data *data);
 
 #endif

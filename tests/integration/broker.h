@@ -32,17 +32,61 @@ typedef struct {
 	char conf[320];
 	char log[320];
 	char pwfile[320];
+	int exit_status;    /* wait status once the broker was reaped, -1 before */
 } cxb_broker;
 
 /*
- * Starts the broker and waits (at most 10 s) until it accepts TCP
- * connections on its port. Returns 0, or -1 with the broker's log printed to
- * stderr and everything cleaned up.
+ * Instrumented brokers. Two environment variables, read at every start,
+ * change how the broker runs (scripts/test-sanitized-plugin sets them):
+ *
+ * CARDEX_BROKER_PRELOAD  space-separated libraries put in the broker's
+ *     LD_PRELOAD (the ASan and UBSan runtimes, for a plugin built with
+ *     them). ASAN_OPTIONS and UBSAN_OPTIONS are passed on with log_path set
+ *     to <dir>/asan and <dir>/ubsan, so that reports land in files.
+ * CARDEX_BROKER_WRAPPER  a command the broker runs under, split at spaces,
+ *     "@DIR@" replaced by the broker's directory (for example
+ *     "valgrind --leak-check=full --log-file=@DIR@/valgrind.%p.log ...").
+ *
+ * In either mode the waits to start and stop are longer, and cxb_stop
+ * looks for reports: any asan.* or ubsan.* file, a valgrind.* file whose
+ * "ERROR SUMMARY" is not 0, and an exit other than status 0 after SIGTERM.
+ * A report is printed to stderr with "broker harness: REPORT"; see
+ * cxb_stop_check.
+ */
+
+/* True when CARDEX_BROKER_PRELOAD or CARDEX_BROKER_WRAPPER is set. */
+bool cxb_instrumented(void);
+
+/*
+ * Starts the broker and waits (at most 10 s, 60 s instrumented) until it
+ * accepts TCP connections on its port (instrumented, also until it logged
+ * that it runs: every listener open, signal handlers set). Returns 0, or -1
+ * with the broker's log printed to stderr and everything cleaned up.
  */
 int cxb_start(cxb_broker *b, const cxb_config *cfg);
 
-/* Sends SIGTERM, waits up to 5 s, then SIGKILL; removes the directory. Accepts a stopped broker. */
+/*
+ * Sends SIGTERM (again every second, as Mosquitto 2.0.11 may lose one that
+ * comes right after its start), waits up to 5 s (60 s instrumented: leak
+ * checks run at exit), then SIGKILL; removes the directory. Accepts a
+ * stopped broker.
+ * Instrumented, a report found (see above) is printed, and the test
+ * process will exit with status 1 even if every test passed.
+ */
 void cxb_stop(cxb_broker *b);
+
+/*
+ * cxb_stop that also tells the caller: returns 0, or -1 when a report was
+ * found (printed to stderr, and counted as cxb_stop does).
+ */
+int cxb_stop_check(cxb_broker *b);
+
+/*
+ * Resident memory of the broker process in KiB (VmRSS in /proc/<pid>/status),
+ * or -1 when it cannot be read. Instrumented, this includes the sanitizer's
+ * or valgrind's own memory.
+ */
+long cxb_rss_kb(const cxb_broker *b);
 
 /* True while the broker process is alive. */
 bool cxb_alive(cxb_broker *b);

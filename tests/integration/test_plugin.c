@@ -12,13 +12,16 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 
 #include "broker.h"
 #include "proto.h"
@@ -59,6 +62,7 @@ struct tc {
 	int sub_mid;
 	int sub_granted; /* -1 until the SUBACK for sub_mid arrived */
 	int acked_mid;   /* last PUBACK */
+	int pub_reason;  /* reason code of the last PUBACK (MQTT 5 clients), -1 before */
 	struct tmsg msgs[MAX_MSGS];
 	size_t nmsgs;
 	size_t next; /* first message not yet consumed by the test */
@@ -69,6 +73,7 @@ struct fx {
 	bool started;
 	char prefix[64];
 	char aclfile[64];
+	char dynsec_conf[64];
 	uint32_t exchange_ttl; /* expected "expires_in" of matches */
 	struct tc *clients[MAX_CLIENTS];
 	size_t nclients;
@@ -108,6 +113,17 @@ static void on_publish(struct mosquitto *m, void *obj, int mid)
 
 	(void)m;
 	t->acked_mid = mid;
+}
+
+static void on_publish_v5(struct mosquitto *m, void *obj, int mid, int reason_code,
+		const mosquitto_property *props)
+{
+	struct tc *t = obj;
+
+	(void)m;
+	(void)mid;
+	(void)props;
+	t->pub_reason = reason_code;
 }
 
 static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
@@ -164,6 +180,7 @@ static struct tc *tc_new(struct fx *f, const char *id, const char *user, const c
 	f->clients[f->nclients++] = t;
 	t->connack = -1;
 	t->sub_granted = -1;
+	t->pub_reason = -1;
 	t->m = mosquitto_new(id, clean, t);
 	assert_non_null(t->m);
 	if(user != NULL){
@@ -177,6 +194,16 @@ static struct tc *tc_new(struct fx *f, const char *id, const char *user, const c
 	if(reply_id != NULL){
 		snprintf(t->reply_topic, sizeof(t->reply_topic), "%sreply/%s", f->prefix, reply_id);
 	}
+	return t;
+}
+
+/* tc_new for an MQTT 5 client, which learns the reason code of each PUBACK. */
+static struct tc *tc_new_v5(struct fx *f, const char *id, const char *user, const char *password)
+{
+	struct tc *t = tc_new(f, id, user, password, true, user);
+
+	assert_int_equal(mosquitto_int_option(t->m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5), MOSQ_ERR_SUCCESS);
+	mosquitto_publish_v5_callback_set(t->m, on_publish_v5);
 	return t;
 }
 
@@ -460,6 +487,8 @@ static void full_exchange(struct fx *f, struct tc *a, const char *a_id, struct t
 enum {
 	FX_ACL_ALL = 1,   /* an acl_file granting everything, consulted after the plugin */
 	FX_ANONYMOUS = 2, /* allow_anonymous true */
+	FX_SYS = 4,       /* $SYS topics published every second */
+	FX_DYNSEC = 8,    /* Mosquitto's dynamic-security plugin loaded too (fx.dynsec_conf) */
 };
 
 static int setup(void **state)
@@ -474,48 +503,93 @@ static int setup(void **state)
 	return 0;
 }
 
+/* Frees the clients and stops the broker; a sanitizer or valgrind report on the broker fails the test. */
 static int teardown(void **state)
 {
 	struct fx *f = *state;
+	int rc = 0;
 
 	for(size_t i = 0; i < f->nclients; i++){
 		tc_free(f->clients[i]);
 	}
-	if(f->started){
-		cxb_stop(&f->b);
+	if(f->started && cxb_stop_check(&f->b) != 0){
+		rc = -1;
 	}
 	if(f->aclfile[0] != '\0'){
 		unlink(f->aclfile);
 	}
+	if(f->dynsec_conf[0] != '\0'){
+		unlink(f->dynsec_conf);
+	}
 	free(f);
-	return 0;
+	return rc;
+}
+
+/* Mosquitto's dynamic-security plugin ($MOSQUITTO_DYNSEC_PLUGIN or a usual place), or NULL. */
+static const char *dynsec_plugin(void)
+{
+	static const char *const paths[] = {
+		"/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
+		"/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so",
+		"/usr/lib/mosquitto_dynamic_security.so",
+		"/usr/local/lib/mosquitto_dynamic_security.so",
+	};
+	const char *env = getenv("MOSQUITTO_DYNSEC_PLUGIN");
+
+	if(env != NULL && *env != '\0'){
+		return access(env, R_OK) == 0 ? env : NULL;
+	}
+	for(size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++){
+		if(access(paths[i], R_OK) == 0){
+			return paths[i];
+		}
+	}
+	return NULL;
+}
+
+/* Writes text to a fresh /tmp file named from pattern into path; the fixture removes it. */
+static void write_temp(char *path, size_t cap, const char *pattern, const char *text)
+{
+	int fd;
+
+	snprintf(path, cap, "%s", pattern);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_true(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	/* Readable by the broker whichever user it runs as. */
+	assert_int_equal(fchmod(fd, 0644), 0);
+	close(fd);
 }
 
 /*
  * Starts a broker with the plugin, the accounts A, B, C and plugin_opts.
  * FX_ACL_ALL adds an acl_file that grants every topic to everyone, so that a
  * subscription to "#" is accepted and only the plugin's READ check can keep
- * namespace messages from it.
+ * namespace messages from it; with FX_SYS, C may also read $SYS/#, so that
+ * a test can see that $SYS is being published.
  */
 static void fx_start(struct fx *f, const char *prefix, const char *plugin_opts, int flags)
 {
 	cxb_config cfg;
-	char extra[256] = "";
+	char extra[1024] = "";
 
 	snprintf(f->prefix, sizeof(f->prefix), "%s", prefix);
 	if(flags & FX_ACL_ALL){
-		int fd;
-
-		snprintf(f->aclfile, sizeof(f->aclfile), "/tmp/cardex-acl-XXXXXX");
-		fd = mkstemp(f->aclfile);
-		assert_true(fd >= 0);
 		/* "topic" lines serve anonymous clients, "pattern" lines every client. */
-		assert_true(write(fd, "topic readwrite #\npattern readwrite #\n", 38) == 38);
-		close(fd);
+		write_temp(f->aclfile, sizeof(f->aclfile), "/tmp/cardex-acl-XXXXXX", (flags & FX_SYS)
+				? "topic readwrite #\npattern readwrite #\nuser C\ntopic read $SYS/#\n"
+				: "topic readwrite #\npattern readwrite #\n");
 		snprintf(extra, sizeof(extra), "acl_file %s\n", f->aclfile);
 	}
 	if(flags & FX_ANONYMOUS){
 		strncat(extra, "allow_anonymous true\n", sizeof(extra) - strlen(extra) - 1);
+	}
+	if(flags & FX_SYS){
+		strncat(extra, "sys_interval 1\n", sizeof(extra) - strlen(extra) - 1);
+	}
+	if(flags & FX_DYNSEC){
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "plugin %s\nplugin_opt_config_file %s\n",
+				dynsec_plugin(), f->dynsec_conf);
 	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.plugin = true;
@@ -596,10 +670,17 @@ static void test_namespace_guard(void **state)
 	b = terminal(f, "B", password_of("B"), true);
 	c = tc_new(f, "C", "C", password_of("C"), true, "C");
 	assert_int_equal(tc_connect(f, c), CONNACK_ACCEPTED);
-	anon = tc_new(f, "anon-1", NULL, NULL, true, NULL);
+	anon = tc_new(f, "@anon-1", NULL, NULL, true, NULL);
 	assert_int_equal(tc_connect(f, anon), CONNACK_ACCEPTED);
 	for(size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++){
 		assert_int_equal(tc_subscribe(f, c, subs[i].filter, 0), subs[i].granted);
+	}
+	/* An anonymous client may not use a client ID that could be a terminal's: it would take its session. */
+	{
+		struct tc *thief = tc_new(f, "A:anon", NULL, NULL, true, NULL);
+
+		assert_int_equal(tc_connect(f, thief), CONNACK_NOT_AUTHORISED);
+		assert_true(cxb_log_contains(&f->b, "cardex: refused anonymous connection from 127.0.0.1"));
 	}
 	/* Without an identity, not even a terminal's own-looking reply topic is readable. */
 	assert_int_equal(tc_subscribe(f, anon, "reply/A", 0), SUBACK_FAILURE);
@@ -974,6 +1055,29 @@ static void test_offline_peer(void **state)
 	send_card(f, b2, "B", a, "A", xid, card_b);
 }
 
+/*
+ * Removes the files in the kept directory of a broker: its config, password
+ * file and log, and what an instrumented run adds (valgrind and sanitizer
+ * logs, already checked by the harness).
+ */
+static void remove_files(const char *dir)
+{
+	char path[1024];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if(d == NULL){
+		return;
+	}
+	while((de = readdir(d)) != NULL){
+		if(strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0){
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			unlink(path);
+		}
+	}
+	closedir(d);
+}
+
 /* Runs the broker with one bad option; it must refuse to start and log a "cardex:" line. */
 static void expect_bad_option(const char *opts, const char *needle)
 {
@@ -1004,9 +1108,7 @@ static void expect_bad_option(const char *opts, const char *needle)
 	slash = strrchr(dir, '/');
 	if(!keep && slash != NULL && strstr(b.log, "/cardex-test-") != NULL){
 		*slash = '\0';
-		unlink(b.log);
-		unlink(b.conf);
-		unlink(b.pwfile);
+		remove_files(dir);
 		rmdir(dir);
 	}
 	assert_non_null(log);
@@ -1035,13 +1137,23 @@ static void test_bad_options(void **state)
 	expect_bad_option("plugin_opt_topic_prefix cx/+/\n", "cardex: invalid value for plugin_opt_topic_prefix");
 	expect_bad_option("plugin_opt_key_ttl_max 60\nplugin_opt_key_ttl_default 120\n",
 			"cardex: invalid value for plugin_opt_key_ttl_default");
+	expect_bad_option("plugin_opt_claim_failures_per_min_per_address 0\n",
+			"cardex: invalid value for plugin_opt_claim_failures_per_min_per_address");
+	expect_bad_option("plugin_opt_claim_failures_per_min_total 100000001\n",
+			"cardex: invalid value for plugin_opt_claim_failures_per_min_total");
+	expect_bad_option("plugin_opt_max_limiters 1\n", "cardex: invalid value for plugin_opt_max_limiters");
+	expect_bad_option("plugin_opt_error_replies_per_sec 0\n",
+			"cardex: invalid value for plugin_opt_error_replies_per_sec");
+	expect_bad_option("plugin_opt_stats_interval 86401\n", "cardex: invalid value for plugin_opt_stats_interval");
 
 	/* Every option at a valid value starts. */
 	fx_start(f, "cx/",
 			"plugin_opt_topic_prefix cx/\nplugin_opt_key_ttl_default 60\nplugin_opt_key_ttl_max 600\n"
 			"plugin_opt_key_digits_min 8\nplugin_opt_attempts 5\nplugin_opt_exchange_ttl 3600\n"
 			"plugin_opt_max_payload 1048576\nplugin_opt_claim_failures_per_min 10000\n"
-			"plugin_opt_max_offers 1000\nplugin_opt_max_exchanges 1000\n",
+			"plugin_opt_max_offers 1000\nplugin_opt_max_exchanges 1000\n"
+			"plugin_opt_claim_failures_per_min_per_address 1000000\nplugin_opt_claim_failures_per_min_total 1\n"
+			"plugin_opt_max_limiters 2\nplugin_opt_error_replies_per_sec 100000\nplugin_opt_stats_interval 0\n",
 			0);
 	assert_true(cxb_alive(&f->b));
 }
@@ -1127,6 +1239,238 @@ static void test_expiry(void **state)
 	cx_reply_msg_clear(&m);
 }
 
+
+/* ---- probes of the broker's own topics and of identities ---- */
+
+/* A dynamic-security configuration with no client, role or group, and every default denied. */
+static const char dynsec_empty[] =
+	"{\"defaultACLAccess\":{\"publishClientSend\":false,\"publishClientReceive\":false,"
+	"\"subscribe\":false,\"unsubscribe\":false},\"clients\":[],\"groups\":[],\"roles\":[]}\n";
+
+/* Reads a whole small file into a malloc'ed string. */
+static char *slurp(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	char *buf = calloc(1, 65536);
+	size_t n;
+
+	assert_non_null(fp);
+	assert_non_null(buf);
+	n = fread(buf, 1, 65535, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+/*
+ * $CONTROL/dynamic-security/v1, with Mosquitto's dynamic-security plugin
+ * loaded next to cardex (when it is installed): a terminal's command to
+ * create a client and open the default ACL is refused (MQTT 5 PUBACK 0x87),
+ * so is an anonymous client's, neither may subscribe to the responses, and
+ * nothing changed: the client does not exist and the configuration file is
+ * as it was.
+ */
+static void test_control_probe(void **state)
+{
+	struct fx *f = *state;
+	static const char cmd[] =
+		"{\"commands\":[{\"command\":\"createClient\",\"username\":\"evil\",\"password\":\"evil-pw\"},"
+		"{\"command\":\"setDefaultACLAccess\",\"acls\":[{\"acltype\":\"publishClientSend\",\"allow\":true}]}]}";
+	struct tc *a, *anon, *evil;
+	struct tc *probes[2];
+	int flags = FX_ANONYMOUS;
+	char *after;
+
+	if(dynsec_plugin() != NULL){
+		write_temp(f->dynsec_conf, sizeof(f->dynsec_conf), "/tmp/cardex-dynsec-XXXXXX", dynsec_empty);
+		flags |= FX_DYNSEC;
+	}else{
+		fprintf(stderr, "dynamic-security plugin not installed: probing $CONTROL without it\n");
+	}
+	fx_start(f, "", NULL, flags);
+	a = tc_new_v5(f, "A", "A", password_of("A"));
+	assert_int_equal(tc_connect(f, a), CONNACK_ACCEPTED);
+	anon = tc_new_v5(f, "@anon-1", NULL, NULL);
+	assert_int_equal(tc_connect(f, anon), CONNACK_ACCEPTED);
+	probes[0] = a;
+	probes[1] = anon;
+	for(size_t i = 0; i < 2; i++){
+		assert_true(tc_subscribe(f, probes[i], "$CONTROL/dynamic-security/v1/response", 1) >= SUBACK_FAILURE);
+		assert_true(tc_subscribe(f, probes[i], "$CONTROL/#", 1) >= SUBACK_FAILURE);
+		probes[i]->pub_reason = -1;
+		tc_publish(f, probes[i], "$CONTROL/dynamic-security/v1", cmd, (int)strlen(cmd), false);
+		assert_int_equal(probes[i]->pub_reason, MQTT_RC_NOT_AUTHORIZED);
+	}
+	expect_silence(f, probes, 2);
+
+	evil = tc_new(f, "evil", "evil", "evil-pw", true, NULL);
+	assert_int_equal(tc_connect(f, evil), CONNACK_NOT_AUTHORISED);
+	if(flags & FX_DYNSEC){
+		after = slurp(f->dynsec_conf);
+		assert_string_equal(after, dynsec_empty);
+		free(after);
+		assert_true(cxb_log_contains(&f->b, "Loading plugin: "));
+	}
+	assert_still_serving(f, "424242");
+}
+
+/*
+ * $SYS, published every second: neither a terminal nor an anonymous client
+ * receives any of it, whether through "$SYS/#", one of its topics or "#",
+ * nor may publish into it (not even the bridge-state topics Mosquitto lets
+ * an ACL open). Without an acl_file (the sample configuration) the
+ * subscriptions themselves are refused. With FX_ACL_ALL an acl_file grants
+ * "#" to everyone (Mosquitto then grants the $SYS subscriptions but delivers
+ * nothing of $SYS), and C may read $SYS/#: C sees $SYS being published, so
+ * the silence of the others means something.
+ */
+static void sys_probe(struct fx *f, int fx_flags)
+{
+	static const char *const topics[] = {"$SYS/broker/uptime", "$SYS/broker/connection/x/state"};
+	struct tc *a, *anon, *c = NULL;
+	struct tc *probes[2];
+
+	fx_start(f, "", NULL, fx_flags | FX_ANONYMOUS | FX_SYS);
+	a = tc_new_v5(f, "A", "A", password_of("A"));
+	assert_int_equal(tc_connect(f, a), CONNACK_ACCEPTED);
+	anon = tc_new_v5(f, "@anon-1", NULL, NULL);
+	assert_int_equal(tc_connect(f, anon), CONNACK_ACCEPTED);
+	probes[0] = a;
+	probes[1] = anon;
+	for(size_t i = 0; i < 2; i++){
+		int sys_all = tc_subscribe(f, probes[i], "$SYS/#", 0);
+		int sys_one = tc_subscribe(f, probes[i], "$SYS/broker/uptime", 0);
+
+		if(!(fx_flags & FX_ACL_ALL)){
+			assert_true(sys_all >= SUBACK_FAILURE);
+			assert_true(sys_one >= SUBACK_FAILURE);
+		}
+		assert_true(tc_subscribe(f, probes[i], "#", 0) >= 0);
+		for(size_t k = 0; k < sizeof(topics) / sizeof(topics[0]); k++){
+			probes[i]->pub_reason = -1;
+			tc_publish(f, probes[i], topics[k], "0", 1, false);
+			assert_int_equal(probes[i]->pub_reason, MQTT_RC_NOT_AUTHORIZED);
+		}
+	}
+	if(fx_flags & FX_ACL_ALL){
+		c = tc_new(f, "C", "C", password_of("C"), true, "C");
+		assert_int_equal(tc_connect(f, c), CONNACK_ACCEPTED);
+		assert_int_equal(tc_subscribe(f, c, "$SYS/broker/uptime", 0), 0);
+	}
+	/* Two $SYS rounds. */
+	expect_silence(f, probes, 2);
+	pump(f, 2200);
+	expect_silence(f, probes, 2);
+	if(c != NULL){
+		assert_true(c->nmsgs >= 1);
+		assert_string_equal(c->msgs[0].topic, "$SYS/broker/uptime");
+	}
+}
+
+static void test_sys_probe(void **state)
+{
+	sys_probe(*state, 0);
+}
+
+static void test_sys_probe_acl_all(void **state)
+{
+	sys_probe(*state, FX_ACL_ALL);
+}
+
+/*
+ * Takeover of an offline persistent session that holds a card: another
+ * terminal using B's client ID (plain or with a suffix), B's ID with a wrong
+ * password, and an anonymous client with B's ID are all refused; none of
+ * them receives anything, and the card waits for B and reaches it.
+ */
+static void test_session_takeover_probe(void **state)
+{
+	struct fx *f = *state;
+	struct tc *a, *b, *b2, *t;
+	struct tc *probes[4];
+	static const struct {
+		const char *client_id;
+		const char *user;
+		const char *password;
+	} cases[] = {
+		{"B", "C", "pw-c-secret"},
+		{"B:steal", "C", "pw-c-secret"},
+		{"B", "B", "not-b-password"},
+		{"B", NULL, NULL},
+	};
+	char xid[CX_XID_HEX + 1], payload[512];
+	cx_reply_msg m;
+
+	fx_start(f, "", NULL, FX_ANONYMOUS);
+	a = terminal(f, "A", password_of("A"), false);
+	b = terminal(f, "B", password_of("B"), false);
+	offer(f, a, "A", "483920", 60, "o1");
+	claim_match(f, a, "A", b, "B", "483920", "o1", "c1", xid);
+	mosquitto_disconnect(b->m);
+	pump(f, 100);
+	snprintf(payload, sizeof(payload), "{\"exchange\":\"%s\",\"card\":%s}", xid, card_a);
+	tc_publish_str(f, a, "card/B", payload);
+	next_reply(f, a, &m, "type,exchange,to");
+	assert_int_equal(m.type, CX_REPLY_SENT);
+	cx_reply_msg_clear(&m);
+
+	for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++){
+		t = tc_new(f, cases[i].client_id, cases[i].user, cases[i].password, false, NULL);
+		if(tc_connect(f, t) != CONNACK_NOT_AUTHORISED){
+			fprintf(stderr, "client id %s user %s: CONNACK %d\n", cases[i].client_id,
+					cases[i].user ? cases[i].user : "(none)", t->connack);
+			fail();
+		}
+		probes[i] = t;
+	}
+	expect_silence(f, probes, 4);
+
+	b2 = tc_new(f, "B", "B", password_of("B"), false, "B");
+	assert_int_equal(tc_connect(f, b2), CONNACK_ACCEPTED);
+	next_reply(f, b2, &m, "type,exchange,from,card");
+	assert_int_equal(m.type, CX_REPLY_CARD);
+	assert_string_equal(m.card, card_a);
+	cx_reply_msg_clear(&m);
+	expect_silence(f, probes, 4);
+}
+
+/*
+ * Usernames that are not terminal IDs are refused at CONNECT even where
+ * anonymous clients are allowed (so the refusal is the plugin's), whatever
+ * the client ID; so is a terminal using a client ID made from another's.
+ */
+static void test_username_probes(void **state)
+{
+	struct fx *f = *state;
+	struct tc *t;
+	static const struct {
+		const char *client_id;
+		const char *user;
+	} cases[] = {
+		{"empty", ""},
+		{"hash", "#"},
+		{"plus", "+"},
+		{"sys", "$SYS"},
+		{"slash", "A/B"},
+		{"umlaut", "\xc3\x84" "da"},
+		{"space", " A"},
+		{"B:A", "A"},
+		{"A:B", "B"},
+	};
+
+	fx_start(f, "", NULL, FX_ANONYMOUS);
+	for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++){
+		t = tc_new(f, cases[i].client_id, cases[i].user, password_of(cases[i].user), true, NULL);
+		if(tc_connect(f, t) != CONNACK_NOT_AUTHORISED){
+			fprintf(stderr, "client id \"%s\" user \"%s\": CONNACK %d\n", cases[i].client_id, cases[i].user,
+					t->connack);
+			fail();
+		}
+	}
+	assert_true(cxb_log_contains(&f->b, "cardex: refused connection from 127.0.0.1: username is not a valid terminal ID"));
+	assert_still_serving(f, "515151");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1144,6 +1488,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_topic_prefix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_control_probe, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sys_probe, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sys_probe_acl_all, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_takeover_probe, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_username_probes, setup, teardown),
 	};
 	int rc;
 

@@ -213,6 +213,19 @@ static void do_claim(fx *f, int64_t now, const char *claimer, const char *owner,
 	cx_engine_claim(f->e, now, claimer, owner, &req, topic);
 }
 
+static void do_claim_from(fx *f, int64_t now, const char *claimer, const char *address, const char *owner,
+		const char *key, const char *ref)
+{
+	cx_claim_req req;
+	char topic[128];
+
+	memset(&req, 0, sizeof(req));
+	copy_str(req.key, sizeof(req.key), key);
+	copy_str(req.ref, sizeof(req.ref), ref);
+	snprintf(topic, sizeof(topic), "claim/%s", owner);
+	cx_engine_claim_from(f->e, now, claimer, address, owner, &req, topic);
+}
+
 static void do_card(fx *f, int64_t now, const char *sender, const char *peer, const char *xid,
 		const char *card)
 {
@@ -381,6 +394,10 @@ static void test_limits(void **state)
 	assert_int_equal(d.claim_failures_per_min, 10);
 	assert_int_equal(d.max_offers, 1000000);
 	assert_int_equal(d.max_exchanges, 1000000);
+	assert_int_equal(d.claim_failures_per_min_per_address, 50);
+	assert_int_equal(d.claim_failures_per_min_total, 1000);
+	assert_int_equal(d.max_limiters, 100000);
+	assert_int_equal(d.error_replies_per_sec, 20);
 
 	l = d; l.ttl_max_s = 4; check_bad(l, "ttl_max_s");
 	l = d; l.ttl_max_s = 601; check_bad(l, "ttl_max_s");
@@ -396,6 +413,13 @@ static void test_limits(void **state)
 	l = d; l.claim_failures_per_min = 10001; check_bad(l, "claim_failures_per_min");
 	l = d; l.max_offers = 0; check_bad(l, "max_offers");
 	l = d; l.max_exchanges = 0; check_bad(l, "max_exchanges");
+	l = d; l.claim_failures_per_min_per_address = 0; check_bad(l, "claim_failures_per_min_per_address");
+	l = d; l.claim_failures_per_min_per_address = 1000001; check_bad(l, "claim_failures_per_min_per_address");
+	l = d; l.claim_failures_per_min_total = 0; check_bad(l, "claim_failures_per_min_total");
+	l = d; l.claim_failures_per_min_total = 100000001; check_bad(l, "claim_failures_per_min_total");
+	l = d; l.max_limiters = 1; check_bad(l, "max_limiters");
+	l = d; l.error_replies_per_sec = 0; check_bad(l, "error_replies_per_sec");
+	l = d; l.error_replies_per_sec = 100001; check_bad(l, "error_replies_per_sec");
 
 	/* The edges of every range are accepted. */
 	l = d; l.ttl_max_s = 5; l.ttl_default_s = 5; assert_null(cx_limits_check(&l));
@@ -405,6 +429,10 @@ static void test_limits(void **state)
 	l = d; l.exchange_ttl_s = 3600; l.claim_failures_per_min = 10000; assert_null(cx_limits_check(&l));
 	l = d; l.max_offers = 1; l.max_exchanges = 1; assert_null(cx_limits_check(&l));
 	l = d; l.key_digits_min = 6; l.attempts = 1; assert_null(cx_limits_check(&l));
+	l = d; l.claim_failures_per_min_per_address = 1; l.claim_failures_per_min_total = 1; l.max_limiters = 2;
+	l.error_replies_per_sec = 1; assert_null(cx_limits_check(&l));
+	l = d; l.claim_failures_per_min_per_address = 1000000; l.claim_failures_per_min_total = 100000000;
+	l.max_limiters = UINT32_MAX; l.error_replies_per_sec = 100000; assert_null(cx_limits_check(&l));
 
 	assert_null(cx_engine_new(&d, NULL, NULL));
 	cx_engine_free(NULL);
@@ -1088,7 +1116,8 @@ static void test_capacity_offers(void **state)
 	expect_offer(f, "B", 60, "rb");
 	do_offer(f, T0, "C", "333333", 0, "rc");
 	const rec *x = expect_error(f, "C", CX_CODE_CAPACITY, "keys/C", "rc");
-	assert_true(x->default_message);
+	/* A message of its own, so that a terminal can tell which ceiling it met. */
+	assert_false(x->default_message);
 	expect_none(f);
 	expect_stats(f, 2, 0, 0, 2);
 
@@ -1473,6 +1502,345 @@ static void test_many_offers(void **state)
 	free(m);
 }
 
+
+/* ---- limits per address and overall ---- */
+
+static void test_address_key(void **state)
+{
+	(void)state;
+	char k[CX_ADDR_MAX + 1];
+	char longer[100];
+
+	assert_int_equal(cx_address_key(NULL, k), 0);
+	assert_string_equal(k, "");
+	assert_int_equal(cx_address_key("", k), 0);
+	assert_string_equal(k, "");
+	assert_int_equal(cx_address_key("192.0.2.7", k), 9);
+	assert_string_equal(k, "192.0.2.7");
+	/* The same IPv4 host, seen through an IPv6 socket. */
+	cx_address_key("::ffff:192.0.2.7", k);
+	assert_string_equal(k, "192.0.2.7");
+	/* IPv6: the /64 a host usually holds whole. */
+	cx_address_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd", k);
+	assert_string_equal(k, "2001:db8:1:2::/64");
+	cx_address_key("2001:db8:1:2::1", k);
+	assert_string_equal(k, "2001:db8:1:2::/64");
+	cx_address_key("2001:db8:1:3::1", k);
+	assert_string_equal(k, "2001:db8:1:3::/64");
+	cx_address_key("::1", k);
+	assert_string_equal(k, "::/64");
+	/* Anything else as it is, cut to CX_ADDR_MAX bytes. */
+	cx_address_key("/run/mosquitto.sock", k);
+	assert_string_equal(k, "/run/mosquitto.sock");
+	memset(longer, 'x', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	assert_int_equal(cx_address_key(longer, k), CX_ADDR_MAX);
+	assert_int_equal(strlen(k), CX_ADDR_MAX);
+}
+
+static void expect_ext_stats(fx *f, size_t limiters, size_t address_limiters, uint32_t total_failures)
+{
+	cx_engine_stats st;
+
+	cx_engine_get_stats(f->e, &st);
+	assert_int_equal(st.limiters, limiters);
+	assert_int_equal(st.address_limiters, address_limiters);
+	assert_int_equal(st.total_failures, total_failures);
+}
+
+static void test_rate_limit_per_address(void **state)
+{
+	cx_limits lim;
+	cx_limits_default(&lim);
+	lim.claim_failures_per_min_per_address = 3;
+	fx *f = fx_with(state, &lim);
+	const rec *x;
+
+	do_offer(f, T0, "A", "483920", 600, "ra");
+	expect_offer(f, "A", 600, "ra");
+	/* Three terminals behind one address share its window, opened at T0 + 1 s. */
+	do_claim_from(f, T0 + 1 * SEC, "B1", "192.0.2.7", "X", "111111", "b1");
+	expect_error(f, "B1", CX_CODE_NO_MATCH, "claim/X", "b1");
+	do_claim_from(f, T0 + 2 * SEC, "B2", "192.0.2.7", "X", "111111", "b2");
+	expect_error(f, "B2", CX_CODE_NO_MATCH, "claim/X", "b2");
+	do_claim_from(f, T0 + 3 * SEC, "B3", "::ffff:192.0.2.7", "A", "111111", "b3");
+	expect_attempt(f, "A", 2, "ra");
+	expect_error(f, "B3", CX_CODE_NO_MATCH, "claim/A", "b3");
+	expect_none(f);
+	expect_ext_stats(f, 3, 1, 3);
+
+	/* The address is spent: a fourth terminal from it is not evaluated, even with the right key. */
+	do_claim_from(f, T0 + 11 * SEC, "B4", "192.0.2.7", "A", "483920", "b4");
+	x = expect_error(f, "B4", CX_CODE_RATE_LIMITED, "claim/A", "b4");
+	assert_int_equal(x->retry_after, 50);
+	expect_none(f);
+	expect_ext_stats(f, 3, 1, 3);
+
+	/* Another address, and a claimer whose address is unknown, are evaluated. */
+	do_claim_from(f, T0 + 11 * SEC, "C", "198.51.100.1", "A", "222222", "c");
+	expect_attempt(f, "A", 1, "ra");
+	expect_error(f, "C", CX_CODE_NO_MATCH, "claim/A", "c");
+	do_claim_from(f, T0 + 11 * SEC, "D", NULL, "X", "222222", "d");
+	expect_error(f, "D", CX_CODE_NO_MATCH, "claim/X", "d");
+	expect_none(f);
+	expect_ext_stats(f, 5, 2, 5);
+
+	/* The window ends 60 s after its first failure. */
+	do_claim_from(f, T0 + 61 * SEC, "B4", "192.0.2.7", "A", "483920", "b5");
+	expect_match(f, "A", "B4", "ra", 300);
+	expect_match(f, "B4", "A", "b5", 300);
+	expect_none(f);
+}
+
+static void test_rate_limit_total(void **state)
+{
+	cx_limits lim;
+	cx_limits_default(&lim);
+	lim.claim_failures_per_min_total = 4;
+	fx *f = fx_with(state, &lim);
+	char id[16], addr[32];
+	cx_engine_stats st;
+	const rec *x;
+
+	do_offer(f, T0, "A", "483920", 600, "ra");
+	expect_offer(f, "A", 600, "ra");
+	/* Four claimers from four addresses: each is far below its own limits. */
+	for(int i = 0; i < 4; i++){
+		snprintf(id, sizeof(id), "B%d", i);
+		snprintf(addr, sizeof(addr), "192.0.2.%d", i + 1);
+		do_claim_from(f, T0 + i * SEC, id, addr, "X", "111111", "");
+		expect_error(f, id, CX_CODE_NO_MATCH, "claim/X", "");
+	}
+	cx_engine_get_stats(f->e, &st);
+	assert_int_equal(st.total_limit_reached, 1);
+	assert_int_equal(st.total_failures, 4);
+	/* Now every claim waits for the window that opened at T0, from anyone. */
+	do_claim_from(f, T0 + 30 * SEC, "C", "203.0.113.9", "A", "483920", "c1");
+	x = expect_error(f, "C", CX_CODE_RATE_LIMITED, "claim/A", "c1");
+	assert_int_equal(x->retry_after, 30);
+	do_claim(f, T0 + 30 * SEC, "D", "A", "483920", "", "d1");
+	expect_error(f, "D", CX_CODE_RATE_LIMITED, "claim/A", "d1");
+	expect_none(f);
+	cx_engine_get_stats(f->e, &st);
+	assert_int_equal(st.claims_rate_limited, 2);
+	assert_int_equal(st.claims_evaluated, 4);
+	assert_int_equal(st.claims_failed, 4);
+	/* The limits come first: even a self-claim is answered rate-limited. */
+	do_claim(f, T0 + 30 * SEC, "A", "A", "483920", "", "a1");
+	expect_error(f, "A", CX_CODE_RATE_LIMITED, "claim/A", "a1");
+	/* The window ends at T0 + 60 s; the offer lost no attempt meanwhile. */
+	do_claim_from(f, T0 + 60 * SEC, "C", "203.0.113.9", "A", "483920", "c2");
+	expect_match(f, "A", "C", "ra", 300);
+	expect_match(f, "C", "A", "c2", 300);
+	expect_none(f);
+	cx_engine_get_stats(f->e, &st);
+	assert_int_equal(st.total_failures, 0);
+	assert_int_equal(st.total_limit_reached, 1);
+}
+
+static void test_rate_limit_longest_wait(void **state)
+{
+	cx_limits lim;
+	cx_limits_default(&lim);
+	lim.claim_failures_per_min = 1;
+	lim.claim_failures_per_min_per_address = 2;
+	lim.claim_failures_per_min_total = 3;
+	fx *f = fx_with(state, &lim);
+	const rec *x;
+
+	/* Windows: total and address a1 open at T0, B's at T0 + 10 s, C's at T0 + 20 s. */
+	do_claim_from(f, T0, "A", "a1", "X", "111111", "");
+	expect_error(f, "A", CX_CODE_NO_MATCH, "claim/X", "");
+	do_claim_from(f, T0 + 10 * SEC, "B", "a2", "X", "111111", "");
+	expect_error(f, "B", CX_CODE_NO_MATCH, "claim/X", "");
+	do_claim_from(f, T0 + 20 * SEC, "C", "a1", "X", "111111", "");
+	expect_error(f, "C", CX_CODE_NO_MATCH, "claim/X", "");
+	expect_ext_stats(f, 3, 2, 3);
+	/* C is limited by itself (until T0 + 80 s), a1 (T0 + 60 s) and the total (T0 + 60 s). */
+	do_claim_from(f, T0 + 30 * SEC, "C", "a1", "X", "111111", "");
+	x = expect_error(f, "C", CX_CODE_RATE_LIMITED, "claim/X", "");
+	assert_int_equal(x->retry_after, 50);
+	/* E, new, from a3: only the total holds it back. */
+	do_claim_from(f, T0 + 30 * SEC, "E", "a3", "X", "111111", "");
+	x = expect_error(f, "E", CX_CODE_RATE_LIMITED, "claim/X", "");
+	assert_int_equal(x->retry_after, 30);
+	expect_none(f);
+}
+
+static void test_max_limiters(void **state)
+{
+	cx_limits lim;
+	cx_limits_default(&lim);
+	lim.max_limiters = 3;
+	fx *f = fx_with(state, &lim);
+	cx_engine_stats st;
+	const rec *x;
+
+	do_offer(f, T0, "A", "483920", 600, "ra");
+	expect_offer(f, "A", 600, "ra");
+	/* B and its address: two windows; C from the same address: a third. */
+	do_claim_from(f, T0, "B", "a1", "X", "111111", "");
+	expect_error(f, "B", CX_CODE_NO_MATCH, "claim/X", "");
+	do_claim_from(f, T0 + SEC, "C", "a1", "X", "111111", "");
+	expect_error(f, "C", CX_CODE_NO_MATCH, "claim/X", "");
+	expect_ext_stats(f, 2, 1, 2);
+
+	/* D would need a fourth window: refused before evaluation; A's offer keeps its attempts. */
+	do_claim_from(f, T0 + 2 * SEC, "D", "a1", "A", "111111", "d1");
+	x = expect_error(f, "D", CX_CODE_CAPACITY, "claim/A", "d1");
+	assert_false(x->default_message);
+	do_claim(f, T0 + 2 * SEC, "D", "A", "483920", "", "d2");
+	expect_error(f, "D", CX_CODE_CAPACITY, "claim/A", "d2");
+	expect_none(f);
+	cx_engine_get_stats(f->e, &st);
+	assert_int_equal(st.capacity_limiters, 2);
+	assert_int_equal(st.claims_evaluated, 2);
+
+	/* B has its windows already: it is evaluated, and its wrong key costs A an attempt. */
+	do_claim_from(f, T0 + 2 * SEC, "B", "a1", "A", "111111", "b");
+	expect_attempt(f, "A", 2, "ra");
+	expect_error(f, "B", CX_CODE_NO_MATCH, "claim/A", "b");
+	expect_none(f);
+
+	/* Ended windows are reclaimed when room is needed, even before a tick. */
+	do_claim_from(f, T0 + 61 * SEC, "D", "a2", "A", "483920", "d3");
+	expect_match(f, "A", "D", "ra", 300);
+	expect_match(f, "D", "A", "d3", 300);
+	expect_none(f);
+	expect_ext_stats(f, 0, 0, 0);
+}
+
+/* A matching claim leaves no window behind (the benchmark relies on it). */
+static void test_match_leaves_no_limiter(void **state)
+{
+	fx *f = *state;
+
+	do_offer(f, T0, "A", "483920", 0, "ra");
+	expect_offer(f, "A", 120, "ra");
+	do_claim_from(f, T0, "B", "192.0.2.7", "A", "483920", "rb");
+	expect_match(f, "A", "B", "ra", 300);
+	expect_match(f, "B", "A", "rb", 300);
+	expect_none(f);
+	expect_stats(f, 0, 1, 0, 1);
+	expect_ext_stats(f, 0, 0, 0);
+}
+
+/* ---- error budget ---- */
+
+static void test_error_budget(void **state)
+{
+	cx_limits lim;
+	cx_limits_default(&lim);
+	lim.error_replies_per_sec = 3;
+	fx *f = fx_with(state, &lim);
+	cx_engine_stats st;
+
+	/* Five refused claims within one clock second: three answers. */
+	for(int i = 0; i < 5; i++){
+		do_claim(f, T0 + 100 * i, "B", "B", "111111", "", "");
+	}
+	for(int i = 0; i < 3; i++){
+		expect_error(f, "B", CX_CODE_SELF_CLAIM, "claim/B", "");
+	}
+	expect_none(f);
+	/* Errors the adapter sends count against the same budget. */
+	assert_false(cx_engine_error(f->e, T0 + 999, "B", CX_CODE_BAD_TOPIC, "reply/B", NULL, NULL, NULL));
+	/* Other terminals have their own budget, and replies other than errors none. */
+	assert_true(cx_engine_error(f->e, T0 + 999, "C", CX_CODE_BAD_TOPIC, "reply/B", "why", "r1", NULL));
+	const rec *x = expect_error(f, "C", CX_CODE_BAD_TOPIC, "reply/B", "r1");
+	assert_false(x->default_message);
+	do_offer(f, T0 + 999, "B", "483920", 0, "ok");
+	expect_offer(f, "B", 120, "ok");
+	expect_none(f);
+	cx_engine_get_stats(f->e, &st);
+	assert_int_equal(st.errors_sent, 4);
+	assert_int_equal(st.errors_dropped, 3);
+	assert_int_equal(st.error_windows, 2);
+
+	/* The next second brings a fresh budget; a tick in a later second frees the windows. */
+	do_claim(f, T0 + 1000, "B", "B", "111111", "", "");
+	expect_error(f, "B", CX_CODE_SELF_CLAIM, "claim/B", "");
+	expect_none(f);
+	cx_engine_get_stats(f->e, &st);
+	assert_int_equal(st.error_windows, 1);
+	assert_int_equal(cx_engine_tick(f->e, T0 + 2000, 10), 0);
+	cx_engine_get_stats(f->e, &st);
+	assert_int_equal(st.error_windows, 0);
+	/* An invalid recipient gets nothing. */
+	assert_false(cx_engine_error(f->e, T0 + 2000, "bad id", CX_CODE_BAD_TOPIC, "x", NULL, NULL, NULL));
+	expect_none(f);
+}
+
+static void test_error_budget_ceiling(void **state)
+{
+	cx_limits lim;
+	cx_limits_default(&lim);
+	lim.max_limiters = 2;
+	fx *f = fx_with(state, &lim);
+	cx_engine_stats st;
+
+	assert_true(cx_engine_error(f->e, T0, "A", CX_CODE_BAD_TOPIC, "t", NULL, NULL, NULL));
+	assert_true(cx_engine_error(f->e, T0, "B", CX_CODE_BAD_TOPIC, "t", NULL, NULL, NULL));
+	/* A third terminal's window cannot be tracked this second: its error is dropped. */
+	assert_false(cx_engine_error(f->e, T0, "C", CX_CODE_BAD_TOPIC, "t", NULL, NULL, NULL));
+	assert_true(cx_engine_error(f->e, T0, "A", CX_CODE_BAD_TOPIC, "t", NULL, NULL, NULL));
+	assert_true(cx_engine_error(f->e, T0 + SEC, "C", CX_CODE_BAD_TOPIC, "t", NULL, NULL, NULL));
+	cx_engine_get_stats(f->e, &st);
+	assert_int_equal(st.errors_sent, 4);
+	assert_int_equal(st.errors_dropped, 1);
+	f->seen = f->len;
+}
+
+/* ---- table clearing and heap reservation ---- */
+
+static void test_table_clear_and_heap_reserve(void **state)
+{
+	(void)state;
+	enum { N = 300 };
+	static tnode nodes[N];
+	cx_htab t;
+	cx_theap h;
+	cx_timer tm[3];
+	int visited = 0;
+
+	assert_int_equal(cx_htab_init(&t, tnode_hash, NULL), 0);
+	for(int i = 0; i < N; i++){
+		nodes[i].k = i;
+		cx_htab_insert(&t, &nodes[i].hn, tnode_hash(&nodes[i].hn, NULL));
+	}
+	assert_true(t.mask + 1 >= N);
+	cx_htab_clear(&t, count_node, &visited);
+	assert_int_equal(visited, N);
+	assert_int_equal(t.count, 0);
+	/* The grown bucket array was given back, and the table works on. */
+	assert_int_equal(t.mask + 1, 64);
+	for(int i = 0; i < N; i++){
+		int k = i;
+		assert_null(cx_htab_find(&t, (uint64_t)(i % 3), tnode_eq, &k));
+	}
+	cx_htab_insert(&t, &nodes[5].hn, tnode_hash(&nodes[5].hn, NULL));
+	assert_int_equal(t.count, 1);
+	cx_htab_clear(&t, NULL, NULL);
+	cx_htab_clear(NULL, NULL, NULL);
+	cx_htab_free(&t, NULL, NULL);
+
+	cx_theap_init(&h);
+	assert_int_equal(cx_theap_reserve(&h, 0), 0);
+	assert_int_equal(cx_theap_reserve(&h, 100), 0);
+	assert_true(h.cap >= 100);
+	size_t cap = h.cap;
+	for(int i = 0; i < 3; i++){
+		tm[i].due = 3 - i;
+		tm[i].idx = CX_TIMER_DETACHED;
+		assert_int_equal(cx_theap_push(&h, &tm[i]), 0);
+	}
+	assert_int_equal(h.cap, cap);
+	assert_ptr_equal(cx_theap_top(&h), &tm[2]);
+	assert_int_equal(cx_theap_reserve(&h, SIZE_MAX / 2), -1);
+	assert_int_equal(h.len, 3);
+	cx_theap_free(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1522,6 +1890,15 @@ int main(void)
 		cmocka_unit_test(test_table_chains_and_growth),
 		cmocka_unit_test(test_heap_random_operations),
 		cmocka_unit_test_setup_teardown(test_many_offers, setup, teardown),
+		cmocka_unit_test(test_address_key),
+		cmocka_unit_test_setup_teardown(test_rate_limit_per_address, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rate_limit_total, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rate_limit_longest_wait, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_max_limiters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_match_leaves_no_limiter, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_error_budget_ceiling, setup, teardown),
+		cmocka_unit_test(test_table_clear_and_heap_reserve),
 	};
 
 	return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
