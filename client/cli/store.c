@@ -124,9 +124,10 @@ static int check_dir(const char *path, bool follow, char *why)
 	}
 	if(fd < 0) {
 		if(errno == ENOTDIR || errno == ELOOP) {
-			snprintf(why, CLI_WHY_MAX, "%s is not a directory (a symbolic link is refused here)", path);
+			/* Paths are cut so that the reason always fits in why. */
+			snprintf(why, CLI_WHY_MAX, "%.300s is not a directory (a symbolic link is refused here)", path);
 		} else {
-			snprintf(why, CLI_WHY_MAX, "cannot open %s: %s", path, strerror(errno));
+			snprintf(why, CLI_WHY_MAX, "cannot open %.300s: %s", path, strerror(errno));
 		}
 		return -1;
 	}
@@ -170,7 +171,7 @@ int cli_store_read(const char *path, size_t max, char **out, size_t *len, char *
 		if(errno == ELOOP) {
 			snprintf(why, CLI_WHY_MAX, "%s is a symbolic link: refusing to follow it", path);
 		} else {
-			snprintf(why, CLI_WHY_MAX, "cannot open %s: %s", path, strerror(errno));
+			snprintf(why, CLI_WHY_MAX, "cannot open %.300s: %s", path, strerror(errno));
 		}
 		return -1;
 	}
