@@ -9,6 +9,105 @@
 
 #include "crypto.h"
 
+static bool is_hex(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Length of the run of characters cJSON's number reader takes in: [0-9+-.eE]. */
+static size_t number_run(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	while(n < len && ((s[n] >= '0' && s[n] <= '9') || s[n] == '+' || s[n] == '-' || s[n] == '.'
+			|| s[n] == 'e' || s[n] == 'E')) {
+		n++;
+	}
+	return n;
+}
+
+static size_t digits(const char *s, size_t i, size_t n)
+{
+	while(i < n && s[i] >= '0' && s[i] <= '9') {
+		i++;
+	}
+	return i;
+}
+
+/* Whether s[0..n) is a number in the RFC 8259 grammar. */
+static bool number_ok(const char *s, size_t n)
+{
+	size_t i = 0;
+	size_t d;
+
+	if(i < n && s[i] == '-') {
+		i++;
+	}
+	if(i < n && s[i] == '0') {
+		i++;
+	} else {
+		d = digits(s, i, n);
+		if(d == i) {
+			return false;
+		}
+		i = d;
+	}
+	if(i < n && s[i] == '.') {
+		d = digits(s, i + 1, n);
+		if(d == i + 1) {
+			return false;
+		}
+		i = d;
+	}
+	if(i < n && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if(i < n && (s[i] == '+' || s[i] == '-')) {
+			i++;
+		}
+		d = digits(s, i, n);
+		if(d == i) {
+			return false;
+		}
+		i = d;
+	}
+	return i == n;
+}
+
+/* Checks outside strings; returns the bytes consumed (>= 1), or 0 with *why set. */
+static size_t scan_outside(const char *s, size_t len, size_t i, unsigned *depth,
+		unsigned max_depth, const char **why)
+{
+	unsigned char c = (unsigned char)s[i];
+
+	if(c == '[' || c == '{') {
+		if(++*depth > max_depth) {
+			*why = "JSON nested too deeply";
+			return 0;
+		}
+	} else if((c == ']' || c == '}') && *depth > 0) {
+		(*depth)--;
+	} else if(c == '-' || (c >= '0' && c <= '9')) {
+		/* cJSON hands the whole run to strtod, which takes more than RFC 8259 does. */
+		size_t n = number_run(s + i, len - i);
+		if(!number_ok(s + i, n)) {
+			*why = "number is not in JSON syntax";
+			return 0;
+		}
+		if(n > CX_JSON_NUMBER_MAX) {
+			*why = "number too long";
+			return 0;
+		}
+		return n;
+	} else if(c >= 0x80) {
+		*why = "non-ASCII byte outside a string";
+		return 0;
+	} else if(c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+		*why = "control character outside a string";
+		return 0;
+	}
+	return 1;
+}
+
 bool cx_json_scan(const char *s, size_t len, unsigned max_depth, const char **why)
 {
 	unsigned depth = 0;
@@ -33,6 +132,13 @@ bool cx_json_scan(const char *s, size_t len, unsigned max_depth, const char **wh
 					*why = "string contains \\u0000";
 					return false;
 				}
+				/* cJSON reads a \u without four hex digits as U+0000 too. */
+				if(i + 1 < len && s[i + 1] == 'u' && (len - i < 6 || !is_hex((unsigned char)s[i + 2])
+						|| !is_hex((unsigned char)s[i + 3]) || !is_hex((unsigned char)s[i + 4])
+						|| !is_hex((unsigned char)s[i + 5]))) {
+					*why = "invalid \\u escape in a string";
+					return false;
+				}
 				if(i + 1 < len && (unsigned char)s[i + 1] < 0x20) {
 					*why = "unescaped control character in a string";
 					return false;
@@ -43,14 +149,13 @@ bool cx_json_scan(const char *s, size_t len, unsigned max_depth, const char **wh
 		}
 		if(c == '"') {
 			in_string = true;
-		} else if(c == '[' || c == '{') {
-			if(++depth > max_depth) {
-				*why = "JSON nested too deeply";
-				return false;
-			}
-		} else if((c == ']' || c == '}') && depth > 0) {
-			depth--;
+			continue;
 		}
+		size_t n = scan_outside(s, len, i, &depth, max_depth, why);
+		if(n == 0) {
+			return false;
+		}
+		i += n - 1;
 	}
 	return true;
 }
@@ -73,6 +178,11 @@ cJSON *cx_json_parse_object(const char *payload, size_t len, const char **why)
 	}
 	if(!cx_json_scan(payload, len, CX_JSON_MAX_DEPTH, &reason)) {
 		set_why(why, reason);
+		return NULL;
+	}
+	/* Outside strings the scan allowed ASCII only, so this checks the strings. */
+	if(!cx_utf8_valid(payload, len)) {
+		set_why(why, "string is not valid UTF-8");
 		return NULL;
 	}
 	cJSON *root = cJSON_ParseWithLengthOpts(payload, len, &end, 0);
@@ -337,4 +447,62 @@ size_t cx_utf8_cut(const char *s, size_t len, size_t max)
 		n--;
 	}
 	return n;
+}
+
+size_t cx_utf8_next(const char *s, size_t avail)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned char lo = 0x80;
+	unsigned char hi = 0xbf;
+	size_t n;
+
+	if(avail == 0) {
+		return 0;
+	}
+	if(p[0] < 0x80) {
+		return 1;
+	}
+	if(p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+	} else if(p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		/* E0 would be overlong below A0; ED A0..BF would be a surrogate. */
+		lo = p[0] == 0xe0 ? 0xa0 : 0x80;
+		hi = p[0] == 0xed ? 0x9f : 0xbf;
+	} else if(p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		/* F0 would be overlong below 90; F4 90 and up is beyond U+10FFFF. */
+		lo = p[0] == 0xf0 ? 0x90 : 0x80;
+		hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+	} else {
+		return 0;
+	}
+	if(avail < n || p[1] < lo || p[1] > hi) {
+		return 0;
+	}
+	for(size_t i = 2; i < n; i++) {
+		if((p[i] & 0xc0) != 0x80) {
+			return 0;
+		}
+	}
+	return n;
+}
+
+bool cx_utf8_valid(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	while(i < len) {
+		/* ASCII runs are the common case: one comparison per byte. */
+		if((unsigned char)s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		size_t n = cx_utf8_next(s + i, len - i);
+		if(n == 0) {
+			return false;
+		}
+		i += n;
+	}
+	return true;
 }

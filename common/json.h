@@ -17,18 +17,36 @@
 #define CX_JSON_MAX_DEPTH 32
 
 /*
+ * Longest number accepted, in characters. cJSON 1.7.15 refuses longer ones
+ * and builds with the CVE-2023-26819 fix accept them; the scan refuses them
+ * so that the verdict does not depend on the cJSON build. No protocol field
+ * or sensible card value comes near it.
+ */
+#define CX_JSON_NUMBER_MAX 63
+
+/*
  * Quick pre-parse scan of s[0..len). Refuses (returns false, *why set) NUL
  * bytes anywhere, raw control characters or "\u0000" inside strings (so that
  * every parsed string is exactly its strlen), and nesting deeper than
  * max_depth, so cJSON's recursive parser never recurses deeply. Brackets
- * inside strings do not count. It does not otherwise validate the JSON.
+ * inside strings do not count. It also refuses what cJSON would let through
+ * although RFC 8259 does not: control characters other than tab, CR and LF
+ * outside strings (cJSON skips them as whitespace), any byte >= 0x80 outside
+ * strings (cJSON skips a leading byte order mark), "\u" not followed by four
+ * hex digits (cJSON reads it as U+0000, a hidden NUL), and numbers outside
+ * the RFC grammar ("01", "1.", "-.5", "1.e3") or longer than
+ * CX_JSON_NUMBER_MAX. It does not otherwise validate the JSON, nor the UTF-8
+ * of strings (see cx_utf8_valid).
  */
 bool cx_json_scan(const char *s, size_t len, unsigned max_depth, const char **why);
 
 /*
  * Parses untrusted payload[0..len) that must be one JSON object, with only
- * whitespace after it. Returns the tree (free with cx_json_delete), or NULL
- * with *why (when not NULL) set to a static reason.
+ * whitespace after it, in valid UTF-8 (cx_utf8_valid). Returns the tree (free
+ * with cx_json_delete), or NULL with *why (when not NULL) set to a static
+ * reason. With cx_json_scan in front of cJSON it accepts exactly RFC 8259
+ * JSON without "\u0000", nested at most CX_JSON_MAX_DEPTH, with numbers of
+ * at most CX_JSON_NUMBER_MAX characters.
  */
 cJSON *cx_json_parse_object(const char *payload, size_t len, const char **why);
 
@@ -98,5 +116,15 @@ size_t cx_jw_finish(const cx_jw *w);
 
 /* Largest n <= max such that s[0..n) ends on a UTF-8 character boundary of s[0..len). */
 size_t cx_utf8_cut(const char *s, size_t len, size_t max);
+
+/*
+ * Length (1 to 4) of the well-formed UTF-8 character (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF) that starts s[0..avail), or 0
+ * when there is none (avail 0 included).
+ */
+size_t cx_utf8_next(const char *s, size_t avail);
+
+/* Whether s[0..len) is well-formed UTF-8 throughout. */
+bool cx_utf8_valid(const char *s, size_t len);
 
 #endif

@@ -47,11 +47,21 @@ typedef struct {
 	char ref[CX_REF_MAX + 1];        /* "" when absent */
 } cx_claim_req;
 
-/* card/<peer id>: {"exchange":"<xid>","card":<jCard>} */
+/*
+ * card/<peer id>: {"exchange":"<xid>","card":<jCard>}
+ *
+ * The card text is the jCard exactly as the payload spells it, insignificant
+ * whitespace included (still one valid JSON value), and it is not
+ * NUL-terminated: use card_len. cx_card_decode borrows it from the payload,
+ * so it lives as long as the payload does and is never freed or wiped here;
+ * a caller that builds a request around its own malloc'ed text sets
+ * card_owned, and cx_card_req_clear then wipes and frees it.
+ */
 typedef struct {
 	char xid[CX_XID_HEX + 1];
-	char *card;      /* compact JSON text of the validated jCard, malloc'ed; a secret */
-	size_t card_len; /* strlen(card) */
+	const char *card; /* JSON text of the validated jCard; a secret */
+	size_t card_len;  /* its length in bytes */
+	bool card_owned;  /* card is malloc'ed and belongs to this request */
 } cx_card_req;
 
 /*
@@ -60,23 +70,32 @@ typedef struct {
  * invalid from/ref are CX_CODE_BAD_REQUEST.
  * On failure the key is wiped, but out->ref keeps a valid "ref" of the
  * refused payload (else ""), so that the error reply can echo it. Payloads
- * with duplicate field names, NUL bytes, "\u0000" in strings, trailing data
- * or nesting deeper than 32 are refused (CX_CODE_BAD_REQUEST).
+ * that are not strict JSON (RFC 8259 in UTF-8, see cx_json_parse_object),
+ * that hold NUL bytes, "\u0000" in strings, trailing data or nesting deeper
+ * than 32, or in which a field the decoder reads appears twice, are refused
+ * (CX_CODE_BAD_REQUEST).
  */
 cx_code cx_offer_decode(const char *payload, size_t len, cx_offer_req *out, const char **why);
 cx_code cx_claim_decode(const char *payload, size_t len, cx_claim_req *out, const char **why);
 
 /*
- * Decode a card request; "card" must pass cx_jcard_check (CX_CODE_BAD_CARD
- * otherwise; a missing "card" or a bad "exchange" is CX_CODE_BAD_REQUEST,
- * CX_CODE_INTERNAL means out of memory). On success out->card is allocated
- * and must be released with cx_card_req_clear, which wipes it. On failure
- * nothing is left allocated, and out->xid keeps a valid "exchange" of the
- * refused payload (else ""), so that the error reply can carry it.
+ * Decode a card request in one pass over the payload (common/jscan.c),
+ * without building a tree or allocating. "card" must pass the checks of
+ * cx_jcard_check (CX_CODE_BAD_CARD otherwise, with its reason); malformed
+ * JSON (the same refusals as cx_offer_decode), a missing or repeated "card"
+ * and a missing, repeated or invalid "exchange" are CX_CODE_BAD_REQUEST.
+ * On success out->card points at the card value inside payload (borrowed,
+ * card_owned false) and out->card_len is its length: nothing needs freeing,
+ * but cx_card_req_clear may be called. On failure out->card is NULL, and
+ * out->xid keeps a valid "exchange" of a payload that was valid JSON (else
+ * ""), so that the error reply can carry it.
  */
 cx_code cx_card_decode(const char *payload, size_t len, cx_card_req *out, const char **why);
 
-/* Wipe the key (offer, claim) or the card text (card) and free what is owned. */
+/*
+ * Wipe the key (offer, claim) or the request (card) and free what is owned:
+ * a card's text only when card_owned (borrowed text belongs to its payload).
+ */
 void cx_offer_req_clear(cx_offer_req *r);
 void cx_claim_req_clear(cx_claim_req *r);
 void cx_card_req_clear(cx_card_req *r);
@@ -116,7 +135,7 @@ typedef struct {
 	uint32_t attempts_left;
 	const char *reason;   /* revoked */
 	bool offer;           /* expired: true for an offer, false for an exchange (then xid) */
-	const char *card;     /* card: compact jCard JSON, copied verbatim */
+	const char *card;     /* card: jCard JSON text as the sender wrote it, copied verbatim */
 	size_t card_len;
 	cx_code code;         /* error */
 	const char *topic;    /* error: the topic of the refused message (escaped, cut to CX_ERROR_TOPIC_MAX bytes) */

@@ -1,4 +1,8 @@
-/* Unit tests of common/jcard.c: structural jCard checks. */
+/*
+ * Unit tests of common/jcard.c: structural jCard checks. Every case also goes
+ * through the single-pass card decoder (common/jscan.c via cx_card_decode),
+ * which must reach the same verdict with the same reason.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +14,66 @@
 #include <string.h>
 
 #include "jcard.h"
+#include "json.h"
+#include "proto.h"
+
+#define XID "0123456789abcdef0123456789abcdef"
+
+/* Deepest nesting of arrays and objects in JSON text p[0..n) (brackets in strings do not count). */
+static unsigned depth_of(const char *p, size_t n)
+{
+	unsigned depth = 0;
+	unsigned deepest = 0;
+	bool in_string = false;
+
+	for(size_t i = 0; i < n; i++) {
+		if(in_string) {
+			if(p[i] == '\\') {
+				i++;
+			} else if(p[i] == '"') {
+				in_string = false;
+			}
+		} else if(p[i] == '"') {
+			in_string = true;
+		} else if(p[i] == '[' || p[i] == '{') {
+			depth++;
+			deepest = depth > deepest ? depth : deepest;
+		} else if(p[i] == ']' || p[i] == '}') {
+			depth--;
+		}
+	}
+	return deepest;
+}
+
+/*
+ * Decodes text as the card of a card request, from an exact-size heap
+ * buffer, and asserts that the decoder agrees with cx_jcard_check (rc, why);
+ * a request nested deeper than CX_JSON_MAX_DEPTH is refused as bad JSON
+ * before any jCard rule.
+ */
+static void check_decoder(const char *text, int rc, const char *why)
+{
+	size_t n = strlen(text) + 64;
+	char *p = malloc(n);
+	const char *got_why = NULL;
+	cx_card_req req;
+
+	assert_non_null(p);
+	n = (size_t)snprintf(p, n, "{\"exchange\":\"" XID "\",\"card\":%s}", text);
+	cx_code code = cx_card_decode(p, n, &req, &got_why);
+	if(depth_of(p, n) > CX_JSON_MAX_DEPTH) {
+		assert_int_equal(code, CX_CODE_BAD_REQUEST);
+	} else if(rc == 0) {
+		assert_int_equal(code, CX_CODE_NONE);
+		assert_int_equal(req.card_len, strlen(text));
+		assert_memory_equal(req.card, text, req.card_len);
+	} else {
+		assert_int_equal(code, CX_CODE_BAD_CARD);
+		assert_string_equal(got_why, why);
+	}
+	cx_card_req_clear(&req);
+	free(p);
+}
 
 /* Parses text and runs the check; asserts the text is valid JSON. */
 static int check(const char *text)
@@ -24,6 +88,20 @@ static int check(const char *text)
 		assert_true(strlen(why) > 0);
 	}
 	cJSON_Delete(card);
+	check_decoder(text, rc, why);
+	return rc;
+}
+
+/* check() on a tree built in memory, through its compact text. */
+static int check_tree(const cJSON *card)
+{
+	char *text = cJSON_PrintUnformatted(card);
+	const char *why = NULL;
+	int rc = cx_jcard_check(card, &why);
+
+	assert_non_null(text);
+	check_decoder(text, rc, why);
+	free(text);
 	return rc;
 }
 
@@ -111,6 +189,9 @@ static void test_depth(void **state)
 	assert_int_equal(check_depth(0), 0);
 	assert_int_equal(check_depth(CX_JCARD_MAX_DEPTH), 0);
 	assert_int_equal(check_depth(CX_JCARD_MAX_DEPTH + 1), -1);
+	/* The request nests 4 levels around the value: 28 more is the JSON limit, 29 is past it. */
+	assert_int_equal(check_depth(CX_JSON_MAX_DEPTH - 4), -1);
+	assert_int_equal(check_depth(CX_JSON_MAX_DEPTH - 3), -1);
 	assert_int_equal(check_depth(40), -1);
 }
 
@@ -140,14 +221,34 @@ static void test_prop_limit(void **state)
 	}
 	assert_int_equal(cJSON_GetArraySize(props), CX_JCARD_MAX_PROPS);
 	assert_int_equal(cx_jcard_check(card, NULL), 0);
+	assert_int_equal(check_tree(card), 0);
 	cJSON_AddItemToArray(props, cJSON_Parse("[\"note\",{},\"text\",\"n\"]"));
 	assert_int_equal(cx_jcard_check(card, &why), -1);
 	assert_non_null(why);
+	assert_int_equal(check_tree(card), -1);
+	/* The count comes first, before the shape of the property past the limit. */
+	cJSON_AddItemToArray(props, cJSON_CreateArray());
+	assert_int_equal(check_tree(card), -1);
 	cJSON_Delete(card);
 	assert_int_equal(cx_jcard_check(NULL, NULL), -1);
 }
 
 /* The reason never quotes card data. */
+/* Names and values are compared after unescaping; property names without case. */
+static void test_escapes_and_case(void **state)
+{
+	(void)state;
+	assert_int_equal(check("[\"vc\\u0061rd\",[" VER "," FN "]]"), 0);
+	assert_int_equal(check("[\"vcard\",[[\"VeRsIoN\",{},\"text\",\"4\\u002e0\"],[\"f\\u004e\",{},\"text\",\"\\u00e9\"]]]"), 0);
+	assert_int_equal(check("[\"vcard\",[[\"versi\xc3\xb3n\",{},\"text\",\"3.0\"]," VER "," FN "]]"), 0);
+	assert_int_equal(check("[\"vcard\",[[\"version \",{},\"text\",\"3.0\"]," FN "]]"), -1);
+	assert_int_equal(check("[\"vcard\",[" VER ",[\"fn\",{},\"text\",\"\\u0041\"],[\"FN\",{},\"text\",\"\"]]]"), -1);
+	assert_int_equal(check("[\"vcard\",[" VER "," FN ",[\"x\",{},\"float\",1e308,-0,0.5e-400]]]"), 0);
+	assert_int_equal(check("[\"vcard\",[" VER "," FN ",[\"x\",{},\"float\",1e309]]]"), -1);
+	assert_int_equal(check("[\"vcard\",[" VER "," FN ",[\"x\",{},\"float\",[[-1E+999]]]]]"), -1);
+	assert_int_equal(check("[ \"vcard\" ,\n[ " VER " ,\t" FN " ] ]"), 0);
+}
+
 static void test_why_is_static(void **state)
 {
 	(void)state;
@@ -168,6 +269,7 @@ int main(void)
 		cmocka_unit_test(test_depth),
 		cmocka_unit_test(test_version_fn),
 		cmocka_unit_test(test_prop_limit),
+		cmocka_unit_test(test_escapes_and_case),
 		cmocka_unit_test(test_why_is_static),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

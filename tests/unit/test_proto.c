@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "jcard.h"
 #include "json.h"
 #include "proto.h"
 
@@ -60,7 +61,12 @@ static cx_code claim(const char *s, cx_claim_req *out)
 	return rc;
 }
 
-static cx_code card(const char *s, cx_card_req *out)
+/*
+ * Decodes s from an exact-size heap copy, handed back in *payload: an
+ * accepted card borrows its text from it, so the caller frees it after the
+ * last look at out->card.
+ */
+static cx_code card_in(const char *s, cx_card_req *out, char **payload)
 {
 	size_t n;
 	const char *why = NULL;
@@ -69,9 +75,32 @@ static cx_code card(const char *s, cx_card_req *out)
 	if(rc != CX_CODE_NONE) {
 		assert_non_null(why);
 		assert_null(out->card);
+		assert_int_equal(out->card_len, 0);
+	} else {
+		/* Borrowed: a span of the payload, nothing of its own. */
+		assert_false(out->card_owned);
+		assert_true(out->card >= p && out->card_len > 0 && out->card + out->card_len <= p + n);
 	}
+	*payload = p;
+	return rc;
+}
+
+/* card_in for tests that only look at the code and the exchange ID. */
+static cx_code card(const char *s, cx_card_req *out)
+{
+	char *p;
+	cx_code rc = card_in(s, out, &p);
+
 	free(p);
 	return rc;
+}
+
+/* The card text of r is exactly text. */
+static void assert_card_text(const cx_card_req *r, const char *text)
+{
+	assert_non_null(r->card);
+	assert_int_equal(r->card_len, strlen(text));
+	assert_memory_equal(r->card, text, r->card_len);
 }
 
 static cx_code reply(const char *s, cx_reply_msg *out)
@@ -194,6 +223,77 @@ static void test_json_scan(void **state)
 	}
 	assert_false(cx_json_scan(deep, n, CX_JSON_MAX_DEPTH, &why));
 	assert_true(cx_json_scan(deep, n - 1, CX_JSON_MAX_DEPTH, &why));
+
+	/* What cJSON alone would accept but RFC 8259 does not. */
+	static const char *const refused[] = {
+		"{\"a\":01}", "{\"a\":-01}", "{\"a\":1.}", "{\"a\":-.5}", "{\"a\":1.e3}", "{\"a\":1e}",
+		"{\"a\":1e+}", "{\"a\":-}", "{\"a\":1-2}", "{\"a\":[1,2.5.1]}",
+		"{\"a\":\"\\u00zz\"}", "{\"a\":\"\\uZZZZ\"}", "{\"a\":\"\\u123\"}", "{\"a\":\"\\u12\"}",
+		"{\x0b\"a\":1}", "{\"a\":1}\x0c", "{\x01}", "\xef\xbb\xbf{\"a\":1}", "{\"a\":1}\x80",
+	};
+	static const char *const accepted[] = {
+		"{\"a\":0}", "{\"a\":-0}", "{\"a\":10}", "{\"a\":-0.5}", "{\"a\":1.25e-3}", "{\"a\":1E+30}",
+		"{\"a\":[0,1,-2,3.0,4e4]}", "{\"a\":\"\\u00e9\\uD83D\\uDE00\\u001f\"}", "{\"a\":\"01 1. -.5\"}",
+		" \t\r\n{\"a\":true} \n", "{\"\xc3\xa9\":\"\x7f\"}",
+	};
+	for(size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		why = NULL;
+		if(cx_json_scan(refused[i], strlen(refused[i]), CX_JSON_MAX_DEPTH, &why)) {
+			fail_msg("scan accepted: %s", refused[i]);
+		}
+		assert_non_null(why);
+		assert_null(cx_json_parse_object(refused[i], strlen(refused[i]), &why));
+	}
+	/* Not JSON at all: the scan lets them by, cJSON refuses them. */
+	static const char *const not_json[] = {
+		"{\"a\":0x10}", "{\"a\":.5}", "{\"a\":+1}", "{\"a\":tru}", "{\"a\":1,}", "{\"a\":[1,]}", "{\"a\" 1}",
+		"{\"a\":1\x7f}",
+	};
+	for(size_t i = 0; i < sizeof(not_json) / sizeof(not_json[0]); i++) {
+		assert_null(cx_json_parse_object(not_json[i], strlen(not_json[i]), &why));
+	}
+	for(size_t i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
+		if(!cx_json_scan(accepted[i], strlen(accepted[i]), CX_JSON_MAX_DEPTH, &why)) {
+			fail_msg("scan refused: %s (%s)", accepted[i], why);
+		}
+		cJSON *root = cx_json_parse_object(accepted[i], strlen(accepted[i]), &why);
+		assert_non_null(root);
+		cx_json_delete(root);
+	}
+}
+
+static void test_utf8_valid(void **state)
+{
+	(void)state;
+	static const char *const good[] = {
+		"", "abc", "\x7f", "\xc2\x80", "\xdf\xbf", "\xe0\xa0\x80", "\xed\x9f\xbf", "\xee\x80\x80",
+		"\xef\xbf\xbf", "\xf0\x90\x80\x80", "\xf4\x8f\xbf\xbf", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+	};
+	static const char *const bad[] = {
+		"\x80", "\xbf", "\xc0\x80", "\xc1\xbf", "\xc2", "\xc2\x7f", "\xc2\xc0", "\xe0\x9f\xbf",
+		"\xed\xa0\x80", "\xed\xbf\xbf", "\xe1\x80", "\xe1\x80\x7f", "\xf0\x8f\xbf\xbf",
+		"\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xf8\x88\x80\x80\x80", "\xff", "\xfe",
+		"\xf0\x90\x80", "a\xc3", "\xc3\xa9\xa9",
+	};
+
+	for(size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_true(cx_utf8_valid(good[i], strlen(good[i])));
+	}
+	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if(cx_utf8_valid(bad[i], strlen(bad[i]))) {
+			fail_msg("accepted bad UTF-8 #%zu", i);
+		}
+	}
+	assert_int_equal(cx_utf8_next("\xe2\x82\xac", 3), 3);
+	assert_int_equal(cx_utf8_next("\xe2\x82\xac", 2), 0);
+	assert_int_equal(cx_utf8_next("a", 1), 1);
+	assert_int_equal(cx_utf8_next("a", 0), 0);
+
+	/* Strings must be UTF-8: the decoders refuse anything else. */
+	const char *why = NULL;
+	assert_null(cx_json_parse_object("{\"a\":\"\xff\"}", 8, &why));
+	assert_non_null(why);
+	assert_null(cx_json_parse_object("{\"\xed\xa0\x80\":1}", 9, &why));
 }
 
 static void test_json_getters(void **state)
@@ -309,6 +409,10 @@ static void test_offer_decode_invalid(void **state)
 		"{\"key\":\"123456\",\"ref\":\"\"}", "{\"key\":\"123456\",\"ref\":\"0123456789abcdefX\"}",
 		"{\"key\":\"123456\",\"ref\":\"a/b\"}", "{\"key\":\"123456\",\"ref\":7}",
 		"{\"key\":\"12\n3456\"}",
+		"{\"key\":\"123456\",\"ttl\":0120}", "{\"key\":\"123456\",\"ttl\":120.}",
+		"\xef\xbb\xbf{\"key\":\"123456\"}", "{\"key\":\"123456\",\"x\":\"\xff\"}",
+		"{\x0b\"key\":\"123456\"}", "{\"key\":\"123456\",\"x\":\"\\u00zz\"}",
+		"{\"key\":\"123456\",\"x\":\"\\ud800\"}",
 	};
 	cx_offer_req r;
 
@@ -471,35 +575,46 @@ static void test_card_decode(void **state)
 {
 	(void)state;
 	cx_card_req r;
-	const char *pretty = "{\n  \"exchange\": \"" XID "\",\n  \"card\": [\"vcard\", [\n"
-		"    [\"version\", {}, \"text\", \"4.0\"],\n    [\"fn\", {}, \"text\", \"Ada Lovelace\"]\n  ]]\n}";
+	char *p;
+	const char *pretty_card = "[\"vcard\", [\n"
+		"    [\"version\", {}, \"text\", \"4.0\"],\n    [\"fn\", {}, \"text\", \"Ada Lovelace\"]\n  ]]";
+	char pretty[512];
 
-	assert_int_equal(card("{\"exchange\":\"" XID "\",\"card\":" CARD "}", &r), CX_CODE_NONE);
+	assert_int_equal(card_in("{\"exchange\":\"" XID "\",\"card\":" CARD "}", &r, &p), CX_CODE_NONE);
 	assert_string_equal(r.xid, XID);
-	assert_non_null(r.card);
-	assert_string_equal(r.card, CARD);
-	assert_int_equal(r.card_len, strlen(CARD));
+	assert_card_text(&r, CARD);
+	/* The text is the payload's own bytes, not a copy. */
+	assert_ptr_equal(r.card, p + strlen("{\"exchange\":\"" XID "\",\"card\":"));
 	cx_card_req_clear(&r);
 	assert_null(r.card);
 	assert_true(all_zero(&r, sizeof(r)));
+	free(p);
 
-	/* Pretty input comes out compact. */
-	assert_int_equal(card(pretty, &r), CX_CODE_NONE);
-	assert_string_equal(r.card, CARD);
+	/* Pretty input is passed on as written, whitespace and all, and means the same card. */
+	snprintf(pretty, sizeof(pretty), "{\n  \"exchange\": \"" XID "\",\n  \"card\": %s\n}", pretty_card);
+	assert_int_equal(card_in(pretty, &r, &p), CX_CODE_NONE);
+	assert_card_text(&r, pretty_card);
+	cJSON *a = cJSON_ParseWithLength(r.card, r.card_len);
+	cJSON *b = cJSON_Parse(CARD);
+	assert_true(cJSON_Compare(a, b, true));
+	cJSON_Delete(a);
+	cJSON_Delete(b);
 	cx_card_req_clear(&r);
+	free(p);
 
-	/* Escapes survive the reprint. */
+	/* Escapes stay as written and mean what they say. */
 	const char *esc = "{\"exchange\":\"" XID "\",\"card\":[\"vcard\",[[\"version\",{},\"text\",\"4.0\"],"
-		"[\"fn\",{},\"text\",\"A \\\"B\\\" \\\\ C\\n\\u00e9\"]]]}";
-	assert_int_equal(card(esc, &r), CX_CODE_NONE);
-	cJSON *parsed = cJSON_Parse(r.card);
+		"[\"fn\",{},\"text\",\"A \\\"B\\\" \\\\ C\\n\\u00e9\\ud83d\\ude00\"]]]}";
+	assert_int_equal(card_in(esc, &r, &p), CX_CODE_NONE);
+	cJSON *parsed = cJSON_ParseWithLength(r.card, r.card_len);
 	assert_non_null(parsed);
 	cJSON *fn = cJSON_GetArrayItem(cJSON_GetArrayItem(cJSON_GetArrayItem(parsed, 1), 1), 3);
-	assert_string_equal(fn->valuestring, "A \"B\" \\ C\n\xc3\xa9");
+	assert_string_equal(fn->valuestring, "A \"B\" \\ C\n\xc3\xa9\xf0\x9f\x98\x80");
 	cJSON_Delete(parsed);
 	cx_card_req_clear(&r);
+	free(p);
 
-	/* Numbers that print longer than they were written still fit. */
+	/* Numbers are passed on as written. */
 	char big[2048];
 	size_t n = (size_t)snprintf(big, sizeof(big),
 			"{\"exchange\":\"" XID "\",\"card\":[\"vcard\",[[\"version\",{},\"text\",\"4.0\"],"
@@ -508,9 +623,33 @@ static void test_card_decode(void **state)
 		n += (size_t)snprintf(big + n, sizeof(big) - n, ",1e5");
 	}
 	snprintf(big + n, sizeof(big) - n, "]]]}");
-	assert_int_equal(card(big, &r), CX_CODE_NONE);
-	assert_true(r.card_len > 100 * 7);
+	assert_int_equal(card_in(big, &r, &p), CX_CODE_NONE);
+	assert_int_equal(r.card_len, strlen(big) - strlen("{\"exchange\":\"" XID "\",\"card\":}"));
+	assert_memory_equal(r.card + r.card_len - 10, "1e5,1e5]]]", 10);
 	cx_card_req_clear(&r);
+	free(p);
+
+	/* Members in any order, unknown ones skipped; names may be escaped. */
+	assert_int_equal(card_in("{\"x\":{\"card\":1},\"c\\u0061rd\":" CARD ",\"ref\":[1,2],"
+			"\"\\u0065xchange\":\"" XID "\"}", &r, &p), CX_CODE_NONE);
+	assert_string_equal(r.xid, XID);
+	assert_card_text(&r, CARD);
+	cx_card_req_clear(&r);
+	free(p);
+	/* The exchange ID is read unescaped. */
+	assert_int_equal(card("{\"exchange\":\"\\u0030123456789abcdef0123456789abcde\\u0066\",\"card\":" CARD "}",
+			&r), CX_CODE_NONE);
+	assert_string_equal(r.xid, XID);
+
+	/* A request that owns its text gets it wiped and freed by clear (ASan checks the free). */
+	char *own = malloc(strlen(CARD));
+	assert_non_null(own);
+	memcpy(own, CARD, strlen(CARD));
+	r.card = own;
+	r.card_len = strlen(CARD);
+	r.card_owned = true;
+	cx_card_req_clear(&r);
+	assert_true(all_zero(&r, sizeof(r)));
 	cx_card_req_clear(NULL);
 }
 
@@ -547,13 +686,16 @@ static void test_card_encode(void **state)
 	const char *pretty = "[ \"vcard\" , [ [\"version\",{},\"text\",\"4.0\"], [\"fn\",{},\"text\",\"A\"] ] ]";
 	cx_card_req r;
 
+	char *p;
+
 	size_t n = cx_card_encode(XID, CARD, strlen(CARD), buf, sizeof(buf));
 	assert_string_equal(buf, "{\"exchange\":\"" XID "\",\"card\":" CARD "}");
 	assert_int_equal(n, strlen(buf));
-	assert_int_equal(card(buf, &r), CX_CODE_NONE);
+	assert_int_equal(card_in(buf, &r, &p), CX_CODE_NONE);
 	assert_string_equal(r.xid, XID);
-	assert_string_equal(r.card, CARD);
+	assert_card_text(&r, CARD);
 	cx_card_req_clear(&r);
+	free(p);
 
 	/* Copied verbatim, not reparsed. */
 	cx_card_encode(XID, pretty, strlen(pretty), buf, sizeof(buf));
@@ -924,7 +1066,8 @@ static void test_prefixes_and_mutations(void **state)
 			cx_reply_msg m;
 			if(cx_card_decode(p, len, &c, NULL) == CX_CODE_NONE) {
 				assert_true(cx_xid_valid(c.xid, strlen(c.xid)));
-				assert_int_equal(strlen(c.card), c.card_len);
+				assert_true(c.card >= p && c.card + c.card_len <= p + len);
+				assert_null(memchr(c.card, '\0', c.card_len));
 				cx_card_req_clear(&c);
 			}
 			if(cx_reply_decode(p, len, &m, NULL) == CX_CODE_NONE) {
@@ -936,6 +1079,500 @@ static void test_prefixes_and_mutations(void **state)
 	}
 }
 
+/* ---- the single-pass card decoder against the tree-based reference ---- */
+
+/*
+ * The reference: cx_card_decode as it was before the single-pass scanner, a
+ * strict cJSON parse (cx_json_parse_object), the field readers and
+ * cx_jcard_check. On success *card is a copy of the card's tree (the caller
+ * deletes it); xid gets a valid "exchange" of a payload that parsed.
+ */
+static cx_code ref_card_decode(const char *p, size_t n, char xid[CX_XID_HEX + 1], cJSON **card,
+		const char **why)
+{
+	cx_code rc = CX_CODE_BAD_REQUEST;
+	const cJSON *item;
+	const char *s;
+	size_t len;
+	cJSON *root;
+
+	xid[0] = '\0';
+	*card = NULL;
+	*why = NULL;
+	root = cx_json_parse_object(p, n, why);
+	if(root == NULL) {
+		return rc;
+	}
+	if(cx_json_get_string(root, "exchange", &s, &len) != CX_JSON_OK || !cx_xid_valid(s, len)) {
+		goto cleanup;
+	}
+	memcpy(xid, s, len + 1);
+	if(cx_json_member(root, "card", &item) != CX_JSON_OK) {
+		goto cleanup;
+	}
+	if(cx_jcard_check(item, why) != 0) {
+		rc = CX_CODE_BAD_CARD;
+		goto cleanup;
+	}
+	*card = cJSON_Duplicate(item, true);
+	assert_non_null(*card);
+	rc = CX_CODE_NONE;
+cleanup:
+	cx_json_delete(root);
+	return rc;
+}
+
+/* How often each verdict came up. */
+typedef struct {
+	unsigned none;
+	unsigned bad_request;
+	unsigned bad_card;
+} diff_tally;
+
+/* Prints p[0..n) to stderr with C escapes, for a failure message. */
+static void dump(const char *p, size_t n)
+{
+	fprintf(stderr, "payload (%zu bytes): \"", n);
+	for(size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if(c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+			fputc(c, stderr);
+		} else {
+			fprintf(stderr, "\\x%02x", c);
+		}
+	}
+	fprintf(stderr, "\"\n");
+}
+
+/*
+ * Same trees: cJSON_Compare, or the same compact text when it cannot tell
+ * (it pairs members by name, so an object with a repeated name never
+ * equals even itself).
+ */
+static bool same_tree(const cJSON *a, const cJSON *b)
+{
+	if(cJSON_Compare(a, b, true)) {
+		return true;
+	}
+	char *pa = cJSON_PrintUnformatted(a);
+	char *pb = cJSON_PrintUnformatted(b);
+	bool same = pa != NULL && pb != NULL && strcmp(pa, pb) == 0;
+	free(pa);
+	free(pb);
+	return same;
+}
+
+/*
+ * Decodes p[0..n) (an exact-size heap buffer, so that ASan sees any read past
+ * it) both ways: the verdicts, the exchange IDs kept and the jCard reasons
+ * must agree, and an accepted card's span must hold exactly the reference's
+ * card.
+ */
+static void diff_one(const char *p, size_t n, diff_tally *t)
+{
+	char xid[CX_XID_HEX + 1];
+	cJSON *want_card;
+	const char *want_why;
+	const char *why = NULL;
+	const char *end = NULL;
+	cx_card_req r;
+	cx_code want = ref_card_decode(p, n, xid, &want_card, &want_why);
+	cx_code got = cx_card_decode(p, n, &r, &why);
+
+	if(got != want || strcmp(r.xid, xid) != 0
+			|| (got == CX_CODE_BAD_CARD && strcmp(why, want_why) != 0)) {
+		dump(p, n);
+		fail_msg("code %d (%s), reference %d (%s); exchange \"%s\", reference \"%s\"", (int)got,
+				why != NULL ? why : "", (int)want, want_why != NULL ? want_why : "", r.xid, xid);
+	}
+	if(got != CX_CODE_NONE) {
+		assert_non_null(why);
+		assert_null(r.card);
+		assert_int_equal(r.card_len, 0);
+		if(got == CX_CODE_BAD_CARD) {
+			t->bad_card++;
+		} else {
+			t->bad_request++;
+		}
+		cx_card_req_clear(&r);
+		return;
+	}
+	t->none++;
+	assert_false(r.card_owned);
+	assert_true(r.card >= p && r.card_len > 0 && r.card + r.card_len <= p + n);
+	cJSON *tree = cJSON_ParseWithLengthOpts(r.card, r.card_len, &end, 0);
+	if(tree == NULL || end != r.card + r.card_len || !same_tree(tree, want_card)) {
+		dump(p, n);
+		fail_msg("the card span [%zu, %zu) is not the reference's card", (size_t)(r.card - p),
+				(size_t)(r.card - p) + r.card_len);
+	}
+	cJSON_Delete(tree);
+	cJSON_Delete(want_card);
+	cx_card_req_clear(&r);
+}
+
+static void diff_text(const char *text, size_t n, diff_tally *t)
+{
+	char *p = malloc(n > 0 ? n : 1);
+
+	assert_non_null(p);
+	memcpy(p, text, n);
+	diff_one(p, n, t);
+	free(p);
+}
+
+#define REQ(card) "{\"exchange\":\"" XID "\",\"card\":" card "}"
+#define VER "[\"version\",{},\"text\",\"4.0\"]"
+#define FN "[\"fn\",{},\"text\",\"Ada Lovelace\"]"
+
+/* Valid card requests that the mutations start from. */
+static const char *const diff_seeds[] = {
+	REQ(CARD),
+	"{\n  \"exchange\": \"" XID "\",\n  \"card\": [\"vcard\", [\n    [\"version\", {}, \"text\", \"4.0\"],\n"
+		"    [\"fn\", {}, \"text\", \"Ada Lovelace\"]\n  ]]\n}\n",
+	"{\"ref\":\"r-1\",\"exchange\":\"" XID "\",\"x\":{\"card\":[1,{\"exchange\":null}],\"deep\":[[[[[[[[[[true]]]]]]]]]]},"
+		"\"card\":[\"vcard\",[" VER "," FN ","
+		"[\"n\",{},\"text\",[\"Lovelace\",\"Ada\",\"\",\"\",\"\"]],"
+		"[\"org\",{},\"text\",\"Analytical Engine Works\"],"
+		"[\"tel\",{\"type\":[\"work\",\"voice\"],\"pref\":\"1\"},\"uri\",\"tel:+44-20-7946-0958\"],"
+		"[\"email\",{\"type\":\"work\"},\"text\",\"ada@analytical.example\"],"
+		"[\"adr\",{\"label\":\"12 St James\\u0027s Square\\nLondon\"},\"text\",[\"\",\"\",[\"12 St James's Square\",\"Suite 1\"],\"London\",\"\",\"SW1Y 4JH\",\"United Kingdom\"]],"
+		"[\"x-num\",{},\"float\",1.5,-0,0.25e-3,1E+300,12345678901234567890,true,false,null],"
+		"[\"x-deep\",{},\"text\",[[[[[[[[\"eight\"]]]]]]]]],"
+		"[\"note\",{},\"text\",\"caf\xc3\xa9 \\u00e9 \xf0\x9f\x98\x80 \\ud83d\\ude00 \\\"q\\\" \\\\ \\/ \\b\\f\\n\\r\\t \x7f\"],"
+		"[\"categories\",{},\"text\",\"a\",\"b\",\"c\"]]],\"tail\":[1,2,{\"a\":\"b\"}]}",
+	"{\"c\\u0061rd\":[\"vc\\u0061rd\",[[\"VERSION\",{},\"text\",\"4.\\u0030\"],[\"F\\u004e\",{\"x\":\"\"},\"text\",\"\\u0041\"],"
+		"[\"versio\\u006e\",{},\"text\",\"4.0\"]]],\"\\u0065xchange\":\"" XID "\"}",
+	"\t{ \"exchange\" : \"" XID "\" , \"card\" : [ \"vcard\" , [ [ \"fn\" , { \"a\" : [ \"b\" , \"c\" ] } , \"text\" , \"F\" ] ,"
+		" [ \"version\" , { } , \"text\" , \"4.0\" ] , [ \"tz\" , { } , \"utc-offset\" , \"-05:00\" ] ] ] }\r\n",
+};
+
+/* Fragments the mutations insert: tokens that keep the JSON valid, or nearly. */
+static const char *const diff_tokens[] = {
+	"\"version\"", "\"VERSION\"", "\"fn\"", "\"FN\"", "\"vcard\"", "\"4.0\"", "\"\"", "\"x\"", "{}", "[]", "{\"a\":\"b\"}",
+	"{\"a\":[\"b\",1]}", "{\"\":\"b\"}", "[[[[[[[[[1]]]]]]]]]", "[[[[[[[[1]]]]]]]]", "null", "true", "false", "0",
+	"-1", "1e999", "-1e400", "1e-999", "2.5", "1.7976931348623158e308", "1.7976931348623159e308", "01", "1.", "-.5",
+	"1e", "\"\\u00e9\"", "\"\\ud83d\\ude00\"", "\"\\ud83d\"", "\"\\ude00\"", "\"\\u0000\"", "\"\\u00zz\"", "\"\\/\"",
+	"\"\\x\"", "\"exchange\"", "\"card\"", "\"c\\u0061rd\"", "\"" XID "\"", "\"0123456789ABCDEF0123456789abcdef\"",
+	",", ":", "[", "]", "{", "}", "\"", "\\", " ", "\n", "\xef\xbb\xbf", "\xc3\xa9", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+	"\xc0\xaf", "\x7f", "\x0b", "\x01", "[\"x\",{},\"text\",\"v\"]", "[\"fn\",{},\"text\",\"\"]",
+	"[\"version\",{},\"text\",\"3.0\"]", "[\"x\",{},\"text\"]", "[\"x\",[],\"text\",\"v\"]", "[\"x\",{},\"\",\"v\"]",
+	"[\"\",{},\"text\",\"v\"]", "[\"x\",{},\"text\",{}]",
+	"123456789012345678901234567890123456789012345678901234567890123",
+	"1234567890123456789012345678901234567890123456789012345678901234",
+};
+
+/* Bytes that matter to a JSON scanner, for single-byte mutations. */
+static const unsigned char diff_bytes[] = {
+	'"', '\\', '[', ']', '{', '}', ',', ':', '0', '1', '-', '+', '.', 'e', 'E', 'u', 'n', 't', 'f', ' ', '\t',
+	'\n', 0x00, 0x01, 0x1f, 0x7f, 0x80, 0xbf, 0xc3, 0xed, 0xf0, 0xf4, 0xff, 'a', 'V', 'F', 'N',
+};
+
+static uint32_t diff_rand(uint64_t *state)
+{
+	/* xorshift64*: fixed seed, so that a failure reproduces. */
+	*state ^= *state >> 12;
+	*state ^= *state << 25;
+	*state ^= *state >> 27;
+	return (uint32_t)((*state * UINT64_C(2685821657736338717)) >> 32);
+}
+
+/* Inserts src[0..k) at buf[at] (buf holds *n bytes, room for cap). */
+static void diff_insert(char *buf, size_t *n, size_t cap, size_t at, const char *src, size_t k)
+{
+	if(*n + k > cap) {
+		return;
+	}
+	memmove(buf + at + k, buf + at, *n - at);
+	memcpy(buf + at, src, k);
+	*n += k;
+}
+
+/* Values that keep JSON valid where a value stood, but may break the jCard. */
+static const char *const diff_values[] = {
+	"\"version\"", "\"VERSION\"", "\"fn\"", "\"vcard\"", "\"4.0\"", "\"\"", "\"x\"", "\"text\"", "{}", "[]",
+	"{\"a\":\"b\"}", "{\"a\":[\"b\"]}", "{\"a\":[1]}", "{\"\":\"b\"}", "[\"x\"]", "[[[[[[[[1]]]]]]]]",
+	"[[[[[[[[[1]]]]]]]]]", "null", "true", "0", "-1.5e3", "1e999", "\"\\u00e9\"", "\"\\u0076ersion\"",
+	"[\"x\",{},\"text\",\"v\"]", "[\"fn\",{},\"text\",\"F\"]", "[\"version\",{},\"text\",\"4.0\"]",
+};
+
+/* Start and length of the JSON token around or after buf[at], roughly (buf may be broken). */
+static bool diff_token(const char *buf, size_t n, size_t at, size_t *start, size_t *len)
+{
+	size_t i = at;
+
+	while(i < n && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\t' || buf[i] == '\r')) {
+		i++;
+	}
+	if(i >= n) {
+		return false;
+	}
+	size_t j = i + 1;
+	if(buf[i] == '"') {
+		while(j < n && buf[j] != '"') {
+			j += buf[j] == '\\' ? 2 : 1;
+		}
+		j = j < n ? j + 1 : n;
+	} else if(strchr("-0123456789", buf[i]) != NULL) {
+		while(j < n && strchr("+-.eE0123456789", buf[j]) != NULL) {
+			j++;
+		}
+	} else if(buf[i] >= 'a' && buf[i] <= 'z') {
+		while(j < n && buf[j] >= 'a' && buf[j] <= 'z') {
+			j++;
+		}
+	}
+	*start = i;
+	*len = j - i;
+	return true;
+}
+
+/* Replaces buf[at..at+k) with src (room for cap). */
+static void diff_replace(char *buf, size_t *n, size_t cap, size_t at, size_t k, const char *src)
+{
+	size_t m = strlen(src);
+
+	if(*n - k + m > cap) {
+		return;
+	}
+	memmove(buf + at + m, buf + at + k, *n - at - k);
+	memcpy(buf + at, src, m);
+	*n = *n - k + m;
+}
+
+/*
+ * One random edit of buf[0..*n): byte flips, insertions, deletions, splices,
+ * and edits that keep the JSON valid but not always the jCard (a token
+ * replaced by another value, a letter changed, an element dropped).
+ */
+static void diff_mutate(char *buf, size_t *n, size_t cap, uint64_t *rng)
+{
+	size_t at = *n > 0 ? diff_rand(rng) % *n : 0;
+	uint32_t op = diff_rand(rng) % 16;
+	size_t start;
+	size_t len;
+
+	if(op >= 8 && op < 12) { /* a whole token for a value */
+		if(diff_token(buf, *n, at, &start, &len)) {
+			diff_replace(buf, n, cap, start, len,
+					diff_values[diff_rand(rng) % (sizeof(diff_values) / sizeof(diff_values[0]))]);
+		}
+		return;
+	}
+	if(op >= 12 && op < 14) { /* a letter for another, or its other case */
+		while(at < *n && !((buf[at] >= 'a' && buf[at] <= 'z') || (buf[at] >= 'A' && buf[at] <= 'Z'))) {
+			at++;
+		}
+		if(at < *n) {
+			buf[at] = diff_rand(rng) % 2 ? (char)(buf[at] ^ 0x20) : (char)('a' + diff_rand(rng) % 26);
+		}
+		return;
+	}
+	if(op >= 14) { /* drop ",token" after a comma: an array element, or part of one */
+		const char *comma = memchr(buf + at, ',', *n - at);
+		if(comma != NULL && diff_token(buf, *n, (size_t)(comma - buf) + 1, &start, &len)) {
+			size_t from = (size_t)(comma - buf);
+			diff_replace(buf, n, cap, from, start + len - from, "");
+		}
+		return;
+	}
+	const char *tok = diff_tokens[diff_rand(rng) % (sizeof(diff_tokens) / sizeof(diff_tokens[0]))];
+	char b = (char)diff_bytes[diff_rand(rng) % sizeof(diff_bytes)];
+
+	switch(op) {
+	case 0: /* overwrite a byte with one that matters */
+		if(*n > 0) {
+			buf[at] = b;
+		}
+		break;
+	case 1: /* any byte, or a bit flip */
+		if(*n > 0) {
+			buf[at] = diff_rand(rng) % 2 ? (char)diff_rand(rng) : (char)(buf[at] ^ (1 << diff_rand(rng) % 8));
+		}
+		break;
+	case 2:
+		diff_insert(buf, n, cap, at, &b, 1);
+		break;
+	case 3: { /* delete a few bytes */
+		size_t k = 1 + diff_rand(rng) % 6;
+		if(k > *n - at) {
+			k = *n - at;
+		}
+		memmove(buf + at, buf + at + k, *n - at - k);
+		*n -= k;
+		break;
+	}
+	case 4:
+		diff_insert(buf, n, cap, at, tok, strlen(tok));
+		break;
+	case 5: { /* replace a few bytes with a token */
+		size_t k = 1 + diff_rand(rng) % 8;
+		if(k > *n - at) {
+			k = *n - at;
+		}
+		memmove(buf + at, buf + at + k, *n - at - k);
+		*n -= k;
+		diff_insert(buf, n, cap, at, tok, strlen(tok));
+		break;
+	}
+	default: { /* splice in a fragment of a seed, this one or another */
+		const char *src = diff_seeds[diff_rand(rng) % (sizeof(diff_seeds) / sizeof(diff_seeds[0]))];
+		size_t srclen = strlen(src);
+		size_t from = diff_rand(rng) % srclen;
+		size_t k = 1 + diff_rand(rng) % 40;
+		if(k > srclen - from) {
+			k = srclen - from;
+		}
+		if(op == 7 && k <= *n - at) {
+			memcpy(buf + at, src + from, k);
+		} else {
+			diff_insert(buf, n, cap, at, src + from, k);
+		}
+		break;
+	}
+	}
+}
+
+/* Wraps a jCard into a card request and runs both decoders on it. */
+static void diff_card(const char *jcard, diff_tally *t)
+{
+	size_t n = strlen(jcard) + 64;
+	char *buf = malloc(n);
+
+	assert_non_null(buf);
+	n = (size_t)snprintf(buf, n, REQ("%s"), jcard);
+	diff_text(buf, n, t);
+	free(buf);
+}
+
+static void test_card_decode_differential(void **state)
+{
+	(void)state;
+	/* Every card request and jCard the other tests use, and then some. */
+	static const char *const payloads[] = {
+		"", " ", "{}", "[]", "null", "{\"exchange\":\"" XID "\"}", "{\"card\":" CARD "}",
+		"{\"exchange\":\"0123456789ABCDEF0123456789abcdef\",\"card\":" CARD "}",
+		"{\"exchange\":\"0123\",\"card\":" CARD "}", "{\"exchange\":7,\"card\":" CARD "}",
+		"{\"Exchange\":\"" XID "\",\"card\":" CARD "}", "{\"exchange\":\"" XID "\",\"Card\":" CARD "}",
+		REQ(CARD ",\"card\":" CARD), "{\"exchange\":\"" XID "\",\"exchange\":\"" XID "\",\"card\":" CARD "}",
+		"{\"exchange\":\"" XID "\",\"exchange\":1,\"card\":[]}", "{\"exchange\":\"" XID "\",\"card\":[],\"card\":[]}",
+		REQ("\"vcard\""), REQ("null"), REQ("[\"vcard\",[[\"fn\",{},\"text\",\"A\"]]]"),
+		"{\"exchange\":\"" XID "\",\"card\":" CARD, "[\"" XID "\"," CARD "]", REQ(CARD) " ", REQ(CARD) "x",
+		REQ(CARD) "{}", REQ(CARD) "\n\t\r ", " \n" REQ(CARD), "\xef\xbb\xbf" REQ(CARD), REQ(CARD) "\x0b",
+		"{\"exchange\":\"" XID "\",\"card\":[\"vcard\",[" VER "," FN "]],\"x\":\"\xff\"}",
+		"{\"exchange\":\"" XID "\",\"card\":[\"vcard\",[" VER "," FN ",[\"note\",{},\"text\",\"\\ud800\"]]]}",
+		"{\"exchange\":\"" XID "\",\"card\":[\"vcard\",[" VER "," FN ",[\"note\",{},\"text\",\"\\u00zz\"]]]}",
+		"{\"exchange\":\"" XID "\",\"card\":[\"vcard\",[" VER "," FN ",[\"x\",{},\"float\",01]]]}",
+		"{\"exchange\":\"" XID "\",\"card\":[\"vcard\",[" VER "," FN ",[\"x\",{},\"float\",1e400]]]}",
+		"{\"exchange\":\"" XID "\",\"card\":[\"vcard\",[" VER "," FN ",[\"x\",{},\"float\",-1e400]]]}",
+		"{\"exchange\":\"" XID "\",\"card\":[\"vcard\",[" VER "," FN ",[\"x\",{},\"float\",1.7976931348623159e308]]]}",
+		"{\"exchange\":\"" XID "\",\"card\":[\"vcard\",[" VER "," FN ",[\"x\",{},\"float\",1.7976931348623157e308]]]}",
+		"{\"exchange\":\"" XID "\",\"card\":[\"vcard\",[" VER "," FN "]],\"x\":1e400}",
+		"{\"exchange\":\"" XID "\",\"card\":[\"vcard\",[" VER "," FN
+			",[\"x\",{},\"float\",123456789012345678901234567890123456789012345678901234567890123]]]}",
+		"{\"exchange\":\"" XID "\",\"card\":[\"vcard\",[" VER "," FN
+			",[\"x\",{},\"float\",1234567890123456789012345678901234567890123456789012345678901234]]]}",
+		"{\"exchange\":\"" XID "\",\"card\":[\"vcard\",[" VER "," FN "]],\"x\":"
+			"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+		"{\"exchange\":\"" XID "\",\"card\":[\"vcard\",[" VER "," FN "]],\"x\":"
+			"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+		"{\"exchange\":\"" XID "\",\"card\":[\"vcard\",[" VER "," FN "]],\"x\":\"\\u0000\"}",
+		"{\"exchange\":\"" XID "\",\"card\":[\"vcard\",[" VER "," FN "]],\"x\":\"a\nb\"}",
+		"{\"exchange\":\"\\u0030123456789abcdef0123456789abcdef\",\"card\":" CARD "}",
+		"{\"exchange\":\"0123456789abcdef0123456789abcdef\\u0030\",\"card\":" CARD "}",
+		"{\"exchange\":\"0123456789abcdef0123456789abcde\\u00e9\",\"card\":" CARD "}",
+		"{\"exchange\":\"0123456789abcdef0123456789abcde\\/\",\"card\":" CARD "}",
+	};
+	/* The jCards of test_jcard.c, and more. */
+	static const char *const jcards[] = {
+		"[\"vcard\",[" VER "," FN "]]", "[\"vcard\",[" FN "," VER "]]",
+		"[\"vcard\",[[\"VERSION\",{},\"text\",\"4.0\"],[\"FN\",{},\"text\",\"A\"]]]",
+		"[\"vcard\",[[\"Version\",{},\"text\",\"4.0\"],[\"fN\",{},\"text\",\"A\"],[\"fn\",{},\"text\",\"\"]]]",
+		"[\"vcard\",[" VER "," FN ",[\"n\",{},\"text\",[\"Lovelace\",\"Ada\",\"\",\"\",\"\"]],"
+			"[\"tel\",{\"type\":[\"work\",\"voice\"],\"pref\":\"1\"},\"uri\",\"tel:+1-555-555-5555\"],"
+			"[\"x-n\",{},\"integer\",42,1.5,true,null]]]",
+		"{\"vcard\":[]}", "\"vcard\"", "[]", "[\"vcard\"]", "[\"vcard\",[" VER "," FN "],[]]",
+		"[\"VCARD\",[" VER "," FN "]]", "[\"vcalendar\",[" VER "," FN "]]", "[1,[" VER "," FN "]]",
+		"[\"vcard\",{}]", "[\"vcard\",[]]", "[\"vcard\",[" VER "," FN ",\"x\"]]", "[\"vcard\",[" VER "," FN ",{}]]",
+		"[\"vcard\",[" VER "," FN ",[\"note\",{},\"text\"]]]", "[\"vcard\",[" VER "," FN ",[]]]",
+		"[\"vcard\",[" VER "," FN ",[\"\",{},\"text\",\"x\"]]]", "[\"vcard\",[" VER "," FN ",[1,{},\"text\",\"x\"]]]",
+		"[\"vcard\",[" VER "," FN ",[null,{},\"text\",\"x\"]]]", "[\"vcard\",[" VER "," FN ",[\"note\",[],\"text\",\"x\"]]]",
+		"[\"vcard\",[" VER "," FN ",[\"note\",null,\"text\",\"x\"]]]",
+		"[\"vcard\",[" VER "," FN ",[\"note\",{\"a\":1},\"text\",\"x\"]]]",
+		"[\"vcard\",[" VER "," FN ",[\"note\",{\"a\":[\"b\",2]},\"text\",\"x\"]]]",
+		"[\"vcard\",[" VER "," FN ",[\"note\",{\"a\":{}},\"text\",\"x\"]]]",
+		"[\"vcard\",[" VER "," FN ",[\"note\",{\"a\":[[\"b\"]]},\"text\",\"x\"]]]",
+		"[\"vcard\",[" VER "," FN ",[\"note\",{\"\":\"b\"},\"text\",\"x\"]]]",
+		"[\"vcard\",[" VER "," FN ",[\"note\",{},\"\",\"x\"]]]", "[\"vcard\",[" VER "," FN ",[\"note\",{},1,\"x\"]]]",
+		"[\"vcard\",[" VER "," FN ",[\"note\",{},\"text\",{}]]]",
+		"[\"vcard\",[" VER "," FN ",[\"note\",{},\"text\",\"x\",{\"a\":1}]]]",
+		"[\"vcard\",[" VER "," FN ",[\"note\",{},\"text\",[\"x\",[{}]]]]]",
+		"[\"vcard\",[" FN "]]", "[\"vcard\",[" VER "]]", "[\"vcard\",[[\"version\",{},\"text\",\"3.0\"]," FN "]]",
+		"[\"vcard\",[[\"version\",{},\"text\",4.0]," FN "]]", "[\"vcard\",[[\"version\",{},\"text\",[\"4.0\"]]," FN "]]",
+		"[\"vcard\",[" VER ",[\"fn\",{},\"text\",\"\"]]]", "[\"vcard\",[" VER ",[\"fn\",{},\"text\",1]]]",
+		"[\"vcard\",[" VER ",[\"fn\",{},\"text\",[\"Ada\"]]]]", "[\"vcard\",[" VER ",[\"fn\",{},\"text\"]]]",
+		"[\"vcard\",[[\"version\",{},\"text\",\"SECRET-3.0\"]," FN "]]",
+		"[\"vcard\",[[\"version\",{},\"\",\"3.0\"],[\"fn\",1,\"text\",\"\"]]]",
+		"[\"vcard\",[[\"fn\",{},\"text\",\"\"],[\"version\",{},\"\",\"3.0\"]]]",
+		"[\"vcard\",[" VER ",[\"fn\",{},\"text\",\"\\u0041\"],[\"versio\\u006e\",{},\"text\",\"4\\u002e0\"]]]",
+		"[\"vcard\",[" VER ",[\"f\\u006e\",{},\"text\",\"A\"]]]", "[\"vc\\u0061rd\",[" VER "," FN "]]",
+		"[\"vcard\",[[\"version\\u0000\",{},\"text\",\"4.0\"]," FN "]]",
+		"[\"vcard\",[[\"versi\xc3\xb3n\",{},\"text\",\"4.0\"]," FN "]]",
+		"[\"vcard\",[[\"v\",{},\"text\",\"4.0\"]," FN ",[\"version\",{},\"text\",\"4.0\",1,[2]]]]",
+		"[\"vcard\",[" VER "," FN ",[\"x\",{},\"text\",[[[[[[[[1]]]]]]]]]]]",
+		"[\"vcard\",[" VER "," FN ",[\"x\",{},\"text\",[[[[[[[[[1]]]]]]]]]]]]",
+		"[\"vcard\",[" VER "," FN ",[\"x\",{},\"text\",[[[[[[[[[]]]]]]]]]]]]",
+		"[\"vcard\",[" VER "," FN ",[\"x\",{},\"text\",[[[[[[[[[{}]]]]]]]]]]]]",
+		"[\"vcard\",[" VER "," FN ",[\"x\",{\"a\":\"b\",\"a\":[\"c\"]},\"text\",1]]]",
+		"[\"vcard\",[" VER "," FN ",[\"x\",{},\"text\",\"a\"],\"tail\"],\"x\"]",
+		"[\"vcard\",[" VER "," FN "],1,2]", "[[\"vcard\"],[" VER "," FN "]]",
+	};
+	diff_tally t = {0};
+	uint64_t rng = UINT64_C(0x9e3779b97f4a7c15);
+	char big[64 * 1024];
+	size_t n;
+
+	for(size_t i = 0; i < sizeof(payloads) / sizeof(payloads[0]); i++) {
+		diff_text(payloads[i], strlen(payloads[i]), &t);
+	}
+	for(size_t i = 0; i < sizeof(jcards) / sizeof(jcards[0]); i++) {
+		diff_card(jcards[i], &t);
+	}
+	for(size_t i = 0; i < sizeof(diff_seeds) / sizeof(diff_seeds[0]); i++) {
+		diff_text(diff_seeds[i], strlen(diff_seeds[i]), &t);
+	}
+
+	/* Property counts around the limit: 512 pass, 513 do not, and the count comes first. */
+	for(int props = 511; props <= 514; props++) {
+		for(int bad_last = 0; bad_last <= 1; bad_last++) {
+			n = (size_t)snprintf(big, sizeof(big), "[\"vcard\",[" VER "," FN);
+			for(int i = 2; i < props; i++) {
+				n += (size_t)snprintf(big + n, sizeof(big) - n, ",%s",
+						bad_last && i == props - 1 ? "[]" : "[\"note\",{},\"text\",\"n\"]");
+			}
+			snprintf(big + n, sizeof(big) - n, "]]");
+			diff_card(big, &t);
+		}
+	}
+
+	/* Random edits of the valid requests. */
+	for(int k = 0; k < 50000; k++) {
+		const char *seed = diff_seeds[(size_t)k % (sizeof(diff_seeds) / sizeof(diff_seeds[0]))];
+		n = strlen(seed);
+		memcpy(big, seed, n);
+		for(uint32_t e = 1 + diff_rand(&rng) % 3; e > 0; e--) {
+			diff_mutate(big, &n, 4096, &rng);
+		}
+		diff_text(big, n, &t);
+	}
+	print_message("differential: %u accepted, %u bad-request, %u bad-card\n", t.none, t.bad_request,
+			t.bad_card);
+	/* Every verdict is well represented, or the comparison proves little. */
+	assert_true(t.none > 2000);
+	assert_true(t.bad_request > 2000);
+	assert_true(t.bad_card > 2000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -944,6 +1581,7 @@ int main(void)
 		cmocka_unit_test(test_json_scan),
 		cmocka_unit_test(test_json_getters),
 		cmocka_unit_test(test_utf8_cut),
+		cmocka_unit_test(test_utf8_valid),
 		cmocka_unit_test(test_offer_decode_valid),
 		cmocka_unit_test(test_offer_decode_invalid),
 		cmocka_unit_test(test_offer_decode_keeps_ref),
@@ -960,6 +1598,7 @@ int main(void)
 		cmocka_unit_test(test_reply_invalid),
 		cmocka_unit_test(test_reply_encode_misc),
 		cmocka_unit_test(test_prefixes_and_mutations),
+		cmocka_unit_test(test_card_decode_differential),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

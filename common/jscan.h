@@ -1,0 +1,52 @@
+/*
+ * Single-pass strict scanner for card requests ({"exchange":..,"card":..}).
+ * It validates the payload as JSON and the "card" value as a jCard in one
+ * walk over the bytes, without building a tree or allocating, and reports
+ * where the fields are in the payload, so that the card text can be passed
+ * on without a copy. Internal to common/ (proto.c); not part of any public API.
+ *
+ * Accepted JSON is RFC 8259 with the limits of cx_json_parse_object: one
+ * object and nothing but whitespace (space, tab, CR, LF) around it, strings
+ * of valid UTF-8 with valid escapes (\uXXXX surrogates in pairs), no
+ * "\u0000", no raw control characters, no NUL bytes, nesting at most
+ * CX_JSON_MAX_DEPTH, numbers of at most CX_JSON_NUMBER_MAX characters.
+ */
+#ifndef CX_JSCAN_H
+#define CX_JSCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * What the scan of a card request found. Pointers are into the payload and
+ * valid while it is. Members are named case-sensitively, after unescaping.
+ */
+typedef struct {
+	unsigned xid_count;   /* members called "exchange" */
+	const char *xid;      /* contents (between the quotes) of the last "exchange" if a string, else NULL */
+	size_t xid_len;
+	bool xid_escaped;     /* xid holds escapes: read it with cx_jscan_unescape */
+	unsigned card_count;  /* members called "card" */
+	const char *card;     /* the last "card" value, exactly its bytes; NULL when there is none */
+	size_t card_len;
+	const char *card_why; /* NULL when that value passes the checks of cx_jcard_check, else its reason */
+} cx_jscan_card;
+
+/*
+ * Scans payload[0..len). Returns NULL when it is one strict JSON object (see
+ * above), with *out filled in; the caller then judges the fields. Otherwise
+ * returns a static reason that never quotes the payload, and *out is to be
+ * ignored. The "card" value is checked exactly as cx_jcard_check checks a
+ * parsed jCard, with the same reasons. Never reads past len; allocates nothing.
+ */
+const char *cx_jscan_card_request(const char *payload, size_t len, cx_jscan_card *out);
+
+/*
+ * Decodes the contents raw[0..n) of a string that cx_jscan_card_request
+ * accepted into out[cap] as UTF-8 and NUL-terminates it; *len gets the
+ * decoded length. Returns false, with out holding an unspecified prefix,
+ * when the text needs more than cap - 1 bytes (or cap is 0).
+ */
+bool cx_jscan_unescape(const char *raw, size_t n, char *out, size_t cap, size_t *len);
+
+#endif
