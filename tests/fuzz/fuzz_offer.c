@@ -1,0 +1,59 @@
+/*
+ * Fuzz target: cx_offer_decode, the decoder of keys/<id> payloads.
+ *
+ * Invariants: a refused payload leaves no key behind (wiped), no ttl, and at
+ * most a valid ref; an accepted one holds a 6..16 digit key, a ttl of 0 or
+ * 5..600 and a valid or empty ref, and survives cx_offer_encode and a second
+ * decode unchanged.
+ */
+#include "fuzz.h"
+
+#include "crypto.h"
+#include "proto.h"
+
+static void check_refused(cx_code code, const cx_offer_req *req, const char *why)
+{
+	FUZZ_CHECK(code == CX_CODE_BAD_REQUEST);
+	FUZZ_CHECK(why != NULL && why[0] != '\0');
+	FUZZ_CHECK(fuzz_all_zero(req->key, sizeof(req->key)));
+	FUZZ_CHECK(req->ttl == 0);
+	FUZZ_CHECK(fuzz_ref_ok(req->ref, sizeof(req->ref)));
+}
+
+static void check_accepted(const cx_offer_req *req)
+{
+	char buf[128];
+	cx_offer_req again;
+	const char *why = NULL;
+
+	FUZZ_CHECK(cx_key_valid(req->key, fuzz_strlen(req->key, sizeof(req->key)), CX_KEY_DIGITS_MIN));
+	FUZZ_CHECK(req->ttl == 0 || (req->ttl >= CX_TTL_MIN && req->ttl <= CX_TTL_MAX));
+	FUZZ_CHECK(fuzz_ref_ok(req->ref, sizeof(req->ref)));
+
+	size_t n = cx_offer_encode(req, buf, sizeof(buf));
+	FUZZ_CHECK(n > 0 && n < sizeof(buf) && strlen(buf) == n);
+	FUZZ_CHECK(cx_offer_decode(buf, n, &again, &why) == CX_CODE_NONE);
+	FUZZ_CHECK(strcmp(again.key, req->key) == 0);
+	FUZZ_CHECK(again.ttl == req->ttl);
+	FUZZ_CHECK(strcmp(again.ref, req->ref) == 0);
+	cx_offer_req_clear(&again);
+	FUZZ_CHECK(fuzz_all_zero(&again, sizeof(again)));
+	cx_wipe(buf, sizeof(buf));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	cx_offer_req req;
+	const char *why = NULL;
+	cx_code code;
+
+	code = cx_offer_decode((const char *)data, size, &req, &why);
+	if(code != CX_CODE_NONE) {
+		check_refused(code, &req, why);
+	} else {
+		check_accepted(&req);
+	}
+	cx_offer_req_clear(&req);
+	FUZZ_CHECK(fuzz_all_zero(&req, sizeof(req)));
+	return 0;
+}
