@@ -410,7 +410,7 @@ int cardex_send_card(cardex *cx, const char *exchange, const char *card_json, si
 	}
 	rc = publish_to(cx, CX_TOPIC_CARD, x->peer, buf, need);
 	if(rc == CARDEX_OK) {
-		x->send_pending = true;
+		x->sends_pending++;
 	}
 cleanup:
 	if(buf) {

@@ -47,8 +47,6 @@ void cardex__queue_clear(cardex__queue *q);
 #define CARDEX__EXCHANGES 32
 /* Replies held back because their exchange is not known yet. */
 #define CARDEX__PENDING 8
-/* Payload hashes remembered to drop redelivered error replies. */
-#define CARDEX__SEEN 32
 
 typedef struct {
 	bool used;
@@ -58,13 +56,24 @@ typedef struct {
 	bool card_seen;
 	bool sent_seen;
 	bool expired_seen;
-	bool send_pending;  /* we sent a card and have had no answer for it yet */
+	/*
+	 * Cards we sent in it that have had no answer ("sent" or an error) yet.
+	 * The plugin answers each card request once, so an answer beyond these
+	 * is the refusal of a QoS 1 resend (or a redelivery of an answer).
+	 */
+	unsigned sends_pending;
 } cardex__exchange;
+
+/* A claim this handle made: its ref and what answered it so far. */
+typedef struct {
+	char ref[CX_REF_MAX + 1];
+	bool matched;       /* its match was reported */
+	bool refused;       /* its error was reported */
+} cardex__claim;
 
 typedef struct {
 	bool used;
 	uint64_t seq;
-	uint64_t hash;
 	cx_reply_msg msg;
 } cardex__held;
 
@@ -74,11 +83,21 @@ typedef struct {
 	/* The newest offer; its ref is "" before the first offer. */
 	char offer_ref[CX_REF_MAX + 1];
 	bool offer_acked;
+	bool offer_refused;      /* an error answered it */
+	bool offer_matched;      /* consumed: later notices of its ref concern a resent copy */
 	bool offer_revoked;
 	bool offer_expired;
+	/*
+	 * A "replaced" revocation of the live offer ref waits for the next
+	 * reply, which the plugin always sends right after it: the "offer"
+	 * reply of the replacing offer. With our own ref, the replacing offer
+	 * was a QoS 1 resend of ours (the offer lives on, unchanged); with
+	 * another ref, another connection of this terminal replaced it.
+	 */
+	bool offer_replace_held;
 	uint32_t offer_attempts; /* lowest attempts_left reported; UINT32_MAX before any */
 
-	char claim_refs[CARDEX__CLAIM_REFS][CX_REF_MAX + 1];
+	cardex__claim claims[CARDEX__CLAIM_REFS];
 	unsigned claim_next;
 
 	cardex__exchange xs[CARDEX__EXCHANGES];
@@ -87,9 +106,12 @@ typedef struct {
 	cardex__held held[CARDEX__PENDING];
 	uint64_t hseq;
 
-	uint64_t seen[CARDEX__SEEN];
-	unsigned seen_next;
-	unsigned seen_len;
+	/*
+	 * Replies dropped because only a resent copy of one of our requests
+	 * (or a redelivery of an answer already reported) can cause them; a
+	 * statistic, read by the soak driver.
+	 */
+	unsigned long resend_drops;
 } cardex__filter;
 
 /*
@@ -108,17 +130,16 @@ void cardex__filter_new_claim(cardex__filter *f, const char *ref);
 cardex__exchange *cardex__filter_exchange(cardex__filter *f, const char *xid);
 
 /*
- * Runs one decoded reply (payload hash hash) through the filter and pushes
- * the events it yields onto q. Takes ownership of msg's card in every case
- * (it is moved into an event, held, or wiped). Returns CARDEX_OK or
- * CARDEX_ENOMEM.
+ * Runs one decoded reply through the filter and pushes the events it yields
+ * onto q. Takes ownership of msg's card in every case (it is moved into an
+ * event, held, or wiped). Returns CARDEX_OK or CARDEX_ENOMEM.
  */
-int cardex__filter_reply(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg, uint64_t hash);
-
-/* 64-bit FNV-1a of a payload, used to recognise redelivered replies. */
-uint64_t cardex__hash(const void *data, size_t len);
+int cardex__filter_reply(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg);
 
 /* ---- the handle (cardex.c, conn.c) ---- */
+
+/* Longest gentle close: flushing writes, DISCONNECT, reading until the broker closes. */
+#define CARDEX__CLOSE_MS 500
 
 /* Room for the one-line detail of a failed first connection. */
 #define CARDEX__DETAIL_MAX 160
@@ -168,7 +189,14 @@ long long cardex__now_ms(void);
  */
 int cardex__conn_open(cardex *cx, const char *cafile);
 
-/* Disconnects cleanly without reading anything more, and destroys the client. */
+/*
+ * Disconnects gently and destroys the client: writes what is queued and
+ * the DISCONNECT, then reads and discards whatever the broker still sends
+ * until it closes its side, so that it gets our last acknowledgements and
+ * the DISCONNECT instead of a reset. Nothing read then is acknowledged, so
+ * it stays in the session for the next run. Takes at most CARDEX__CLOSE_MS
+ * (then it closes regardless). Cannot fail.
+ */
 void cardex__conn_close(cardex *cx);
 
 /*

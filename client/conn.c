@@ -9,9 +9,13 @@
  * call cardex_send_card and friends.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <mosquitto.h>
 
@@ -203,7 +207,6 @@ static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_
 {
 	cardex *cx = ud;
 	cx_reply_msg msg;
-	uint64_t hash;
 
 	(void)mosq;
 	if(!m->topic || strcmp(m->topic, cx->reply_topic) != 0 || m->payloadlen <= 0) {
@@ -215,8 +218,7 @@ static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_
 		cx_reply_msg_clear(&msg);
 		return;
 	}
-	hash = cardex__hash(m->payload, (size_t)m->payloadlen);
-	if(cardex__filter_reply(&cx->filter, &cx->queue, &msg, hash) != CARDEX_OK) {
+	if(cardex__filter_reply(&cx->filter, &cx->queue, &msg) != CARDEX_OK) {
 		cx->nomem = true;
 	}
 }
@@ -323,18 +325,103 @@ int cardex__conn_open(cardex *cx, const char *cafile)
 	return await_session(cx);
 }
 
+/* Milliseconds left until deadline, for poll: 0 when it has passed. */
+static int left_ms(long long deadline)
+{
+	long long left = deadline - cardex__now_ms();
+
+	return left <= 0 ? 0 : (int)left;
+}
+
+/*
+ * Writes what libmosquitto has queued (acknowledgements, requests, the
+ * DISCONNECT) until it is all out, the socket is gone (libmosquitto closes
+ * it right after writing DISCONNECT) or the deadline passes. Reads nothing:
+ * a reply read now would be acknowledged and then lost with the handle.
+ */
+static void flush_writes(cardex *cx, long long deadline)
+{
+	while(mosquitto_want_write(cx->mosq)) {
+		struct pollfd pfd = {.fd = mosquitto_socket(cx->mosq), .events = POLLOUT};
+		int left = left_ms(deadline);
+
+		if(pfd.fd < 0 || left == 0) {
+			return;
+		}
+		if(poll(&pfd, 1, left) < 0 && errno != EINTR) {
+			return;
+		}
+		if(mosquitto_loop_write(cx->mosq, 1) != MOSQ_ERR_SUCCESS) {
+			return;
+		}
+	}
+}
+
+/*
+ * Half-closes fd (our duplicate of the connection's socket), reads and
+ * discards what the broker still sends until it closes its side or the
+ * deadline passes, then closes fd. A socket closed with unread data sends
+ * a reset instead of a FIN, and a broker that then writes to it gets
+ * "Broken pipe" and drops the connection before reading what we sent
+ * last: PUBACKs of replies already handled (redelivered at the next
+ * connect) and the DISCONNECT. What is read here is never acknowledged,
+ * so it stays in the session. The buffer is wiped: replies carry cards.
+ */
+static void drain_and_close(int fd, long long deadline)
+{
+	char buf[4096];
+
+	shutdown(fd, SHUT_WR);
+	for(;;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int left = left_ms(deadline);
+		ssize_t n;
+		int r;
+
+		if(left == 0) {
+			break;
+		}
+		r = poll(&pfd, 1, left);
+		if(r < 0 && errno == EINTR) {
+			continue;
+		}
+		if(r <= 0) {
+			break;
+		}
+		n = recv(fd, buf, sizeof(buf), 0);
+		if(n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
+			continue;
+		}
+		if(n <= 0) {
+			break;
+		}
+	}
+	cx_wipe(buf, sizeof(buf));
+	close(fd);
+}
+
 void cardex__conn_close(cardex *cx)
 {
-	if(cx->mosq) {
+	long long deadline = cardex__now_ms() + CARDEX__CLOSE_MS;
+	int fd = -1;
+
+	if(cx->mosq && cx->connected && mosquitto_socket(cx->mosq) >= 0) {
 		/*
-		 * No loop after DISCONNECT: whatever the broker still sends stays
-		 * unacknowledged and so stays in the session for the next run.
+		 * libmosquitto closes its descriptor as soon as DISCONNECT is
+		 * written; a duplicate keeps the connection open until the broker
+		 * has read it and closed its side. Without one (EMFILE), the close
+		 * is as abrupt as libmosquitto makes it.
 		 */
-		if(cx->connected) {
-			mosquitto_disconnect(cx->mosq);
-		}
+		fd = fcntl(mosquitto_socket(cx->mosq), F_DUPFD_CLOEXEC, 0);
+		mosquitto_disconnect(cx->mosq);
+		flush_writes(cx, deadline);
+	}
+	if(cx->mosq) {
 		mosquitto_destroy(cx->mosq);
 		cx->mosq = NULL;
+	}
+	if(fd >= 0) {
+		drain_and_close(fd, deadline);
 	}
 	if(cx->lib_ready) {
 		mosquitto_lib_cleanup();

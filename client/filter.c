@@ -1,17 +1,38 @@
 /*
  * The event filter of libcardex. A terminal's persistent session may hold
- * replies from an earlier run, and QoS 1 may deliver a reply twice, so the
- * handle reports only replies that answer a request it made (by the "ref"
- * the plugin echoes) or that belong to an exchange it learnt through such a
- * reply, and each of them once:
- *   offer, revoked, expired(offer)  once per live offer ref;
- *   attempt                         when attempts_left drops below the last one reported;
- *   match                           once per exchange, only with a live ref;
- *   card, sent, expired(exchange)   once per known exchange;
- *   error                           with a live ref or a known exchange, exact
- *                                   duplicates (same payload) dropped.
- * A reply naming an exchange that is not known yet (a card overtaking its
- * match) is held in a small bounded list and replayed when the match comes.
+ * replies from an earlier run, QoS 1 may deliver a reply twice, and after a
+ * reconnect libmosquitto resends the requests whose PUBACK it did not get,
+ * so that the plugin may process one request twice and answer both copies
+ * (the second refused, or creating a copy of an offer). The handle reports
+ * only replies that answer a request it made (by the "ref" the plugin
+ * echoes) or that belong to an exchange it learnt through such a reply, and
+ * each request's outcome once:
+ *   offer                   once per live offer ref;
+ *   attempt                 when attempts_left drops below the last one reported;
+ *   revoked, expired(offer) once per live offer ref;
+ *   revoked "replaced"      of the live ref: held until the next reply, which
+ *                           the plugin sends right after it: the "offer" reply
+ *                           of the replacing offer. The same ref means that our
+ *                           own offer, resent, replaced itself and lives on
+ *                           (dropped); another ref, that another connection of
+ *                           this terminal replaced it (reported);
+ *   anything about the offer ref after its match: dropped, the match consumed
+ *                           the offer, so only a copy created by a resend of
+ *                           it can still be answered, tried or expire;
+ *   match                   once per exchange and once per offer or claim ref
+ *                           (each matches once; a second exchange can only
+ *                           come from resent copies of both);
+ *   card, sent, expired(exchange)  once per known exchange;
+ *   error with a ref        only as the first answer of its offer or claim: an
+ *                           error after the match, the "offer" reply or an
+ *                           earlier error of the same request refuses a resend;
+ *   error for a card        only while a card we sent in that exchange awaits
+ *                           its answer: the plugin answers each card once, so
+ *                           "already-sent" or "unknown-exchange" after "sent"
+ *                           refuses a resend, unless we sent the card again.
+ * A card, sent or expired reply naming an exchange that is not known yet (a
+ * card overtaking its match) is held in a small bounded list and replayed
+ * when the match comes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,19 +47,6 @@ static void copy_str(char *dst, size_t cap, const char *src)
 
 	memcpy(dst, src, n);
 	dst[n] = '\0';
-}
-
-uint64_t cardex__hash(const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
-
-	for(i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
 }
 
 void cardex__filter_init(cardex__filter *f, const char *prefix)
@@ -64,14 +72,20 @@ void cardex__filter_new_offer(cardex__filter *f, const char *ref)
 {
 	copy_str(f->offer_ref, sizeof(f->offer_ref), ref);
 	f->offer_acked = false;
+	f->offer_refused = false;
+	f->offer_matched = false;
 	f->offer_revoked = false;
 	f->offer_expired = false;
+	f->offer_replace_held = false;
 	f->offer_attempts = UINT32_MAX;
 }
 
 void cardex__filter_new_claim(cardex__filter *f, const char *ref)
 {
-	copy_str(f->claim_refs[f->claim_next], sizeof(f->claim_refs[0]), ref);
+	cardex__claim *c = &f->claims[f->claim_next];
+
+	memset(c, 0, sizeof(*c));
+	copy_str(c->ref, sizeof(c->ref), ref);
 	f->claim_next = (f->claim_next + 1) % CARDEX__CLAIM_REFS;
 }
 
@@ -95,40 +109,27 @@ static bool is_offer_ref(const cardex__filter *f, const char *ref)
 	return ref[0] && f->offer_ref[0] && strcmp(ref, f->offer_ref) == 0;
 }
 
-static bool is_live_ref(const cardex__filter *f, const char *ref)
+/* The live claim with this ref, or NULL. */
+static cardex__claim *find_claim(cardex__filter *f, const char *ref)
 {
 	size_t i;
 
 	if(!ref[0]) {
-		return false;
-	}
-	if(is_offer_ref(f, ref)) {
-		return true;
+		return NULL;
 	}
 	for(i = 0; i < CARDEX__CLAIM_REFS; i++) {
-		if(f->claim_refs[i][0] && strcmp(f->claim_refs[i], ref) == 0) {
-			return true;
+		if(f->claims[i].ref[0] && strcmp(f->claims[i].ref, ref) == 0) {
+			return &f->claims[i];
 		}
 	}
-	return false;
+	return NULL;
 }
 
-/* Remembers hash; returns false when it was already there (a redelivery). */
-static bool seen_first(cardex__filter *f, uint64_t hash)
+/* Drops a reply that only a resent request, or a redelivered answer, causes. */
+static int drop_resend(cardex__filter *f)
 {
-	unsigned i;
-
-	for(i = 0; i < f->seen_len; i++) {
-		if(f->seen[i] == hash) {
-			return false;
-		}
-	}
-	f->seen[f->seen_next] = hash;
-	f->seen_next = (f->seen_next + 1) % CARDEX__SEEN;
-	if(f->seen_len < CARDEX__SEEN) {
-		f->seen_len++;
-	}
-	return true;
+	f->resend_drops++;
+	return CARDEX_OK;
 }
 
 /* Registers a new exchange, forgetting the oldest one when the table is full. */
@@ -155,7 +156,7 @@ static cardex__exchange *add_exchange(cardex__filter *f, const char *xid, const 
 }
 
 /* Holds msg (taking its card) until its exchange is known; evicts the oldest when full. */
-static void hold(cardex__filter *f, cx_reply_msg *msg, uint64_t hash)
+static void hold(cardex__filter *f, cx_reply_msg *msg)
 {
 	cardex__held *slot = NULL;
 	size_t i;
@@ -174,7 +175,6 @@ static void hold(cardex__filter *f, cx_reply_msg *msg, uint64_t hash)
 	}
 	slot->used = true;
 	slot->seq = ++f->hseq;
-	slot->hash = hash;
 	slot->msg = *msg;
 	msg->card = NULL;
 	msg->card_len = 0;
@@ -215,7 +215,7 @@ static int emit(cardex__queue *q, cardex_event_type type, cx_reply_msg *msg)
 	return cardex__queue_push(q, &ev);
 }
 
-static int dispatch(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg, uint64_t hash);
+static int dispatch(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg);
 
 /* Replays, in arrival order, the held replies of an exchange that just became known. */
 static int release_held(cardex__filter *f, cardex__queue *q, const char *xid)
@@ -225,7 +225,6 @@ static int release_held(cardex__filter *f, cardex__queue *q, const char *xid)
 	for(;;) {
 		cardex__held *next = NULL;
 		cx_reply_msg msg;
-		uint64_t hash;
 		size_t i;
 		int r;
 
@@ -239,9 +238,8 @@ static int release_held(cardex__filter *f, cardex__queue *q, const char *xid)
 			return rc;
 		}
 		msg = next->msg;
-		hash = next->hash;
 		memset(next, 0, sizeof(*next));
-		r = dispatch(f, q, &msg, hash);
+		r = dispatch(f, q, &msg);
 		cx_reply_msg_clear(&msg);
 		if(r != CARDEX_OK) {
 			rc = r;
@@ -251,14 +249,32 @@ static int release_held(cardex__filter *f, cardex__queue *q, const char *xid)
 
 static int on_match(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg)
 {
+	bool *matched;
+	cardex__claim *c;
 	int rc;
 
-	if(!is_live_ref(f, msg->ref) || cardex__filter_exchange(f, msg->xid)) {
+	if(is_offer_ref(f, msg->ref)) {
+		matched = &f->offer_matched;
+	} else if((c = find_claim(f, msg->ref)) != NULL) {
+		matched = &c->matched;
+	} else {
+		return CARDEX_OK;
+	}
+	if(cardex__filter_exchange(f, msg->xid)) {
 		return CARDEX_OK;
 	}
 	if(!cx_xid_valid(msg->xid, strlen(msg->xid)) || !cx_id_valid(msg->peer, strlen(msg->peer))) {
 		return CARDEX_OK;
 	}
+	if(*matched) {
+		/*
+		 * An offer is consumed by its match and a claim is evaluated once:
+		 * a second exchange for the same ref paired a resent copy of the
+		 * offer with a resent copy of the claim.
+		 */
+		return drop_resend(f);
+	}
+	*matched = true;
 	add_exchange(f, msg->xid, msg->peer);
 	rc = emit(q, CARDEX_EV_MATCH, msg);
 	if(rc != CARDEX_OK) {
@@ -268,14 +284,13 @@ static int on_match(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg)
 }
 
 /* card, sent and expired(exchange): once per known exchange. */
-static int on_exchange_reply(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg,
-		uint64_t hash)
+static int on_exchange_reply(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg)
 {
 	cardex__exchange *x = cardex__filter_exchange(f, msg->xid);
 
 	if(!x) {
 		if(cx_xid_valid(msg->xid, strlen(msg->xid))) {
-			hold(f, msg, hash);
+			hold(f, msg);
 		}
 		return CARDEX_OK;
 	}
@@ -291,7 +306,9 @@ static int on_exchange_reply(cardex__filter *f, cardex__queue *q, cx_reply_msg *
 			return CARDEX_OK;
 		}
 		x->sent_seen = true;
-		x->send_pending = false;
+		if(x->sends_pending > 0) {
+			x->sends_pending--;
+		}
 		return emit(q, CARDEX_EV_SENT, msg);
 	default:
 		if(x->expired_seen) {
@@ -309,11 +326,27 @@ static int on_offer_reply(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg
 	if(!is_offer_ref(f, msg->ref)) {
 		return CARDEX_OK;
 	}
+	if(f->offer_matched) {
+		/* Its match consumed the offer: this concerns a copy a resent offer created. */
+		return drop_resend(f);
+	}
 	switch(msg->type) {
 	case CX_REPLY_OFFER:
+		if(f->offer_replace_held) {
+			/* Our offer, resent, replaced itself: it lives on, same ref, same key. */
+			f->offer_replace_held = false;
+			if(f->offer_acked) {
+				return drop_resend(f);
+			}
+		}
 		flag = &f->offer_acked;
 		break;
 	case CX_REPLY_REVOKED:
+		if(strcmp(msg->reason, "replaced") == 0 && !f->offer_revoked) {
+			/* Whose offer replaced it, the next reply tells (cardex__filter_reply). */
+			f->offer_replace_held = true;
+			return CARDEX_OK;
+		}
 		flag = &f->offer_revoked;
 		break;
 	case CX_REPLY_EXPIRED:
@@ -334,6 +367,33 @@ static int on_offer_reply(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg
 			: msg->type == CX_REPLY_REVOKED ? CARDEX_EV_REVOKED : CARDEX_EV_EXPIRED, msg);
 }
 
+/* True when msg is what follows a held "replaced" revocation when our own offer replaced itself. */
+static bool continues_own_replacement(const cardex__filter *f, const cx_reply_msg *msg)
+{
+	if(!is_offer_ref(f, msg->ref)) {
+		return false;
+	}
+	if(msg->type == CX_REPLY_OFFER) {
+		return true;
+	}
+	/* The revocation itself again: a QoS 1 redelivery. */
+	return msg->type == CX_REPLY_REVOKED && strcmp(msg->reason, "replaced") == 0;
+}
+
+/* Reports the held "replaced" revocation: another connection of this terminal made an offer. */
+static int release_replaced(cardex__filter *f, cardex__queue *q)
+{
+	cx_reply_msg msg;
+
+	f->offer_replace_held = false;
+	f->offer_revoked = true;
+	memset(&msg, 0, sizeof(msg));
+	msg.type = CX_REPLY_REVOKED;
+	copy_str(msg.ref, sizeof(msg.ref), f->offer_ref);
+	copy_str(msg.reason, sizeof(msg.reason), "replaced");
+	return emit(q, CARDEX_EV_REVOKED, &msg);
+}
+
 /*
  * An error that carries neither ref nor exchange (too-large: the plugin did
  * not parse the payload) is ours only when it names the card topic of an
@@ -346,7 +406,7 @@ static cardex__exchange *unanswered_card(cardex__filter *f, const char *topic)
 
 	for(i = 0; i < CARDEX__EXCHANGES; i++) {
 		cardex__exchange *x = &f->xs[i];
-		if(!x->used || !x->send_pending) {
+		if(!x->used || x->sends_pending == 0) {
 			continue;
 		}
 		if(cx_topic_build(want, sizeof(want), f->prefix, CX_TOPIC_CARD, x->peer) == 0) {
@@ -359,39 +419,57 @@ static cardex__exchange *unanswered_card(cardex__filter *f, const char *topic)
 	return NULL;
 }
 
-static int on_error(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg, uint64_t hash)
+/* An error answering an offer or claim: only the first answer of that request counts. */
+static int on_ref_error(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg)
 {
-	cardex__exchange *x = NULL;
+	cardex__claim *c;
 
-	if(msg->ref[0]) {
-		if(!is_live_ref(f, msg->ref)) {
-			return CARDEX_OK;
+	if(is_offer_ref(f, msg->ref)) {
+		if(f->offer_acked || f->offer_refused || f->offer_matched) {
+			return drop_resend(f);
 		}
-	} else if(msg->xid[0]) {
-		x = cardex__filter_exchange(f, msg->xid);
-		if(!x) {
-			if(cx_xid_valid(msg->xid, strlen(msg->xid))) {
-				hold(f, msg, hash);
-			}
-			return CARDEX_OK;
-		}
-	} else {
-		x = unanswered_card(f, msg->topic);
-		if(!x) {
-			return CARDEX_OK;
-		}
-		copy_str(msg->xid, sizeof(msg->xid), x->xid);
+		f->offer_refused = true;
+		return emit(q, CARDEX_EV_ERROR, msg);
 	}
-	if(!seen_first(f, hash)) {
+	c = find_claim(f, msg->ref);
+	if(!c) {
 		return CARDEX_OK;
 	}
-	if(x) {
-		x->send_pending = false;
+	if(c->matched || c->refused) {
+		return drop_resend(f);
 	}
+	c->refused = true;
 	return emit(q, CARDEX_EV_ERROR, msg);
 }
 
-static int dispatch(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg, uint64_t hash)
+static int on_error(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg)
+{
+	cardex__exchange *x;
+
+	if(msg->ref[0]) {
+		return on_ref_error(f, q, msg);
+	}
+	if(msg->xid[0]) {
+		/* Card errors only: we send no card before the match, so an unknown exchange is not ours. */
+		x = cardex__filter_exchange(f, msg->xid);
+	} else {
+		x = unanswered_card(f, msg->topic);
+		if(x) {
+			copy_str(msg->xid, sizeof(msg->xid), x->xid);
+		}
+	}
+	if(!x) {
+		return CARDEX_OK;
+	}
+	if(x->sends_pending == 0) {
+		/* Every card we sent in it has its answer: this one refuses a resent copy. */
+		return drop_resend(f);
+	}
+	x->sends_pending--;
+	return emit(q, CARDEX_EV_ERROR, msg);
+}
+
+static int dispatch(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg)
 {
 	switch(msg->type) {
 	case CX_REPLY_OFFER:
@@ -402,22 +480,30 @@ static int dispatch(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg, uint
 		if(msg->offer) {
 			return on_offer_reply(f, q, msg);
 		}
-		return on_exchange_reply(f, q, msg, hash);
+		return on_exchange_reply(f, q, msg);
 	case CX_REPLY_MATCH:
 		return on_match(f, q, msg);
 	case CX_REPLY_CARD:
 	case CX_REPLY_SENT:
-		return on_exchange_reply(f, q, msg, hash);
+		return on_exchange_reply(f, q, msg);
 	case CX_REPLY_ERROR:
-		return on_error(f, q, msg, hash);
+		return on_error(f, q, msg);
 	}
 	return CARDEX_OK;
 }
 
-int cardex__filter_reply(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg, uint64_t hash)
+int cardex__filter_reply(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg)
 {
-	int rc = dispatch(f, q, msg, hash);
+	int rc = CARDEX_OK;
+	int r;
 
+	if(f->offer_replace_held && !continues_own_replacement(f, msg)) {
+		rc = release_replaced(f, q);
+	}
+	r = dispatch(f, q, msg);
+	if(r != CARDEX_OK) {
+		rc = r;
+	}
 	cx_reply_msg_clear(msg);
 	return rc;
 }

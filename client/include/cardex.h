@@ -11,7 +11,10 @@
  * Events are filtered: the handle only reports replies that belong to an
  * offer or claim it made, or to an exchange that came from one of those, and
  * it reports each event once, even when the broker redelivers it or an old
- * persistent session still holds replies from an earlier run.
+ * persistent session still holds replies from an earlier run. Each request
+ * gets one outcome: when a request is resent after a reconnect (QoS 1) and
+ * the server refuses the copy of a request that had passed ("already-sent",
+ * "no-match" after the match, ...), that refusal is not reported.
  */
 #ifndef CARDEX_H
 #define CARDEX_H
@@ -139,7 +142,13 @@ CARDEX_EXTERN void cardex_options_init(cardex_options *opts);
  */
 CARDEX_EXTERN int cardex_connect(const cardex_options *opts, cardex **out);
 
-/* Disconnects cleanly (the session stays on the broker) and frees; accepts NULL. */
+/*
+ * Disconnects cleanly (the session stays on the broker) and frees; accepts
+ * NULL. Writes what is still queued and the DISCONNECT, and lets the broker
+ * close its side first, so that it gets the last acknowledgements; replies
+ * arriving meanwhile are not acknowledged and stay in the session. Takes at
+ * most about half a second. Events still queued in the handle are dropped.
+ */
 CARDEX_EXTERN void cardex_close(cardex *cx);
 
 /* The terminal ID of a handle. */

@@ -3,9 +3,10 @@
  * between two handles in one process (driven alternately with short
  * cardex_wait timeouts, or with cardex_loop and callbacks), wrong keys,
  * stale replies in a persistent session, a peer that is offline when the
- * card is sent, refused passwords. One test replaces the plugin with a raw
- * client that plays the server on a plugin-less broker, to feed the event
- * filter duplicates, stale and reordered replies.
+ * card is sent, refused passwords, a gentle close. Some tests replace the
+ * plugin with a raw client that plays the server on a plugin-less broker,
+ * to feed the event filter duplicates, stale and reordered replies, and the
+ * second answers that QoS 1 resends of requests cause.
  *
  * Every test starts its own broker in its fixture; every wait is bounded.
  */
@@ -222,6 +223,8 @@ struct raw {
 	char last_topic[256];
 	char last_payload[1024];
 	int nmsgs;
+	long max_left;    /* highest and lowest attempts_left of the messages received, -1 before any */
+	long min_left;
 };
 
 static void raw_on_connect(struct mosquitto *m, void *ud, int rc)
@@ -242,12 +245,20 @@ static void raw_on_subscribe(struct mosquitto *m, void *ud, int mid, int n, cons
 static void raw_on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
 {
 	struct raw *r = ud;
+	const char *left;
 
 	(void)m;
 	snprintf(r->last_topic, sizeof(r->last_topic), "%s", msg->topic);
 	snprintf(r->last_payload, sizeof(r->last_payload), "%.*s", msg->payloadlen,
 			(const char *)msg->payload);
 	r->nmsgs++;
+	left = strstr(r->last_payload, "\"attempts_left\":");
+	if(left) {
+		long v = strtol(left + 16, NULL, 10);
+
+		r->max_left = v > r->max_left ? v : r->max_left;
+		r->min_left = r->min_left < 0 || v < r->min_left ? v : r->min_left;
+	}
 }
 
 static void raw_connect(struct raw *r, int port, const char *id, const char *pw, bool clean)
@@ -256,6 +267,8 @@ static void raw_connect(struct raw *r, int port, const char *id, const char *pw,
 
 	memset(r, 0, sizeof(*r));
 	r->connack = -1;
+	r->max_left = -1;
+	r->min_left = -1;
 	r->m = mosquitto_new(id, clean, r);
 	assert_non_null(r->m);
 	mosquitto_connect_callback_set(r->m, raw_on_connect);
@@ -620,8 +633,8 @@ static void test_filter(void **state)
 	cx_offer_req req;
 	struct raw srv;
 	long long deadline;
-	static const cardex_event_type want[] = {CARDEX_EV_OFFER, CARDEX_EV_ATTEMPT, CARDEX_EV_MATCH,
-		CARDEX_EV_CARD, CARDEX_EV_SENT, CARDEX_EV_ERROR, CARDEX_EV_ATTEMPT, CARDEX_EV_OFFER};
+	static const cardex_event_type want[] = {CARDEX_EV_OFFER, CARDEX_EV_ATTEMPT, CARDEX_EV_ATTEMPT,
+		CARDEX_EV_MATCH, CARDEX_EV_CARD, CARDEX_EV_SENT, CARDEX_EV_ERROR, CARDEX_EV_OFFER};
 	size_t i;
 
 	raw_connect(&srv, fx->b.port, "S", "pw-s-secret", true);
@@ -665,6 +678,11 @@ static void test_filter(void **state)
 	snprintf(msg, sizeof(msg), "{\"type\":\"attempt\",\"attempts_left\":2,\"ref\":\"%s\"}", ref);
 	raw_publish(&srv, "reply/A", msg);
 	raw_publish(&srv, "reply/A", msg);
+	/* An attempt count that went up is a stale redelivery; one that went down is news. */
+	snprintf(msg, sizeof(msg), "{\"type\":\"attempt\",\"attempts_left\":3,\"ref\":\"%s\"}", ref);
+	raw_publish(&srv, "reply/A", msg);
+	snprintf(msg, sizeof(msg), "{\"type\":\"attempt\",\"attempts_left\":1,\"ref\":\"%s\"}", ref);
+	raw_publish(&srv, "reply/A", msg);
 	/* The card overtakes its match: held, then reported after it. */
 	snprintf(msg, sizeof(msg), "{\"type\":\"card\",\"exchange\":\"%s\",\"from\":\"B\",\"card\":%s}", x1, card);
 	raw_publish(&srv, "reply/A", msg);
@@ -672,6 +690,13 @@ static void test_filter(void **state)
 			"\"ref\":\"%s\"}", x1, ref);
 	raw_publish(&srv, "reply/A", msg);
 	raw_publish(&srv, "reply/A", msg);
+	/* A sends its card twice (both its own requests): each gets one answer. */
+	while(!find(&fx->a, CARDEX_EV_MATCH) && cxb_now_ms() < deadline) {
+		mosquitto_loop(srv.m, 10, 1);
+		turn(&fx->a, 5);
+	}
+	assert_int_equal(cardex_send_card(fx->a.cx, x1, card, strlen(card)), CARDEX_OK);
+	assert_int_equal(cardex_send_card(fx->a.cx, x1, card, strlen(card)), CARDEX_OK);
 	snprintf(msg, sizeof(msg), "{\"type\":\"card\",\"exchange\":\"%s\",\"from\":\"B\",\"card\":%s}", x1, card);
 	raw_publish(&srv, "reply/A", msg);
 	snprintf(msg, sizeof(msg), "{\"type\":\"sent\",\"exchange\":\"%s\",\"to\":\"B\"}", x1);
@@ -680,11 +705,7 @@ static void test_filter(void **state)
 	snprintf(msg, sizeof(msg), "{\"type\":\"error\",\"code\":\"already-sent\",\"topic\":\"card/B\","
 			"\"message\":\"m\",\"exchange\":\"%s\"}", x1);
 	raw_publish(&srv, "reply/A", msg);
-	raw_publish(&srv, "reply/A", msg);
-	/* An attempt count that went up is a stale redelivery; one that went down is news. */
-	snprintf(msg, sizeof(msg), "{\"type\":\"attempt\",\"attempts_left\":2,\"ref\":\"%s\"}", ref);
-	raw_publish(&srv, "reply/A", msg);
-	snprintf(msg, sizeof(msg), "{\"type\":\"attempt\",\"attempts_left\":1,\"ref\":\"%s\"}", ref);
+	/* The answer to the second card, redelivered: one answer per request. */
 	raw_publish(&srv, "reply/A", msg);
 
 	raw_loop(&srv, 50);
@@ -719,10 +740,373 @@ static void test_filter(void **state)
 		assert_int_equal(fx->a.evs[i].type, want[i]);
 	}
 	assert_int_equal(fx->a.evs[1].attempts_left, 2);
-	assert_int_equal(fx->a.evs[6].attempts_left, 1);
-	assert_true(card_has(&fx->a.evs[3], "Bob"));
-	assert_string_equal(fx->a.evs[3].exchange, x1);
-	assert_string_equal(fx->a.evs[5].code, "already-sent");
+	assert_int_equal(fx->a.evs[2].attempts_left, 1);
+	assert_true(card_has(&fx->a.evs[4], "Bob"));
+	assert_string_equal(fx->a.evs[4].exchange, x1);
+	assert_string_equal(fx->a.evs[6].code, "already-sent");
+}
+
+/* ---- resent requests, answered twice (fake server) ---- */
+
+static const char tiny_card[] = "[\"vcard\",[[\"version\",{},\"text\",\"4.0\"],[\"fn\",{},\"text\",\"Al\"]]]";
+
+/*
+ * A raw client that plays the server on a broker without the plugin: it
+ * sees A's requests on keys/, claim/ and card/, and answers on reply/A.
+ */
+static void srv_start(struct fx *fx, struct raw *srv)
+{
+	char *subs[] = {"keys/#", "claim/#", "card/#"};
+	long long deadline = cxb_now_ms() + WAIT_MS;
+
+	raw_connect(srv, fx->b.port, "S", "pw-s-secret", true);
+	assert_int_equal(mosquitto_subscribe_multiple(srv->m, NULL, 3, subs, 1, 0, NULL), MOSQ_ERR_SUCCESS);
+	while(!srv->subscribed && cxb_now_ms() < deadline) {
+		mosquitto_loop(srv->m, 10, 1);
+	}
+	assert_true(srv->subscribed);
+	assert_int_equal(connect_as(fx, "A", "pw-a-secret", &fx->a.cx), CARDEX_OK);
+}
+
+__attribute__((format(printf, 2, 3)))
+static void srv_reply(struct raw *srv, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	assert_true(n > 0 && (size_t)n < sizeof(msg));
+	raw_publish(srv, "reply/A", msg);
+}
+
+/* Drives A and the server until the request after the first before ones arrived on topic. */
+static void srv_await(struct raw *srv, struct term *a, int before, const char *topic)
+{
+	long long deadline = cxb_now_ms() + WAIT_MS;
+
+	while(srv->nmsgs == before && cxb_now_ms() < deadline) {
+		mosquitto_loop(srv->m, 10, 1);
+		turn(a, 5);
+	}
+	assert_int_equal(srv->nmsgs, before + 1);
+	assert_string_equal(srv->last_topic, topic);
+}
+
+/* A offers a fresh key; ref receives the offer's ref, as the server saw it. */
+static void srv_offer(struct raw *srv, struct term *a, char ref[CX_REF_MAX + 1])
+{
+	char key[CARDEX_KEY_MAX + 1];
+	int before = srv->nmsgs;
+	cx_offer_req req;
+
+	assert_int_equal(cardex_generate_key(6, key, sizeof(key)), CARDEX_OK);
+	assert_int_equal(cardex_offer(a->cx, key, 0), CARDEX_OK);
+	srv_await(srv, a, before, "keys/A");
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(cx_offer_decode(srv->last_payload, strlen(srv->last_payload), &req, NULL),
+			CX_CODE_NONE);
+	assert_int_equal(strlen(req.ref), 16);
+	memcpy(ref, req.ref, CX_REF_MAX + 1);
+	cx_offer_req_clear(&req);
+}
+
+/* A claims B's offer; ref receives the claim's ref. */
+static void srv_claim(struct raw *srv, struct term *a, char ref[CX_REF_MAX + 1])
+{
+	int before = srv->nmsgs;
+	cx_claim_req req;
+
+	assert_int_equal(cardex_claim(a->cx, "B", "123456"), CARDEX_OK);
+	srv_await(srv, a, before, "claim/B");
+	memset(&req, 0, sizeof(req));
+	assert_int_equal(cx_claim_decode(srv->last_payload, strlen(srv->last_payload), &req, NULL),
+			CX_CODE_NONE);
+	assert_int_equal(strlen(req.ref), 16);
+	memcpy(ref, req.ref, CX_REF_MAX + 1);
+	cx_claim_req_clear(&req);
+}
+
+/* A sends its card in exchange xid (to B). */
+static void srv_card(struct raw *srv, struct term *a, const char *xid)
+{
+	int before = srv->nmsgs;
+
+	assert_int_equal(cardex_send_card(a->cx, xid, tiny_card, strlen(tiny_card)), CARDEX_OK);
+	srv_await(srv, a, before, "card/B");
+}
+
+/* Lets every reply published so far reach A, and A report what it reports. */
+static void srv_settle(struct raw *srv, struct term *a)
+{
+	raw_loop(srv, 50);
+	quiet(a, NULL);
+}
+
+/* Each recorded event of A has the type in want[], in this order. */
+static void expect_types(const struct term *a, const cardex_event_type *want, size_t n)
+{
+	size_t i;
+
+	for(i = 0; i < a->n; i++) {
+		print_message("event %zu: %s %s %s %s\n", i, cardex_event_type_name(a->evs[i].type),
+				a->evs[i].code, a->evs[i].reason, a->evs[i].exchange);
+	}
+	assert_int_equal(a->n, n);
+	for(i = 0; i < n; i++) {
+		assert_int_equal(a->evs[i].type, want[i]);
+	}
+}
+
+/*
+ * A card request resent after a reconnect passed once; the copy is refused
+ * as "already-sent", or as "unknown-exchange" once both cards closed the
+ * exchange. Those refusals are dropped; the answer to a card A really sent
+ * again is reported, once.
+ */
+static void test_filter_resent_card(void **state)
+{
+	struct fx *fx = *state;
+	const char *x = "22222222222222222222222222222222";
+	static const cardex_event_type want[] = {CARDEX_EV_OFFER, CARDEX_EV_MATCH, CARDEX_EV_SENT,
+		CARDEX_EV_ERROR, CARDEX_EV_ERROR};
+	char ref[CX_REF_MAX + 1];
+	struct raw srv;
+
+	srv_start(fx, &srv);
+	srv_offer(&srv, &fx->a, ref);
+	srv_reply(&srv, "{\"type\":\"offer\",\"expires_in\":120,\"ref\":\"%s\"}", ref);
+	srv_reply(&srv, "{\"type\":\"match\",\"exchange\":\"%s\",\"peer\":\"B\",\"expires_in\":300,"
+			"\"ref\":\"%s\"}", x, ref);
+	wait_for(&fx->a, CARDEX_EV_MATCH, NULL);
+	srv_card(&srv, &fx->a, x);
+	srv_reply(&srv, "{\"type\":\"sent\",\"exchange\":\"%s\",\"to\":\"B\"}", x);
+	/* The resend's refusal, while the exchange lives and after it closed. */
+	srv_reply(&srv, "{\"type\":\"error\",\"code\":\"already-sent\",\"topic\":\"card/B\","
+			"\"message\":\"m\",\"exchange\":\"%s\"}", x);
+	srv_reply(&srv, "{\"type\":\"error\",\"code\":\"unknown-exchange\",\"topic\":\"card/B\","
+			"\"message\":\"m\",\"exchange\":\"%s\"}", x);
+	srv_settle(&srv, &fx->a);
+	assert_int_equal(fx->a.n, 3);
+
+	/* A sends its card again itself: that request's refusal is news, its redelivery is not. */
+	srv_card(&srv, &fx->a, x);
+	srv_reply(&srv, "{\"type\":\"error\",\"code\":\"unknown-exchange\",\"topic\":\"card/B\","
+			"\"message\":\"m\",\"exchange\":\"%s\"}", x);
+	srv_reply(&srv, "{\"type\":\"error\",\"code\":\"unknown-exchange\",\"topic\":\"card/B\","
+			"\"message\":\"m\",\"exchange\":\"%s\"}", x);
+	srv_settle(&srv, &fx->a);
+	/* too-large carries no exchange: it is placed by its topic, for a card awaiting its answer. */
+	srv_card(&srv, &fx->a, x);
+	srv_reply(&srv, "{\"type\":\"error\",\"code\":\"too-large\",\"topic\":\"card/B\",\"message\":\"m\"}");
+	srv_reply(&srv, "{\"type\":\"error\",\"code\":\"too-large\",\"topic\":\"card/B\",\"message\":\"m\"}");
+	srv_settle(&srv, &fx->a);
+	raw_close(&srv);
+
+	expect_types(&fx->a, want, sizeof(want) / sizeof(want[0]));
+	assert_string_equal(fx->a.evs[3].code, "unknown-exchange");
+	assert_string_equal(fx->a.evs[3].exchange, x);
+	assert_string_equal(fx->a.evs[4].code, "too-large");
+	assert_string_equal(fx->a.evs[4].exchange, x);
+}
+
+/*
+ * A claim resent after it matched is refused (no-match: the offer is
+ * consumed; or rate-limited), or matches a copy of the offer that a resent
+ * offer created: dropped. A claim that never matched keeps its refusal, and
+ * a claim gets one answer.
+ */
+static void test_filter_resent_claim(void **state)
+{
+	struct fx *fx = *state;
+	const char *x1 = "33333333333333333333333333333333";
+	const char *x2 = "44444444444444444444444444444444";
+	static const cardex_event_type want[] = {CARDEX_EV_MATCH, CARDEX_EV_ERROR, CARDEX_EV_ERROR};
+	char c1[CX_REF_MAX + 1], c2[CX_REF_MAX + 1], c3[CX_REF_MAX + 1];
+	struct raw srv;
+
+	srv_start(fx, &srv);
+	srv_claim(&srv, &fx->a, c1);
+	srv_reply(&srv, "{\"type\":\"match\",\"exchange\":\"%s\",\"peer\":\"B\",\"expires_in\":300,"
+			"\"ref\":\"%s\"}", x1, c1);
+	srv_reply(&srv, "{\"type\":\"error\",\"code\":\"no-match\",\"topic\":\"claim/B\",\"message\":\"m\","
+			"\"ref\":\"%s\"}", c1);
+	srv_reply(&srv, "{\"type\":\"error\",\"code\":\"rate-limited\",\"topic\":\"claim/B\",\"message\":\"m\","
+			"\"retry_after\":9,\"ref\":\"%s\"}", c1);
+	srv_reply(&srv, "{\"type\":\"match\",\"exchange\":\"%s\",\"peer\":\"B\",\"expires_in\":300,"
+			"\"ref\":\"%s\"}", x2, c1);
+	srv_settle(&srv, &fx->a);
+	assert_int_equal(fx->a.n, 1);
+
+	/* Never matched: its no-match is reported; a second refusal of it is not. */
+	srv_claim(&srv, &fx->a, c2);
+	srv_reply(&srv, "{\"type\":\"error\",\"code\":\"no-match\",\"topic\":\"claim/B\",\"message\":\"m\","
+			"\"ref\":\"%s\"}", c2);
+	srv_reply(&srv, "{\"type\":\"error\",\"code\":\"rate-limited\",\"topic\":\"claim/B\",\"message\":\"m\","
+			"\"retry_after\":30,\"ref\":\"%s\"}", c2);
+	srv_claim(&srv, &fx->a, c3);
+	srv_reply(&srv, "{\"type\":\"error\",\"code\":\"rate-limited\",\"topic\":\"claim/B\",\"message\":\"m\","
+			"\"retry_after\":42,\"ref\":\"%s\"}", c3);
+	srv_settle(&srv, &fx->a);
+	raw_close(&srv);
+
+	expect_types(&fx->a, want, sizeof(want) / sizeof(want[0]));
+	assert_string_equal(fx->a.evs[0].exchange, x1);
+	assert_string_equal(fx->a.evs[0].ref, c1);
+	assert_string_equal(fx->a.evs[1].code, "no-match");
+	assert_string_equal(fx->a.evs[1].ref, c2);
+	assert_string_equal(fx->a.evs[2].code, "rate-limited");
+	assert_string_equal(fx->a.evs[2].ref, c3);
+	assert_int_equal(fx->a.evs[2].retry_after, 42);
+	/* The second exchange was never reported, so it is not A's to use. */
+	assert_int_equal(cardex_send_card(fx->a.cx, x2, tiny_card, strlen(tiny_card)), CARDEX_ESTATE);
+}
+
+/*
+ * An offer resent while it is live replaces itself: "revoked replaced" with
+ * its own ref, then "offer" again; it lives on, so neither is reported. A
+ * replacement by another connection of the terminal (another ref follows)
+ * is. After its match, the offer's ref only concerns copies that a resend
+ * created (offer, attempt, revoked, expired, a second match, an error): all
+ * dropped. Without a match, its expiry and a first refusal are reported.
+ */
+static void test_filter_resent_offer(void **state)
+{
+	struct fx *fx = *state;
+	const char *x1 = "55555555555555555555555555555555";
+	const char *x2 = "66666666666666666666666666666666";
+	static const cardex_event_type want[] = {CARDEX_EV_OFFER, CARDEX_EV_ATTEMPT, CARDEX_EV_REVOKED,
+		CARDEX_EV_OFFER, CARDEX_EV_MATCH, CARDEX_EV_OFFER, CARDEX_EV_EXPIRED, CARDEX_EV_ERROR};
+	char r1[CX_REF_MAX + 1], r2[CX_REF_MAX + 1], r3[CX_REF_MAX + 1], r4[CX_REF_MAX + 1];
+	struct raw srv;
+
+	srv_start(fx, &srv);
+	srv_offer(&srv, &fx->a, r1);
+	srv_reply(&srv, "{\"type\":\"offer\",\"expires_in\":120,\"ref\":\"%s\"}", r1);
+	srv_reply(&srv, "{\"type\":\"revoked\",\"reason\":\"replaced\",\"ref\":\"%s\"}", r1);
+	srv_reply(&srv, "{\"type\":\"offer\",\"expires_in\":120,\"ref\":\"%s\"}", r1);
+	srv_reply(&srv, "{\"type\":\"attempt\",\"attempts_left\":2,\"ref\":\"%s\"}", r1);
+	/* Once more, with the revocation redelivered in between. */
+	srv_reply(&srv, "{\"type\":\"revoked\",\"reason\":\"replaced\",\"ref\":\"%s\"}", r1);
+	srv_reply(&srv, "{\"type\":\"revoked\",\"reason\":\"replaced\",\"ref\":\"%s\"}", r1);
+	srv_reply(&srv, "{\"type\":\"offer\",\"expires_in\":120,\"ref\":\"%s\"}", r1);
+	/* The offer was answered: an error for its ref refuses a resend. */
+	srv_reply(&srv, "{\"type\":\"error\",\"code\":\"capacity\",\"topic\":\"keys/A\",\"message\":\"m\","
+			"\"ref\":\"%s\"}", r1);
+	srv_settle(&srv, &fx->a);
+	assert_int_equal(fx->a.n, 2);
+	/* Another connection of A offers: A's offer is really gone. */
+	srv_reply(&srv, "{\"type\":\"revoked\",\"reason\":\"replaced\",\"ref\":\"%s\"}", r1);
+	srv_reply(&srv, "{\"type\":\"offer\",\"expires_in\":120,\"ref\":\"other00000000000\"}");
+	srv_settle(&srv, &fx->a);
+	assert_int_equal(fx->a.n, 3);
+
+	srv_offer(&srv, &fx->a, r2);
+	srv_reply(&srv, "{\"type\":\"offer\",\"expires_in\":120,\"ref\":\"%s\"}", r2);
+	srv_reply(&srv, "{\"type\":\"match\",\"exchange\":\"%s\",\"peer\":\"B\",\"expires_in\":300,"
+			"\"ref\":\"%s\"}", x1, r2);
+	/* The copy a resend of the offer created after the match. */
+	srv_reply(&srv, "{\"type\":\"offer\",\"expires_in\":120,\"ref\":\"%s\"}", r2);
+	srv_reply(&srv, "{\"type\":\"attempt\",\"attempts_left\":2,\"ref\":\"%s\"}", r2);
+	srv_reply(&srv, "{\"type\":\"revoked\",\"reason\":\"replaced\",\"ref\":\"%s\"}", r2);
+	srv_reply(&srv, "{\"type\":\"offer\",\"expires_in\":120,\"ref\":\"%s\"}", r2);
+	srv_reply(&srv, "{\"type\":\"match\",\"exchange\":\"%s\",\"peer\":\"B\",\"expires_in\":300,"
+			"\"ref\":\"%s\"}", x2, r2);
+	srv_reply(&srv, "{\"type\":\"error\",\"code\":\"capacity\",\"topic\":\"keys/A\",\"message\":\"m\","
+			"\"ref\":\"%s\"}", r2);
+	srv_reply(&srv, "{\"type\":\"expired\",\"offer\":true,\"ref\":\"%s\"}", r2);
+	srv_reply(&srv, "{\"type\":\"revoked\",\"reason\":\"attempts\",\"ref\":\"%s\"}", r2);
+	srv_settle(&srv, &fx->a);
+	assert_int_equal(fx->a.n, 5);
+
+	/* Unmatched offers: the expiry and a first refusal are real. */
+	srv_offer(&srv, &fx->a, r3);
+	srv_reply(&srv, "{\"type\":\"offer\",\"expires_in\":120,\"ref\":\"%s\"}", r3);
+	srv_reply(&srv, "{\"type\":\"expired\",\"offer\":true,\"ref\":\"%s\"}", r3);
+	srv_settle(&srv, &fx->a);
+	srv_offer(&srv, &fx->a, r4);
+	srv_reply(&srv, "{\"type\":\"error\",\"code\":\"capacity\",\"topic\":\"keys/A\",\"message\":\"m\","
+			"\"ref\":\"%s\"}", r4);
+	srv_reply(&srv, "{\"type\":\"error\",\"code\":\"internal\",\"topic\":\"keys/A\",\"message\":\"m\","
+			"\"ref\":\"%s\"}", r4);
+	srv_settle(&srv, &fx->a);
+	raw_close(&srv);
+
+	expect_types(&fx->a, want, sizeof(want) / sizeof(want[0]));
+	assert_int_equal(fx->a.evs[1].attempts_left, 2);
+	assert_string_equal(fx->a.evs[2].reason, "replaced");
+	assert_string_equal(fx->a.evs[2].ref, r1);
+	assert_string_equal(fx->a.evs[4].exchange, x1);
+	assert_string_equal(fx->a.evs[6].ref, r3);
+	assert_true(fx->a.evs[6].offer);
+	assert_string_equal(fx->a.evs[7].code, "capacity");
+	assert_string_equal(fx->a.evs[7].ref, r4);
+	assert_int_equal(cardex_send_card(fx->a.cx, x2, tiny_card, strlen(tiny_card)), CARDEX_ESTATE);
+}
+
+/*
+ * cardex_close while the broker is still sending replies: the broker must
+ * read the DISCONNECT (no reset, no "Broken pipe") after the PUBACKs of
+ * every reply the handle read, so that none the application saw is
+ * redelivered to the session, and what the handle did not read stays there.
+ */
+static void test_gentle_close(void **state)
+{
+	enum { BURST = 400, SEEN = 40, TOP = 100000 };
+	struct fx *fx = *state;
+	char ref[CX_REF_MAX + 1];
+	struct raw srv, reader;
+	long long deadline;
+	long long t0;
+	uint32_t lowest;
+	char msg[128];
+	char *log;
+	int i;
+
+	srv_start(fx, &srv);
+	srv_offer(&srv, &fx->a, ref);
+	srv_reply(&srv, "{\"type\":\"offer\",\"expires_in\":120,\"ref\":\"%s\"}", ref);
+	wait_for(&fx->a, CARDEX_EV_OFFER, NULL);
+	/* Each notice has a lower count than the one before, so each is reported. */
+	for(i = 0; i < BURST; i++) {
+		int n = snprintf(msg, sizeof(msg), "{\"type\":\"attempt\",\"attempts_left\":%d,\"ref\":\"%s\"}",
+				TOP - i, ref);
+
+		assert_int_equal(mosquitto_publish(srv.m, NULL, "reply/A", n, msg, 1, false), MOSQ_ERR_SUCCESS);
+	}
+	deadline = cxb_now_ms() + WAIT_MS;
+	while(count(&fx->a, CARDEX_EV_ATTEMPT) < SEEN && cxb_now_ms() < deadline) {
+		mosquitto_loop(srv.m, 1, 1);
+		turn(&fx->a, 1);
+	}
+	assert_true(count(&fx->a, CARDEX_EV_ATTEMPT) >= SEEN);
+	lowest = fx->a.evs[fx->a.n - 1].attempts_left;
+	t0 = cxb_now_ms();
+	term_close(&fx->a);
+	assert_true(cxb_now_ms() - t0 < 1000);
+	/* The rest of the burst goes into A's session. */
+	raw_loop(&srv, 300);
+
+	log = cxb_log_read(&fx->b);
+	assert_non_null(log);
+	assert_non_null(strstr(log, "Received DISCONNECT from A"));
+	assert_null(strstr(log, "Client A disconnected: "));
+	assert_null(strstr(log, "Socket error on client A,"));
+	assert_null(strstr(log, "Client A closed its connection"));
+	free(log);
+
+	raw_connect(&reader, fx->b.port, "A", "pw-a-secret", false);
+	raw_loop(&reader, 500);
+	raw_close(&reader);
+	raw_close(&srv);
+	print_message("A reported down to %u; its session held %d, from %ld down to %ld\n", lowest,
+			reader.nmsgs, reader.max_left, reader.min_left);
+	/* Nothing A reported comes again; the burst's end is in the session. */
+	assert_true(reader.nmsgs > 0);
+	assert_true(reader.max_left < (long)lowest);
+	assert_int_equal(reader.min_left, TOP - BURST + 1);
 }
 
 int main(void)
@@ -736,6 +1120,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_password, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_local_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_filter, setup_no_plugin, teardown),
+		cmocka_unit_test_setup_teardown(test_filter_resent_card, setup_no_plugin, teardown),
+		cmocka_unit_test_setup_teardown(test_filter_resent_claim, setup_no_plugin, teardown),
+		cmocka_unit_test_setup_teardown(test_filter_resent_offer, setup_no_plugin, teardown),
+		cmocka_unit_test_setup_teardown(test_gentle_close, setup_no_plugin, teardown),
 	};
 
 	mosquitto_lib_init();

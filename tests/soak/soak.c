@@ -35,8 +35,14 @@
  * claimer was away, the exchange expired while a side was offline, a side
  * quit) are counted by reason and are not losses: no card of theirs was
  * acknowledged without being delivered, or the run reports it as lost.
+ * After a reconnect, libmosquitto resends requests whose PUBACK it did not
+ * get, and the plugin refuses the copy of one that had passed (a card sent
+ * twice, a claim after its match) or lets a copy of an offer replace it.
+ * libcardex drops those answers (counted as "dropped by libcardex"); one
+ * that reaches the application would turn a good exchange into a failure.
  * The run fails (exit 1) on any lost, duplicate or misdelivered card, on
- * an exchange side that never ended, and on library or reader failures.
+ * an exchange side that never ended, on a resent request's refusal reported
+ * to the application, and on library or reader failures.
  */
 #include <errno.h>
 #include <math.h>
@@ -133,7 +139,8 @@ static void usage(FILE *f)
 			"  -h, --help           this help\n"
 			"\n"
 			"Exit status: 0 all cards accounted for, 1 a card lost, duplicated or misdelivered\n"
-			"(or a side stuck, or a library failure), 2 usage, 3 setup (broker did not start).\n");
+			"(or a side stuck, a resent request's refusal reported, or a library failure),\n"
+			"2 usage, 3 setup (broker did not start).\n");
 }
 
 static int parse_num(const char *s, double lo, double hi, double *out)
@@ -392,7 +399,8 @@ static void report(const soak *S, long long t0, long long t_drain)
 	printf("disconnects:                %lu (%lu dropped connections, %lu closed handles)\n",
 			s->drops + s->closes, s->drops, s->closes);
 	printf("  session reads:            %lu (failures %lu)\n", s->session_reads, s->reader_failures);
-	printf("resent requests refused:    %lu\n", s->dup_request_errors);
+	printf("resent requests refused:    %lu reported to the application, %lu dropped by libcardex\n",
+			s->dup_request_errors, s->resends_dropped);
 	printf("late notices:               %lu\n", s->late_notices);
 	printf("stray events:               %lu\n", s->stray_events);
 	printf("stuck exchange sides:       %lu\n", s->stuck);
@@ -468,7 +476,7 @@ static int run(soak *S)
 		return EXIT_FAILED;
 	}
 	if(S->st.lost || S->st.duplicates || S->st.misdelivered || S->st.stuck || S->st.lib_errors
-			|| S->st.reader_failures) {
+			|| S->st.reader_failures || S->st.dup_request_errors) {
 		printf("cardex-soak: FAILED\n");
 		return EXIT_FAILED;
 	}

@@ -157,7 +157,9 @@ typedef struct {
 	unsigned long duplicates, misdelivered, lost, delivered_unacked, not_relayed;
 	unsigned long session_redeliveries; /* QoS 1 redelivery of a card whose PUBACK did not arrive */
 	unsigned long drops, closes, session_reads, reader_failures;
-	unsigned long dup_request_errors; /* refusals of a QoS 1 resend of a request that had passed */
+	unsigned long dup_request_errors; /* refusals of a QoS 1 resend of a request that had passed,
+	                                     reported to the application (libcardex should drop them) */
+	unsigned long resends_dropped;   /* answers to resent requests that libcardex dropped */
 	unsigned long late_notices;      /* notices about an exchange or offer already over */
 	unsigned long stray_events;      /* events the driver cannot place */
 	unsigned long stuck;             /* sides with no outcome at the end */
@@ -210,7 +212,11 @@ bool soak_settled(const soak *S);
 void soak_card_received(soak *S, size_t i, const char *card, const char *from, const char *xid,
 		bool via_session);
 
-/* Final accounting: lost, unacked, stuck. Prints the first few problems when verbose or failing. */
+/*
+ * Final accounting: lost, unacked, stuck, and the resent requests' answers
+ * the live handles dropped. Prints the first few problems when verbose or
+ * failing.
+ */
 void soak_account(soak *S);
 
 /* ---- reader.c ---- */

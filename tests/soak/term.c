@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 
 #include "soak.h"
+/* Only to read the filter's count of dropped answers to resent requests. */
+#include "cardex_int.h"
 
 /* How many problems of each kind are described one by one. */
 #define SHOW_MAX 20
@@ -227,8 +229,9 @@ void soak_card_received(soak *S, size_t ti, const char *card, const char *from, 
 		/*
 		 * The recipient's handle got this card on the very connection that
 		 * preceded the reader, and its PUBACK did not reach the broker: the
-		 * connection was cut, or the broker wrote to it while it closed and
-		 * got a reset, losing the PUBACK and DISCONNECT still unread. The
+		 * connection was cut under it. (cardex_close lets the broker read
+		 * the last PUBACKs and the DISCONNECT before the socket closes; an
+		 * abrupt close used to reset the connection and lose them.) The
 		 * broker rightly sends it again at the next connect (QoS 1). A new
 		 * libcardex handle drops such a copy; the raw reader sees it. Not a
 		 * second delivery to an application; a copy of a card delivered on
@@ -283,7 +286,17 @@ static void stray(soak *S, size_t ti, const cardex_event *ev)
 	}
 }
 
-/* Counts the refusal of a QoS 1 resend of a request that had already passed. */
+/* Answers to resent requests that the handle dropped, as libcardex counts them. */
+static unsigned long resends_dropped(const cardex *cx)
+{
+	return cx ? cx->filter.resend_drops : 0;
+}
+
+/*
+ * Counts the refusal of a QoS 1 resend of a request that had already
+ * passed, reported by the library although it should have dropped it (the
+ * run fails on these).
+ */
 static void resent(soak *S, size_t ti, const cardex_event *ev)
 {
 	S->st.dup_request_errors++;
@@ -338,7 +351,11 @@ static void on_offer_event(soak *S, size_t ti, const cardex_event *ev)
 			}
 			return;
 		}
-		/* A resent copy of an offer that had matched lived on and expired. */
+		if(x->s[0].matched) {
+			/* A resent copy of an offer that had matched lived on and expired. */
+			resent(S, ti, ev);
+			return;
+		}
 		late(S, ti, ev);
 		return;
 	default:
@@ -682,6 +699,7 @@ static void close_term(soak *S, soak_term *t)
 	if(S->o->verbose) {
 		fprintf(stderr, "cardex-soak: %lld %s: close%s\n", S->now, t->id, t->cut ? " (cut)" : "");
 	}
+	S->st.resends_dropped += resends_dropped(t->cx);
 	cardex_close(t->cx);
 	t->cx = NULL;
 	t->st = T_CLOSED;
@@ -820,9 +838,12 @@ bool soak_settled(const soak *S)
 void soak_account(soak *S)
 {
 	unsigned shown_lost = 0, shown_stuck = 0;
-	size_t e;
+	size_t e, ti;
 	int i;
 
+	for(ti = 0; ti < S->nt; ti++) {
+		S->st.resends_dropped += resends_dropped(S->t[ti].cx);
+	}
 	for(e = 0; e < S->nx; e++) {
 		soak_exch *x = &S->x[e];
 
