@@ -279,6 +279,11 @@ static int setup_client(cardex *cx, const char *cafile)
 	}
 	rc = mosquitto_int_option(cx->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
 	if(rc == MOSQ_ERR_SUCCESS) {
+		/* Requests are small and answered at once: Nagle would hold a claim or a
+		 * card back for up to a round trip (tens of ms) behind an unacked write. */
+		rc = mosquitto_int_option(cx->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+	}
+	if(rc == MOSQ_ERR_SUCCESS) {
 		rc = mosquitto_username_pw_set(cx->mosq, cx->id, cx->password);
 	}
 	if(rc == MOSQ_ERR_SUCCESS && cafile) {
