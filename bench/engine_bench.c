@@ -11,6 +11,12 @@
  * TICK does) until nothing is due. The emit callback only counts replies,
  * so the figures are the engine's own cost, without JSON encoding or
  * publishing.
+ *
+ * Every operation and tick is timed twice: by the wall clock (what a client
+ * waits, preemption by other processes included) and by the thread's CPU
+ * time (the engine's own work, page faults included, preemption excluded),
+ * so that on a shared machine a pause of the engine's own can be told from
+ * a slice taken by another process.
  */
 #include <inttypes.h>
 #include <malloc.h>
@@ -45,6 +51,7 @@ struct op_cost {
 	double p50_ns;             /* typical operation: what "flat" is judged on */
 	double p99_ns;
 	double max_us;             /* the longest single operation: a pause the broker would feel */
+	double max_cpu_us;         /* the same in the thread's CPU time: the engine's own part of it */
 };
 
 struct size_result {
@@ -52,12 +59,14 @@ struct size_result {
 	size_t extra;              /* K */
 	double load_offers_per_s;  /* N offers into an empty engine */
 	double load_max_us;        /* slowest single offer while loading */
+	double load_max_cpu_us;    /* the same in CPU time */
 	double bytes_per_offer;    /* resident size growth / N */
 	struct op_cost offer;      /* K more offers at size N */
 	struct op_cost claim;      /* K matching claims at size N */
 	struct op_cost card;       /* 2K cards at size N */
 	double expire_total_ms;    /* expiring all N, ticks back to back */
 	double expire_max_tick_ms; /* longest single tick */
+	double expire_max_tick_cpu_ms; /* the same in CPU time */
 	double expire_ns;          /* per expired offer, total time / N */
 	double expire_p50_ns;      /* per expired offer in the median full tick: what "flat" is judged on */
 	size_t expire_ticks;
@@ -118,6 +127,17 @@ static void key_for(char out[CX_KEY_DIGITS_MAX + 1], uint64_t seed, size_t i)
 	out[6] = '\0';
 }
 
+/*
+ * The lifetime of offer i, spread uniformly over the protocol's 5..600 s as
+ * offers made over time would be: with one lifetime for all, every timer
+ * would be due at the same time and the heap would never need to order
+ * them.
+ */
+static uint32_t ttl_for(uint64_t seed, size_t i)
+{
+	return CX_TTL_MIN + (uint32_t)(splitmix64(~seed ^ i) % (CX_TTL_MAX - CX_TTL_MIN + 1));
+}
+
 /* Offer i: terminal-<i> offers its derived key; req is scratch space the caller wipes. */
 static void offer_at(cx_engine *e, int64_t now_ms, uint64_t seed, size_t i, cx_offer_req *req)
 {
@@ -126,41 +146,57 @@ static void offer_at(cx_engine *e, int64_t now_ms, uint64_t seed, size_t i, cx_o
 	format_id(owner, "terminal-", i);
 	key_for(req->key, seed, i);
 	format_id(req->ref, "o", i);
-	req->ttl = 0;
+	req->ttl = ttl_for(seed, i);
 	/* The topic is only echoed in error replies, which a correct run never gets. */
 	cx_engine_offer(e, now_ms, owner, req, "keys");
 }
 
-/* Loads n offers; fills the load figures. */
+/*
+ * Runs stmt and adds its wall time to *wall_sum and its CPU time to the
+ * maximum *cpu_max; leaves its wall time in wall_ns. The wall clock (about
+ * 20 ns per call) is read inside the CPU clock (a system call), so that the
+ * wall times do not include the latter.
+ */
+#define CLOCKED(wall_ns, cpu_max, stmt)                                 \
+	do {                                                            \
+		int64_t c_ = bench__thread_cpu_ns();                    \
+		int64_t t_ = bench__now_ns();                           \
+		stmt;                                                   \
+		(wall_ns) = bench__now_ns() - t_;                       \
+		c_ = bench__thread_cpu_ns() - c_;                       \
+		if (c_ > *(cpu_max))                                    \
+			*(cpu_max) = c_;                                \
+	} while (0)
+
+/* Times one operation into samples s, its CPU time into the maximum *cpu_max. */
+#define TIMED(s, cpu_max, stmt)                                         \
+	do {                                                            \
+		int64_t w_;                                             \
+		CLOCKED(w_, cpu_max, stmt);                             \
+		bench__samples_add((s), (uint64_t)w_);                  \
+	} while (0)
+
+/* Loads n offers; fills the load figures. offers/s counts the offers' own wall time. */
 static void load(cx_engine *e, uint64_t seed, size_t n, struct size_result *out)
 {
 	cx_offer_req req;
-	int64_t t0, prev, now, worst = 0;
+	int64_t wall, sum = 0, worst = 0, worst_cpu = 0;
 
 	memset(&req, 0, sizeof(req));
-	t0 = prev = bench__now_ns();
 	for (size_t i = 0; i < n; i++) {
-		offer_at(e, START_MS, seed, i, &req);
-		now = bench__now_ns();
-		if (now - prev > worst)
-			worst = now - prev;
-		prev = now;
+		CLOCKED(wall, &worst_cpu, offer_at(e, START_MS, seed, i, &req));
+		sum += wall;
+		if (wall > worst)
+			worst = wall;
 	}
-	out->load_offers_per_s = (double)n / ((double)(prev - t0) / 1e9);
+	out->load_offers_per_s = (double)n / ((double)sum / 1e9);
 	out->load_max_us = (double)worst / 1e3;
+	out->load_max_cpu_us = (double)worst_cpu / 1e3;
 	cx_offer_req_clear(&req);
 }
 
-/* Times one operation into s; the clock costs about 20 ns per call. */
-#define TIMED(s, stmt)                                                  \
-	do {                                                            \
-		int64_t t_ = bench__now_ns();                           \
-		stmt;                                                   \
-		bench__samples_add((s), (uint64_t)(bench__now_ns() - t_)); \
-	} while (0)
-
 /* Mean, p50, p99 and max of the per-operation times in s (sorted in place). */
-static void op_cost_of(bench__samples *s, struct op_cost *out)
+static void op_cost_of(bench__samples *s, int64_t cpu_max, struct op_cost *out)
 {
 	long double sum = 0;
 	bench__pct p;
@@ -172,6 +208,7 @@ static void op_cost_of(bench__samples *s, struct op_cost *out)
 	out->p50_ns = p.p50_us * 1000.0;
 	out->p99_ns = p.p99_us * 1000.0;
 	out->max_us = p.max_us;
+	out->max_cpu_us = (double)cpu_max / 1e3;
 }
 
 /*
@@ -184,6 +221,7 @@ static int ops_at_size(cx_engine *e, struct tally *t, uint64_t seed, size_t n, s
 {
 	char (*xids)[CX_XID_HEX + 1] = calloc(k, sizeof(*xids));
 	bench__samples so = {0}, sc = {0}, sd = {0};
+	int64_t co = 0, cc = 0, cd = 0;
 	char owner[32], claimer[32];
 	size_t stride = (n + k) / k;
 	cx_offer_req oreq;
@@ -200,7 +238,7 @@ static int ops_at_size(cx_engine *e, struct tally *t, uint64_t seed, size_t n, s
 	memset(&dreq, 0, sizeof(dreq));
 
 	for (size_t i = n; i < n + k; i++)
-		TIMED(&so, offer_at(e, START_MS, seed, i, &oreq));
+		TIMED(&so, &co, offer_at(e, START_MS, seed, i, &oreq));
 
 	for (size_t j = 0; j < k; j++) {
 		size_t victim = j * stride;
@@ -210,7 +248,7 @@ static int ops_at_size(cx_engine *e, struct tally *t, uint64_t seed, size_t n, s
 		key_for(creq.key, seed, victim);
 		memcpy(creq.from, claimer, strlen(claimer) + 1);
 		format_id(creq.ref, "c", j);
-		TIMED(&sc, cx_engine_claim(e, START_MS, claimer, owner, &creq, "claim"));
+		TIMED(&sc, &cc, cx_engine_claim(e, START_MS, claimer, owner, &creq, "claim"));
 		memcpy(xids[j], t->xid, sizeof(xids[j]));
 	}
 
@@ -221,12 +259,12 @@ static int ops_at_size(cx_engine *e, struct tally *t, uint64_t seed, size_t n, s
 		format_id(owner, "terminal-", j * stride);
 		format_id(claimer, "claimer-", j);
 		memcpy(dreq.xid, xids[j], sizeof(dreq.xid));
-		TIMED(&sd, cx_engine_card(e, START_MS, owner, claimer, &dreq, "card"));
-		TIMED(&sd, cx_engine_card(e, START_MS, claimer, owner, &dreq, "card"));
+		TIMED(&sd, &cd, cx_engine_card(e, START_MS, owner, claimer, &dreq, "card"));
+		TIMED(&sd, &cd, cx_engine_card(e, START_MS, claimer, owner, &dreq, "card"));
 	}
-	op_cost_of(&so, &out->offer);
-	op_cost_of(&sc, &out->claim);
-	op_cost_of(&sd, &out->card);
+	op_cost_of(&so, co, &out->offer);
+	op_cost_of(&sc, cc, &out->claim);
+	op_cost_of(&sd, cd, &out->card);
 	rc = 0;
 
 cleanup:
@@ -245,30 +283,29 @@ cleanup:
  */
 static size_t expire_all(cx_engine *e, size_t n, size_t budget, struct size_result *out)
 {
-	int64_t late = START_MS + (int64_t)CX_TTL_DEFAULT * 1000;
+	int64_t late = START_MS + (int64_t)CX_TTL_MAX * 1000;
 	bench__samples ticks = {0};
 	size_t total = 0, done;
-	int64_t t0, prev, now;
+	int64_t wall, sum = 0, worst_cpu = 0;
 	bench__pct p;
 
 	if (bench__samples_reserve(&ticks, n / budget + 3) != 0)
 		return 0;
-	t0 = prev = bench__now_ns();
 	/* Bounded: each full tick removes budget timers, and only n were due. */
 	do {
-		done = cx_engine_tick(e, late, budget);
-		now = bench__now_ns();
+		CLOCKED(wall, &worst_cpu, done = cx_engine_tick(e, late, budget));
 		/* Only full ticks tell the cost per timer; the last one is usually partial. */
 		if (done == budget)
-			bench__samples_add(&ticks, (uint64_t)(now - prev));
-		prev = now;
+			bench__samples_add(&ticks, (uint64_t)wall);
+		sum += wall;
 		total += done;
 	} while (done == budget && ticks.len <= n / budget + 1);
-	out->expire_total_ms = (double)(prev - t0) / 1e6;
-	out->expire_ns = total ? (double)(prev - t0) / (double)total : NAN;
+	out->expire_total_ms = (double)sum / 1e6;
+	out->expire_ns = total ? (double)sum / (double)total : NAN;
 	out->expire_ticks = ticks.len + (done < budget ? 1 : 0);
 	bench__samples_summarize(&ticks, &p);
 	out->expire_max_tick_ms = p.max_us / 1e3;
+	out->expire_max_tick_cpu_ms = (double)worst_cpu / 1e6;
 	out->expire_p50_ns = p.p50_us * 1e3 / (double)budget;
 	if (isnan(out->expire_max_tick_ms))
 		out->expire_max_tick_ms = out->expire_total_ms;
@@ -376,6 +413,8 @@ static void json_op(bench__json *j, const char *name, const struct op_cost *c)
 	bench__json_num(j, key, c->p99_ns, 0);
 	snprintf(key, sizeof(key), "%s_max_us", name);
 	bench__json_num(j, key, c->max_us, 1);
+	snprintf(key, sizeof(key), "%s_max_cpu_us", name);
+	bench__json_num(j, key, c->max_cpu_us, 1);
 }
 
 /* The --json report; the headline figures are those of the largest size. */
@@ -396,8 +435,14 @@ static void print_json(const struct size_result *r, size_t nsizes, size_t budget
 	bench__json_num(&j, "offer_max_us",
 			big->load_max_us > big->offer.max_us ? big->load_max_us : big->offer.max_us, 1);
 	bench__json_num(&j, "claim_max_us", big->claim.max_us, 1);
+	/* The same in CPU time: the engine's own work, without preemption by other processes. */
+	bench__json_num(&j, "offer_max_cpu_us",
+			big->load_max_cpu_us > big->offer.max_cpu_us ? big->load_max_cpu_us : big->offer.max_cpu_us,
+			1);
+	bench__json_num(&j, "claim_max_cpu_us", big->claim.max_cpu_us, 1);
 	bench__json_num(&j, "expire_total_ms", big->expire_total_ms, 2);
 	bench__json_num(&j, "expire_max_tick_ms", big->expire_max_tick_ms, 3);
+	bench__json_num(&j, "expire_max_tick_cpu_ms", big->expire_max_tick_cpu_ms, 3);
 	/* Typical cost at the largest size over that at the smallest: 1.0 is perfectly flat. */
 	bench__json_num(&j, "offer_cost_ratio", bench__ratio(big->offer.p50_ns, small->offer.p50_ns), 2);
 	bench__json_num(&j, "claim_cost_ratio", bench__ratio(big->claim.p50_ns, small->claim.p50_ns), 2);
@@ -411,6 +456,7 @@ static void print_json(const struct size_result *r, size_t nsizes, size_t budget
 		bench__json_num(&j, "bytes_per_offer", r[i].bytes_per_offer, 1);
 		bench__json_num(&j, "load_offers_per_s", r[i].load_offers_per_s, 0);
 		bench__json_num(&j, "load_max_offer_us", r[i].load_max_us, 1);
+		bench__json_num(&j, "load_max_offer_cpu_us", r[i].load_max_cpu_us, 1);
 		json_op(&j, "offer", &r[i].offer);
 		json_op(&j, "claim", &r[i].claim);
 		json_op(&j, "card", &r[i].card);
@@ -418,6 +464,7 @@ static void print_json(const struct size_result *r, size_t nsizes, size_t budget
 		bench__json_num(&j, "expire_p50_ns", r[i].expire_p50_ns, 0);
 		bench__json_num(&j, "expire_total_ms", r[i].expire_total_ms, 2);
 		bench__json_num(&j, "expire_max_tick_ms", r[i].expire_max_tick_ms, 3);
+		bench__json_num(&j, "expire_max_tick_cpu_ms", r[i].expire_max_tick_cpu_ms, 3);
 		bench__json_uint(&j, "expire_ticks", r[i].expire_ticks);
 		bench__json_object_end(&j);
 	}
@@ -455,6 +502,14 @@ static void print_table(const struct size_result *r, size_t nsizes, size_t budge
 	for (size_t i = 0; i < nsizes; i++)
 		printf("%10zu %14.0f %14.0f %12.2f %14.3f %7zu\n", r[i].pending, r[i].expire_p50_ns,
 				r[i].expire_ns, r[i].expire_total_ms, r[i].expire_max_tick_ms, r[i].expire_ticks);
+	printf("\nSlowest single operation in the thread's CPU time (the engine's own pauses, "
+			"without preemption):\n");
+	printf("%10s %14s %12s %12s %12s %14s\n", "pending", "load offer us", "offer us", "claim us",
+			"card us", "expiry tick ms");
+	for (size_t i = 0; i < nsizes; i++)
+		printf("%10zu %14.1f %12.1f %12.1f %12.1f %14.3f\n", r[i].pending, r[i].load_max_cpu_us,
+				r[i].offer.max_cpu_us, r[i].claim.max_cpu_us, r[i].card.max_cpu_us,
+				r[i].expire_max_tick_cpu_ms);
 	printf("\noffers/s %.0f, claims/s %.0f, cards/s %.0f, %.1f bytes per pending offer "
 			"(at %zu)\n", big->load_offers_per_s, 1e9 / big->claim.mean_ns,
 			1e9 / big->card.mean_ns, big->bytes_per_offer, big->pending);
@@ -472,7 +527,9 @@ static bool complete(const struct size_result *r)
 {
 	const double v[] = {r->load_offers_per_s, r->load_max_us, r->bytes_per_offer,
 		r->offer.mean_ns, r->offer.p50_ns, r->claim.mean_ns, r->claim.p50_ns, r->card.mean_ns,
-		r->card.p50_ns, r->expire_total_ms, r->expire_max_tick_ms, r->expire_ns, r->expire_p50_ns};
+		r->card.p50_ns, r->expire_total_ms, r->expire_max_tick_ms, r->expire_ns, r->expire_p50_ns,
+		r->load_max_cpu_us, r->offer.max_cpu_us, r->claim.max_cpu_us, r->card.max_cpu_us,
+		r->expire_max_tick_cpu_ms};
 
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
 		if (isnan(v[i]) || isinf(v[i]))

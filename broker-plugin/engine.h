@@ -11,7 +11,9 @@
  * depends on ticks; cx_engine_tick() sends expiry notices and reclaims memory.
  *
  * Costs: offer, claim and card are O(1) expected (hash tables); expiry uses a
- * binary min-heap, O(log n) per timer, and a tick does bounded work.
+ * binary min-heap, O(log n) per timer, and a tick does bounded work. The
+ * tables grow incrementally (engine_table.h), so no single call pauses to
+ * rehash a whole table, however many entries it holds.
  *
  * Every table the engine keeps has a ceiling (max_offers, max_exchanges,
  * max_limiters), so no sequence of requests can make it grow without bound.
@@ -104,7 +106,7 @@ typedef struct cx_engine cx_engine;
  */
 cx_engine *cx_engine_new(const cx_limits *lim, cx_emit_fn emit, void *ctx);
 
-/* Frees everything and wipes the secret and stored MACs; accepts NULL. */
+/* Frees everything and wipes the MAC key and stored MACs; accepts NULL. */
 void cx_engine_free(cx_engine *e);
 
 /*
@@ -169,7 +171,8 @@ bool cx_engine_error(cx_engine *e, int64_t now_ms, const char *to, cx_code code,
  * with offer true to the owner; exchanges: "expired" with the xid to both
  * parties; rate-limit windows are dropped silently). Returns how many timers
  * it handled; call again when it returns budget. Also drops the error-reply
- * windows of a second that has passed (not counted in the result).
+ * windows of a second that has passed, and moves a bounded number of entries
+ * (256 per table) of a table that is growing (neither counted in the result).
  */
 size_t cx_engine_tick(cx_engine *e, int64_t now_ms, size_t budget);
 

@@ -91,8 +91,9 @@ static void handle_claim(struct plugin__data *data, const char *sender, const ch
 
 /*
  * card/<peer>: decodes and checks the card and hands it to the engine, or
- * answers the decode error. Cannot fail; the card text is wiped and freed
- * before returning.
+ * answers the decode error. The card reaches the reply payload with one
+ * copy, made by the reply encoder (plugin__emit). Cannot fail; what the
+ * request owns is wiped and freed before returning.
  */
 static void handle_card(struct plugin__data *data, const char *sender, const char *peer,
 		const struct mosquitto_evt_message *ed)
@@ -109,7 +110,7 @@ static void handle_card(struct plugin__data *data, const char *sender, const cha
 		/* A valid exchange ID survives a failed decode, so the error can name it. */
 		send_error(data, sender, code, ed->topic, why, NULL, valid_xid(req.xid));
 	}
-	/* Wipes and frees the card text; after a failure there is none left to free. */
+	/* Wipes the request and frees the card text if the decoder made a copy of its own. */
 	cx_card_req_clear(&req);
 }
 
@@ -203,43 +204,130 @@ static void log_reply(const char *to, const cx_reply *r)
 	}
 }
 
+/*
+ * Bytes of the longest frame of a reply as cx_reply_encode writes it: the
+ * braces, every key the type has with its quotes, colon and comma, the
+ * quotes around its string values, its numbers at their widest (they are 32
+ * bits wide: 10 digits) and the literals true and null. The error reply is
+ * the longest, 93 bytes:
+ * {"type":"","code":"","topic":"","message":"","retry_after":4294967295,"ref":"","exchange":""}
+ */
+#define REPLY_FRAME_MAX 128
+
+/*
+ * At least the bytes the encoder writes for the string s[0..n) between its
+ * quotes: a quote or backslash is escaped in 2 bytes, a control character
+ * in 2 or 6 (a unicode escape), anything else is copied as it is.
+ */
+static size_t escaped_max(const char *s, size_t n)
+{
+	size_t size = n;
+
+	for(size_t i = 0; i < n; i++){
+		unsigned char c = (unsigned char)s[i];
+		if(c == '"' || c == '\\'){
+			size += 1;
+		}else if(c < 0x20 || c == 0x7f){
+			size += 5;
+		}
+	}
+	return size;
+}
+
+static size_t str_max(const char *s)
+{
+	return s != NULL ? escaped_max(s, strlen(s)) : 0;
+}
+
+/*
+ * An upper bound of cx_reply_encode(r)'s length, so that a reply can be
+ * encoded once, straight into a payload of that size: the frame, the string
+ * fields of r escaped (the short ones r carries: IDs, refs, the reason, the
+ * error code's name and message and the topic, cut as the encoder cuts it)
+ * and the card, which is copied verbatim. Every field r holds is counted,
+ * also those its type does not write. Cannot fail.
+ */
+static size_t reply_size_max(const cx_reply *r)
+{
+	size_t size = REPLY_FRAME_MAX;
+
+	size += str_max(cx_reply_type_name(r->type));
+	size += str_max(r->ref) + str_max(r->xid) + str_max(r->peer) + str_max(r->reason);
+	if(r->type == CX_REPLY_ERROR){
+		const char *name = cx_code_name(r->code);
+		size += str_max(name != NULL ? name : "internal");
+		size += str_max(r->message != NULL ? r->message : cx_code_message(r->code));
+		if(r->topic != NULL){
+			size += escaped_max(r->topic, strnlen(r->topic, CX_ERROR_TOPIC_MAX));
+		}
+	}
+	if(r->card != NULL){
+		size += r->card_len;
+	}
+	return size;
+}
+
+/*
+ * Encodes r into a new mosquitto_malloc'ed payload: once, into a buffer of
+ * reply_size_max bytes, so that a card is copied once, from the request
+ * into the reply. Should the bound ever fall short (the encoder changed),
+ * the reply is encoded again into a buffer of the exact size instead.
+ * Returns the payload and its length in *len (payload[*len] is a NUL), or
+ * NULL when r cannot be encoded or memory runs out. The caller frees it
+ * with mosquitto_free, or hands it to mosquitto_broker_publish.
+ */
+static char *encode_reply(const cx_reply *r, size_t *len)
+{
+	size_t cap = reply_size_max(r);
+	size_t need;
+	char *payload = mosquitto_malloc(cap);
+
+	if(payload == NULL){
+		return NULL;
+	}
+	need = cx_reply_encode(r, payload, cap);
+	if(need >= cap && need > 0 && need < (size_t)INT_MAX){
+		cx_wipe(payload, cap);
+		mosquitto_free(payload);
+		cap = need + 1;
+		payload = mosquitto_malloc(cap);
+		if(payload == NULL){
+			return NULL;
+		}
+		need = cx_reply_encode(r, payload, cap);
+	}
+	if(need == 0 || need >= cap || need >= (size_t)INT_MAX){
+		cx_wipe(payload, cap);
+		mosquitto_free(payload);
+		return NULL;
+	}
+	*len = need;
+	return payload;
+}
+
 void plugin__emit(void *ctx, const char *to, const cx_reply *r)
 {
 	struct plugin__data *data = ctx;
-	char probe[1];
 	char *payload;
-	size_t need;
+	size_t len = 0;
 	int rc;
 
 	if(cx_topic_build(data->topic_buf, data->topic_cap, data->cfg.prefix, CX_TOPIC_REPLY, to) == 0){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: cannot build a reply topic; reply dropped");
 		return;
 	}
-	/* Measure first, then encode straight into the broker-owned payload: a card is copied once. */
-	need = cx_reply_encode(r, probe, sizeof(probe));
-	if(need == 0 || need >= (size_t)INT_MAX){
-		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: cannot encode a reply to %s; reply dropped", to);
-		return;
-	}
-	payload = mosquitto_malloc(need + 1);
+	payload = encode_reply(r, &len);
 	if(payload == NULL){
-		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: out of memory; reply to %s dropped", to);
-		return;
-	}
-	if(cx_reply_encode(r, payload, need + 1) != need){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: cannot encode a reply to %s; reply dropped", to);
-		goto fail;
+		return;
 	}
 	/* On success the broker owns and frees payload. */
-	rc = mosquitto_broker_publish(NULL, data->topic_buf, (int)need, payload, 1, false, NULL);
+	rc = mosquitto_broker_publish(NULL, data->topic_buf, (int)len, payload, 1, false, NULL);
 	if(rc != MOSQ_ERR_SUCCESS){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: cannot publish a reply to %s (error %d)", to, rc);
-		goto fail;
+		cx_wipe(payload, len);
+		mosquitto_free(payload);
+		return;
 	}
 	log_reply(to, r);
-	return;
-
-fail:
-	cx_wipe(payload, need + 1);
-	mosquitto_free(payload);
 }

@@ -9,8 +9,8 @@
 #include <mbedtls/constant_time.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
-#include <mbedtls/md.h>
 #include <mbedtls/platform_util.h>
+#include <mbedtls/sha256.h>
 
 /* Not thread-safe: each thread (or each owner under a lock) uses its own generator. */
 struct cx_rng {
@@ -127,31 +127,137 @@ bool cx_key_valid(const char *s, size_t len, unsigned min_digits)
 int cx_key_mac(const unsigned char *secret, size_t secret_len, const char *owner,
 		const char *key, unsigned char out[CX_MAC_LEN])
 {
-	int rc = -1;
-	unsigned char full[32];
-	const unsigned char sep = 0;
-	mbedtls_md_context_t ctx;
-	const mbedtls_md_info_t *info = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+	cx_mac *m;
+	int rc;
 
-	mbedtls_md_init(&ctx);
-	if(info == NULL || secret == NULL || owner == NULL || key == NULL) {
+	if(secret == NULL || owner == NULL || key == NULL) {
+		return -1;
+	}
+	/* One computation: keying is half its cost, which a cx_mac pays once for many. */
+	m = cx_mac_new(secret, secret_len);
+	if(m == NULL) {
+		return -1;
+	}
+	rc = cx_mac_compute(m, owner, key, out);
+	cx_mac_free(m);
+	return rc;
+}
+
+/*
+ * HMAC-SHA256 (RFC 2104) with the hash states after the key's two pads kept
+ * from keying, as RFC 2104 section 4 suggests and OpenSSL's HMAC_CTX does:
+ * a MAC of a short message then costs two SHA-256 blocks instead of four.
+ * (mbedtls_md_hmac_reset restarts from the pads themselves, so it re-hashes
+ * the inner pad on every MAC and saves only the keying: some 5 %.)
+ */
+#define HMAC_BLOCK 64 /* SHA-256's block size */
+
+struct cx_mac {
+	mbedtls_sha256_context inner; /* after (K' ^ ipad): never changed once keyed */
+	mbedtls_sha256_context outer; /* after (K' ^ opad): never changed once keyed */
+	mbedtls_sha256_context work;  /* a copy of either, per MAC */
+};
+
+cx_mac *cx_mac_new(const unsigned char *secret, size_t secret_len)
+{
+	unsigned char k[HMAC_BLOCK];
+	unsigned char pad[HMAC_BLOCK];
+	cx_mac *m = NULL;
+	int ok = 0;
+
+	if(secret == NULL) {
+		return NULL;
+	}
+	m = calloc(1, sizeof(*m));
+	if(m == NULL) {
+		return NULL;
+	}
+	mbedtls_sha256_init(&m->inner);
+	mbedtls_sha256_init(&m->outer);
+	mbedtls_sha256_init(&m->work);
+	/* K' is the secret padded with zeros, or its hash when longer than a block. */
+	memset(k, 0, sizeof(k));
+	if(secret_len > HMAC_BLOCK) {
+		if(mbedtls_sha256_ret(secret, secret_len, k, 0) != 0) {
+			goto cleanup;
+		}
+	} else if(secret_len > 0) {
+		memcpy(k, secret, secret_len);
+	}
+	for(size_t i = 0; i < HMAC_BLOCK; i++) {
+		pad[i] = (unsigned char)(k[i] ^ 0x36);
+	}
+	if(mbedtls_sha256_starts_ret(&m->inner, 0) != 0
+			|| mbedtls_sha256_update_ret(&m->inner, pad, sizeof(pad)) != 0) {
 		goto cleanup;
 	}
-	/* Fed in pieces, so the key is never copied into a concatenation buffer. */
-	if(mbedtls_md_setup(&ctx, info, 1) != 0
-			|| mbedtls_md_hmac_starts(&ctx, secret, secret_len) != 0
-			|| mbedtls_md_hmac_update(&ctx, (const unsigned char *)owner, strlen(owner)) != 0
-			|| mbedtls_md_hmac_update(&ctx, &sep, 1) != 0
-			|| mbedtls_md_hmac_update(&ctx, (const unsigned char *)key, strlen(key)) != 0
-			|| mbedtls_md_hmac_finish(&ctx, full) != 0) {
+	for(size_t i = 0; i < HMAC_BLOCK; i++) {
+		pad[i] = (unsigned char)(k[i] ^ 0x5c);
+	}
+	if(mbedtls_sha256_starts_ret(&m->outer, 0) != 0
+			|| mbedtls_sha256_update_ret(&m->outer, pad, sizeof(pad)) != 0) {
+		goto cleanup;
+	}
+	ok = 1;
+cleanup:
+	cx_wipe(k, sizeof(k));
+	cx_wipe(pad, sizeof(pad));
+	if(!ok) {
+		cx_mac_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+int cx_mac_compute(cx_mac *m, const char *owner, const char *key, unsigned char out[CX_MAC_LEN])
+{
+	int rc = -1;
+	unsigned char ih[32];
+	unsigned char full[32];
+	const unsigned char sep = 0;
+
+	if(m == NULL || owner == NULL || key == NULL || out == NULL) {
+		goto cleanup;
+	}
+	/* Inner hash over owner || 0x00 || key, fed in pieces so the key is never copied. */
+	mbedtls_sha256_clone(&m->work, &m->inner);
+	if(mbedtls_sha256_update_ret(&m->work, (const unsigned char *)owner, strlen(owner)) != 0
+			|| mbedtls_sha256_update_ret(&m->work, &sep, 1) != 0
+			|| mbedtls_sha256_update_ret(&m->work, (const unsigned char *)key, strlen(key)) != 0
+			|| mbedtls_sha256_finish_ret(&m->work, ih) != 0) {
+		goto cleanup;
+	}
+	mbedtls_sha256_clone(&m->work, &m->outer);
+	if(mbedtls_sha256_update_ret(&m->work, ih, sizeof(ih)) != 0
+			|| mbedtls_sha256_finish_ret(&m->work, full) != 0) {
 		goto cleanup;
 	}
 	memcpy(out, full, CX_MAC_LEN);
 	rc = 0;
 cleanup:
-	mbedtls_md_free(&ctx);
+	if(rc != 0 && out != NULL) {
+		cx_wipe(out, CX_MAC_LEN);
+	}
+	if(m != NULL) {
+		/* The copy held the key's bytes in its buffer (the key is a secret). */
+		cx_wipe(&m->work, sizeof(m->work));
+	}
+	cx_wipe(ih, sizeof(ih));
 	cx_wipe(full, sizeof(full));
 	return rc;
+}
+
+void cx_mac_free(cx_mac *m)
+{
+	if(m == NULL) {
+		return;
+	}
+	/* Each free zeroizes its context: the pad states are as good as the key. */
+	mbedtls_sha256_free(&m->inner);
+	mbedtls_sha256_free(&m->outer);
+	mbedtls_sha256_free(&m->work);
+	cx_wipe(m, sizeof(*m));
+	free(m);
 }
 
 bool cx_ct_equal(const void *a, const void *b, size_t len)

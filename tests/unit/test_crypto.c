@@ -190,6 +190,55 @@ static void test_key_mac(void **state)
 	assert_int_equal(cx_key_mac(secret, sizeof(secret), "A", NULL, m2), -1);
 }
 
+/*
+ * A keyed context gives the MACs of cx_key_mac and of mbedTLS's own HMAC,
+ * call after call from the same kept pad states, also after a failed call,
+ * for secrets of every length around SHA-256's block size.
+ */
+static void test_mac_context(void **state)
+{
+	(void)state;
+	unsigned char secret[100];
+	static const char *const owners[] = {"A", "B", "terminal-0000123", "A1", ""};
+	static const char *const keys[] = {"123456", "123457", "23456", "0000000000000000"};
+	unsigned char m1[CX_MAC_LEN], m2[CX_MAC_LEN], full[32];
+	static const unsigned char zero[CX_MAC_LEN];
+
+	for(size_t i = 0; i < sizeof(secret); i++) {
+		secret[i] = (unsigned char)(i * 7 + 1);
+	}
+	/* Around SHA-256's block of 64 bytes: padded with zeros up to it, hashed above it. */
+	static const size_t lens[] = {0, 1, 32, 63, 64, 65, 100};
+	for(size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+		size_t slen = lens[l];
+		cx_mac *m = cx_mac_new(secret, slen);
+		assert_non_null(m);
+		for(int round = 0; round < 3; round++) {
+			for(size_t o = 0; o < sizeof(owners) / sizeof(owners[0]); o++) {
+				for(size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+					assert_int_equal(cx_mac_compute(m, owners[o], keys[k], m1), 0);
+					reference_mac(secret, slen, owners[o], keys[k], full);
+					assert_memory_equal(m1, full, CX_MAC_LEN);
+					assert_int_equal(cx_key_mac(secret, slen, owners[o], keys[k], m2), 0);
+					assert_memory_equal(m1, m2, CX_MAC_LEN);
+				}
+			}
+			/* A refused call zeroes out and leaves the context usable. */
+			memset(m1, 0xa5, sizeof(m1));
+			assert_int_equal(cx_mac_compute(m, NULL, "123456", m1), -1);
+			assert_memory_equal(m1, zero, CX_MAC_LEN);
+			memset(m1, 0xa5, sizeof(m1));
+			assert_int_equal(cx_mac_compute(m, "A", NULL, m1), -1);
+			assert_memory_equal(m1, zero, CX_MAC_LEN);
+		}
+		assert_int_equal(cx_mac_compute(m, "A", "123456", NULL), -1);
+		cx_mac_free(m);
+	}
+	assert_null(cx_mac_new(NULL, 32));
+	assert_int_equal(cx_mac_compute(NULL, "A", "123456", m1), -1);
+	cx_mac_free(NULL);
+}
+
 static void test_ct_equal(void **state)
 {
 	(void)state;
@@ -234,6 +283,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_key_uniform, rng_setup, rng_teardown),
 		cmocka_unit_test(test_key_valid),
 		cmocka_unit_test(test_key_mac),
+		cmocka_unit_test(test_mac_context),
 		cmocka_unit_test(test_ct_equal),
 		cmocka_unit_test(test_wipe),
 	};

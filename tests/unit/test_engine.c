@@ -26,25 +26,34 @@
 
 /*
  * Fault injection through the linker (-Wl,--wrap in engine.cmake): while a
- * flag is set, the engine's calls of the MAC or the DRBG fail.
+ * flag is set, the engine's calls of the MAC (keying or computing) or the
+ * DRBG fail.
  */
 static bool fail_mac;
+static bool fail_mac_new;
 static bool fail_rng;
 
-int __real_cx_key_mac(const unsigned char *secret, size_t secret_len, const char *owner,
-		const char *key, unsigned char out[CX_MAC_LEN]);
-int __wrap_cx_key_mac(const unsigned char *secret, size_t secret_len, const char *owner,
-		const char *key, unsigned char out[CX_MAC_LEN]);
+int __real_cx_mac_compute(cx_mac *m, const char *owner, const char *key, unsigned char out[CX_MAC_LEN]);
+int __wrap_cx_mac_compute(cx_mac *m, const char *owner, const char *key, unsigned char out[CX_MAC_LEN]);
+cx_mac *__real_cx_mac_new(const unsigned char *secret, size_t secret_len);
+cx_mac *__wrap_cx_mac_new(const unsigned char *secret, size_t secret_len);
 int __real_cx_rng_bytes(cx_rng *rng, void *out, size_t len);
 int __wrap_cx_rng_bytes(cx_rng *rng, void *out, size_t len);
 
-int __wrap_cx_key_mac(const unsigned char *secret, size_t secret_len, const char *owner,
-		const char *key, unsigned char out[CX_MAC_LEN])
+int __wrap_cx_mac_compute(cx_mac *m, const char *owner, const char *key, unsigned char out[CX_MAC_LEN])
 {
 	if(fail_mac){
 		return -1;
 	}
-	return __real_cx_key_mac(secret, secret_len, owner, key, out);
+	return __real_cx_mac_compute(m, owner, key, out);
+}
+
+cx_mac *__wrap_cx_mac_new(const unsigned char *secret, size_t secret_len)
+{
+	if(fail_mac_new){
+		return NULL;
+	}
+	return __real_cx_mac_new(secret, secret_len);
 }
 
 int __wrap_cx_rng_bytes(cx_rng *rng, void *out, size_t len)
@@ -1257,6 +1266,11 @@ static void test_new_fails_without_randomness(void **state)
 	cx_engine *e = cx_engine_new(&lim, record_reply, NULL);
 	fail_rng = false;
 	assert_null(e);
+	/* Nor without a MAC key. */
+	fail_mac_new = true;
+	e = cx_engine_new(&lim, record_reply, NULL);
+	fail_mac_new = false;
+	assert_null(e);
 }
 
 /* ---- internals: SipHash, table, heap ---- */
@@ -1313,12 +1327,15 @@ static void test_table_chains_and_growth(void **state)
 	for(int i = 0; i < N; i++){
 		nodes[i].k = i;
 		cx_htab_insert(&t, &nodes[i].hn, tnode_hash(&nodes[i].hn, NULL));
+		/* Chains of hundreds of nodes still move a few at a time, buckets half moved. */
+		assert_true(t.last_moved <= CX_HTAB_STEP_ENTRIES);
 	}
 	assert_int_equal(t.count, N);
 	assert_true(t.mask + 1 >= N);
 	/* Remove every other node, from the middle of long chains. */
 	for(int i = 0; i < N; i += 2){
 		cx_htab_remove(&t, &nodes[i].hn, tnode_hash(&nodes[i].hn, NULL));
+		assert_true(t.last_moved <= CX_HTAB_STEP_ENTRIES);
 	}
 	assert_int_equal(t.count, N / 2);
 	for(int i = 0; i < N; i++){
@@ -1338,6 +1355,124 @@ static void test_table_chains_and_growth(void **state)
 	cx_htab_free(NULL, NULL, NULL);
 }
 
+/* A well-mixed hash of k (SplitMix64's finaliser), for tables that should spread. */
+static uint64_t mix_hash(const cx_hnode *n, const void *ctx)
+{
+	uint64_t x = (uint64_t)((const tnode *)(const void *)n)->k;
+
+	(void)ctx;
+	x += UINT64_C(0x9e3779b97f4a7c15);
+	x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return x ^ (x >> 31);
+}
+
+/* Every node below n is found exactly when it is not marked gone. */
+static void table_check_all(const cx_htab *t, tnode *nodes, const bool *gone, int n)
+{
+	for(int i = 0; i < n; i++){
+		cx_hnode *found = cx_htab_find(t, mix_hash(&nodes[i].hn, NULL), tnode_eq, &i);
+		if(gone[i]){
+			assert_null(found);
+		}else{
+			assert_ptr_equal(found, &nodes[i].hn);
+		}
+	}
+}
+
+/*
+ * Growth is spread over operations: no insert or remove moves more than
+ * CX_HTAB_STEP_ENTRIES entries, and while two bucket arrays are held every
+ * entry stays findable, also after removals in the middle of a growth.
+ */
+static void test_table_incremental_growth(void **state)
+{
+	(void)state;
+	enum { N = 200000 };
+	tnode *nodes = calloc(N, sizeof(*nodes));
+	bool *gone = calloc(N, sizeof(*gone));
+	cx_htab t;
+	size_t max_moved = 0, live = 0, checks_while_growing = 0, growths = 0;
+	size_t checked_mask = 0;
+	bool was_growing = false;
+
+	assert_non_null(nodes);
+	assert_non_null(gone);
+	assert_int_equal(cx_htab_init(&t, mix_hash, NULL), 0);
+	for(int i = 0; i < N; i++){
+		nodes[i].k = i;
+		cx_htab_insert(&t, &nodes[i].hn, mix_hash(&nodes[i].hn, NULL));
+		live++;
+		assert_true(t.last_moved <= CX_HTAB_STEP_ENTRIES);
+		max_moved = t.last_moved > max_moved ? t.last_moved : max_moved;
+		/* Removals all along, during growths too: every 7th insert drops an older node. */
+		if(i % 7 == 6){
+			int victim = i / 2;
+			if(!gone[victim]){
+				cx_htab_remove(&t, &nodes[victim].hn, mix_hash(&nodes[victim].hn, NULL));
+				assert_true(t.last_moved <= CX_HTAB_STEP_ENTRIES);
+				gone[victim] = true;
+				live--;
+			}
+		}
+		assert_int_equal(t.count, live);
+		if(cx_htab_growing(&t) && !was_growing){
+			growths++;
+		}
+		was_growing = cx_htab_growing(&t);
+		/* Once per growth, half way through it: look every node up. */
+		if(was_growing && t.migrate > t.old_mask / 2 && checked_mask != t.mask){
+			checked_mask = t.mask;
+			table_check_all(&t, nodes, gone, i + 1);
+			/* Lookups move nothing: the growth is still under way. */
+			assert_true(cx_htab_growing(&t));
+			checks_while_growing++;
+		}
+	}
+	/* 64 buckets doubled to 262,144: 12 growths, each checked half way. */
+	assert_int_equal(growths, 12);
+	assert_int_equal(checks_while_growing, growths);
+	/* The bound is reached (the counter works), never passed. */
+	assert_int_equal(max_moved, CX_HTAB_STEP_ENTRIES);
+	assert_true(t.mask + 1 >= live);
+
+	table_check_all(&t, nodes, gone, N);
+	cx_htab_free(&t, NULL, NULL);
+
+	/* A growth that inserts left under way is finished by explicit steps, each bounded. */
+	memset(gone, 0, N * sizeof(*gone));
+	assert_int_equal(cx_htab_init(&t, mix_hash, NULL), 0);
+	int n = 0;
+	while(!cx_htab_growing(&t)){
+		cx_htab_insert(&t, &nodes[n].hn, mix_hash(&nodes[n].hn, NULL));
+		n++;
+	}
+	assert_int_equal(n, 65);
+	size_t steps = 0;
+	while(cx_htab_growing(&t)){
+		table_check_all(&t, nodes, gone, n);
+		assert_true(cx_htab_rehash(&t, 2) <= 2);
+		steps++;
+	}
+	assert_true(steps > 1);
+	assert_int_equal(cx_htab_rehash(&t, 2), 0);
+	table_check_all(&t, nodes, gone, n);
+	/* Clearing in the middle of a growth visits every node once and drops both arrays. */
+	while(!cx_htab_growing(&t)){
+		cx_htab_insert(&t, &nodes[n].hn, mix_hash(&nodes[n].hn, NULL));
+		n++;
+	}
+	int visited = 0;
+	cx_htab_clear(&t, count_node, &visited);
+	assert_int_equal(visited, n);
+	assert_false(cx_htab_growing(&t));
+	assert_int_equal(t.count, 0);
+	assert_int_equal(t.mask + 1, 64);
+	cx_htab_free(&t, NULL, NULL);
+	free(gone);
+	free(nodes);
+}
+
 static uint64_t lcg(uint64_t *s)
 {
 	*s = *s * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
@@ -1347,9 +1482,11 @@ static uint64_t lcg(uint64_t *s)
 static void heap_check(const cx_theap *h)
 {
 	for(size_t i = 0; i < h->len; i++){
-		assert_int_equal(h->v[i]->idx, i);
+		assert_int_equal(h->v[i].t->idx, i);
+		/* The copy of the due time beside the pointer is never stale. */
+		assert_true(h->v[i].due == h->v[i].t->due);
 		if(i > 0){
-			assert_true(h->v[(i - 1) / 2]->due <= h->v[i]->due);
+			assert_true(h->v[(i - 1) / 2].due <= h->v[i].due);
 		}
 	}
 }
@@ -1888,6 +2025,7 @@ int main(void)
 		cmocka_unit_test(test_new_fails_without_randomness),
 		cmocka_unit_test(test_siphash13_vectors),
 		cmocka_unit_test(test_table_chains_and_growth),
+		cmocka_unit_test(test_table_incremental_growth),
 		cmocka_unit_test(test_heap_random_operations),
 		cmocka_unit_test_setup_teardown(test_many_offers, setup, teardown),
 		cmocka_unit_test(test_address_key),
