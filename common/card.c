@@ -286,6 +286,18 @@ bool cx_card__is_date_type(const char *type)
 	return false;
 }
 
+bool cx_card__is_list_type(const char *type)
+{
+	static const char *const types[] = {"integer", "float", "date", "time", "date-time",
+		"date-and-or-time", "timestamp"};
+	for(size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		if(strcmp(type, types[i]) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static bool all_digits(const char *s, size_t n)
 {
 	for(size_t i = 0; i < n; i++) {
@@ -448,6 +460,116 @@ char *cx_card__date_to_basic(const char *type, const char *s, size_t n)
 char *cx_card__date_to_ext(const char *type, const char *s, size_t n)
 {
 	return date_convert(type, s, n, true);
+}
+
+/* ---- what a property may hold (card.h) ---- */
+
+bool cx_card__is_delimiter(const char *s, size_t n)
+{
+	return (n == 5 && strncasecmp(s, "begin", 5) == 0) || (n == 3 && strncasecmp(s, "end", 3) == 0);
+}
+
+/* True when every value of p is one component of one string. */
+static bool plain_values(const cx_card_prop *p)
+{
+	for(size_t i = 0; i < p->nvalues; i++) {
+		if(p->values[i].ncomps != 1 || p->values[i].comps[0].nsubs != 1) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* True when some value string of p holds c. */
+static bool values_hold(const cx_card_prop *p, char c)
+{
+	for(size_t i = 0; i < p->nvalues; i++) {
+		for(size_t j = 0; j < p->values[i].ncomps; j++) {
+			for(size_t k = 0; k < p->values[i].comps[j].nsubs; k++) {
+				if(strchr(p->values[i].comps[j].subs[k], c) != NULL) {
+					return true;
+				}
+			}
+		}
+	}
+	return false;
+}
+
+/*
+ * Values of a type other than text are written as they stand: one string
+ * each, several only where vCard text has a separator for them (a ',' in the
+ * list types of properties of no known name, which then cannot hold one).
+ */
+static const char *raw_problem(const cx_card_prop *p, int kind)
+{
+	if(!plain_values(p)) {
+		return "a value of a type other than text is one string, not a structured value or a list";
+	}
+	if(kind != CX_CARD__GENERIC || !cx_card__is_list_type(p->type)) {
+		return p->nvalues == 1 ? NULL : "property takes one value of this type";
+	}
+	if(values_hold(p, ',')) {
+		return "a ',' cannot be written in an integer, float, date or time value (it separates values)";
+	}
+	return NULL;
+}
+
+/* Text values are escaped, so only their shape matters: the one the reader splits them into. */
+static const char *text_problem(const cx_card_prop *p, int kind)
+{
+	switch(kind) {
+	case CX_CARD__SINGLE:
+		return p->nvalues == 1 && plain_values(p) ? NULL
+				: "property takes one text value, not several, a structured one or a list";
+	case CX_CARD__MULTI:
+		return plain_values(p) ? NULL : "a value of this text-list property is one string, not structured";
+	case CX_CARD__STRUCT:
+		if(p->nvalues != 1) {
+			return "structured property takes one value";
+		}
+		for(size_t j = 0; j < p->values[0].ncomps; j++) {
+			if(p->values[0].comps[j].nsubs != 1) {
+				return "a component of this structured property is one string, not a list";
+			}
+		}
+		return NULL;
+	case CX_CARD__STRUCT_LIST:
+		return p->nvalues == 1 ? NULL : "structured property takes one value";
+	default:
+		/* vCard text tells the two forms apart by an unescaped ';'. */
+		if(plain_values(p) || (p->nvalues == 1 && p->values[0].ncomps >= 2)) {
+			return NULL;
+		}
+		return "text value is neither plain values nor one value of two or more components";
+	}
+}
+
+const char *cx_card__prop_problem(const cx_card_prop *p)
+{
+	int kind = cx_card__kind(p->name);
+	bool text = strcmp(p->type, "text") == 0;
+
+	if(cx_card__is_delimiter(p->name, strlen(p->name))) {
+		return "BEGIN and END are not property names";
+	}
+	if(strcmp(p->type, "unknown") == 0 && kind != CX_CARD__GENERIC) {
+		return "value type \"unknown\" given to a property of known type";
+	}
+	if(strcmp(p->name, "fn") == 0 && !text) {
+		return "FN is not of type text";
+	}
+	for(size_t i = 0; i < p->nparams; i++) {
+		const cx_card_param *q = &p->params[i];
+		if(strcmp(q->name, "type") != 0 && strcmp(q->name, "sort-as") != 0) {
+			continue;
+		}
+		for(size_t j = 0; j < q->nvalues; j++) {
+			if(strchr(q->values[j], ',') != NULL) {
+				return "a TYPE or SORT-AS value holds a ',' (vCard text reads it as two values)";
+			}
+		}
+	}
+	return text ? text_problem(p, kind) : raw_problem(p, kind);
 }
 
 /* ---- building ---- */
@@ -938,12 +1060,33 @@ static bool set_value_ok(const char *value, bool text)
 	return true;
 }
 
-/* Fills the empty property p with value, split as cx_card_set documents. */
+/*
+ * Adds s[0..n) to comp, in the basic form when p is of a date or time type.
+ * Returns -1 when memory runs out.
+ */
+static int push_piece(const cx_card_prop *p, cx_card_comp *comp, const char *s, size_t n)
+{
+	if(!cx_card__is_date_type(p->type)) {
+		return cx_card__push_sub(comp, s, n) != NULL ? 0 : -1;
+	}
+	char *d = cx_card__date_to_basic(p->type, s, n);
+	int rc = d != NULL && cx_card__push_sub(comp, d, strlen(d)) != NULL ? 0 : -1;
+	cx_card__strfree(d);
+	return rc;
+}
+
+/*
+ * Fills the values of p (name and type set, no values yet) with value, split
+ * as cx_card_set documents. Returns -1 when memory runs out.
+ */
 static int fill_value(cx_card_prop *p, const char *value)
 {
 	int kind = cx_card__kind(p->name);
-	char vsep = kind == CX_CARD__MULTI ? ',' : '\0';
-	char csep = (kind == CX_CARD__STRUCT || kind == CX_CARD__STRUCT_LIST) ? ';' : '\0';
+	bool text = strcmp(p->type, "text") == 0;
+	bool list = text ? kind == CX_CARD__MULTI
+			: kind == CX_CARD__GENERIC && cx_card__is_list_type(p->type);
+	char vsep = list ? ',' : '\0';
+	char csep = text && (kind == CX_CARD__STRUCT || kind == CX_CARD__STRUCT_LIST) ? ';' : '\0';
 	const char *s = value;
 
 	for(;;) {
@@ -962,7 +1105,7 @@ static int fill_value(cx_card_prop *p, const char *value)
 				ce = ve;
 			}
 			cx_card_comp *comp = cx_card__push_comp(v);
-			if(comp == NULL || cx_card__push_sub(comp, c, (size_t)(ce - c)) == NULL) {
+			if(comp == NULL || push_piece(p, comp, c, (size_t)(ce - c)) != 0) {
 				return -1;
 			}
 			if(ce == ve) {
@@ -980,7 +1123,7 @@ static int fill_value(cx_card_prop *p, const char *value)
 static cx_card_code set_or_add(cx_card *card, const char *name, const char *value, bool add)
 {
 	if(card == NULL || name == NULL || value == NULL || !cx_card__is_token(name, strlen(name))
-			|| strcasecmp(name, "version") == 0) {
+			|| strcasecmp(name, "version") == 0 || cx_card__is_delimiter(name, strlen(name))) {
 		return CX_CARD_E_INVALID;
 	}
 	const cx_card_prop *old = add ? NULL : cx_card_find(card, name, 0);
@@ -991,11 +1134,17 @@ static cx_card_code set_or_add(cx_card *card, const char *name, const char *valu
 	if(old != NULL) {
 		/* Build the new values aside, so that a failure leaves the card unchanged. */
 		cx_card_prop *o = &card->props[old - card->props];
-		cx_card_prop fresh = {.name = o->name};
-		if(fill_value(&fresh, value) != 0) {
-			fresh.name = NULL;
+		cx_card_prop fresh = {.name = o->name, .type = o->type, .params = o->params,
+			.nparams = o->nparams};
+		int r = fill_value(&fresh, value);
+		bool fits = r == 0 && cx_card__prop_problem(&fresh) == NULL;
+		fresh.name = NULL; /* borrowed */
+		fresh.type = NULL;
+		fresh.params = NULL;
+		fresh.nparams = 0;
+		if(!fits) {
 			cx_card__prop_clear(&fresh);
-			return CX_CARD_E_NOMEM;
+			return r != 0 ? CX_CARD_E_NOMEM : CX_CARD_E_INVALID;
 		}
 		cx_card_prop stale = {.values = o->values, .nvalues = o->nvalues};
 		o->values = fresh.values;
@@ -1015,6 +1164,10 @@ static cx_card_code set_or_add(cx_card *card, const char *name, const char *valu
 	if(p->name == NULL || p->type == NULL || fill_value(p, value) != 0) {
 		cx_card__pop(card);
 		return CX_CARD_E_NOMEM;
+	}
+	if(cx_card__prop_problem(p) != NULL) {
+		cx_card__pop(card);
+		return CX_CARD_E_INVALID;
 	}
 	return CX_CARD_OK;
 }
@@ -1068,6 +1221,43 @@ int cx_card_check(const cx_card *card, size_t max_photo, cx_card_err *err)
 
 /* ---- jCard ---- */
 
+/* The text of number d (at most 39 characters): "42", "1.5", "1e+300"; the shortest that reads back. */
+static void number_text(double d, char num[40])
+{
+	if(d > -9007199254740992.0 && d < 9007199254740992.0 && d == (double)(int64_t)d) {
+		snprintf(num, 40, "%.0f", d);
+		return;
+	}
+	for(int prec = 15; prec <= 17; prec++) {
+		snprintf(num, 40, "%.*g", prec, d);
+		if(strtod(num, NULL) == d) {
+			return;
+		}
+	}
+}
+
+/*
+ * Turns each CRLF and CR of s into LF, in place, and wipes the bytes freed:
+ * vCard text has one line break (\n), and the card holds what it can write.
+ */
+static void unify_newlines(char *s)
+{
+	size_t n = strlen(s);
+	size_t o = 0;
+
+	for(size_t i = 0; i < n; i++) {
+		if(s[i] == '\r') {
+			s[o++] = '\n';
+			if(i + 1 < n && s[i + 1] == '\n') {
+				i++;
+			}
+		} else {
+			s[o++] = s[i];
+		}
+	}
+	cx_wipe(s + o, n - o);
+}
+
 /* Text of a jCard scalar (string, number, boolean, null), malloc'ed; NULL for other types or no memory. */
 static char *scalar_text(const cJSON *v, const char *type, bool *bad)
 {
@@ -1087,17 +1277,7 @@ static char *scalar_text(const cJSON *v, const char *type, bool *bad)
 			*bad = true;
 			return NULL;
 		}
-		if(d > -9007199254740992.0 && d < 9007199254740992.0 && d == (double)(int64_t)d) {
-			snprintf(num, sizeof(num), "%.0f", d);
-		} else {
-			/* The shortest precision that reads back as the same double. */
-			for(int prec = 15; prec <= 17; prec++) {
-				snprintf(num, sizeof(num), "%.*g", prec, d);
-				if(strtod(num, NULL) == d) {
-					break;
-				}
-			}
-		}
+		number_text(d, num);
 		return cx_card__strndup(num, strlen(num));
 	}
 	if(cJSON_IsBool(v)) {
@@ -1206,9 +1386,11 @@ static int jcard_prop(cx_card *card, const cJSON *jp, cx_card_err *err)
 				return cx_card__fail(err, why[0] == '\0' ? CX_CARD_E_UTF8 : CX_CARD_E_JCARD, 0, name,
 						why[0] == '\0' ? NULL : why);
 			}
-			if(cx_card__push_param(p, pn, strlen(pn), e->valuestring, strlen(e->valuestring)) == NULL) {
+			char *d = cx_card__push_param(p, pn, strlen(pn), e->valuestring, strlen(e->valuestring));
+			if(d == NULL) {
 				goto nomem;
 			}
+			unify_newlines(d);
 		}
 	}
 	for(const cJSON *jv = first; jv != NULL; jv = jv->next) {
@@ -1243,6 +1425,7 @@ static int jcard_prop(cx_card *card, const cJSON *jp, cx_card_err *err)
 					}
 					goto nomem;
 				}
+				unify_newlines(t);
 				why = string_problem(t, text);
 				if(why != NULL) {
 					cx_card__strfree(t);
@@ -1257,6 +1440,10 @@ static int jcard_prop(cx_card *card, const cJSON *jp, cx_card_err *err)
 			}
 			comp0 = cJSON_IsArray(jv) && comp0 != NULL ? comp0->next : NULL;
 		} while(comp0 != NULL);
+	}
+	why = cx_card__prop_problem(p);
+	if(why != NULL) {
+		return cx_card__fail(err, CX_CARD_E_PROPERTY, 0, name, why);
 	}
 	return 0;
 nomem:
@@ -1334,24 +1521,38 @@ int cx_card_from_jcard_text(const char *text, size_t len, cx_card **out, cx_card
 	return rc;
 }
 
-/* jCard scalar for string s of a property of type type; NULL when memory runs out. */
+/*
+ * jCard scalar for string s of a property of type type; NULL when memory runs
+ * out. A number or boolean only when reading it back gives s again ("42",
+ * "TRUE"): "042", "+1", "-0" or "true" stay strings, so that the card is kept.
+ */
 static cJSON *jcard_scalar(const char *type, const char *s)
 {
 	char *end = NULL;
+	char num[40];
 
 	if(s[0] != '\0' && (strcmp(type, "integer") == 0 || strcmp(type, "float") == 0)) {
 		double d = strtod(s, &end);
-		if(*end == '\0' && isfinite(d) && s[0] != ' ') {
-			return cJSON_CreateNumber(d);
+		/* cJSON prints -0 as 0. */
+		if(*end == '\0' && isfinite(d) && !(d == 0 && signbit(d))) {
+			number_text(d, num);
+			if(strcmp(num, s) == 0) {
+				return cJSON_CreateNumber(d);
+			}
 		}
-	} else if(strcmp(type, "boolean") == 0 && (strcasecmp(s, "true") == 0 || strcasecmp(s, "false") == 0)) {
-		return cJSON_CreateBool(strcasecmp(s, "true") == 0);
+	} else if(strcmp(type, "boolean") == 0 && (strcmp(s, "TRUE") == 0 || strcmp(s, "FALSE") == 0)) {
+		return cJSON_CreateBool(strcmp(s, "TRUE") == 0);
 	} else if(cx_card__is_date_type(type)) {
+		/*
+		 * The extended form, when the reader turns it back into s: a value
+		 * that is no date the conversions know (or one they would take
+		 * apart differently, such as one they leave alone for its length
+		 * only once extended) goes as it is.
+		 */
 		char *ext = cx_card__date_to_ext(type, s, strlen(s));
-		if(ext == NULL) {
-			return NULL;
-		}
-		cJSON *j = cJSON_CreateString(ext);
+		char *back = ext != NULL ? cx_card__date_to_basic(type, ext, strlen(ext)) : NULL;
+		cJSON *j = back == NULL ? NULL : cJSON_CreateString(strcmp(back, s) == 0 ? ext : s);
+		cx_card__strfree(back);
 		cx_card__strfree(ext);
 		return j;
 	}

@@ -16,9 +16,38 @@
  *     components (N:Lovelace;Ada;;; has five), each a list of one or more
  *     strings (ADR street "Main St,Suite 1" has two).
  * A plain value is one component holding one string. Strings are UTF-8
- * without escapes, except in "unknown" values. Date and time values are
- * held in the vCard basic form ("19850412", "T1022", "-0500"); the jCard
- * conversion turns them into the extended form ("1985-04-12") and back.
+ * without escapes, except in "unknown" values, and hold no carriage return
+ * (a jCard's CRLF or CR is read as a newline, the only line break vCard text
+ * has). Date and time values are held in the vCard basic form ("19850412",
+ * "T1022", "-0500"); the jCard conversion turns them into the extended form
+ * ("1985-04-12") and back.
+ *
+ * What a property may hold follows from its name and value type, so that
+ * its vCard text (vcard.h) reads back as the same property and its jCard
+ * passes cx_jcard_check:
+ *   - text values (RFC 6350 section 6): FN, NOTE, TEL and the other
+ *     single-valued properties hold one plain value; NICKNAME and CATEGORIES
+ *     one or more plain values (written "a,b"); ORG, GENDER and CLIENTPIDMAP
+ *     one value of components of one string each ("a;b"); N and ADR one
+ *     value of components of one or more strings each ("a;b,c"). A property
+ *     of no known name (X-FOO;VALUE=text) holds either plain values ("a,b")
+ *     or one value of two or more components ("a;b,c"), which vCard text
+ *     tells apart by an unescaped ';'. Text is escaped, so any string fits.
+ *   - values of other types are written as they stand, without escapes, so
+ *     each is one string. A property of a known name holds one. A property of
+ *     no known name holds one, or for the list types integer, float, date,
+ *     time, date-time, date-and-or-time and timestamp (RFC 6350 section 4)
+ *     one or more, separated by ',' in vCard text: their strings hold no ','.
+ *   - FN is of type text (RFC 6350 section 6.2.1; the plugin wants a string);
+ *     "unknown" is the type of properties of no known name only (RFC 7095
+ *     section 5), as vCard text cannot say it for a known one.
+ *   - TYPE and SORT-AS parameter values hold no ',': vCard text writes
+ *     these parameters as ','-separated lists, quoted or not (RFC 6350
+ *     writes TYPE="voice,home"), so a ',' would split the value.
+ *   - BEGIN and END are no property names (they delimit the vCard).
+ * The readers refuse what breaks these rules, naming the property
+ * (CX_CARD_E_PROPERTY; BEGIN or END in vCard text: CX_CARD_E_BEGIN_END), and
+ * cx_card_set refuses it (CX_CARD_E_INVALID).
  *
  * Properties reached through cx_card_prop_at/cx_card_find are read-only and
  * stay valid until the card is changed or freed. Card contents are personal
@@ -55,7 +84,8 @@
 	X(LIMIT, "limit", "card has too many properties")                               \
 	X(JCARD, "jcard", "not a valid jCard")                                          \
 	X(EXTRA, "extra", "text after END:VCARD")                                       \
-	X(EMPTY, "empty", "the input holds no card")
+	X(EMPTY, "empty", "the input holds no card")                                    \
+	X(PROPERTY, "property", "property value or parameter does not fit the property")
 
 typedef enum {
 	CX_CARD_OK = 0,
@@ -155,13 +185,18 @@ char *cx_card_prop_join(const cx_card_prop *p, const char *sep);
  * Replaces the values of the first property called name (keeping its group,
  * parameters and type), or appends a new property of the name's default type
  * (RFC 6350; "unknown" for an unknown name) when there is none. The value is
- * literal text, not escaped vCard: for the structured properties N, ADR, ORG,
- * GENDER and CLIENTPIDMAP a ';' separates components, for NICKNAME and
- * CATEGORIES a ',' separates values; no other character is special.
+ * literal text, not escaped vCard: in text values of the structured
+ * properties N, ADR, ORG, GENDER and CLIENTPIDMAP a ';' separates components,
+ * in text values of NICKNAME and CATEGORIES, and in values of the list types
+ * (integer, float, date and time types) of a property of no known name, a ','
+ * separates values; no other character is special. Date and time values are
+ * stored in the basic form ("1985-04-12" becomes "19850412").
  * Returns 0, CX_CARD_E_INVALID when the name is not a valid property name or
- * is VERSION, or the value is not UTF-8 or holds a control character other
- * than tab (and newline in text), CX_CARD_E_LIMIT when a property would be
- * added to a full card, or CX_CARD_E_NOMEM; the card is unchanged on failure.
+ * is VERSION, BEGIN or END, the value is not UTF-8 or holds a control
+ * character other than tab (and newline in text), or the result would break
+ * the rules above (an FN of another type than text, say), CX_CARD_E_LIMIT
+ * when a property would be added to a full card, or CX_CARD_E_NOMEM; the card
+ * is unchanged on failure.
  */
 cx_card_code cx_card_set(cx_card *card, const char *name, const char *value);
 /* Same, but always appends a new property (a second EMAIL, say). */
@@ -191,10 +226,15 @@ int cx_card_check(const cx_card *card, size_t max_photo, cx_card_err *err);
  * Requires a "version" property "4.0" and a non-empty "fn"; the "group"
  * parameter becomes the property group, a "value" parameter is dropped (the
  * type element says it). Numbers and booleans become text ("42", "TRUE"),
- * null an empty string; date and time values are turned into the basic form.
- * Rejects names that are not vCard tokens, strings that are not UTF-8,
- * control characters, line breaks outside text values and nesting deeper
- * than components. No photo limit applies here: call cx_card_check.
+ * null an empty string; date and time values are turned into the basic form;
+ * CRLF and CR become a newline. Rejects names that are not vCard tokens,
+ * strings that are not UTF-8, control characters, line breaks outside text
+ * values and parameters, nesting deeper than components
+ * (CX_CARD_E_JCARD), and properties that break the rules at the top of this
+ * file (CX_CARD_E_PROPERTY: an FN with two values or a structured one, a
+ * structured URI, a TYPE value holding ','), so that the jCard of every card
+ * read passes cx_jcard_check and its vCard text reads back as the same card.
+ * No photo limit applies here: call cx_card_check.
  * Returns 0 with *out set (free with cx_card_free), or -1 with *out NULL
  * and *err (when not NULL) set.
  */
@@ -205,8 +245,11 @@ int cx_card_from_jcard_text(const char *text, size_t len, cx_card **out, cx_card
 /*
  * jCard tree of card, VERSION first, or NULL when memory runs out. A
  * structured value with one component, and a component with one string, are
- * written as plain strings (RFC 7095 section 3.3.1.3). The caller frees it
- * with cx_json_delete (which wipes).
+ * written as plain strings (RFC 7095 section 3.3.1.3). Integer, float and
+ * boolean values become JSON numbers and booleans, and date and time values
+ * take the extended form, when cx_card_from_jcard reads them back as the
+ * same text ("42", "TRUE"; "042" and "true" stay strings). The caller frees
+ * it with cx_json_delete (which wipes).
  */
 cJSON *cx_card_to_jcard(const cx_card *card);
 /* Compact jCard text (malloc'ed, *len its strlen; the caller wipes and frees), or NULL. */
@@ -227,6 +270,20 @@ const char *cx_card__default_type(const char *name);
 int cx_card__kind(const char *name);
 /* True for the date and time value types (date, time, timestamp, utc-offset, ...). */
 bool cx_card__is_date_type(const char *type);
+/*
+ * True for the types whose values of a property of no known name are lists
+ * (RFC 6350 section 4: integer, float, date, time, date-time,
+ * date-and-or-time, timestamp).
+ */
+bool cx_card__is_list_type(const char *type);
+/*
+ * Why p breaks the rules at the top of this file (a static reason that
+ * quotes no card data), or NULL when it keeps them. Names and types must be
+ * lowercase, as the builders make them.
+ */
+const char *cx_card__prop_problem(const cx_card_prop *p);
+/* True for the names BEGIN and END (any case), which no property may have. */
+bool cx_card__is_delimiter(const char *s, size_t n);
 /* The value s[0..n) of a date or time type in basic/extended form: malloc'ed, or NULL (no memory). */
 char *cx_card__date_to_basic(const char *type, const char *s, size_t n);
 char *cx_card__date_to_ext(const char *type, const char *s, size_t n);

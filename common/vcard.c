@@ -504,11 +504,16 @@ cleanup:
 	return rc;
 }
 
-/* A value of a type other than text: one string, as written (dates in the basic form). */
+/*
+ * A value of a type other than text, as written (dates in the basic form):
+ * one string, or for the list types of a property of no known name, the
+ * strings between ',' (card.h).
+ */
 static int raw_value(pctx *c, const lline *l, const header *h, cx_card_prop *p, size_t off)
 {
 	const char *s = l->text.p + off;
 	size_t n = l->text.n - off;
+	bool list = cx_card__kind(p->name) == CX_CARD__GENERIC && cx_card__is_list_type(p->type);
 	sb tmp = {0};
 	char *d = NULL;
 	int rc = -1;
@@ -529,18 +534,27 @@ static int raw_value(pctx *c, const lline *l, const header *h, cx_card_prop *p, 
 		s = tmp.p;
 		n = tmp.n;
 	}
-	if(cx_card__is_date_type(p->type)) {
-		d = cx_card__date_to_basic(p->type, s, n);
-		if(d == NULL) {
+	for(size_t start = 0, i = 0; i <= n; i++) {
+		if(i < n && !(list && s[i] == ',')) {
+			continue;
+		}
+		const char *piece = s + start;
+		size_t plen = i - start;
+		start = i + 1;
+		if(cx_card__is_date_type(p->type)) {
+			cx_card__strfree(d);
+			d = cx_card__date_to_basic(p->type, piece, plen);
+			if(d == NULL) {
+				goto nomem;
+			}
+			piece = d;
+			plen = strlen(d);
+		}
+		cx_card_value *v = cx_card__push_value(p);
+		cx_card_comp *comp = v != NULL ? cx_card__push_comp(v) : NULL;
+		if(comp == NULL || cx_card__push_sub(comp, piece, plen) == NULL) {
 			goto nomem;
 		}
-		s = d;
-		n = strlen(d);
-	}
-	cx_card_value *v = cx_card__push_value(p);
-	cx_card_comp *comp = v != NULL ? cx_card__push_comp(v) : NULL;
-	if(comp == NULL || cx_card__push_sub(comp, s, n) == NULL) {
-		goto nomem;
 	}
 	rc = 0;
 	goto cleanup;
@@ -591,6 +605,15 @@ static bool all_digits(const char *s, size_t n)
 	return true;
 }
 
+/* True for a UTC offset of RFC 2426 and RFC 6350: +hh, +hhmm or +hh:mm (or '-'). */
+static bool is_utc_offset(const char *v, size_t n)
+{
+	if(n < 3 || (v[0] != '+' && v[0] != '-') || !all_digits(v + 1, 2)) {
+		return false;
+	}
+	return n == 3 || (n == 5 && all_digits(v + 3, 2)) || (n == 6 && v[3] == ':' && all_digits(v + 4, 2));
+}
+
 /* An ENCODING=b binary of PHOTO, LOGO, SOUND or KEY becomes a data: URI. */
 static int inline_binary(cx_card_prop *p)
 {
@@ -599,7 +622,8 @@ static int inline_binary(cx_card_prop *p)
 			: strcmp(p->name, "sound") == 0 ? "audio/"
 			: strcmp(p->name, "key") == 0 ? "application/" : NULL;
 
-	if(enc < 0 || prefix == NULL || p->params[enc].nvalues != 1
+	/* A text value is no base64 data (and may hold a newline, which no URI has). */
+	if(enc < 0 || prefix == NULL || strcmp(p->type, "text") == 0 || p->params[enc].nvalues != 1
 			|| (strcasecmp(p->params[enc].values[0], "b") != 0
 					&& strcasecmp(p->params[enc].values[0], "base64") != 0)) {
 		return 0;
@@ -697,9 +721,12 @@ static int upgrade30(cx_card_prop *p)
 		memcpy(d + 4, v, n + 1);
 		*strchr(d, ';') = ',';
 		replace_value(p, d);
-	} else if(strcmp(p->name, "tz") == 0 && strcmp(p->type, "text") == 0
-			&& (v[0] == '+' || v[0] == '-') && n >= 3 && all_digits(v + 1, 2)) {
-		/* 3.0 TZ defaults to a UTC offset ("-05:00"); 4.0 says so with VALUE=utc-offset. */
+	} else if(strcmp(p->name, "tz") == 0 && strcmp(p->type, "text") == 0 && is_utc_offset(v, n)) {
+		/*
+		 * 3.0 TZ defaults to a UTC offset ("-05:00"); 4.0 says so with
+		 * VALUE=utc-offset. Only an offset: other text (unescaped, so it may
+		 * hold a newline) would not read back as the same utc-offset value.
+		 */
 		char *d = cx_card__date_to_basic("utc-offset", v, n);
 		if(d == NULL || cx_card__set_type(p, "utc-offset", 10) != 0) {
 			cx_card__strfree(d);
@@ -737,6 +764,11 @@ static int parse_prop(pctx *c, cx_card *card, const lline *l)
 	if(h.nlen == 7 && strncasecmp(h.name, "version", 7) == 0) {
 		return 0; /* checked before, written by the writer */
 	}
+	if(cx_card__is_delimiter(h.name, h.nlen)) {
+		/* BEGIN:VCARD and END:VCARD were seen before; these have a group or parameters. */
+		return fail_at(c, CX_CARD_E_BEGIN_END, l->line, h.pname,
+				"BEGIN or END with a group or parameters inside a card");
+	}
 	if(cx_card_count(card) >= CX_CARD_MAX_PROPS - 1) { /* VERSION takes the last place */
 		return fail_at(c, CX_CARD_E_LIMIT, l->line, h.pname, NULL);
 	}
@@ -754,7 +786,17 @@ static int parse_prop(pctx *c, cx_card *card, const lline *l)
 	if(parse_params(c, l, &h, p, &off) != 0) {
 		return -1;
 	}
+	if(cx_card__param_index(p, "group") >= 0) {
+		/* jCard writes the property group as a "group" parameter (RFC 7095 section 3.3.1.2). */
+		return fail_at(c, CX_CARD_E_SYNTAX, l->line, h.pname,
+				"GROUP parameter (jCard reserves it for the property group)");
+	}
 	long vi = cx_card__param_index(p, "value");
+	if(vi >= 0 && (p->params[vi].nvalues != 1
+			|| !cx_card__is_token(p->params[vi].values[0], strlen(p->params[vi].values[0])))) {
+		/* RFC 6350 value-param: "VALUE=" one value type name (iana-token or x-name). */
+		return fail_at(c, CX_CARD_E_SYNTAX, l->line, h.pname, "VALUE parameter is not one value type name");
+	}
 	const char *type = vi >= 0 ? p->params[vi].values[0] : cx_card__default_type(p->name);
 	if(cx_card__set_type(p, type, strlen(type)) != 0) {
 		return fail_at(c, CX_CARD_E_NOMEM, l->line, h.pname, NULL);
@@ -769,6 +811,10 @@ static int parse_prop(pctx *c, cx_card *card, const lline *l)
 	}
 	if(c->version == 3 && upgrade30(p) != 0) {
 		return fail_at(c, CX_CARD_E_NOMEM, l->line, h.pname, NULL);
+	}
+	const char *why = cx_card__prop_problem(p);
+	if(why != NULL) {
+		return fail_at(c, CX_CARD_E_PROPERTY, l->line, h.pname, why);
 	}
 	if(strcmp(p->name, "photo") == 0 && c->max_photo > 0) {
 		size_t total = 0;

@@ -9,15 +9,21 @@
  *   - names are case-insensitive and kept lowercase; groups ("item1.TEL")
  *     are kept as written; parameter values may be quoted and use the
  *     RFC 6868 ^-escapes; repeated parameters are merged (TYPE=a;TYPE=b is
- *     TYPE=a,b); a quoted TYPE or SORT-AS value is a ','-separated list;
- *   - VALUE gives the value type; text values are unescaped (\\ \, \; \n \N)
- *     and split into values (',': NICKNAME, CATEGORIES), components (';':
- *     N, ADR, ORG, GENDER, CLIENTPIDMAP) and lists (',' inside N and ADR
- *     components); an unknown property with VALUE=text is split the same
- *     way (components when it has a ';', values otherwise); an unknown
- *     property without VALUE is kept exactly as written (type "unknown");
- *     values of other types are kept as written, date and time values
- *     in the basic form ("1985-04-12" is read as "19850412").
+ *     TYPE=a,b); a quoted TYPE or SORT-AS value is a ','-separated list
+ *     (as RFC 6350 writes TYPE="voice,home"), any other quoted value is
+ *     one value;
+ *   - VALUE gives the value type, one name; text values are unescaped
+ *     (\\ \, \; \n \N) and split into values (',': NICKNAME, CATEGORIES),
+ *     components (';': N, ADR, ORG, GENDER, CLIENTPIDMAP) and lists (','
+ *     inside N and ADR components); an unknown property with VALUE=text is
+ *     split the same way (components when it has an unescaped ';', values
+ *     otherwise); an unknown property without VALUE is kept exactly as
+ *     written (type "unknown"); values of other types are kept as written,
+ *     one string, except that an unknown property's integer, float, date and
+ *     time values are split on ',' (RFC 6350 lists: X-N;VALUE=integer:1,2);
+ *     date and time values are held in the basic form ("1985-04-12" is read
+ *     as "19850412"). The card model's rules (card.h) hold for every card
+ *     read, so its jCard passes cx_jcard_check.
  *   - In 4.0 a backslash followed by anything but \ , ; n N in a text value
  *     is an error (RFC 6350 TEXT-CHAR admits a backslash only in those
  *     escapes). RFC 2426 has the same escapes, but its text-value grammar
@@ -31,18 +37,25 @@
  *     '=' is a TYPE value, ENCODING=b (or BASE64) binaries of PHOTO, LOGO,
  *     SOUND and KEY become data: URIs ("PHOTO;ENCODING=b;TYPE=JPEG:..." ->
  *     "data:image/jpeg;base64,..."), GEO:lat;lon becomes geo:lat,lon, a TZ
- *     offset becomes a utc-offset value, Apple's X-APPLE-OMIT-YEAR birthday
+ *     offset (+hh, +hhmm, +hh:mm) becomes a utc-offset value (other TZ
+ *     text stays text), Apple's X-APPLE-OMIT-YEAR birthday
  *     becomes --MMDD. Quoted-printable (vCard 2.1) is not supported.
  * Failures name the line and, when there is one, the property (card.h):
  * missing or empty FN, bad escapes, no END:VCARD, invalid UTF-8 or a control
  * character, a PHOTO value longer than max_photo bytes, a line without ':',
- * BEGIN/END mismatches, a missing or unsupported VERSION, more than
- * CX_CARD_MAX_PROPS properties.
+ * BEGIN/END mismatches (and BEGIN or END with a group or parameters), a
+ * missing or unsupported VERSION, more than CX_CARD_MAX_PROPS properties, a
+ * VALUE that is not one name, a GROUP parameter (jCard reserves it for the
+ * property group), a property that breaks the rules of card.h (FN;VALUE=uri,
+ * NOTE;VALUE=unknown: CX_CARD_E_PROPERTY).
  *
  * Writing produces vCard 4.0: BEGIN, VERSION:4.0, the properties in card
  * order, END; CRLF line ends; names upper case; a VALUE parameter when the
- * type is not the property's default; text escaped; lines folded at 75
- * octets, never inside a UTF-8 sequence.
+ * type is not the property's default (nor "unknown"); text escaped, with
+ * ',' between values and list strings and ';' between components; values
+ * of other types as they stand, ',' between them; lines folded at 75
+ * octets, never inside a UTF-8 sequence. A card that keeps the rules of
+ * card.h (every card the readers and builders make) reads back the same.
  */
 #ifndef CX_VCARD_H
 #define CX_VCARD_H

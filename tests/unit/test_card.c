@@ -449,6 +449,179 @@ static void test_check_and_errors(void **state)
 	cx_card_free(card);
 }
 
+/*
+ * Fuzzer findings fuzz_card_jcard-fn-structured.json and
+ * fuzz_card_jcard-fn-two-values.json: an FN that is structured (written back
+ * as an array, which cx_jcard_check refuses) or has two values (written
+ * "FN:A,x", which reads back as one value) is refused at import, naming FN.
+ * Whatever is accepted has a jCard that passes cx_jcard_check (assert_jcard).
+ */
+static void test_fn_plain_text(void **state)
+{
+	(void)state;
+	cx_card_err err;
+
+	err = refused("[\"vcard\",[[\"version\",{},\"text\",\"4.0\"],[\"fn\",{},\"text\",[\"A\",\"B\"]]]]",
+			CX_CARD_E_PROPERTY);
+	assert_string_equal(err.prop, "FN");
+	err = refused("[\"vcard\",[[\"version\",{},\"text\",\"4.0\"],[\"fn\",{},\"text\",\"A\",\"x\"]]]",
+			CX_CARD_E_PROPERTY);
+	assert_string_equal(err.prop, "FN");
+	/* A list inside the one component, and a second FN, are held to the same rule. */
+	err = refused("[\"vcard\",[" VER ",[\"fn\",{},\"text\",[[\"A\",\"B\"]]]]]", CX_CARD_E_PROPERTY);
+	assert_string_equal(err.prop, "FN");
+	err = refused("[\"vcard\",[" VER "," FN ",[\"FN\",{},\"text\",[\"A\",\"B\"]]]]", CX_CARD_E_PROPERTY);
+	assert_string_equal(err.prop, "FN");
+	/* FN is text (RFC 6350): an integer or boolean FN would go out as a number or boolean. */
+	err = refused("[\"vcard\",[" VER ",[\"fn\",{},\"integer\",5]]]", CX_CARD_E_PROPERTY);
+	assert_string_equal(err.prop, "FN");
+	refused("[\"vcard\",[" VER ",[\"fn\",{},\"boolean\",true]]]", CX_CARD_E_PROPERTY);
+	refused("[\"vcard\",[" VER ",[\"fn\",{},\"uri\",\"urn:x\"]]]", CX_CARD_E_PROPERTY);
+	refused("[\"vcard\",[" VER ",[\"fn\",{},\"unknown\",\"Ada\"]]]", CX_CARD_E_PROPERTY);
+
+	/* A structured value of one component is a plain value (RFC 7095 section 3.3.1.3). */
+	cx_card *card = from_text("[\"vcard\",[" VER ",[\"fn\",{},\"text\",[\"Ada Lovelace\"]]]]");
+	assert_jcard(card, "[\"vcard\",[" VER "," FN "]]");
+	cx_card_free(card);
+	card = from_text("[\"vcard\",[" VER ",[\"fn\",{},\"text\",42]]]");
+	assert_jcard(card, "[\"vcard\",[" VER ",[\"fn\",{},\"text\",\"42\"]]]");
+	cx_card_free(card);
+}
+
+/*
+ * Fuzzer finding fuzz_card_jcard-type-param-comma.json: vCard text writes
+ * TYPE and SORT-AS as ','-separated lists, and reads a quoted one as a list
+ * too (RFC 6350 writes TYPE="voice,home"), so a value holding ',' cannot be
+ * kept: it is refused at import. Other parameters are quoted and kept whole.
+ */
+static void test_list_param_comma(void **state)
+{
+	(void)state;
+	cx_card_err err;
+
+	err = refused("[\"vcard\",[[\"version\",{},\"text\",\"4.0\"],[\"fn\",{},\"text\",\"A\"],"
+			"[\"tel\",{\"type\":[\"wo,rk\"]},\"uri\",\"tel:1\"]]]", CX_CARD_E_PROPERTY);
+	assert_string_equal(err.prop, "TEL");
+	err = refused("[\"vcard\",[" VER "," FN ",[\"n\",{\"SORT-AS\":\"Harten,Rene\"},\"text\",[\"a\",\"b\",\"\",\"\",\"\"]]]]",
+			CX_CARD_E_PROPERTY);
+	assert_string_equal(err.prop, "N");
+	cx_card *card = from_text("[\"vcard\",[" VER "," FN ","
+			"[\"tel\",{\"type\":[\"work\",\"voice\"],\"x-p\":\"wo,rk\"},\"uri\",\"tel:1\"],"
+			"[\"n\",{\"sort-as\":[\"Harten\",\"Rene\"]},\"text\",[\"a\",\"b\",\"\",\"\",\"\"]]]]");
+	assert_jcard(card, "[\"vcard\",[" VER "," FN ","
+			"[\"tel\",{\"type\":[\"work\",\"voice\"],\"x-p\":\"wo,rk\"},\"uri\",\"tel:1\"],"
+			"[\"n\",{\"sort-as\":[\"Harten\",\"Rene\"]},\"text\",[\"a\",\"b\",\"\",\"\",\"\"]]]]");
+	cx_card_free(card);
+}
+
+/*
+ * Fuzzer finding fuzz_card_jcard-fn-two-values.json, in general: values and
+ * components that the vCard text of the property cannot separate (card.h;
+ * test_vcard.c writes and reads back every shape accepted) are refused,
+ * naming the property.
+ */
+static void test_unwritable_shapes(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *prop; /* a jCard property */
+		const char *name; /* as reported */
+	} cases[] = {
+		/* Text: one plain value, plain values, one structured value, as the name says. */
+		{"[\"note\",{},\"text\",\"a\",\"b\"]", "NOTE"},
+		{"[\"tel\",{},\"text\",[\"a\",\"b\"]]", "TEL"},
+		{"[\"categories\",{},\"text\",\"a\",[\"b\",\"c\"]]", "CATEGORIES"},
+		{"[\"org\",{},\"text\",\"a\",\"b\"]", "ORG"},
+		{"[\"org\",{},\"text\",[\"a\",[\"b\",\"c\"]]]", "ORG"},
+		{"[\"gender\",{},\"text\",[[\"M\",\"F\"],\"x\"]]", "GENDER"},
+		{"[\"n\",{},\"text\",[\"a\",\"b\"],[\"c\",\"d\"]]", "N"},
+		{"[\"x-foo\",{},\"text\",[[\"a\",\"b\"]]]", "X-FOO"},
+		{"[\"x-foo\",{},\"text\",\"a\",[\"b\",\"c\"]]", "X-FOO"},
+		/* Other types: one string; several only in the list types of unknown names, without ','. */
+		{"[\"tel\",{},\"unknown\",[\"a\",[\"b\",\"1\"]]]", "TEL"},
+		{"[\"x-foo\",{},\"unknown\",[\"a\",\"b\"]]", "X-FOO"},
+		{"[\"x-foo\",{},\"unknown\",\"a\",\"b\"]", "X-FOO"},
+		{"[\"url\",{},\"uri\",\"http://a\",\"http://b\"]", "URL"},
+		{"[\"x-u\",{},\"uri\",\"http://a\",\"http://b\"]", "X-U"},
+		{"[\"bday\",{},\"date\",\"1985\",\"1986\"]", "BDAY"},
+		{"[\"x-n\",{},\"integer\",[1,2]]", "X-N"},
+		{"[\"x-d\",{},\"date\",\"1985,1986\"]", "X-D"},
+		{"[\"x-d\",{},\"date\",\"1985\",\"1986,1987\"]", "X-D"},
+		{"[\"x-b\",{},\"boolean\",true,false]", "X-B"},
+		/* "unknown" only where vCard text has no type to give (RFC 7095 section 5). */
+		{"[\"note\",{},\"unknown\",\"x\"]", "NOTE"},
+		/* They would end the card, or start another one. */
+		{"[\"end\",{},\"text\",\"vcard\"]", "END"},
+		{"[\"BEGIN\",{},\"text\",\"x\"]", "BEGIN"},
+	};
+	char text[512];
+
+	for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "[\"vcard\",[" VER "," FN ",%s]]", cases[i].prop);
+		cx_card_err err = refused(text, CX_CARD_E_PROPERTY);
+		assert_string_equal(err.prop, cases[i].name);
+	}
+}
+
+/*
+ * A number or boolean goes out as one only when it reads back as the same
+ * text, and a date in the extended form only when it reads back as the same
+ * basic form (a 38-byte value that the extended form made too long to be
+ * converted back was found by fuzzing); a CRLF or CR is read as the newline
+ * vCard text can write.
+ */
+static void test_jcard_kept_exactly(void **state)
+{
+	(void)state;
+	cx_card *card = from_text("[\"vcard\",[" VER "," FN ","
+			"[\"x-n\",{},\"integer\",\"01\",\"+1\",\"1.0\",\"1e2\",-0,\"-0\",7,\" 8\"],"
+			"[\"x-f\",{},\"float\",1.5,\"1.50\",1e300],"
+			"[\"x-b\",{},\"boolean\",\"true\"],[\"x-b\",{},\"boolean\",true],"
+			"[\"bday\",{},\"date-and-or-time\",\"an unknown date, sometimeT102030405060\"],"
+			"[\"x-t\",{},\"date-and-or-time\",\"T102030\"],"
+			"[\"note\",{\"x-p\":\"a\\r\\nb\"},\"text\",\"l1\\r\\nl2\\rl3\\n\"]]]");
+	const cx_card_prop *xn = cx_card_find(card, "x-n", 0);
+	assert_int_equal(xn->nvalues, 8);
+	assert_string_equal(cx_card_prop_str(xn, 4, 0, 0), "-0");
+	assert_string_equal(cx_card_get(card, "note", 0), "l1\nl2\nl3\n");
+	assert_string_equal(cx_card_find(card, "note", 0)->params[0].values[0], "a\nb");
+	assert_jcard(card, "[\"vcard\",[" VER "," FN ","
+			"[\"x-n\",{},\"integer\",\"01\",\"+1\",\"1.0\",\"1e2\",\"-0\",\"-0\",7,\" 8\"],"
+			"[\"x-f\",{},\"float\",1.5,\"1.50\",1e300],"
+			"[\"x-b\",{},\"boolean\",\"true\"],[\"x-b\",{},\"boolean\",true],"
+			"[\"bday\",{},\"date-and-or-time\",\"an unknown date, sometimeT102030405060\"],"
+			"[\"x-t\",{},\"date-and-or-time\",\"T10:20:30\"],"
+			"[\"note\",{\"x-p\":\"a\\nb\"},\"text\",\"l1\\nl2\\nl3\\n\"]]]");
+	cx_card_free(card);
+}
+
+/*
+ * cx_card_set keeps the rules too: dates in the basic form, the list types
+ * of an unknown name split on ',', BEGIN and END refused.
+ */
+static void test_set_rules(void **state)
+{
+	(void)state;
+	cx_card *card = from_text("[\"vcard\",[" VER "," FN ","
+			"[\"x-n\",{},\"integer\",1],[\"x-u\",{},\"uri\",\"http://a\"]]]");
+
+	assert_int_equal(cx_card_set(card, "bday", "1985-04-12"), CX_CARD_OK);
+	assert_string_equal(cx_card_get(card, "bday", 0), "19850412");
+	assert_int_equal(cx_card_set(card, "x-n", "1,2,3"), CX_CARD_OK);
+	assert_int_equal(cx_card_find(card, "x-n", 0)->nvalues, 3);
+	assert_string_equal(cx_card_prop_str(cx_card_find(card, "x-n", 0), 2, 0, 0), "3");
+	assert_int_equal(cx_card_set(card, "x-u", "http://b/?a,b;c"), CX_CARD_OK);
+	assert_int_equal(cx_card_find(card, "x-u", 0)->nvalues, 1);
+	assert_int_equal(cx_card_set(card, "url", "http://c/?a,b"), CX_CARD_OK);
+	assert_int_equal(cx_card_find(card, "url", 0)->nvalues, 1);
+	assert_int_equal(cx_card_set(card, "end", "vcard"), CX_CARD_E_INVALID);
+	assert_int_equal(cx_card_add(card, "Begin", "vcard"), CX_CARD_E_INVALID);
+	assert_jcard(card, "[\"vcard\",[" VER "," FN ","
+			"[\"x-n\",{},\"integer\",1,2,3],[\"x-u\",{},\"uri\",\"http://b/?a,b;c\"],"
+			"[\"bday\",{},\"date-and-or-time\",\"1985-04-12\"],[\"url\",{},\"uri\",\"http://c/?a,b\"]]]");
+	cx_card_free(card);
+}
+
 static void test_jcard_text(void **state)
 {
 	(void)state;
@@ -478,6 +651,11 @@ int main(void)
 		cmocka_unit_test(test_select),
 		cmocka_unit_test(test_check_and_errors),
 		cmocka_unit_test(test_jcard_text),
+		cmocka_unit_test(test_fn_plain_text),
+		cmocka_unit_test(test_list_param_comma),
+		cmocka_unit_test(test_unwritable_shapes),
+		cmocka_unit_test(test_jcard_kept_exactly),
+		cmocka_unit_test(test_set_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -650,6 +650,195 @@ static void test_lenient_input(void **state)
 	cx_card_free(card);
 }
 
+/* ---- what a property may hold (card.h), found by fuzzing ---- */
+
+/*
+ * Fuzzer findings fuzz_vcard-empty-value-type.vcf and
+ * fuzz_vcard-value-type-not-token.vcf: VALUE must be one value type name,
+ * else the jCard carries a type cx_jcard_check (empty) or the receiving
+ * cx_card_from_jcard (not a name) refuses.
+ */
+static void test_value_type_names(void **state)
+{
+	(void)state;
+	parse_err("BEGIN:VCARD\r\nVERSION:4.0\r\nFN:A\r\nNOTE;VALUE=:z\r\nEND:VCARD\r\n", 0, CX_CARD_E_SYNTAX, 4,
+			"NOTE");
+	parse_err("BEGIN:VCARD\r\nVERSION:4.0\r\nFN:A\r\nNOTE;VALUE=x_y:z\r\nEND:VCARD\r\n", 0, CX_CARD_E_SYNTAX,
+			4, "NOTE");
+	parse_err(CARD("NOTE;VALUE=\"x y\":z\r\n"), 0, CX_CARD_E_SYNTAX, 4, "NOTE");
+	parse_err(CARD("NOTE;VALUE=x\":z\r\n"), 0, CX_CARD_E_SYNTAX, 4, "NOTE");
+	parse_err(CARD("NOTE;VALUE=text,uri:z\r\n"), 0, CX_CARD_E_SYNTAX, 4, "NOTE");
+	parse_err(CARD("NOTE;VALUE=text;VALUE=uri:z\r\n"), 0, CX_CARD_E_SYNTAX, 4, "NOTE");
+
+	/* Any name is a type (iana-token, x-name), quoted or not, and travels as one. */
+	cx_card *card = parse_ok(CARD("NOTE;VALUE=\"TEXT\":z\r\nX-FOO;VALUE=X-Mine:a,b;c\r\n"));
+	assert_string_equal(cx_card_find(card, "note", 0)->type, "text");
+	assert_string_equal(cx_card_find(card, "x-foo", 0)->type, "x-mine");
+	assert_string_equal(cx_card_get(card, "x-foo", 0), "a,b;c");
+	char *out = write_ok(card, NULL);
+	assert_true(has_line(out, "NOTE:z"));
+	assert_true(has_line(out, "X-FOO;VALUE=x-mine:a,b;c"));
+	assert_round_trips(card);
+	free(out);
+	cx_card_free(card);
+}
+
+/*
+ * Fuzzer finding fuzz_vcard-v30-tz-newline.vcf: only a UTC offset
+ * (+hh, +hhmm, +hh:mm) of a 3.0 TZ becomes a utc-offset value; other text,
+ * which may hold an escaped newline, stays text and reads back the same.
+ */
+static void test_30_tz(void **state)
+{
+	(void)state;
+	cx_card *card = parse_ok("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nTZ:-05\\n00\r\nEND:VCARD\r\n");
+	const cx_card_prop *tz = cx_card_find(card, "tz", 0);
+	assert_string_equal(tz->type, "text");
+	assert_string_equal(cx_card_get(card, "tz", 0), "-05\n00");
+	char *out = write_ok(card, NULL);
+	assert_true(has_line(out, "TZ:-05\\n00"));
+	assert_round_trips(card);
+	free(out);
+	cx_card_free(card);
+
+	static const struct {
+		const char *in, *type, *value;
+	} cases[] = {
+		{"-05", "utc-offset", "-05"},
+		{"+0530", "utc-offset", "+0530"},
+		{"-05:00", "utc-offset", "-0500"},
+		{"+14:00", "utc-offset", "+1400"},
+		{"-05:0", "text", "-05:0"},
+		{"-0500x", "text", "-0500x"},
+		{"+05:00:00", "text", "+05:00:00"},
+		{"-05\\,00", "text", "-05,00"},
+		{"-5", "text", "-5"},
+		{"America/New_York", "text", "America/New_York"},
+	};
+	for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[128];
+		snprintf(text, sizeof(text), "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nTZ:%s\r\nEND:VCARD\r\n", cases[i].in);
+		card = parse_ok(text);
+		assert_string_equal(cx_card_find(card, "tz", 0)->type, cases[i].type);
+		assert_string_equal(cx_card_get(card, "tz", 0), cases[i].value);
+		assert_round_trips(card);
+		cx_card_free(card);
+	}
+}
+
+/*
+ * Fuzzer finding fuzz_card_jcard-fn-two-values.json (test_card.c refuses the
+ * jCard): how values, components and lists of each type are written, and
+ * that each shape the card model accepts reads back the same (card.h).
+ */
+static void test_value_shapes(void **state)
+{
+	(void)state;
+	const char *j = "[\"vcard\",[[\"version\",{},\"text\",\"4.0\"],[\"fn\",{},\"text\",\"A,x\"],"
+			"[\"nickname\",{},\"text\",\"a,b\",\"c;d\",\"\"],"
+			"[\"org\",{},\"text\",[\"a,b\",\"c;d\"]],"
+			"[\"x-t\",{},\"text\",\"a\",\"b\"],"
+			"[\"x-s\",{},\"text\",[\"a\",[\"b\",\"c\"]]],"
+			"[\"x-s\",{},\"text\",[\"\",\"\"]],"
+			"[\"x-n\",{},\"integer\",1,-2,\"\"],"
+			"[\"x-d\",{},\"date\",\"1985-04-12\",\"--02-03\"],"
+			"[\"x-u\",{},\"uri\",\"http://a/?x=1,2;y\"],"
+			"[\"x-r\",{},\"unknown\",\"a,b;c\\\\,d\"],"
+			"[\"url\",{},\"uri\",\"http://a/?x=1,2;y\"],"
+			"[\"bday\",{},\"date-and-or-time\",\"circa 1800, London\"],"
+			"[\"tel\",{},\"integer\",\"1,2\"]]]";
+	cx_card *card = NULL;
+	cx_card_err err = {0};
+	assert_int_equal(cx_card_from_jcard_text(j, strlen(j), &card, &err), 0);
+	char *out = write_ok(card, NULL);
+	/* Text: ',' between values and list strings, ';' between components, both escaped in strings. */
+	assert_true(has_line(out, "FN:A\\,x"));
+	assert_true(has_line(out, "NICKNAME:a\\,b,c;d,"));
+	assert_true(has_line(out, "ORG:a\\,b;c\\;d"));
+	assert_true(has_line(out, "X-T;VALUE=text:a,b"));
+	assert_true(has_line(out, "X-S;VALUE=text:a;b,c"));
+	assert_true(has_line(out, "X-S;VALUE=text:;"));
+	/* Other types as they stand; ',' separates the values of the list types of an unknown name. */
+	assert_true(has_line(out, "X-N;VALUE=integer:1,-2,"));
+	assert_true(has_line(out, "X-D;VALUE=date:19850412,--0203"));
+	assert_true(has_line(out, "X-U;VALUE=uri:http://a/?x=1,2;y"));
+	assert_true(has_line(out, "X-R:a,b;c\\,d"));
+	assert_true(has_line(out, "URL:http://a/?x=1,2;y"));
+	assert_true(has_line(out, "BDAY:circa 1800, London"));
+	assert_true(has_line(out, "TEL;VALUE=integer:1,2"));
+	assert_round_trips(card);
+	free(out);
+	cx_card_free(card);
+
+	/* Read from vCard: the same splits; an unescaped ',' in FN is kept in its one value. */
+	card = parse_ok(BEGIN "FN:A,x\r\nX-N;VALUE=integer:1,2\r\nX-U;VALUE=uri:a,b\r\nTEL;VALUE=integer:1,2\r\n"
+			"X-T;VALUE=text:a,b\r\nX-S;VALUE=text:a,b;c\r\n" END);
+	assert_string_equal(cx_card_fn(card), "A,x");
+	assert_int_equal(cx_card_find(card, "x-n", 0)->nvalues, 2);
+	assert_int_equal(cx_card_find(card, "x-u", 0)->nvalues, 1);
+	assert_int_equal(cx_card_find(card, "tel", 0)->nvalues, 1);
+	assert_int_equal(cx_card_find(card, "x-t", 0)->nvalues, 2);
+	const cx_card_prop *xs = cx_card_find(card, "x-s", 0);
+	assert_int_equal(xs->nvalues, 1);
+	assert_int_equal(xs->values[0].ncomps, 2);
+	assert_int_equal(xs->values[0].comps[0].nsubs, 2);
+	out = write_ok(card, NULL);
+	assert_true(has_line(out, "FN:A\\,x"));
+	assert_round_trips(card);
+	free(out);
+	cx_card_free(card);
+}
+
+/*
+ * Fuzzer finding fuzz_card_jcard-type-param-comma.json (test_card.c refuses
+ * the jCard): a quoted TYPE or SORT-AS value is a list, as RFC 6350 writes
+ * TYPE="voice,home", so a TYPE value "wo,rk" could not be written; other
+ * quoted values are one value.
+ */
+static void test_quoted_params(void **state)
+{
+	(void)state;
+	cx_card *card = parse_ok(CARD("TEL;TYPE=\"wo,rk\";X-P=\"wo,rk\":tel:1\r\n"));
+	const cx_card_prop *tel = cx_card_find(card, "tel", 0);
+	assert_int_equal(tel->params[0].nvalues, 2);
+	assert_string_equal(tel->params[0].values[1], "rk");
+	assert_int_equal(tel->params[1].nvalues, 1);
+	assert_string_equal(tel->params[1].values[0], "wo,rk");
+	char *out = write_ok(card, NULL);
+	assert_true(has_line(out, "TEL;TYPE=wo,rk;X-P=\"wo,rk\":tel:1"));
+	assert_round_trips(card);
+	free(out);
+	cx_card_free(card);
+}
+
+/* Lines that would not survive a jCard round trip, or would end the card when written. */
+static void test_reserved(void **state)
+{
+	(void)state;
+	/* jCard writes the property group as a "group" parameter. */
+	parse_err(CARD("NOTE;GROUP=x:z\r\n"), 0, CX_CARD_E_SYNTAX, 4, "NOTE");
+	/* FN is text; "unknown" is no type for a known property. */
+	parse_err(BEGIN "FN;VALUE=integer:5\r\n" END, 0, CX_CARD_E_PROPERTY, 3, "FN");
+	parse_err(BEGIN "FN;VALUE=uri:urn:x\r\n" END, 0, CX_CARD_E_PROPERTY, 3, "FN");
+	parse_err(CARD("NOTE;VALUE=unknown:z\r\n"), 0, CX_CARD_E_PROPERTY, 4, "NOTE");
+	/* BEGIN and END delimit cards, with or without a group or parameters. */
+	parse_err(CARD("END;X=1:VCARD\r\n"), 0, CX_CARD_E_BEGIN_END, 4, "END");
+	parse_err(CARD("item1.END:VCARD\r\n"), 0, CX_CARD_E_BEGIN_END, 4, "END");
+	parse_err(CARD("BEGIN;X=1:VCARD\r\n"), 0, CX_CARD_E_BEGIN_END, 4, "BEGIN");
+
+	cx_card *card = parse_ok(CARD("X-FOO;VALUE=unknown:a\\q\r\n"));
+	assert_string_equal(cx_card_find(card, "x-foo", 0)->type, "unknown");
+	assert_round_trips(card);
+	cx_card_free(card);
+
+	/* 3.0: a text value is no base64 binary (it may hold a newline, which no URI has). */
+	card = parse_ok("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nPHOTO;ENCODING=b;VALUE=text:AA\\nBB\r\nEND:VCARD\r\n");
+	assert_string_equal(cx_card_find(card, "photo", 0)->type, "text");
+	assert_string_equal(cx_card_get(card, "photo", 0), "AA\nBB");
+	assert_round_trips(card);
+	cx_card_free(card);
+}
+
 /* ---- errors ---- */
 
 static void test_errors(void **state)
@@ -831,6 +1020,11 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_select_written),
+		cmocka_unit_test(test_value_type_names),
+		cmocka_unit_test(test_30_tz),
+		cmocka_unit_test(test_value_shapes),
+		cmocka_unit_test(test_quoted_params),
+		cmocka_unit_test(test_reserved),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
