@@ -2,7 +2,7 @@
 # file and the terminal output of the cardex CLI, against the real Mosquitto.
 cardex_add_test(test_cards
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cards.c
-  LIBS cardex_broker_harness cardex_common PkgConfig::MOSQUITTO
+  LIBS cardex_cli_run cardex_broker_harness cardex_common PkgConfig::MOSQUITTO
   LABELS integration
   TIMEOUT 300)
 add_dependencies(test_cards cardex_cli)

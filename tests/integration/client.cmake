@@ -7,7 +7,7 @@ cardex_add_test(test_client
 if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli.c)
   cardex_add_test(test_cli
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_cli.c
-    LIBS cardex_broker_harness cardex_common PkgConfig::MOSQUITTO
+    LIBS cardex_cli_run cardex_broker_harness cardex_common PkgConfig::MOSQUITTO
     LABELS integration
     TIMEOUT 300)
   add_dependencies(test_cli cardex_cli)

@@ -11,8 +11,6 @@
  * environment or password files, output is read with bounded waits, and a
  * process that overstays is killed by its PID.
  */
-#define _XOPEN_SOURCE 700 /* posix_openpt, grantpt, unlockpt, ptsname */
-
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,23 +18,18 @@
 #include <cmocka.h>
 
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "broker.h"
+#include "cli_run.h"
 
-#define RUN_MS 30000 /* longest a CLI run may take in these tests */
-#define OUT_MAX 131072
 #define PYTHON "/usr/bin/python3"
 
 /* Half blocks: only a QR code draws them. */
@@ -58,17 +51,6 @@ typedef struct {
 	char tmp[300];
 } term;
 
-struct proc {
-	pid_t pid;
-	int out;  /* stdout (or the pty master: stdout and stderr together) */
-	int err;  /* stderr, -1 on a pty */
-	char obuf[OUT_MAX];
-	size_t olen;
-	char ebuf[OUT_MAX];
-	size_t elen;
-	int status;
-};
-
 typedef struct {
 	const char *stdin_data;  /* written to stdin, then closed; NULL: empty stdin */
 	bool password;           /* CARDEX_PASSWORD from the terminal */
@@ -83,246 +65,39 @@ struct fx {
 	char apple[400]; /* the test data, comment lines stripped */
 	char gump[400];
 	char ada_json[1024];
-	struct proc *procs[64];
+	cxr_proc *procs[64];
 };
-
-static const char *cli(void)
-{
-	const char *p = getenv("CARDEX_CLI");
-
-	return p && p[0] ? p : "cardex";
-}
 
 /* ---- processes ---- */
 
-static void track(struct fx *fx, struct proc *p)
+/* Starts the CLI with args as terminal t would: only the terminal's home, never the user's. */
+static cxr_proc *spawn(struct fx *fx, const term *t, const run_opts *o, const char *const *args)
 {
-	size_t i;
+	char home[300], data[320], config[320], tmp[320];
+	cxr_opts co = {.stdin_data = o->stdin_data, .password = o->password ? t->password : NULL,
+		.pty = o->pty, .env = {"NO_COLOR", "XDG_RUNTIME_DIR", "EDITOR", "VISUAL", home, data, config,
+		tmp, "TERM=xterm"}};
+	size_t n = 9, i;
+	cxr_proc *p;
 
-	for(i = 0; i < sizeof(fx->procs) / sizeof(fx->procs[0]); i++) {
-		if(!fx->procs[i]) {
-			fx->procs[i] = p;
-			return;
-		}
-	}
-	fail_msg("too many processes in one test");
-}
-
-/* Sets up the child's environment: only the terminal's home, never the user's. */
-static void child_env(const term *t, const run_opts *o)
-{
-	size_t i;
-
-	unsetenv("CARDEX_HOST");
-	unsetenv("CARDEX_PORT");
-	unsetenv("CARDEX_ID");
-	unsetenv("CARDEX_PASSWORD");
-	unsetenv("NO_COLOR");
-	unsetenv("XDG_RUNTIME_DIR");
-	unsetenv("EDITOR");
-	unsetenv("VISUAL");
-	setenv("HOME", t->dir, 1);
-	setenv("XDG_DATA_HOME", t->data, 1);
-	setenv("XDG_CONFIG_HOME", t->config, 1);
-	setenv("TMPDIR", t->tmp, 1);
-	setenv("TERM", "xterm", 1);
-	if(o->password) {
-		setenv("CARDEX_PASSWORD", t->password, 1);
-	}
+	snprintf(home, sizeof(home), "HOME=%s", t->dir);
+	snprintf(data, sizeof(data), "XDG_DATA_HOME=%s", t->data);
+	snprintf(config, sizeof(config), "XDG_CONFIG_HOME=%s", t->config);
+	snprintf(tmp, sizeof(tmp), "TMPDIR=%s", t->tmp);
 	for(i = 0; i < 4 && o->env[i]; i++) {
-		const char *eq = strchr(o->env[i], '=');
-		char name[64];
-		snprintf(name, sizeof(name), "%.*s", (int)(eq - o->env[i]), o->env[i]);
-		setenv(name, eq + 1, 1);
+		co.env[n++] = o->env[i];
 	}
-}
-
-static void exec_cli(const char *const *args)
-{
-	char *argv[40];
-	size_t n = 0, i;
-
-	argv[n++] = (char *)cli();
-	for(i = 0; args[i] && n < 39; i++) {
-		argv[n++] = (char *)args[i];
-	}
-	argv[n] = NULL;
-	execv(argv[0], argv);
-	_exit(127);
-}
-
-/* Starts the CLI with args as terminal t would. */
-static struct proc *spawn(struct fx *fx, const term *t, const run_opts *o, const char *const *args)
-{
-	struct proc *p = calloc(1, sizeof(*p));
-	int pin[2], pout[2], perr[2];
-	int master = -1;
-	char slave[128];
-
-	assert_non_null(p);
-	p->status = -1;
-	p->err = -1;
-	if(o->pty) {
-		master = posix_openpt(O_RDWR | O_NOCTTY);
-		assert_true(master >= 0);
-		assert_int_equal(grantpt(master), 0);
-		assert_int_equal(unlockpt(master), 0);
-		snprintf(slave, sizeof(slave), "%s", ptsname(master));
-	} else {
-		assert_int_equal(pipe(pout), 0);
-		assert_int_equal(pipe(perr), 0);
-	}
-	assert_int_equal(pipe(pin), 0);
-	p->pid = fork();
-	assert_true(p->pid >= 0);
-	if(p->pid == 0) {
-		child_env(t, o);
-		if(o->pty) {
-			int fd;
-			setsid();
-			/* The first terminal a session leader opens becomes its controlling terminal. */
-			fd = open(slave, O_RDWR);
-			if(fd < 0) {
-				_exit(126);
-			}
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-			/* Without data for it, stdin is the terminal too (card edit asks there). */
-			dup2(o->stdin_data ? pin[0] : fd, STDIN_FILENO);
-			close(fd);
-			close(master);
-		} else {
-			dup2(pout[1], STDOUT_FILENO);
-			dup2(perr[1], STDERR_FILENO);
-			close(pout[0]);
-			close(pout[1]);
-			close(perr[0]);
-			close(perr[1]);
-		}
-		if(!o->pty) {
-			dup2(pin[0], STDIN_FILENO);
-		}
-		close(pin[0]);
-		close(pin[1]);
-		exec_cli(args);
-	}
-	close(pin[0]);
-	if(o->pty) {
-		p->out = master;
-	} else {
-		close(pout[1]);
-		close(perr[1]);
-		p->out = pout[0];
-		p->err = perr[0];
-	}
-	if(o->stdin_data) {
-		assert_int_equal(write(pin[1], o->stdin_data, strlen(o->stdin_data)),
-				(ssize_t)strlen(o->stdin_data));
-	}
-	close(pin[1]);
-	track(fx, p);
+	p = cxr_spawn(&co, args);
+	cxr_track(fx->procs, sizeof(fx->procs) / sizeof(fx->procs[0]), p);
 	return p;
 }
 
-/* Reads what is available within ms; false when both outputs are at EOF. */
-static bool pump(struct proc *p, int ms)
-{
-	struct pollfd fds[2] = {{p->out, POLLIN, 0}, {p->err, POLLIN, 0}};
-	int i;
-
-	if(p->out < 0 && p->err < 0) {
-		return false;
-	}
-	if(poll(fds, 2, ms) <= 0) {
-		return true;
-	}
-	for(i = 0; i < 2; i++) {
-		int *fd = i == 0 ? &p->out : &p->err;
-		char *buf = i == 0 ? p->obuf : p->ebuf;
-		size_t *len = i == 0 ? &p->olen : &p->elen;
-		ssize_t r;
-
-		if(*fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) {
-			continue;
-		}
-		r = read(*fd, buf + *len, OUT_MAX - 1 - *len);
-		if(r <= 0) {
-			/* A pty master reads EIO once the last slave is closed: EOF. */
-			close(*fd);
-			*fd = -1;
-			continue;
-		}
-		*len += (size_t)r;
-		buf[*len] = '\0';
-	}
-	return true;
-}
-
-/* Waits (bounded) until stdout contains needle. */
-static void wait_for(struct proc *p, const char *needle)
-{
-	long long deadline = cxb_now_ms() + RUN_MS;
-
-	while(!strstr(p->obuf, needle)) {
-		if(cxb_now_ms() > deadline || !pump(p, 100)) {
-			fail_msg("no \"%s\" in the output; stdout: %s; stderr: %s", needle, p->obuf, p->ebuf);
-		}
-	}
-}
-
-/* Waits (bounded) for the process to end, reading its output; returns its exit code. */
-static int finish(struct proc *p)
-{
-	long long deadline = cxb_now_ms() + RUN_MS;
-	int st;
-
-	while(p->status < 0) {
-		pid_t r;
-
-		pump(p, 50);
-		r = waitpid(p->pid, &st, WNOHANG);
-		if(r == p->pid) {
-			p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		} else if(cxb_now_ms() > deadline) {
-			kill(p->pid, SIGKILL);
-			waitpid(p->pid, &st, 0);
-			p->status = 999;
-		}
-	}
-	while(pump(p, 100)) {
-		if(cxb_now_ms() > deadline + 2000) {
-			break;
-		}
-	}
-	return p->status;
-}
-
-static void proc_free(struct proc *p)
-{
-	int st;
-
-	if(!p) {
-		return;
-	}
-	if(p->status < 0) {
-		kill(p->pid, SIGKILL);
-		waitpid(p->pid, &st, 0);
-	}
-	if(p->out >= 0) {
-		close(p->out);
-	}
-	if(p->err >= 0) {
-		close(p->err);
-	}
-	free(p);
-}
-
 /* Runs the CLI to its end and expects exit code want; returns the process. */
-static struct proc *run_expect(struct fx *fx, const term *t, const run_opts *o, const char *const *args,
+static cxr_proc *run_expect(struct fx *fx, const term *t, const run_opts *o, const char *const *args,
 		int want)
 {
-	struct proc *p = spawn(fx, t, o, args);
-	int rc = finish(p);
+	cxr_proc *p = spawn(fx, t, o, args);
+	int rc = cxr_finish(p);
 
 	if(rc != want) {
 		fail_msg("cardex %s %s: exit %d, expected %d; stdout: %s; stderr: %s", args[0],
@@ -332,103 +107,14 @@ static struct proc *run_expect(struct fx *fx, const term *t, const run_opts *o, 
 }
 
 /* Runs a local command (no broker) that must succeed. */
-static struct proc *run_ok(struct fx *fx, const term *t, const char *const *args)
+static cxr_proc *run_ok(struct fx *fx, const term *t, const char *const *args)
 {
 	run_opts o = {0};
 
 	return run_expect(fx, t, &o, args, 0);
 }
 
-/* ---- JSON output ---- */
-
-/* The first stdout line whose "event" is event (parsed), and how many there are. */
-static cJSON *json_event(const struct proc *p, const char *event, int *count)
-{
-	char *copy = strdup(p->obuf);
-	char *save = NULL, *line;
-	cJSON *found = NULL;
-	int n = 0;
-
-	assert_non_null(copy);
-	for(line = strtok_r(copy, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
-		cJSON *j = cJSON_Parse(line);
-		const cJSON *ev;
-
-		if(!j) {
-			fail_msg("stdout line is not JSON: %s", line);
-		}
-		ev = cJSON_GetObjectItemCaseSensitive(j, "event");
-		if(cJSON_IsString(ev) && strcmp(ev->valuestring, event) == 0) {
-			n++;
-			if(!found) {
-				found = j;
-				continue;
-			}
-		}
-		cJSON_Delete(j);
-	}
-	free(copy);
-	if(count) {
-		*count = n;
-	}
-	return found;
-}
-
-/* Every stdout line parsed as JSON, in an array. */
-static cJSON *json_lines(const struct proc *p)
-{
-	cJSON *arr = cJSON_CreateArray();
-	char *copy = strdup(p->obuf);
-	char *save = NULL, *line;
-
-	assert_non_null(copy);
-	for(line = strtok_r(copy, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
-		cJSON *j = cJSON_Parse(line);
-		if(!j) {
-			fail_msg("stdout line is not JSON: %s", line);
-		}
-		cJSON_AddItemToArray(arr, j);
-	}
-	free(copy);
-	return arr;
-}
-
-static const char *jstr(const cJSON *o, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-	if(!cJSON_IsString(v)) {
-		fail_msg("no string member %s", name);
-	}
-	return v->valuestring;
-}
-
 /* ---- files ---- */
-
-static void remove_tree(const char *path)
-{
-	struct stat st;
-	struct dirent *de;
-	DIR *d;
-
-	if(lstat(path, &st) != 0) {
-		return;
-	}
-	if(S_ISDIR(st.st_mode) && (d = opendir(path)) != NULL) {
-		while((de = readdir(d)) != NULL) {
-			char sub[1024];
-			if(strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
-				continue;
-			}
-			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-			remove_tree(sub);
-		}
-		closedir(d);
-		rmdir(path);
-		return;
-	}
-	unlink(path);
-}
 
 static void write_file(const char *path, const char *text, mode_t mode)
 {
@@ -519,8 +205,8 @@ static int setup(void **state)
 	cfg.naccounts = sizeof(accounts) / sizeof(accounts[0]);
 	if(term_setup(&fx->a, "A", "pw-a-secret") != 0 || term_setup(&fx->b_term, "B", "pw-b-secret") != 0
 			|| cxb_start(&fx->b, &cfg) != 0) {
-		remove_tree(fx->a.dir);
-		remove_tree(fx->b_term.dir);
+		cxr_remove_tree(fx->a.dir);
+		cxr_remove_tree(fx->b_term.dir);
 		free(fx);
 		return -1;
 	}
@@ -535,17 +221,14 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *fx = *state;
-	size_t i;
 
 	if(!fx) {
 		return 0;
 	}
-	for(i = 0; i < sizeof(fx->procs) / sizeof(fx->procs[0]); i++) {
-		proc_free(fx->procs[i]);
-	}
+	cxr_free_all(fx->procs, sizeof(fx->procs) / sizeof(fx->procs[0]));
 	cxb_stop(&fx->b);
-	remove_tree(fx->a.dir);
-	remove_tree(fx->b_term.dir);
+	cxr_remove_tree(fx->a.dir);
+	cxr_remove_tree(fx->b_term.dir);
 	free(fx);
 	return 0;
 }
@@ -587,15 +270,15 @@ static void profiles_b(struct fx *fx)
 }
 
 /* Reads the key from an offer's first JSON line, as "KEY\n". */
-static void offer_key(struct proc *offer, char *key_line, size_t cap)
+static void offer_key(cxr_proc *offer, char *key_line, size_t cap)
 {
 	cJSON *j;
 
-	wait_for(offer, "\n");
+	cxr_wait_for(offer, "\n");
 	j = cJSON_Parse(offer->obuf);
 	assert_non_null(j);
-	assert_string_equal(jstr(j, "event"), "offer");
-	snprintf(key_line, cap, "%s\n", jstr(j, "key"));
+	assert_string_equal(cxr_jstr(j, "event"), "offer");
+	snprintf(key_line, cap, "%s\n", cxr_jstr(j, "key"));
 	cJSON_Delete(j);
 }
 
@@ -604,7 +287,7 @@ static cJSON *contacts_of(struct fx *fx, const term *t)
 {
 	const char *args[] = {"contacts", "list", "--json", NULL};
 
-	return json_lines(run_ok(fx, t, args));
+	return cxr_json_lines(run_ok(fx, t, args));
 }
 
 /* ---- tests ---- */
@@ -620,7 +303,7 @@ static void test_profiles_exchange(void **state)
 	const char *sent_a_table[] = {"contacts", "sent", NULL};
 	run_opts oa = {.password = true};
 	run_opts ob = {0};
-	struct proc *a, *b, *p;
+	cxr_proc *a, *b, *p;
 	char key[64];
 	cJSON *list, *ev, *fields;
 
@@ -630,21 +313,21 @@ static void test_profiles_exchange(void **state)
 	offer_key(a, key, sizeof(key));
 	ob.stdin_data = key;
 	b = spawn(fx, &fx->b_term, &ob, claim);
-	if(finish(b) != 0 || finish(a) != 0) {
+	if(cxr_finish(b) != 0 || cxr_finish(a) != 0) {
 		fail_msg("exchange failed: A %d (%s%s), B %d (%s%s)", a->status, a->obuf, a->ebuf, b->status,
 				b->obuf, b->ebuf);
 	}
 
 	/* B received only FN, EMAIL (and the UID) of A's default profile, and stored it. */
-	ev = json_event(b, "card", NULL);
+	ev = cxr_json_event(b, "card", NULL);
 	assert_non_null(ev);
-	assert_int_equal(strlen(jstr(ev, "contact")), 12);
+	assert_int_equal(strlen(cxr_jstr(ev, "contact")), 12);
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(ev, "updated")));
 	cJSON_Delete(ev);
 	list = contacts_of(fx, &fx->b_term);
 	assert_int_equal(cJSON_GetArraySize(list), 1);
-	assert_string_equal(jstr(cJSON_GetArrayItem(list, 0), "fn"), "Dr. Johnny Q. Appleseed Jr.");
-	assert_string_equal(jstr(cJSON_GetArrayItem(list, 0), "peer"), "A");
+	assert_string_equal(cxr_jstr(cJSON_GetArrayItem(list, 0), "fn"), "Dr. Johnny Q. Appleseed Jr.");
+	assert_string_equal(cxr_jstr(cJSON_GetArrayItem(list, 0), "peer"), "A");
 	cJSON_Delete(list);
 	p = run_ok(fx, &fx->b_term, show_b);
 	assert_non_null(strstr(p->obuf, "johnny@example.com"));
@@ -655,18 +338,18 @@ static void test_profiles_exchange(void **state)
 	/* A received B's whole "main" profile (B's config file named it). */
 	list = contacts_of(fx, &fx->a);
 	assert_int_equal(cJSON_GetArraySize(list), 1);
-	assert_string_equal(jstr(cJSON_GetArrayItem(list, 0), "fn"), "Forrest Gump");
-	assert_string_equal(jstr(cJSON_GetArrayItem(list, 0), "peer"), "B");
-	assert_int_equal(strlen(jstr(cJSON_GetArrayItem(list, 0), "exchange")), 32);
+	assert_string_equal(cxr_jstr(cJSON_GetArrayItem(list, 0), "fn"), "Forrest Gump");
+	assert_string_equal(cxr_jstr(cJSON_GetArrayItem(list, 0), "peer"), "B");
+	assert_int_equal(strlen(cxr_jstr(cJSON_GetArrayItem(list, 0), "exchange")), 32);
 	cJSON_Delete(list);
 
 	/* A's sent log names the fields and the profile, never their values. */
 	p = run_ok(fx, &fx->a, sent_a);
-	list = json_lines(p);
+	list = cxr_json_lines(p);
 	assert_int_equal(cJSON_GetArraySize(list), 1);
 	ev = cJSON_GetArrayItem(list, 0);
-	assert_string_equal(jstr(ev, "peer"), "B");
-	assert_string_equal(jstr(ev, "profile"), "work");
+	assert_string_equal(cxr_jstr(ev, "peer"), "B");
+	assert_string_equal(cxr_jstr(ev, "profile"), "work");
 	fields = cJSON_GetObjectItemCaseSensitive(ev, "fields");
 	assert_int_equal(cJSON_GetArraySize(fields), 3);
 	assert_string_equal(cJSON_GetArrayItem(fields, 0)->valuestring, "fn");
@@ -692,7 +375,7 @@ static void test_second_exchange_updates(void **state)
 	const char *show_b[] = {"contacts", "show", "Johnny", NULL};
 	run_opts oa = {.password = true};
 	run_opts ob = {0};
-	struct proc *a, *b, *p;
+	cxr_proc *a, *b, *p;
 	char key[64];
 	cJSON *list, *ev;
 	char first_id[16];
@@ -703,10 +386,10 @@ static void test_second_exchange_updates(void **state)
 	offer_key(a, key, sizeof(key));
 	ob.stdin_data = key;
 	b = spawn(fx, &fx->b_term, &ob, claim_b);
-	assert_int_equal(finish(b), 0);
-	assert_int_equal(finish(a), 0);
+	assert_int_equal(cxr_finish(b), 0);
+	assert_int_equal(cxr_finish(a), 0);
 	list = contacts_of(fx, &fx->b_term);
-	snprintf(first_id, sizeof(first_id), "%s", jstr(cJSON_GetArrayItem(list, 0), "id"));
+	snprintf(first_id, sizeof(first_id), "%s", cxr_jstr(cJSON_GetArrayItem(list, 0), "id"));
 	cJSON_Delete(list);
 
 	run_ok(fx, &fx->a, retitle);
@@ -714,19 +397,19 @@ static void test_second_exchange_updates(void **state)
 	offer_key(b, key, sizeof(key));
 	oa.stdin_data = key;
 	a = spawn(fx, &fx->a, &oa, claim_a);
-	if(finish(a) != 0 || finish(b) != 0) {
+	if(cxr_finish(a) != 0 || cxr_finish(b) != 0) {
 		fail_msg("second exchange failed: A %d (%s%s), B %d (%s%s)", a->status, a->obuf, a->ebuf,
 				b->status, b->obuf, b->ebuf);
 	}
 	/* The same UID: B's entry for A is updated in place, not duplicated. */
-	ev = json_event(b, "card", NULL);
+	ev = cxr_json_event(b, "card", NULL);
 	assert_non_null(ev);
-	assert_string_equal(jstr(ev, "contact"), first_id);
+	assert_string_equal(cxr_jstr(ev, "contact"), first_id);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "updated")));
 	cJSON_Delete(ev);
 	list = contacts_of(fx, &fx->b_term);
 	assert_int_equal(cJSON_GetArraySize(list), 1);
-	assert_string_equal(jstr(cJSON_GetArrayItem(list, 0), "id"), first_id);
+	assert_string_equal(cxr_jstr(cJSON_GetArrayItem(list, 0), "id"), first_id);
 	cJSON_Delete(list);
 	p = run_ok(fx, &fx->b_term, show_b);
 	assert_non_null(strstr(p->obuf, "Chief Orchardist"));
@@ -734,7 +417,7 @@ static void test_second_exchange_updates(void **state)
 	assert_null(strstr(p->obuf, "johnny@example.com"));
 
 	/* B's card has no UID: the same peer and name update A's entry too. */
-	ev = json_event(a, "card", NULL);
+	ev = cxr_json_event(a, "card", NULL);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "updated")));
 	cJSON_Delete(ev);
 	list = contacts_of(fx, &fx->a);
@@ -746,7 +429,7 @@ static void test_second_exchange_updates(void **state)
  * Runs /usr/bin/python3 with vobject on path; returns it, with one stdout
  * line "VERSION|FN|number of properties|emails" per card. Exit code 77: no vobject.
  */
-static struct proc *vobject_read(const char *path, int *rc)
+static cxr_proc *vobject_read(const char *path, int *rc)
 {
 	static const char script[] =
 		"import sys\n"
@@ -758,35 +441,16 @@ static struct proc *vobject_read(const char *path, int *rc)
 		"    for c in vobject.readComponents(f, validate=True):\n"
 		"        emails = ','.join(e.value for e in c.contents.get('email', []))\n"
 		"        print('%s|%s|%d|%s' % (c.version.value, c.fn.value, len(list(c.getChildren())), emails))\n";
-	struct proc *p = calloc(1, sizeof(*p));
-	int pout[2], perr[2];
+	const char *args[] = {"-c", script, path, NULL};
+	cxr_opts o = {.exe = PYTHON};
+	cxr_proc *p = cxr_spawn(&o, args);
 
-	assert_non_null(p);
-	assert_int_equal(pipe(pout), 0);
-	assert_int_equal(pipe(perr), 0);
-	p->status = -1;
-	p->pid = fork();
-	assert_true(p->pid >= 0);
-	if(p->pid == 0) {
-		dup2(pout[1], STDOUT_FILENO);
-		dup2(perr[1], STDERR_FILENO);
-		close(pout[0]);
-		close(pout[1]);
-		close(perr[0]);
-		close(perr[1]);
-		execl(PYTHON, "python3", "-c", script, path, (char *)NULL);
-		_exit(127);
-	}
-	close(pout[1]);
-	close(perr[1]);
-	p->out = pout[0];
-	p->err = perr[0];
-	*rc = finish(p);
+	*rc = cxr_finish(p);
 	return p;
 }
 
 /* Writes a command's stdout to path. */
-static void save_output(const struct proc *p, const char *path)
+static void save_output(const cxr_proc *p, const char *path)
 {
 	FILE *f = fopen(path, "wb");
 
@@ -806,7 +470,7 @@ static void test_export_independent_parser(void **state)
 	const char *contacts_export_prov[] = {"contacts", "export", "--with-provenance", NULL};
 	run_opts oa = {.password = true};
 	run_opts ob = {0};
-	struct proc *a, *b, *p, *py;
+	cxr_proc *a, *b, *p, *py;
 	char key[64], path[400];
 	int rc;
 
@@ -820,8 +484,8 @@ static void test_export_independent_parser(void **state)
 	offer_key(a, key, sizeof(key));
 	ob.stdin_data = key;
 	b = spawn(fx, &fx->b_term, &ob, claim);
-	assert_int_equal(finish(b), 0);
-	assert_int_equal(finish(a), 0);
+	assert_int_equal(cxr_finish(b), 0);
+	assert_int_equal(cxr_finish(a), 0);
 
 	/* Our own card, converted from Apple's 3.0 export with its photo and groups. */
 	p = run_ok(fx, &fx->a, card_export);
@@ -830,7 +494,7 @@ static void test_export_independent_parser(void **state)
 	save_output(p, path);
 	py = vobject_read(path, &rc);
 	if(rc == 77) {
-		proc_free(py);
+		cxr_free(py);
 		print_message("SKIPPED: python3-vobject is not installed for %s (scripts/deps installs it)\n",
 				PYTHON);
 		skip();
@@ -840,7 +504,7 @@ static void test_export_independent_parser(void **state)
 	}
 	assert_non_null(strstr(py->obuf, "4.0|Dr. Johnny Q. Appleseed Jr.|"));
 	assert_non_null(strstr(py->obuf, "|johnny@example.com,johnny.a@example.net\n"));
-	proc_free(py);
+	cxr_free(py);
 
 	/* The contacts as one stream, with and without provenance. */
 	p = run_ok(fx, &fx->b_term, contacts_export);
@@ -853,7 +517,7 @@ static void test_export_independent_parser(void **state)
 	}
 	assert_int_equal(strncmp(py->obuf, "4.0|Dr. Johnny Q. Appleseed Jr.|", 32), 0);
 	assert_int_equal(strchr(py->obuf, '\n') - py->obuf + 1, (long)strlen(py->obuf));
-	proc_free(py);
+	cxr_free(py);
 	p = run_ok(fx, &fx->a, contacts_export_prov);
 	assert_non_null(strstr(p->obuf, "X-CARDEX-PEER:B\r\n"));
 	snprintf(path, sizeof(path), "%s/contacts.vcf", fx->a.dir);
@@ -863,7 +527,7 @@ static void test_export_independent_parser(void **state)
 		fail_msg("vobject refused the contacts export: %s", py->ebuf);
 	}
 	assert_non_null(strstr(py->obuf, "4.0|Forrest Gump|"));
-	proc_free(py);
+	cxr_free(py);
 }
 
 static void test_terminal_output(void **state)
@@ -878,7 +542,7 @@ static void test_terminal_output(void **state)
 	run_opts tty = {.password = true, .pty = true};
 	run_opts tty_plain = {.password = true, .pty = true, .env = {"NO_COLOR=1"}};
 	run_opts pipe_opts = {.password = true};
-	struct proc *p;
+	cxr_proc *p;
 	cJSON *lines;
 
 	profiles_a(fx);
@@ -917,10 +581,10 @@ static void test_terminal_output(void **state)
 	/* --json on a terminal: nothing but JSON lines. */
 	p = run_expect(fx, &fx->a, &tty, offer_json, 4);
 	assert_null(strchr(p->obuf, '\033'));
-	lines = json_lines(p);
+	lines = cxr_json_lines(p);
 	assert_int_equal(cJSON_GetArraySize(lines), 2);
-	assert_string_equal(jstr(cJSON_GetArrayItem(lines, 0), "event"), "offer");
-	assert_string_equal(jstr(cJSON_GetArrayItem(lines, 1), "code"), "timeout");
+	assert_string_equal(cxr_jstr(cJSON_GetArrayItem(lines, 0), "event"), "offer");
+	assert_string_equal(cxr_jstr(cJSON_GetArrayItem(lines, 1), "code"), "timeout");
 	cJSON_Delete(lines);
 }
 
@@ -935,7 +599,7 @@ static void test_claim_uri(void **state)
 	const char *both[] = {"claim", "A", "--uri", "cardex:A/987654", "--timeout", "5", NULL};
 	run_opts oa = {.password = true};
 	run_opts ob = {0};
-	struct proc *a, *b, *p;
+	cxr_proc *a, *b, *p;
 	char key[64], uri[128];
 	cJSON *list;
 
@@ -947,8 +611,8 @@ static void test_claim_uri(void **state)
 	snprintf(uri, sizeof(uri), "cardex:A/%s", key);
 	ob.stdin_data = uri;
 	b = spawn(fx, &fx->b_term, &ob, claim);
-	assert_int_equal(finish(b), 0);
-	assert_int_equal(finish(a), 0);
+	assert_int_equal(cxr_finish(b), 0);
+	assert_int_equal(cxr_finish(a), 0);
 	/* --no-save: B kept nothing. */
 	list = contacts_of(fx, &fx->b_term);
 	assert_int_equal(cJSON_GetArraySize(list), 0);
@@ -967,7 +631,7 @@ static void test_config_errors(void **state)
 	char path[400], pw[400], text[600];
 	const char *offer[] = {"offer", "--timeout", "5", NULL};
 	run_opts o = {0};
-	struct proc *p;
+	cxr_proc *p;
 
 	profiles_b(fx);
 	snprintf(path, sizeof(path), "%s/cardex/config", fx->b_term.config);
@@ -1010,7 +674,7 @@ static void test_card_commands(void **state)
 	run_opts plain = {0};
 	run_opts again = {.pty = true};
 	char script[400], editor[450], text[400];
-	struct proc *p;
+	cxr_proc *p;
 
 	profiles_a(fx);
 	p = run_ok(fx, &fx->a, list);
@@ -1045,9 +709,9 @@ static void test_card_commands(void **state)
 	write_file(script, text, 0700);
 	again.env[0] = editor;
 	p = spawn(fx, &fx->a, &again, edit);
-	wait_for(p, "Edit again? [Y/n]");
+	cxr_wait_for(p, "Edit again? [Y/n]");
 	assert_int_equal(write(p->out, "y\n", 2), 2);
-	assert_int_equal(finish(p), 0);
+	assert_int_equal(cxr_finish(p), 0);
 	assert_non_null(strstr(p->obuf, "the edited card is not valid"));
 	p = run_ok(fx, &fx->a, show_work);
 	assert_non_null(strstr(p->obuf, "Johnny Again"));

@@ -20,11 +20,9 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,14 +36,13 @@
 #include <cjson/cJSON.h>
 
 #include "broker.h"
+#include "cli_run.h"
 #include "cardex.h"
 
 #define OPENSSL_MS 30000 /* longest one openssl command may take */
 #define WAIT_MS 15000    /* longest a full exchange may take */
 #define FAIL_MS 4000     /* a refused TLS connection is reported within this, well before a timeout */
-#define RUN_MS 30000     /* longest a CLI run may take */
 #define SLICE_MS 20      /* one turn of a handle when two are driven alternately */
-#define OUT_MAX 65536
 
 static const cxb_account accounts[] = {
 	{"A", "pw-a-secret"},
@@ -72,7 +69,7 @@ struct fx {
 	char card_grace[1024];
 	cardex *a;
 	cardex *bb;
-	struct proc *procs[2];
+	cxr_proc *procs[2];
 };
 
 /* ---- certificates ---- */
@@ -239,29 +236,6 @@ static int make_cert(const char *name, const char *cn, const char *ca, const cha
 	}
 }
 
-static void remove_dir(const char *dir)
-{
-	char path[512];
-	struct dirent *de;
-	DIR *d;
-
-	if(!dir[0]) {
-		return;
-	}
-	d = opendir(dir);
-	if(d) {
-		while((de = readdir(d)) != NULL) {
-			if(strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
-				continue;
-			}
-			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-			unlink(path);
-		}
-		closedir(d);
-	}
-	rmdir(dir);
-}
-
 static int group_setup(void **state)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -286,7 +260,7 @@ static int group_setup(void **state)
 			|| make_cert("other-ca", "cardex unrelated CA", NULL, "v3_ca") != 0
 			|| make_cert("localhost", "localhost", "ca", "v3_localhost") != 0
 			|| make_cert("invalid", "cardex.invalid", "ca", "v3_invalid") != 0) {
-		remove_dir(pki.dir);
+		cxr_remove_tree(pki.dir);
 		pki.dir[0] = '\0';
 		return -1;
 	}
@@ -297,215 +271,22 @@ static int group_teardown(void **state)
 {
 	(void)state;
 	if(!getenv("CARDEX_KEEP_BROKER_DIR")) {
-		remove_dir(pki.dir);
+		cxr_remove_tree(pki.dir);
 	}
 	return 0;
 }
 
 /* ---- CLI processes ---- */
 
-struct proc {
-	pid_t pid;
-	int out;
-	int err;
-	char obuf[OUT_MAX];
-	size_t olen;
-	char ebuf[OUT_MAX];
-	size_t elen;
-	size_t oline;
-	int status;   /* exit status, -1 while running */
-};
-
-static const char *cli(void)
-{
-	const char *p = getenv("CARDEX_CLI");
-
-	return p && p[0] ? p : "cardex";
-}
-
 /* Starts the CLI with args, the password in CARDEX_PASSWORD and stdin_data (or nothing) on stdin. */
-static struct proc *spawn(struct fx *fx, const char *password, const char *stdin_data,
+static cxr_proc *spawn(struct fx *fx, const char *password, const char *stdin_data,
 		const char *const *args)
 {
-	struct proc *p = calloc(1, sizeof(*p));
-	int pin[2], pout[2], perr[2];
-	size_t i;
+	cxr_opts o = {.stdin_data = stdin_data, .password = password};
+	cxr_proc *p = cxr_spawn(&o, args);
 
-	assert_non_null(p);
-	assert_int_equal(pipe(pin), 0);
-	assert_int_equal(pipe(pout), 0);
-	assert_int_equal(pipe(perr), 0);
-	p->status = -1;
-	p->pid = fork();
-	assert_true(p->pid >= 0);
-	if(p->pid == 0) {
-		char *argv[32];
-		size_t n = 0;
-
-		dup2(pin[0], STDIN_FILENO);
-		dup2(pout[1], STDOUT_FILENO);
-		dup2(perr[1], STDERR_FILENO);
-		close(pin[0]);
-		close(pin[1]);
-		close(pout[0]);
-		close(pout[1]);
-		close(perr[0]);
-		close(perr[1]);
-		unsetenv("CARDEX_HOST");
-		unsetenv("CARDEX_PORT");
-		unsetenv("CARDEX_ID");
-		setenv("CARDEX_PASSWORD", password, 1);
-		argv[n++] = (char *)cli();
-		for(i = 0; args[i] && n < 31; i++) {
-			argv[n++] = (char *)args[i];
-		}
-		argv[n] = NULL;
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(pin[0]);
-	close(pout[1]);
-	close(perr[1]);
-	p->out = pout[0];
-	p->err = perr[0];
-	if(stdin_data) {
-		assert_int_equal(write(pin[1], stdin_data, strlen(stdin_data)), (ssize_t)strlen(stdin_data));
-	}
-	close(pin[1]);
-	for(i = 0; i < 2; i++) {
-		if(!fx->procs[i]) {
-			fx->procs[i] = p;
-			break;
-		}
-	}
+	cxr_track(fx->procs, sizeof(fx->procs) / sizeof(fx->procs[0]), p);
 	return p;
-}
-
-/* Reads what stdout and stderr have within ms; false when both are at EOF. */
-static bool pump(struct proc *p, int ms)
-{
-	struct pollfd fds[2] = {{p->out, POLLIN, 0}, {p->err, POLLIN, 0}};
-	int i;
-
-	if(p->out < 0 && p->err < 0) {
-		return false;
-	}
-	if(poll(fds, 2, ms) <= 0) {
-		return true;
-	}
-	for(i = 0; i < 2; i++) {
-		int *fd = i == 0 ? &p->out : &p->err;
-		char *buf = i == 0 ? p->obuf : p->ebuf;
-		size_t *len = i == 0 ? &p->olen : &p->elen;
-		ssize_t r;
-
-		if(*fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) {
-			continue;
-		}
-		r = read(*fd, buf + *len, OUT_MAX - 1 - *len);
-		if(r <= 0) {
-			close(*fd);
-			*fd = -1;
-			continue;
-		}
-		*len += (size_t)r;
-		buf[*len] = '\0';
-	}
-	return true;
-}
-
-/* The next stdout line of p, copied into line[cap], within RUN_MS. */
-static void next_line(struct proc *p, char *line, size_t cap)
-{
-	long long deadline = cxb_now_ms() + RUN_MS;
-	char *nl;
-
-	for(;;) {
-		nl = memchr(p->obuf + p->oline, '\n', p->olen - p->oline);
-		if(nl) {
-			break;
-		}
-		if(cxb_now_ms() > deadline || !pump(p, 100)) {
-			fail_msg("no output line; stdout: %s; stderr: %s", p->obuf, p->ebuf);
-		}
-	}
-	snprintf(line, cap, "%.*s", (int)(nl - (p->obuf + p->oline)), p->obuf + p->oline);
-	p->oline = (size_t)(nl - p->obuf) + 1;
-}
-
-/* Waits (bounded) for p to exit while reading its output; returns its exit code. */
-static int finish(struct proc *p)
-{
-	long long deadline = cxb_now_ms() + RUN_MS;
-	int st;
-
-	while(p->status < 0) {
-		pid_t r;
-
-		pump(p, 50);
-		r = waitpid(p->pid, &st, WNOHANG);
-		if(r == p->pid) {
-			p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		} else if(cxb_now_ms() > deadline) {
-			kill(p->pid, SIGKILL);
-			waitpid(p->pid, &st, 0);
-			p->status = 999;
-		}
-	}
-	while(pump(p, 100) && cxb_now_ms() < deadline + 2000) {
-	}
-	return p->status;
-}
-
-static void proc_free(struct proc *p)
-{
-	int st;
-
-	if(!p) {
-		return;
-	}
-	if(p->status < 0) {
-		kill(p->pid, SIGKILL);
-		waitpid(p->pid, &st, 0);
-	}
-	if(p->out >= 0) {
-		close(p->out);
-	}
-	if(p->err >= 0) {
-		close(p->err);
-	}
-	free(p);
-}
-
-/* The first stdout line of p that is a JSON object with "event" equal to event (caller deletes), or NULL. */
-static cJSON *json_event(const struct proc *p, const char *event)
-{
-	char *copy = strdup(p->obuf);
-	char *save = NULL;
-	cJSON *found = NULL;
-	char *line;
-
-	assert_non_null(copy);
-	for(line = strtok_r(copy, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save)) {
-		cJSON *j = cJSON_Parse(line);
-		const cJSON *ev = cJSON_GetObjectItemCaseSensitive(j, "event");
-
-		if(cJSON_IsString(ev) && strcmp(ev->valuestring, event) == 0) {
-			found = j;
-		} else {
-			cJSON_Delete(j);
-		}
-	}
-	free(copy);
-	return found;
-}
-
-static const char *jstr(const cJSON *o, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-	assert_true(cJSON_IsString(v));
-	return v->valuestring;
 }
 
 /* ---- fixtures ---- */
@@ -561,16 +342,13 @@ static int setup_plain(void **state)
 static int teardown(void **state)
 {
 	struct fx *fx = *state;
-	size_t i;
 
 	if(!fx) {
 		return 0;
 	}
 	cardex_close(fx->a);
 	cardex_close(fx->bb);
-	for(i = 0; i < 2; i++) {
-		proc_free(fx->procs[i]);
-	}
+	cxr_free_all(fx->procs, sizeof(fx->procs) / sizeof(fx->procs[0]));
 	if(fx->started) {
 		cxb_stop(&fx->b);
 	}
@@ -847,33 +625,33 @@ static void test_cli_exchange(void **state)
 		"--cafile", pki.ca, "--id", "A", "--card", fx->card_ada, "--timeout", "30", NULL};
 	const char *claim[] = {"claim", "A", "--json", "--host", "127.0.0.1", "--port", fx->port,
 		"--cafile", pki.ca, "--id", "B", "--card", fx->card_grace, "--timeout", "30", NULL};
-	struct proc *a, *b;
+	cxr_proc *a, *b;
 	char line[1024];
 	char key_line[64];
 	cJSON *j;
 
 	a = spawn(fx, "pw-a-secret", NULL, offer);
-	next_line(a, line, sizeof(line));
+	cxr_next_line(a, line, sizeof(line));
 	j = cJSON_Parse(line);
 	assert_non_null(j);
-	assert_string_equal(jstr(j, "event"), "offer");
-	snprintf(key_line, sizeof(key_line), "%s\n", jstr(j, "key"));
+	assert_string_equal(cxr_jstr(j, "event"), "offer");
+	snprintf(key_line, sizeof(key_line), "%s\n", cxr_jstr(j, "key"));
 	cJSON_Delete(j);
 	b = spawn(fx, "pw-b-secret", key_line, claim);
-	if(finish(b) != 0) {
+	if(cxr_finish(b) != 0) {
 		fail_msg("claim exit %d; stdout: %s; stderr: %s", b->status, b->obuf, b->ebuf);
 	}
-	if(finish(a) != 0) {
+	if(cxr_finish(a) != 0) {
 		fail_msg("offer exit %d; stdout: %s; stderr: %s", a->status, a->obuf, a->ebuf);
 	}
-	j = json_event(a, "card");
+	j = cxr_json_event(a, "card", NULL);
 	assert_non_null(j);
-	assert_string_equal(jstr(j, "from"), "B");
+	assert_string_equal(cxr_jstr(j, "from"), "B");
 	assert_non_null(strstr(a->obuf, "Grace Hopper"));
 	cJSON_Delete(j);
-	j = json_event(b, "card");
+	j = cxr_json_event(b, "card", NULL);
 	assert_non_null(j);
-	assert_string_equal(jstr(j, "from"), "A");
+	assert_string_equal(cxr_jstr(j, "from"), "A");
 	assert_non_null(strstr(b->obuf, "Ada Lovelace"));
 	cJSON_Delete(j);
 }
@@ -891,7 +669,7 @@ static void expect_cli_refused(struct fx *fx, const char *host, const char *cafi
 	size_t n = 11;
 	long long t0 = cxb_now_ms();
 	const char *msg;
-	struct proc *p;
+	cxr_proc *p;
 	cJSON *j = NULL;
 	size_t i;
 
@@ -904,15 +682,15 @@ static void expect_cli_refused(struct fx *fx, const char *host, const char *cafi
 	}
 	args[n] = NULL;
 	p = spawn(fx, "pw-a-secret", NULL, args);
-	if(finish(p) != 3) {
+	if(cxr_finish(p) != 3) {
 		fail_msg("exit %d, want 3; stdout: %s; stderr: %s", p->status, p->obuf, p->ebuf);
 	}
 	assert_true(cxb_now_ms() - t0 < FAIL_MS);
 	if(json) {
-		j = json_event(p, "error");
+		j = cxr_json_event(p, "error", NULL);
 		assert_non_null(j);
-		assert_string_equal(jstr(j, "code"), code);
-		msg = jstr(j, "message");
+		assert_string_equal(cxr_jstr(j, "code"), code);
+		msg = cxr_jstr(j, "message");
 		assert_int_equal(p->elen, 0);
 	} else {
 		msg = p->ebuf;
@@ -932,7 +710,7 @@ static void expect_cli_refused(struct fx *fx, const char *host, const char *cafi
 			fx->procs[i] = NULL;
 		}
 	}
-	proc_free(p);
+	cxr_free(p);
 }
 
 static void test_cli_wrong_ca(void **state)

@@ -4,7 +4,7 @@ find_program(OPENSSL_EXECUTABLE openssl)
 if(OPENSSL_EXECUTABLE)
   cardex_add_test(test_tls
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_tls.c
-    LIBS cardex_broker_harness cardex_static cardex_common PkgConfig::MOSQUITTO
+    LIBS cardex_cli_run cardex_broker_harness cardex_static cardex_common PkgConfig::MOSQUITTO
     LABELS integration
     TIMEOUT 300)
   add_dependencies(test_tls cardex_cli)
