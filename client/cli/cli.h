@@ -19,6 +19,7 @@
 #ifndef CARDEX_CLI_H
 #define CARDEX_CLI_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -339,6 +340,14 @@ int cli_store_init(cli_store *st, char *why);
  * Returns 0, 1 when it does not exist and !create, or -1 with why set.
  */
 int cli_store_dir(const cli_store *st, const char *sub, bool create, char *path, size_t cap,
+		char *why);
+
+/*
+ * Opens the checked subdirectory sub for listing (path[cap] receives its
+ * path). Returns 0 with *dir open (close it with closedir), 1 when the
+ * directory does not exist yet (*dir NULL: an empty list), -1 with why.
+ */
+int cli_store_opendir(const cli_store *st, const char *sub, char *path, size_t cap, DIR **dir,
 		char *why);
 
 /*

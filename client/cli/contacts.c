@@ -298,14 +298,9 @@ int cli_contacts_load(const cli_store *st, cli_contact **out, size_t *n, char *w
 
 	*out = NULL;
 	*n = 0;
-	rc = cli_store_dir(st, "contacts", false, dir, sizeof(dir), why);
+	rc = cli_store_opendir(st, "contacts", dir, sizeof(dir), &d, why);
 	if(rc != 0) {
 		return rc == 1 ? 0 : -1;
-	}
-	d = opendir(dir);
-	if(!d) {
-		snprintf(why, CLI_WHY_MAX, "cannot read %.300s: %s", dir, strerror(errno));
-		return -1;
 	}
 	while((de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);

@@ -71,14 +71,9 @@ int cli_profile_list(const cli_store *st, char ***names, size_t *n, char *why)
 
 	*names = NULL;
 	*n = 0;
-	rc = cli_store_dir(st, "profiles", false, dir, sizeof(dir), why);
+	rc = cli_store_opendir(st, "profiles", dir, sizeof(dir), &d, why);
 	if(rc != 0) {
 		return rc == 1 ? 0 : -1;
-	}
-	d = opendir(dir);
-	if(!d) {
-		snprintf(why, CLI_WHY_MAX, "cannot read %.300s: %s", dir, strerror(errno));
-		return -1;
 	}
 	while((de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);

@@ -6,6 +6,7 @@
  * warning), one owned by someone else is refused. Files are replaced
  * atomically, so that a crash or a full disk never leaves half a card.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -154,6 +155,23 @@ int cli_store_dir(const cli_store *st, const char *sub, bool create, char *path,
 		return rc;
 	}
 	return check_dir(path, false, why);
+}
+
+int cli_store_opendir(const cli_store *st, const char *sub, char *path, size_t cap, DIR **dir,
+		char *why)
+{
+	int rc = cli_store_dir(st, sub, false, path, cap, why);
+
+	*dir = NULL;
+	if(rc != 0) {
+		return rc;
+	}
+	*dir = opendir(path);
+	if(!*dir) {
+		snprintf(why, CLI_WHY_MAX, "cannot read %.300s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int cli_store_read(const char *path, size_t max, char **out, size_t *len, char *why)
