@@ -4,6 +4,7 @@
  */
 #include "vcard.h"
 
+#include <ctype.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -614,7 +615,44 @@ static bool is_utc_offset(const char *v, size_t n)
 	return n == 3 || (n == 5 && all_digits(v + 3, 2)) || (n == 6 && v[3] == ':' && all_digits(v + 4, 2));
 }
 
-/* An ENCODING=b binary of PHOTO, LOGO, SOUND or KEY becomes a data: URI. */
+/* True for a media type name or type/subtype of RFC 6838's restricted-name characters. */
+static bool is_media_type(const char *s)
+{
+	size_t slashes = 0;
+
+	if(*s == '\0' || *s == '/') {
+		return false;
+	}
+	for(; *s != '\0'; s++) {
+		if(*s == '/') {
+			slashes++;
+			if(s[1] == '\0') {
+				return false;
+			}
+		} else if(!isalnum((unsigned char)*s) && strchr("!#$&^_.+-", *s) == NULL) {
+			return false;
+		}
+	}
+	return slashes <= 1;
+}
+
+/* True when s is base64 text, blanks (of folded lines) allowed. */
+static bool is_base64_text(const char *s)
+{
+	for(; *s != '\0'; s++) {
+		if(!isalnum((unsigned char)*s) && strchr("+/= \t", *s) == NULL) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * An ENCODING=b binary of PHOTO, LOGO, SOUND or KEY becomes a data: URI. A
+ * TYPE that is no media type name (it may hold anything, even a newline
+ * through RFC 6868's ^n) gives application/octet-stream; data that is not
+ * base64 text is left as it is, like a text value.
+ */
 static int inline_binary(cx_card_prop *p)
 {
 	long enc = cx_card__param_index(p, "encoding");
@@ -625,7 +663,8 @@ static int inline_binary(cx_card_prop *p)
 	/* A text value is no base64 data (and may hold a newline, which no URI has). */
 	if(enc < 0 || prefix == NULL || strcmp(p->type, "text") == 0 || p->params[enc].nvalues != 1
 			|| (strcasecmp(p->params[enc].values[0], "b") != 0
-					&& strcasecmp(p->params[enc].values[0], "base64") != 0)) {
+					&& strcasecmp(p->params[enc].values[0], "base64") != 0)
+			|| !is_base64_text(p->values[0].comps[0].subs[0])) {
 		return 0;
 	}
 	sb uri = {0};
@@ -633,7 +672,7 @@ static int inline_binary(cx_card_prop *p)
 	if(sb_str(&uri, "data:") != 0) {
 		goto nomem;
 	}
-	if(t >= 0) {
+	if(t >= 0 && is_media_type(p->params[t].values[0])) {
 		const char *mt = p->params[t].values[0];
 		if(strchr(mt, '/') == NULL && sb_str(&uri, prefix) != 0) {
 			goto nomem;

@@ -837,6 +837,20 @@ static void test_reserved(void **state)
 	assert_string_equal(cx_card_get(card, "photo", 0), "AA\nBB");
 	assert_round_trips(card);
 	cx_card_free(card);
+
+	/* 3.0: a TYPE that is no media type (here "\nJPEG", by RFC 6868's ^n) must not
+	 * reach the data: URI; the data stays, as application/octet-stream. */
+	card = parse_ok("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nPHOTO;ENCODING=b;TYPE=^nJPEG:/9j/4AAQ\r\nEND:VCARD\r\n");
+	assert_string_equal(cx_card_find(card, "photo", 0)->type, "uri");
+	assert_string_equal(cx_card_get(card, "photo", 0), "data:application/octet-stream;base64,/9j/4AAQ");
+	assert_round_trips(card);
+	cx_card_free(card);
+
+	/* 3.0: binary data with characters outside base64 is no data: URI either. */
+	card = parse_ok("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nPHOTO;ENCODING=b;TYPE=JPEG:/9j:4AAQ\r\nEND:VCARD\r\n");
+	assert_true(strncmp(cx_card_get(card, "photo", 0), "data:", 5) != 0);
+	assert_round_trips(card);
+	cx_card_free(card);
 }
 
 /* ---- errors ---- */
