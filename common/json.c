@@ -314,11 +314,12 @@ cx_json_res cx_json_get_bool(const cJSON *obj, const char *name, bool *out)
 
 char *cx_json_print(const cJSON *item, size_t hint, size_t *len)
 {
-	/* cJSON asks for a few spare bytes beyond its estimate; numbers may also grow. */
+	/* cJSON asks for a few spare bytes beyond its estimate; numbers may also grow.
+	 * The buffer doubles until the text fits: a tree prints to a finite size,
+	 * however far it is from the hint (a card with a photo, say). */
 	size_t cap = hint + 64;
-	size_t limit = hint * 32 + 4096;
 
-	while(cap <= limit && cap <= (size_t)INT32_MAX) {
+	while(cap <= (size_t)INT32_MAX) {
 		char *buf = malloc(cap);
 		if(buf == NULL) {
 			return NULL;

@@ -639,6 +639,31 @@ static void test_jcard_text(void **state)
 	cx_card_free(card);
 }
 
+/* A card far larger than the printer's first guess (a photo of tens of KiB) still converts. */
+static void test_jcard_text_large(void **state)
+{
+	(void)state;
+	cx_card *card = from_text("[\"vcard\",[" VER "," FN "]]");
+	size_t big = 48 * 1024, len = 0;
+	char *photo = malloc(big + 1);
+
+	assert_non_null(photo);
+	memcpy(photo, "data:image/png;base64,", 22);
+	memset(photo + 22, 'A', big - 22);
+	photo[big] = '\0';
+	assert_int_equal(cx_card_add(card, "photo", photo), CX_CARD_OK);
+	char *text = cx_card_to_jcard_text(card, &len);
+	assert_non_null(text);
+	assert_true(len > big);
+	assert_int_equal(len, strlen(text));
+	cx_card *back = from_text(text);
+	assert_true(cx_card_equal(card, back));
+	cx_card_free(back);
+	free(text);
+	free(photo);
+	cx_card_free(card);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -651,6 +676,7 @@ int main(void)
 		cmocka_unit_test(test_select),
 		cmocka_unit_test(test_check_and_errors),
 		cmocka_unit_test(test_jcard_text),
+		cmocka_unit_test(test_jcard_text_large),
 		cmocka_unit_test(test_fn_plain_text),
 		cmocka_unit_test(test_list_param_comma),
 		cmocka_unit_test(test_unwritable_shapes),
