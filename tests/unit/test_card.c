@@ -15,6 +15,7 @@
 #include "card.h"
 #include "jcard.h"
 #include "json.h"
+#include "rfc7095.h"
 
 /* Parses jCard text into a card, asserting success. */
 static cx_card *from_text(const char *text)
@@ -69,30 +70,10 @@ static void assert_jcard(const cx_card *card, const char *expected)
 #define VER "[\"version\",{},\"text\",\"4.0\"]"
 #define FN "[\"fn\",{},\"text\",\"Ada Lovelace\"]"
 
-/* RFC 7095 Appendix B.2, with one fix: "14:30" for the vCard's 1430 (the RFC adds ":00"). */
-static const char rfc_jcard[] =
-	"[\"vcard\",[[\"version\",{},\"text\",\"4.0\"],"
-	"[\"fn\",{},\"text\",\"Simon Perreault\"],"
-	"[\"n\",{},\"text\",[\"Perreault\",\"Simon\",\"\",\"\",[\"ing. jr\",\"M.Sc.\"]]],"
-	"[\"bday\",{},\"date-and-or-time\",\"--02-03\"],"
-	"[\"anniversary\",{},\"date-and-or-time\",\"2009-08-08T14:30-05:00\"],"
-	"[\"gender\",{},\"text\",\"M\"],"
-	"[\"lang\",{\"pref\":\"1\"},\"language-tag\",\"fr\"],"
-	"[\"lang\",{\"pref\":\"2\"},\"language-tag\",\"en\"],"
-	"[\"org\",{\"type\":\"work\"},\"text\",\"Viagenie\"],"
-	"[\"adr\",{\"type\":\"work\"},\"text\",[\"\",\"Suite D2-630\",\"2875 Laurier\",\"Quebec\",\"QC\",\"G1V 2M2\",\"Canada\"]],"
-	"[\"tel\",{\"type\":[\"work\",\"voice\"],\"pref\":\"1\"},\"uri\",\"tel:+1-418-656-9254;ext=102\"],"
-	"[\"tel\",{\"type\":[\"work\",\"cell\",\"voice\",\"video\",\"text\"]},\"uri\",\"tel:+1-418-262-6501\"],"
-	"[\"email\",{\"type\":\"work\"},\"text\",\"simon.perreault@viagenie.ca\"],"
-	"[\"geo\",{\"type\":\"work\"},\"uri\",\"geo:46.772673,-71.282945\"],"
-	"[\"key\",{\"type\":\"work\"},\"uri\",\"http://www.viagenie.ca/simon.perreault/simon.asc\"],"
-	"[\"tz\",{},\"utc-offset\",\"-05:00\"],"
-	"[\"url\",{\"type\":\"home\"},\"uri\",\"http://nomis80.org\"]]]";
-
 static void test_rfc7095_example(void **state)
 {
 	(void)state;
-	cx_card *card = from_text(rfc_jcard);
+	cx_card *card = from_text(rfc7095_jcard);
 
 	assert_string_equal(cx_card_fn(card), "Simon Perreault");
 	const cx_card_prop *n = cx_card_find(card, "N", 0);
@@ -116,7 +97,7 @@ static void test_rfc7095_example(void **state)
 	assert_string_equal(cx_card_get(card, "tel", 1), "tel:+1-418-262-6501");
 	assert_null(cx_card_get(card, "tel", 2));
 	assert_string_equal(cx_card_get(card, "ORG", 0), "Viagenie");
-	assert_jcard(card, rfc_jcard);
+	assert_jcard(card, rfc7095_jcard);
 	cx_card_free(card);
 }
 

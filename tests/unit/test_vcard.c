@@ -21,6 +21,7 @@
 #include "jcard.h"
 #include "json.h"
 #include "vcard.h"
+#include "rfc7095.h"
 
 /* ---- helpers ---- */
 
@@ -488,25 +489,6 @@ static void test_30_details(void **state)
 
 /* ---- 4.0 ---- */
 
-static const char rfc_jcard[] =
-	"[\"vcard\",[[\"version\",{},\"text\",\"4.0\"],"
-	"[\"fn\",{},\"text\",\"Simon Perreault\"],"
-	"[\"n\",{},\"text\",[\"Perreault\",\"Simon\",\"\",\"\",[\"ing. jr\",\"M.Sc.\"]]],"
-	"[\"bday\",{},\"date-and-or-time\",\"--02-03\"],"
-	"[\"anniversary\",{},\"date-and-or-time\",\"2009-08-08T14:30-05:00\"],"
-	"[\"gender\",{},\"text\",\"M\"],"
-	"[\"lang\",{\"pref\":\"1\"},\"language-tag\",\"fr\"],"
-	"[\"lang\",{\"pref\":\"2\"},\"language-tag\",\"en\"],"
-	"[\"org\",{\"type\":\"work\"},\"text\",\"Viagenie\"],"
-	"[\"adr\",{\"type\":\"work\"},\"text\",[\"\",\"Suite D2-630\",\"2875 Laurier\",\"Quebec\",\"QC\",\"G1V 2M2\",\"Canada\"]],"
-	"[\"tel\",{\"type\":[\"work\",\"voice\"],\"pref\":\"1\"},\"uri\",\"tel:+1-418-656-9254;ext=102\"],"
-	"[\"tel\",{\"type\":[\"work\",\"cell\",\"voice\",\"video\",\"text\"]},\"uri\",\"tel:+1-418-262-6501\"],"
-	"[\"email\",{\"type\":\"work\"},\"text\",\"simon.perreault@viagenie.ca\"],"
-	"[\"geo\",{\"type\":\"work\"},\"uri\",\"geo:46.772673,-71.282945\"],"
-	"[\"key\",{\"type\":\"work\"},\"uri\",\"http://www.viagenie.ca/simon.perreault/simon.asc\"],"
-	"[\"tz\",{},\"utc-offset\",\"-05:00\"],"
-	"[\"url\",{\"type\":\"home\"},\"uri\",\"http://nomis80.org\"]]]";
-
 /*
  * RFC 7095 Appendix B: the vCard becomes the jCard. Two deliberate
  * differences from the RFC's text: the vCard says VALUE=utc-offset for TZ
@@ -524,7 +506,7 @@ static void test_rfc7095_appendix_b(void **state)
 
 	assert_int_equal(cx_vcard_parse(text, len, &card, 0, &err), 0);
 	cJSON *got = cx_card_to_jcard(card);
-	cJSON *want = cJSON_Parse(rfc_jcard);
+	cJSON *want = cJSON_Parse(rfc7095_jcard);
 	assert_non_null(want);
 	if(!cJSON_Compare(want, got, true)) {
 		char *g = cJSON_PrintUnformatted(got);
