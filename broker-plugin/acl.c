@@ -1,9 +1,14 @@
 /*
  * ACL_CHECK: guards the namespace. A terminal reads only <prefix>reply/<own
- * id>; it may publish anywhere in the namespace (so that the MESSAGE callback
- * sees the publish, answers it and consumes it); a client without an
- * identity gets nothing in the namespace. Topics outside it are deferred to
- * the broker's other mechanisms.
+ * id>, and only messages that are not retained (the plugin never publishes a
+ * retained one). No client's message is ever allowed onto a namespace topic:
+ * the WRITE check hands it to the request handler (message.c), which answers
+ * it and refuses it. Mosquitto 2.0.11 makes this check for every PUBLISH and
+ * for every will (immediate, delayed, fired by a DISCONNECT reason or by a
+ * session takeover), so neither can reach a subscriber, a bridge or the
+ * retained store; the plugin's own replies are queued without a WRITE check.
+ * A client without an identity gets nothing in the namespace. Topics outside
+ * it are deferred to the broker's other mechanisms.
  *
  * READ is what protects data: Mosquitto checks it per delivered message, per
  * retained message and for queued messages at reconnect, whereas a
@@ -110,11 +115,9 @@ int plugin__acl_check(int event, void *event_data, void *userdata)
 	if(ed->topic == NULL){
 		return MOSQ_ERR_PLUGIN_DEFER;
 	}
-	identity = plugin__identity(ed->client);
-
 	switch(ed->access){
 	case MOSQ_ACL_SUBSCRIBE:
-		return check_subscribe(data, identity, ed->topic);
+		return check_subscribe(data, plugin__identity(ed->client), ed->topic);
 	case MOSQ_ACL_UNSUBSCRIBE:
 		/* Leaving a namespace subscription is harmless and must not depend on other ACLs. */
 		return filter_namespace_only(data, strip_share(ed->topic)) ? MOSQ_ERR_SUCCESS
@@ -130,11 +133,18 @@ int plugin__acl_check(int event, void *event_data, void *userdata)
 	if(kind == CX_TOPIC_OUTSIDE){
 		return MOSQ_ERR_PLUGIN_DEFER;
 	}
-	if(identity == NULL){
-		return MOSQ_ERR_ACL_DENIED;
-	}
 	if(ed->access == MOSQ_ACL_WRITE){
-		return MOSQ_ERR_SUCCESS;
+		const struct plugin__request req = {
+			.client = ed->client,
+			.topic = ed->topic,
+			.payload = ed->payload,
+			.payloadlen = ed->payloadlen,
+		};
+		return plugin__request_handle(data, &req);
+	}
+	identity = plugin__identity(ed->client);
+	if(identity == NULL || ed->retain){
+		return MOSQ_ERR_ACL_DENIED;
 	}
 	return is_own_reply(data, ed->topic, identity) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
 }

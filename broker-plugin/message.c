@@ -1,9 +1,15 @@
 /*
- * MESSAGE: every publish into the namespace ends here. It is classified by
- * topic, size-checked, decoded, handed to the engine and then consumed
- * (MOSQ_ERR_ACL_DENIED), so that nothing on keys/, claim/ or card/ is ever
- * routed to a subscriber or bridge, retained or stored. Publishes outside
- * the namespace pass untouched.
+ * Requests: every message a client puts into the namespace ends here. It is
+ * classified by topic, size-checked, decoded, handed to the engine and then
+ * refused (MOSQ_ERR_ACL_DENIED), so that nothing on keys/, claim/, card/ or
+ * reply/ is ever routed to a subscriber or bridge, retained or stored.
+ *
+ * Two doors lead here. The ACL WRITE check (acl.c) is the one Mosquitto
+ * passes for every client message: a PUBLISH, and also a will, which 2.0.11
+ * publishes after the WRITE check alone, without a MESSAGE event. The
+ * MESSAGE event is the second door, for a publish that another plugin's ACL
+ * check allowed before this plugin's was asked. A message goes through
+ * exactly one of them: a refused WRITE check ends the publish.
  *
  * Replies, from the engine or from here, go out through plugin__emit on the
  * terminal's own reply topic.
@@ -48,7 +54,7 @@ static void send_error(struct plugin__data *data, const char *to, cx_code code, 
  * the decode error. Cannot fail; the key is wiped before returning.
  */
 static void handle_offer(struct plugin__data *data, const char *sender,
-		const struct mosquitto_evt_message *ed)
+		const struct plugin__request *ed)
 {
 	cx_offer_req req;
 	const char *why = NULL;
@@ -71,7 +77,7 @@ static void handle_offer(struct plugin__data *data, const char *sender,
  * Cannot fail; the key is wiped before returning.
  */
 static void handle_claim(struct plugin__data *data, const char *sender, const char *owner,
-		const struct mosquitto_evt_message *ed)
+		const struct plugin__request *ed)
 {
 	cx_claim_req req;
 	const char *why = NULL;
@@ -96,7 +102,7 @@ static void handle_claim(struct plugin__data *data, const char *sender, const ch
  * request owns is wiped and freed before returning.
  */
 static void handle_card(struct plugin__data *data, const char *sender, const char *peer,
-		const struct mosquitto_evt_message *ed)
+		const struct plugin__request *ed)
 {
 	cx_card_req req;
 	const char *why = NULL;
@@ -114,23 +120,13 @@ static void handle_card(struct plugin__data *data, const char *sender, const cha
 	cx_card_req_clear(&req);
 }
 
-/*
- * Handles a publish. Returns MOSQ_ERR_SUCCESS for topics outside the
- * namespace (the broker routes them as usual) and MOSQ_ERR_ACL_DENIED for
- * every namespace publish, handled or not: the broker then drops it and
- * keeps the client connected.
- */
-int plugin__message(int event, void *event_data, void *userdata)
+int plugin__request_handle(struct plugin__data *data, const struct plugin__request *ed)
 {
-	struct mosquitto_evt_message *ed = event_data;
-	struct plugin__data *data = userdata;
 	const char *sender;
 	const char *id = NULL;
 	size_t idlen = 0;
 	char target[CX_ID_MAX + 1];
 	cx_topic_kind kind;
-
-	(void)event;
 
 	if(ed->topic == NULL){
 		return MOSQ_ERR_SUCCESS;
@@ -141,7 +137,7 @@ int plugin__message(int event, void *event_data, void *userdata)
 	}
 	sender = plugin__identity(ed->client);
 	if(sender == NULL){
-		/* The ACL refuses such writes; a bridge or another plugin's client may still get here. */
+		/* Not a terminal: nothing to answer, and nothing it sends into the namespace is routed. */
 		return MOSQ_ERR_ACL_DENIED;
 	}
 
@@ -174,6 +170,26 @@ int plugin__message(int event, void *event_data, void *userdata)
 		break;
 	}
 	return MOSQ_ERR_ACL_DENIED;
+}
+
+/*
+ * MESSAGE: a publish reaches this event only when the WRITE check allowed it,
+ * which for a namespace topic means another plugin decided that check before
+ * this one was asked. Handled like any request; topics outside the namespace
+ * pass untouched.
+ */
+int plugin__message(int event, void *event_data, void *userdata)
+{
+	const struct mosquitto_evt_message *ed = event_data;
+	struct plugin__request req = {
+		.client = ed->client,
+		.topic = ed->topic,
+		.payload = ed->payload,
+		.payloadlen = ed->payloadlen,
+	};
+
+	(void)event;
+	return plugin__request_handle(userdata, &req);
 }
 
 /* One debug line per state change worth auditing: terminal IDs only, never keys or cards. */

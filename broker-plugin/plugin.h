@@ -79,6 +79,23 @@ void plugin__config_free(struct plugin__config *cfg);
  */
 const char *plugin__identity(const struct mosquitto *client);
 
+/* A message a client puts on a topic: a PUBLISH, or a will the broker sends for it. */
+struct plugin__request {
+	struct mosquitto *client;
+	const char *topic;
+	const void *payload;
+	uint32_t payloadlen;
+};
+
+/*
+ * message.c. Handles a message a client puts into the namespace: answers it
+ * (through the engine, or with an error reply) and returns
+ * MOSQ_ERR_ACL_DENIED, so that the broker never routes, retains or stores
+ * it. Returns MOSQ_ERR_SUCCESS, untouched, for a topic outside the
+ * namespace. Cannot fail otherwise.
+ */
+int plugin__request_handle(struct plugin__data *data, const struct plugin__request *req);
+
 /* Callbacks, registered by plugin.c with a struct plugin__data as userdata. */
 int plugin__basic_auth(int event, void *event_data, void *userdata);   /* auth.c */
 int plugin__acl_check(int event, void *event_data, void *userdata);    /* acl.c */
