@@ -182,25 +182,36 @@ static void last_xid(const mc_client *c, char xid[33])
 }
 
 /*
+ * A offers, the session b of terminal B claims, and A sends B a card named
+ * name. Returns with the card's payload in payload[cap] (B sends the same one
+ * back, if it will) once b has the match.
+ */
+static void a_matches_b(struct mx *x, mc_client *b, const char *name, char *payload, size_t cap)
+{
+	char xid[33];
+	size_t matches = mc_count(b, "\"type\":\"match\"");
+
+	a_offers(x);
+	snprintf(payload, cap, "{\"key\":\"%s\"}", KEY_A);
+	request(x, b, "claim/A", payload);
+	assert_true(mc_wait_count(&x->s, b, "\"type\":\"match\"", matches + 1));
+	last_xid(b, xid);
+	snprintf(payload, cap, "{\"exchange\":\"%s\",\"card\":[\"vcard\",[[\"version\",{},"
+			"\"text\",\"4.0\"],[\"fn\",{},\"text\",\"%s\"]]]}", xid, name);
+	request(x, x->a, "card/B", payload);
+}
+
+/*
  * B claims A's live offer, then both send cards. Returns once both cards
  * arrived; card texts carry name, so that a test can look for them.
  */
 static void honest_exchange(struct mx *x, const char *name)
 {
 	char payload[512];
-	char xid[33];
-	size_t matches = mc_count(x->b1, "\"type\":\"match\"");
 	size_t cards_b = mc_count(x->b1, name);
 	size_t cards_a = mc_count(x->a, name);
 
-	a_offers(x);
-	snprintf(payload, sizeof(payload), "{\"key\":\"%s\"}", KEY_A);
-	request(x, x->b1, "claim/A", payload);
-	assert_true(mc_wait_count(&x->s, x->b1, "\"type\":\"match\"", matches + 1));
-	last_xid(x->b1, xid);
-	snprintf(payload, sizeof(payload), "{\"exchange\":\"%s\",\"card\":[\"vcard\",[[\"version\",{},"
-			"\"text\",\"4.0\"],[\"fn\",{},\"text\",\"%s\"]]]}", xid, name);
-	request(x, x->a, "card/B", payload);
+	a_matches_b(x, x->b1, name, payload, sizeof(payload));
 	request(x, x->b1, "card/A", payload);
 	assert_true(mc_wait_count(&x->s, x->b1, name, cards_b + 1));
 	assert_true(mc_wait_count(&x->s, x->a, name, cards_a + 1));
@@ -560,6 +571,7 @@ static void run_identities(struct mx *x)
 static void run_queued(struct mx *x)
 {
 	char topic[128];
+	char payload[512];
 	char name[32];
 	mc_client *b;
 	mc_client *y;
@@ -587,20 +599,7 @@ static void run_queued(struct mx *x)
 	}
 	mc_pump(&x->s, 50);
 	/* B:x exchanges with A: the card goes to B:x now and waits in B's session. */
-	{
-		char payload[256];
-		char xid[33];
-		size_t matches = mc_count(x->b2, "\"type\":\"match\"");
-
-		a_offers(x);
-		snprintf(payload, sizeof(payload), "{\"key\":\"%s\"}", KEY_A);
-		request(x, x->b2, "claim/A", payload);
-		assert_true(mc_wait_count(&x->s, x->b2, "\"type\":\"match\"", matches + 1));
-		last_xid(x->b2, xid);
-		snprintf(payload, sizeof(payload), "{\"exchange\":\"%s\",\"card\":[\"vcard\",[[\"version\",{},"
-				"\"text\",\"4.0\"],[\"fn\",{},\"text\",\"%s\"]]]}", xid, name);
-		request(x, x->a, "card/B", payload);
-	}
+	a_matches_b(x, x->b2, name, payload, sizeof(payload));
 	assert_true(mc_wait_count(&x->s, x->b2, name, 1));
 	b = connected(x, "B", "B", false, V3);
 	assert_true(mc_wait_count(&x->s, b, name, 1));
