@@ -1154,6 +1154,14 @@ static void test_bad_options(void **state)
 	expect_bad_option("plugin_opt_error_replies_per_sec 0\n",
 			"cardex: invalid value for plugin_opt_error_replies_per_sec");
 	expect_bad_option("plugin_opt_stats_interval 86401\n", "cardex: invalid value for plugin_opt_stats_interval");
+	expect_bad_option("plugin_opt_terminals open\n", "cardex: invalid value for plugin_opt_terminals");
+	expect_bad_option("plugin_opt_outside_acl yes\n", "cardex: invalid value for plugin_opt_outside_acl");
+	expect_bad_option("plugin_opt_state_file cardex.state\n", "cardex: invalid value for plugin_opt_state_file");
+	expect_bad_option("plugin_opt_max_sessions_per_terminal 0\n",
+			"cardex: invalid value for plugin_opt_max_sessions_per_terminal");
+	expect_bad_option("plugin_opt_max_terminals 0\n", "cardex: invalid value for plugin_opt_max_terminals");
+	expect_bad_option("plugin_opt_session_expiry 2x\n", "cardex: invalid value for plugin_opt_session_expiry");
+	expect_bad_option("plugin_opt_session_expiry 200y\n", "cardex: invalid value for plugin_opt_session_expiry");
 
 	/* Every option at a valid value starts. */
 	fx_start(f, "cx/",
@@ -1162,7 +1170,9 @@ static void test_bad_options(void **state)
 			"plugin_opt_max_payload 1048576\nplugin_opt_claim_failures_per_min 10000\n"
 			"plugin_opt_max_offers 1000\nplugin_opt_max_exchanges 1000\n"
 			"plugin_opt_claim_failures_per_min_per_address 1000000\nplugin_opt_claim_failures_per_min_total 1\n"
-			"plugin_opt_max_limiters 2\nplugin_opt_error_replies_per_sec 100000\nplugin_opt_stats_interval 0\n",
+			"plugin_opt_max_limiters 2\nplugin_opt_error_replies_per_sec 100000\nplugin_opt_stats_interval 0\n"
+			"plugin_opt_terminals strict\nplugin_opt_outside_acl allow\nplugin_opt_max_sessions_per_terminal 1000\n"
+			"plugin_opt_max_terminals 100000000\nplugin_opt_session_expiry 2w\n",
 			0);
 	assert_true(cxb_alive(&f->b));
 }
