@@ -340,6 +340,24 @@ bool plugin__terminal_touch(struct plugin__data *data, const struct mosquitto *c
 }
 
 /*
+ * RELOAD (SIGHUP): Mosquitto has read its configuration again and is about
+ * to load a new acl_file, whose callback it registers after every plugin's.
+ * An "allow" chosen when there was none would then answer before it, so
+ * auto decides again. Returns MOSQ_ERR_PLUGIN_DEFER: in 2.0.11 any other
+ * answer ends the reload loop early, skipping the other plugins' reload
+ * callbacks and the v4 plugins' security_init.
+ */
+int plugin__reload(int event, void *event_data, void *userdata)
+{
+	struct plugin__data *data = userdata;
+
+	(void)event;
+	(void)event_data;
+	decide_outside(data);
+	return MOSQ_ERR_PLUGIN_DEFER;
+}
+
+/*
  * DISCONNECT: a session of a known terminal was seen now. An MQTT 3.x
  * clean session ends with its connection, so it no longer counts; an MQTT 5
  * session's expiry interval is not visible to plugins in 2.0.11, so it

@@ -23,6 +23,7 @@ static const struct {
 	{MOSQ_EVT_BASIC_AUTH, plugin__basic_auth, "BASIC_AUTH"},
 	{MOSQ_EVT_EXT_AUTH_START, plugin__ext_auth_start, "EXT_AUTH_START"},
 	{MOSQ_EVT_DISCONNECT, plugin__disconnect, "DISCONNECT"},
+	{MOSQ_EVT_RELOAD, plugin__reload, "RELOAD"},
 	{MOSQ_EVT_ACL_CHECK, plugin__acl_check, "ACL_CHECK"},
 	{MOSQ_EVT_MESSAGE, plugin__message, "MESSAGE"},
 	{MOSQ_EVT_TICK, plugin__tick, "TICK"},

@@ -163,6 +163,7 @@ int plugin__message(int event, void *event_data, void *userdata);      /* messag
 int plugin__tick(int event, void *event_data, void *userdata);         /* tick.c */
 int plugin__ext_auth_start(int event, void *event_data, void *userdata); /* auth.c */
 int plugin__disconnect(int event, void *event_data, void *userdata);   /* coexist.c */
+int plugin__reload(int event, void *event_data, void *userdata);       /* coexist.c */
 
 /*
  * message.c. The engine's emit callback (ctx is the struct plugin__data):

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -679,6 +680,49 @@ static void test_outside_acl_file_decides(void **state)
 	assert_true(cxb_log_contains(&f->b, "1 acl_file line(s) and 0 other plugin line(s)"));
 }
 
+/*
+ * An acl_file added later and loaded with SIGHUP is obeyed: auto decides
+ * again at the reload instead of keeping the "allow" it chose at start.
+ */
+static void test_outside_reload_adds_acl_file(void **state)
+{
+	struct fx *f = *state;
+	char path[160];
+	struct cl *bob, *alice;
+	FILE *o;
+
+	start(f, true, NULL, NULL);
+	assert_true(cxb_log_contains(&f->b, "as without cardex (outside_acl auto)"));
+	snprintf(path, sizeof(path), "%s/acl", f->tmpdir);
+	o = fopen(path, "w");
+	assert_non_null(o);
+	fputs("user alice\ntopic write sensors/#\nuser bob\ntopic read sensors/#\n", o);
+	fclose(o);
+	chmod(path, 0644);
+	o = fopen(f->b.conf, "a");
+	assert_non_null(o);
+	fprintf(o, "acl_file %s\n", path);
+	fclose(o);
+	assert_int_equal(kill(f->b.pid, SIGHUP), 0);
+	{
+		long long deadline = cxb_now_ms() + WAIT_MS;
+
+		while(!cxb_log_contains(&f->b, "1 acl_file line(s)") && cxb_now_ms() < deadline){
+			pump(f, 20);
+		}
+	}
+	assert_true(cxb_log_contains(&f->b, "1 acl_file line(s) and 0 other plugin line(s)"));
+	alice = connected(f, "alice", "alice", true, CONNACK_ACCEPTED);
+	bob = connected(f, "bob-desk", "bob", true, CONNACK_ACCEPTED);
+	assert_int_equal(cl_subscribe(f, bob, "#", 1), 1);
+	cl_publish(f, alice, "sensors/a", "granted", 1, false);
+	cl_publish(f, alice, "other/a", "refused", 1, false);
+	wait_msgs(f, bob, 1);
+	pump(f, SILENCE_MS);
+	assert_true(has_msg(bob, "sensors/a|granted|1|0"));
+	assert_int_equal(bob->n, 1);
+}
+
 /* Strict mode keeps the rules for a broker that serves terminals only. */
 static void test_strict_mode(void **state)
 {
@@ -1010,6 +1054,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_outside_same_as_without_plugin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outside_defer_denies_without_acl_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outside_acl_file_decides, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outside_reload_adds_acl_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_strict_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_known_terminals_survive_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_state_file, setup, teardown),
