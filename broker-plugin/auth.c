@@ -20,8 +20,10 @@ const char *plugin__identity(const struct mosquitto *client)
 		return NULL;
 	}
 	/*
-	 * Checked again here although BASIC_AUTH refused such clients: another
-	 * plugin loaded before this one may have accepted the connection first.
+	 * In shared mode BASIC_AUTH lets such clients in (they are not
+	 * terminals), and in strict mode another plugin loaded before this one
+	 * may have accepted them first: this check is what keeps them out of
+	 * the namespace.
 	 */
 	if(!cx_id_valid(username, strlen(username)) || !cx_client_id_allowed(username, client_id)){
 		return NULL;

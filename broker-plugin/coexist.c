@@ -16,7 +16,8 @@
 #include "brokerconf.h"
 #include "plugin.h"
 
-#define SAVE_INTERVAL_MS 1000   /* the state file is written at most this often */
+#define SAVE_INTERVAL_MS 1000   /* a new terminal or session reaches the state file within this */
+#define SEEN_SAVE_INTERVAL_MS 300000 /* last-seen times alone reach it within this (expiry is in days) */
 #define SWEEP_INTERVAL_MS 60000 /* expired entries are dropped this often (besides lazily) */
 #define SESSIONS_MAX 1000u
 #define TERMINALS_MAX 100000000u
@@ -167,16 +168,31 @@ static int64_t wall_now(void)
 	return (int64_t)time(NULL);
 }
 
-/* Writes the state file when it changed and the last write is old enough (or force). */
+/*
+ * Writes the state file when it is due (or force and anything changed): a
+ * new or removed terminal or session within SAVE_INTERVAL_MS, moved
+ * last-seen times within SEEN_SAVE_INTERVAL_MS, since a large registry is
+ * megabytes to write and fsync on the broker's thread.
+ */
 static void save_if_due(struct plugin__data *data, int64_t now_ms, bool force)
 {
 	char err[ERR_LEN];
+	bool dirty;
+	bool stale;
 
-	if(data->cfg.coexist.state_file == NULL || data->terminals == NULL ||
-			!cx_terminals_dirty(data->terminals) || (!force && now_ms < data->next_save_ms)){
+	if(data->cfg.coexist.state_file == NULL || data->terminals == NULL){
+		return;
+	}
+	dirty = cx_terminals_dirty(data->terminals);
+	stale = cx_terminals_stale(data->terminals);
+	if(!force && !(dirty && now_ms >= data->next_save_ms) && !(stale && now_ms >= data->next_seen_save_ms)){
+		return;
+	}
+	if(!dirty && !stale){
 		return;
 	}
 	data->next_save_ms = now_ms + SAVE_INTERVAL_MS;
+	data->next_seen_save_ms = now_ms + SEEN_SAVE_INTERVAL_MS;
 	if(cx_terminals_save(data->terminals, data->cfg.coexist.state_file, wall_now(), err, sizeof(err)) != 0){
 		/* Kept dirty: the next attempt comes with the next change or tick. */
 		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: cannot save known terminals to %s: %s",
@@ -302,6 +318,7 @@ void plugin__coexist_cleanup(struct plugin__data *data)
 
 void plugin__coexist_tick(struct plugin__data *data, int64_t now_ms)
 {
+	data->ticking = true;
 	if(now_ms >= data->next_sweep_ms){
 		data->next_sweep_ms = now_ms + SWEEP_INTERVAL_MS;
 		cx_terminals_sweep(data->terminals, wall_now());
@@ -320,7 +337,10 @@ bool plugin__terminal_touch(struct plugin__data *data, const struct mosquitto *c
 	}
 	r = cx_terminals_touch(data->terminals, id, client_id, wall_now());
 	if(r == CX_TERM_OK){
-		save_if_due(data, now_ms, false);
+		/* TICK saves; without ticks (per_listener_settings true in 2.0.11), this does. */
+		if(!data->ticking){
+			save_if_due(data, now_ms, false);
+		}
 		return true;
 	}
 	if(now_ms >= data->next_warn_ms){
@@ -377,6 +397,8 @@ int plugin__disconnect(int event, void *event_data, void *userdata)
 	}
 	forget = mosquitto_client_protocol_version(ed->client) != 5 && mosquitto_client_clean_session(ed->client);
 	cx_terminals_disconnect(data->terminals, id, mosquitto_client_id(ed->client), forget, wall_now());
-	save_if_due(data, plugin__now_ms(), false);
+	if(!data->ticking){
+		save_if_due(data, plugin__now_ms(), false);
+	}
 	return MOSQ_ERR_SUCCESS;
 }

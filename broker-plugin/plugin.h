@@ -4,7 +4,9 @@
  * One concern per file, like Mosquitto's dynamic-security plugin:
  * plugin.c (version, init, cleanup), config.c (plugin_opt_* parsing),
  * auth.c (BASIC_AUTH), acl.c (ACL_CHECK), message.c (MESSAGE and publishing
- * replies), tick.c (TICK and the clock). All state lives in one
+ * replies), tick.c (TICK and the clock), coexist.c (sharing the broker:
+ * known terminals, DISCONNECT, RELOAD), terminals.c (the known-terminal
+ * registry), brokerconf.c (reading the broker's configuration). All state lives in one
  * struct plugin__data handed to every callback as userdata: no globals.
  *
  * Every callback runs on the broker's single main thread, so the state needs
@@ -86,6 +88,8 @@ struct plugin__data {
 	cx_terminals *terminals;   /* the known-terminal registry */
 	int outside_rc;            /* ACL answer outside the namespace: SUCCESS or PLUGIN_DEFER */
 	int64_t next_save_ms;      /* earliest time the state file may be written again */
+	int64_t next_seen_save_ms; /* earliest time it is written for last-seen times alone */
+	bool ticking;              /* a TICK came: saves happen there, not in ACL callbacks */
 	int64_t next_sweep_ms;     /* when expired registry entries are dropped next */
 	int64_t next_warn_ms;      /* when the next registry warning may be logged */
 };

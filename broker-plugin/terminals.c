@@ -63,7 +63,8 @@ struct cx_terminals {
 	uint32_t max_terminals;
 	uint32_t max_sessions;
 	uint32_t expiry_s;
-	bool dirty;
+	bool dirty; /* terminals or sessions added or removed since the last save */
+	bool stale; /* only last-seen times moved since the last save */
 };
 
 static uint64_t hash_id(const cx_terminals *t, const char *id)
@@ -236,7 +237,7 @@ static void mark_seen(cx_terminals *t, int64_t *seen, int64_t now)
 {
 	if(now - *seen >= SEEN_GRAIN || now < *seen){
 		*seen = now;
-		t->dirty = true;
+		t->stale = true;
 	}
 }
 
@@ -348,6 +349,11 @@ bool cx_terminals_dirty(const cx_terminals *t)
 	return t->dirty;
 }
 
+bool cx_terminals_stale(const cx_terminals *t)
+{
+	return t->stale;
+}
+
 /* Writes all of buf to fd; 0 or -1 (errno set). */
 static int write_all(int fd, const char *buf, size_t len)
 {
@@ -457,6 +463,7 @@ int cx_terminals_save(cx_terminals *t, const char *path, int64_t now, char *err,
 	/* The file is in place; a failed directory sync only weakens durability. */
 	(void)sync_dir(path);
 	t->dirty = false;
+	t->stale = false;
 	rc = 0;
 
 cleanup:
@@ -580,6 +587,7 @@ int cx_terminals_load(cx_terminals *t, const char *path, int64_t now, char *err,
 	if(f == NULL){
 		if(errno == ENOENT){
 			t->dirty = false;
+			t->stale = false;
 			return 1;
 		}
 		snprintf(err, errcap, "cannot open: %s", strerror(errno));
@@ -659,6 +667,7 @@ int cx_terminals_load(cx_terminals *t, const char *path, int64_t now, char *err,
 	}
 	cx_terminals_sweep(t, now);
 	t->dirty = false;
+	t->stale = false;
 	rc = 0;
 
 cleanup:
@@ -666,6 +675,7 @@ cleanup:
 	if(rc != 0){
 		drop_all(t);
 		t->dirty = false;
+		t->stale = false;
 	}
 	return rc;
 }

@@ -77,8 +77,10 @@ size_t cx_terminals_sweep(cx_terminals *t, int64_t now);
 size_t cx_terminals_count(const cx_terminals *t);
 size_t cx_terminals_sessions(const cx_terminals *t);
 
-/* True when something changed since the last successful save or load. */
+/* True when a terminal or session was added or removed since the last successful save or load. */
 bool cx_terminals_dirty(const cx_terminals *t);
+/* True when only last-seen times moved (by a minute or more) since then. */
+bool cx_terminals_stale(const cx_terminals *t);
 
 /*
  * Writes the registry to path atomically: a temporary file beside it

@@ -144,6 +144,14 @@ static void test_state_file_round_trip(void **state)
 	assert_true(cx_terminals_dirty(t));
 	assert_int_equal(cx_terminals_save(t, f->path, T0, err, sizeof(err)), 0);
 	assert_false(cx_terminals_dirty(t));
+	assert_false(cx_terminals_stale(t));
+	/* Seen again within a minute: nothing to save; later: only times moved. */
+	assert_int_equal(cx_terminals_touch(t, "alice", "alice:x", T0 + 30), CX_TERM_OK);
+	assert_false(cx_terminals_stale(t));
+	assert_int_equal(cx_terminals_touch(t, "alice", "alice:x", T0 + 60), CX_TERM_OK);
+	assert_true(cx_terminals_stale(t));
+	assert_false(cx_terminals_dirty(t));
+	assert_int_equal(cx_terminals_save(t, f->path, T0, err, sizeof(err)), 0);
 	assert_int_equal(stat(f->path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 
