@@ -109,8 +109,9 @@ static int check_reserved(struct plugin__data *data, const struct mosquitto *cli
 	}
 	if(username == NULL || strcmp(username, owner) != 0){
 		mosquitto_log_printf(MOSQ_LOG_NOTICE,
-				"cardex: refused %s connection from %s: client ID belongs to terminal %s",
-				username == NULL ? "anonymous" : "another account's", address_of(client), owner);
+				"cardex: refused %s from %s: client ID belongs to terminal %s",
+				username == NULL ? "anonymous connection" : "connection of another account",
+				address_of(client), owner);
 		return MOSQ_ERR_AUTH;
 	}
 	if(cx_client_id_allowed(owner, client_id) &&
