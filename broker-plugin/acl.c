@@ -141,12 +141,11 @@ int plugin__acl_check(int event, void *event_data, void *userdata)
 	}
 	/*
 	 * Namespace activity makes a terminal known and counts its session; a
-	 * session beyond max_sessions_per_terminal gets nothing here.
+	 * session beyond max_sessions_per_terminal gets nothing here. A READ of
+	 * someone else's topic is no activity: a client subscribed to "#" must
+	 * not become a terminal because replies pass by.
 	 */
 	identity = plugin__identity(ed->client);
-	if(identity != NULL && !plugin__terminal_touch(data, ed->client, identity)){
-		return MOSQ_ERR_ACL_DENIED;
-	}
 	if(ed->access == MOSQ_ACL_WRITE){
 		const struct plugin__request req = {
 			.client = ed->client,
@@ -154,10 +153,14 @@ int plugin__acl_check(int event, void *event_data, void *userdata)
 			.payload = ed->payload,
 			.payloadlen = ed->payloadlen,
 		};
+
+		if(identity != NULL && !plugin__terminal_touch(data, ed->client, identity)){
+			return MOSQ_ERR_ACL_DENIED;
+		}
 		return plugin__request_handle(data, &req);
 	}
-	if(identity == NULL || ed->retain){
+	if(identity == NULL || ed->retain || !is_own_reply(data, ed->topic, identity)){
 		return MOSQ_ERR_ACL_DENIED;
 	}
-	return is_own_reply(data, ed->topic, identity) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
+	return plugin__terminal_touch(data, ed->client, identity) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
 }

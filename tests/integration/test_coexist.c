@@ -561,10 +561,13 @@ static int connect_ext_auth(struct fx *f, const char *id, const char *user)
  */
 static void terminal_protections(struct fx *f)
 {
-	struct cl *tina, *spy, *anon_spy, *pre, *una, *t;
+	struct cl *tina, *spy, *anon_spy, *pre, *una, *t, *watcher;
 
 	spy = connected(f, "carol-spy", "carol", true, CONNACK_ACCEPTED);
 	assert_int_equal(cl_subscribe(f, spy, "#", 1), 1);
+	/* Has a terminal's identity, but only watches "#": replies passing by do not make bob a terminal. */
+	watcher = connected(f, "bob", "bob", true, CONNACK_ACCEPTED);
+	assert_int_equal(cl_subscribe(f, watcher, "#", 1), 1);
 	anon_spy = connected(f, "anon-spy", NULL, true, CONNACK_ACCEPTED);
 	assert_int_equal(cl_subscribe(f, anon_spy, "+/tina", 1), 1);
 
@@ -608,6 +611,9 @@ static void terminal_protections(struct fx *f)
 	assert_false(got_prefix(spy, "reply/"));
 	assert_false(got_prefix(spy, "keys/"));
 	assert_false(got_prefix(anon_spy, "reply/"));
+	assert_false(got_prefix(watcher, "reply/"));
+	cl_close(watcher);
+	cl_close(connected(f, "bob", "carol", true, CONNACK_ACCEPTED));
 	assert_true(cxb_log_contains(&f->b, "client ID belongs to terminal tina"));
 
 	/*
