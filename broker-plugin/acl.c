@@ -8,7 +8,9 @@
  * session takeover), so neither can reach a subscriber, a bridge or the
  * retained store; the plugin's own replies are queued without a WRITE check.
  * A client without an identity gets nothing in the namespace. Topics outside
- * it are deferred to the broker's other mechanisms.
+ * it get the answer coexist.c chose (plugin_opt_outside_acl): allowed when
+ * nothing else decides about ACLs, as without the plugin, else deferred to
+ * the broker's acl_file and other plugins.
  *
  * READ is what protects data: Mosquitto checks it per delivered message, per
  * retained message and for queued messages at reconnect, whereas a
@@ -76,18 +78,22 @@ static bool is_own_reply(const struct plugin__data *data, const char *topic, con
 
 /*
  * SUBSCRIBE: the own reply topic is allowed; a filter that can only match
- * namespace topics the client may not read is denied; anything else is
- * deferred, since READ still filters every message it would deliver.
+ * namespace topics the client may not read is denied; a namespace filter
+ * that matches the own reply topic among others is deferred, since READ
+ * still filters every message it would deliver. A filter that reaches
+ * outside the namespace gets the outside answer (coexist.c).
  */
-static int check_subscribe(struct plugin__data *data, const char *identity, const char *topic)
+static int check_subscribe(struct plugin__data *data, const struct mosquitto *client, const char *topic)
 {
 	const char *filter = strip_share(topic);
+	const char *identity;
 	bool match = false;
 
 	if(!filter_namespace_only(data, filter)){
-		return MOSQ_ERR_PLUGIN_DEFER;
+		return data->outside_rc;
 	}
-	if(identity == NULL){
+	identity = plugin__identity(client);
+	if(identity == NULL || !plugin__terminal_touch(data, client, identity, true)){
 		return MOSQ_ERR_ACL_DENIED;
 	}
 	if(is_own_reply(data, filter, identity)){
@@ -117,11 +123,11 @@ int plugin__acl_check(int event, void *event_data, void *userdata)
 	}
 	switch(ed->access){
 	case MOSQ_ACL_SUBSCRIBE:
-		return check_subscribe(data, plugin__identity(ed->client), ed->topic);
+		return check_subscribe(data, ed->client, ed->topic);
 	case MOSQ_ACL_UNSUBSCRIBE:
 		/* Leaving a namespace subscription is harmless and must not depend on other ACLs. */
 		return filter_namespace_only(data, strip_share(ed->topic)) ? MOSQ_ERR_SUCCESS
-				: MOSQ_ERR_PLUGIN_DEFER;
+				: data->outside_rc;
 	case MOSQ_ACL_READ:
 	case MOSQ_ACL_WRITE:
 		break;
@@ -131,8 +137,15 @@ int plugin__acl_check(int event, void *event_data, void *userdata)
 
 	kind = cx_topic_parse(data->cfg.prefix, data->cfg.prefixlen, ed->topic, NULL, NULL);
 	if(kind == CX_TOPIC_OUTSIDE){
-		return MOSQ_ERR_PLUGIN_DEFER;
+		return data->outside_rc;
 	}
+	/*
+	 * Namespace activity makes a terminal known and counts its session; a
+	 * session beyond max_sessions_per_terminal gets nothing here. A READ of
+	 * someone else's topic is no activity: a client subscribed to "#" must
+	 * not become a terminal because replies pass by.
+	 */
+	identity = plugin__identity(ed->client);
 	if(ed->access == MOSQ_ACL_WRITE){
 		const struct plugin__request req = {
 			.client = ed->client,
@@ -140,11 +153,14 @@ int plugin__acl_check(int event, void *event_data, void *userdata)
 			.payload = ed->payload,
 			.payloadlen = ed->payloadlen,
 		};
+
+		if(identity != NULL && !plugin__terminal_touch(data, ed->client, identity, true)){
+			return MOSQ_ERR_ACL_DENIED;
+		}
 		return plugin__request_handle(data, &req);
 	}
-	identity = plugin__identity(ed->client);
-	if(identity == NULL || ed->retain){
+	if(identity == NULL || ed->retain || !is_own_reply(data, ed->topic, identity)){
 		return MOSQ_ERR_ACL_DENIED;
 	}
-	return is_own_reply(data, ed->topic, identity) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
+	return plugin__terminal_touch(data, ed->client, identity, false) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
 }

@@ -131,6 +131,8 @@ static int set_prefix(struct plugin__config *cfg, const char *value)
 /* Applies one option. Returns MOSQ_ERR_INVAL after logging an unknown name or bad value. */
 static int set_option(struct plugin__config *cfg, const char *key, const char *value)
 {
+	int rc;
+
 	if(strcmp(key, "topic_prefix") == 0){
 		return set_prefix(cfg, value);
 	}
@@ -138,6 +140,11 @@ static int set_option(struct plugin__config *cfg, const char *key, const char *v
 		if(strcmp(key, num_opts[i].name) == 0){
 			return set_num(cfg, &num_opts[i], value);
 		}
+	}
+	/* Sharing the broker with other clients: coexist.c. */
+	rc = plugin__coexist_option(&cfg->coexist, key, value);
+	if(rc != MOSQ_ERR_NOT_FOUND){
+		return rc;
 	}
 	mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: unknown option plugin_opt_%s", key);
 	return MOSQ_ERR_INVAL;
@@ -170,6 +177,7 @@ int plugin__config_parse(struct plugin__config *cfg, const struct mosquitto_opt 
 	cx_limits_default(&cfg->limits);
 	cfg->max_payload = PLUGIN_MAX_PAYLOAD_DEFAULT;
 	cfg->stats_interval_s = PLUGIN_STATS_INTERVAL_DEFAULT;
+	plugin__coexist_config_default(&cfg->coexist);
 	cfg->prefix = strdup("");
 	if(cfg->prefix == NULL){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: out of memory");
@@ -198,6 +206,7 @@ cleanup:
 
 void plugin__config_free(struct plugin__config *cfg)
 {
+	plugin__coexist_config_free(&cfg->coexist);
 	free(cfg->prefix);
 	cfg->prefix = NULL;
 	cfg->prefixlen = 0;

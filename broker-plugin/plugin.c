@@ -1,7 +1,7 @@
 /*
  * Entry points of the cardex plugin for Mosquitto 2.0 (plugin interface v5):
- * version, init and cleanup. The callbacks live in auth.c, acl.c, message.c
- * and tick.c; the options are parsed in config.c.
+ * version, init and cleanup. The callbacks live in auth.c, acl.c, message.c,
+ * tick.c and coexist.c; the options are parsed in config.c.
  *
  * These three functions are the only symbols the module exports (the project
  * builds with hidden visibility by default).
@@ -21,6 +21,9 @@ static const struct {
 	const char *name;
 } callbacks[] = {
 	{MOSQ_EVT_BASIC_AUTH, plugin__basic_auth, "BASIC_AUTH"},
+	{MOSQ_EVT_EXT_AUTH_START, plugin__ext_auth_start, "EXT_AUTH_START"},
+	{MOSQ_EVT_DISCONNECT, plugin__disconnect, "DISCONNECT"},
+	{MOSQ_EVT_RELOAD, plugin__reload, "RELOAD"},
 	{MOSQ_EVT_ACL_CHECK, plugin__acl_check, "ACL_CHECK"},
 	{MOSQ_EVT_MESSAGE, plugin__message, "MESSAGE"},
 	{MOSQ_EVT_TICK, plugin__tick, "TICK"},
@@ -45,6 +48,7 @@ static void data_free(struct plugin__data *data)
 		return;
 	}
 	cx_engine_free(data->engine);
+	plugin__coexist_cleanup(data);
 	plugin__config_free(&data->cfg);
 	free(data->topic_buf);
 	free(data);
@@ -112,6 +116,12 @@ PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void 
 		mosquitto_log_printf(MOSQ_LOG_ERR,
 				"cardex: cannot create the exchange engine (out of memory or no entropy)");
 		rc = MOSQ_ERR_UNKNOWN;
+		goto cleanup;
+	}
+
+	/* Known terminals, state file, the answer outside the namespace: coexist.c. */
+	rc = plugin__coexist_setup(data);
+	if(rc != MOSQ_ERR_SUCCESS){
 		goto cleanup;
 	}
 

@@ -4,7 +4,9 @@
  * One concern per file, like Mosquitto's dynamic-security plugin:
  * plugin.c (version, init, cleanup), config.c (plugin_opt_* parsing),
  * auth.c (BASIC_AUTH), acl.c (ACL_CHECK), message.c (MESSAGE and publishing
- * replies), tick.c (TICK and the clock). All state lives in one
+ * replies), tick.c (TICK and the clock), coexist.c (sharing the broker:
+ * known terminals, DISCONNECT, RELOAD), terminals.c (the known-terminal
+ * registry), brokerconf.c (reading the broker's configuration). All state lives in one
  * struct plugin__data handed to every callback as userdata: no globals.
  *
  * Every callback runs on the broker's single main thread, so the state needs
@@ -23,11 +25,33 @@
 
 #include "engine.h"
 #include "ids.h"
+#include "terminals.h"
 
 #define PLUGIN_TICK_BUDGET 1000 /* timers expired per TICK, so one tick stays short */
 #define PLUGIN_MAX_PAYLOAD_DEFAULT 65536u
 #define PLUGIN_STATS_INTERVAL_DEFAULT 60u /* seconds between "cardex: stats" lines; 0: none */
 #define PLUGIN_ALARM_INTERVAL_MS 10000 /* at most one warning per kind of limit in this time */
+#define PLUGIN_MAX_SESSIONS_DEFAULT 8u   /* sessions (client IDs) one terminal may hold */
+#define PLUGIN_MAX_TERMINALS_DEFAULT 100000u /* known terminals remembered */
+
+/* How the plugin shares the broker with other clients (coexist.c, docs/protocol.md). */
+enum plugin__terminals_mode {
+	PLUGIN_TERMINALS_SHARED = 0, /* only known terminals' client IDs are reserved */
+	PLUGIN_TERMINALS_STRICT,     /* every client must follow the terminal identity rules */
+};
+enum plugin__outside_acl {
+	PLUGIN_OUTSIDE_AUTO = 0, /* allow or defer, from what the broker's configuration holds */
+	PLUGIN_OUTSIDE_ALLOW,    /* allow every ACL check outside the namespace */
+	PLUGIN_OUTSIDE_DEFER,    /* leave them to the broker's other mechanisms */
+};
+struct plugin__coexist_config {
+	enum plugin__terminals_mode terminals;
+	enum plugin__outside_acl outside_acl;
+	char *state_file;          /* malloc'ed; NULL: known terminals kept in memory only */
+	uint32_t max_sessions;     /* max_sessions_per_terminal */
+	uint32_t max_terminals;
+	uint32_t session_expiry_s; /* 0: sessions never expire (Mosquitto's default) */
+};
 
 /* The settings read from plugin_opt_* lines. */
 struct plugin__config {
@@ -36,6 +60,7 @@ struct plugin__config {
 	size_t prefixlen;
 	uint32_t max_payload; /* bytes; larger payloads get too-large unparsed */
 	uint32_t stats_interval_s; /* seconds between "cardex: stats" log lines; 0: never */
+	struct plugin__coexist_config coexist; /* coexist.c */
 };
 
 /*
@@ -59,6 +84,14 @@ struct plugin__data {
 	unsigned registered; /* bit i set when callback i of plugin.c's table is registered */
 	int64_t next_stats_ms; /* when the next stats line is due; 0: not scheduled yet */
 	struct plugin__alarm_state alarms[PLUGIN_NALARMS]; /* tick.c */
+	/* coexist.c */
+	cx_terminals *terminals;   /* the known-terminal registry */
+	int outside_rc;            /* ACL answer outside the namespace: SUCCESS or PLUGIN_DEFER */
+	int64_t next_save_ms;      /* earliest time the state file may be written again */
+	int64_t next_seen_save_ms; /* earliest time it is written for last-seen times alone */
+	bool ticking;              /* a TICK came: saves happen there, not in ACL callbacks */
+	int64_t next_sweep_ms;     /* when expired registry entries are dropped next */
+	int64_t next_warn_ms;      /* when the next registry warning may be logged */
 };
 
 /*
@@ -96,11 +129,48 @@ struct plugin__request {
  */
 int plugin__request_handle(struct plugin__data *data, const struct plugin__request *req);
 
+/*
+ * coexist.c. Parses the option key (terminals, outside_acl, state_file,
+ * max_sessions_per_terminal, max_terminals, session_expiry) into cfg.
+ * Returns MOSQ_ERR_SUCCESS, MOSQ_ERR_NOT_FOUND for a key it does not know,
+ * MOSQ_ERR_INVAL after logging a bad value, or MOSQ_ERR_NOMEM.
+ */
+int plugin__coexist_option(struct plugin__coexist_config *cfg, const char *key, const char *value);
+void plugin__coexist_config_default(struct plugin__coexist_config *cfg);
+void plugin__coexist_config_free(struct plugin__coexist_config *cfg);
+
+/*
+ * coexist.c. Creates the known-terminal registry, loads the state file,
+ * decides how ACL checks outside the namespace are answered and logs all of
+ * it. Returns MOSQ_ERR_SUCCESS, or an error after logging why (a state file
+ * that cannot be read or is corrupt stops the broker).
+ */
+int plugin__coexist_setup(struct plugin__data *data);
+/* coexist.c. Saves the state file when it changed; frees the registry. Accepts a failed setup. */
+void plugin__coexist_cleanup(struct plugin__data *data);
+/* coexist.c. From TICK: drops expired entries now and then, saves the state file when due. */
+void plugin__coexist_tick(struct plugin__data *data, int64_t now_ms);
+
+/*
+ * coexist.c. Called for namespace activity of a client with identity id.
+ * acting (it subscribed or sent a message): makes id a known terminal and
+ * the client's ID one of its sessions (cx_terminals_touch). Not acting (a
+ * reply is being delivered to it): checks that the client's ID is one of
+ * id's sessions. False when that is refused (too many sessions, registry
+ * full, out of memory; a warning is logged now and then): the client then
+ * gets nothing in the namespace.
+ */
+bool plugin__terminal_touch(struct plugin__data *data, const struct mosquitto *client, const char *id,
+		bool acting);
+
 /* Callbacks, registered by plugin.c with a struct plugin__data as userdata. */
 int plugin__basic_auth(int event, void *event_data, void *userdata);   /* auth.c */
 int plugin__acl_check(int event, void *event_data, void *userdata);    /* acl.c */
 int plugin__message(int event, void *event_data, void *userdata);      /* message.c */
 int plugin__tick(int event, void *event_data, void *userdata);         /* tick.c */
+int plugin__ext_auth_start(int event, void *event_data, void *userdata); /* auth.c */
+int plugin__disconnect(int event, void *event_data, void *userdata);   /* coexist.c */
+int plugin__reload(int event, void *event_data, void *userdata);       /* coexist.c */
 
 /*
  * message.c. The engine's emit callback (ctx is the struct plugin__data):

@@ -114,6 +114,7 @@ int plugin__tick(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)event_data;
 	cx_engine_tick(data->engine, now_ms, PLUGIN_TICK_BUDGET);
+	plugin__coexist_tick(data, now_ms);
 	check_alarms(data, now_ms);
 	if(data->cfg.stats_interval_s == 0){
 		return MOSQ_ERR_SUCCESS;

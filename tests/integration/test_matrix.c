@@ -712,6 +712,8 @@ static int start(struct mx *x, const char *prefix)
 			"plugin_opt_claim_failures_per_min 10000\n"
 			"plugin_opt_claim_failures_per_min_per_address 1000000\n"
 			"plugin_opt_claim_failures_per_min_total 1000000\n"
+			/* M uses hundreds of client IDs; the session bound has tests of its own. */
+			"plugin_opt_max_sessions_per_terminal 1000\n"
 			"%s%s%s",
 			prefix[0] ? "plugin_opt_topic_prefix " : "", prefix, prefix[0] ? "\n" : "");
 	snprintf(x->store, sizeof(x->store), "/tmp/cardex-matrix-store.%d.%s", (int)getpid(),

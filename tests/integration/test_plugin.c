@@ -489,6 +489,8 @@ enum {
 	FX_ANONYMOUS = 2, /* allow_anonymous true */
 	FX_SYS = 4,       /* $SYS topics published every second */
 	FX_DYNSEC = 8,    /* Mosquitto's dynamic-security plugin loaded too (fx.dynsec_conf) */
+	FX_STRICT = 16,   /* plugin_opt_terminals strict: every client follows the identity rules */
+	FX_DEFER = 32,    /* plugin_opt_outside_acl defer: outside the namespace, other mechanisms decide */
 };
 
 static int setup(void **state)
@@ -572,8 +574,12 @@ static void fx_start(struct fx *f, const char *prefix, const char *plugin_opts, 
 {
 	cxb_config cfg;
 	char extra[1024] = "";
+	char opts[1024];
 
 	snprintf(f->prefix, sizeof(f->prefix), "%s", prefix);
+	snprintf(opts, sizeof(opts), "%s%s%s", plugin_opts != NULL ? plugin_opts : "",
+			(flags & FX_STRICT) ? "plugin_opt_terminals strict\n" : "",
+			(flags & FX_DEFER) ? "plugin_opt_outside_acl defer\n" : "");
 	if(flags & FX_ACL_ALL){
 		/* "topic" lines serve anonymous clients, "pattern" lines every client. */
 		write_temp(f->aclfile, sizeof(f->aclfile), "/tmp/cardex-acl-XXXXXX", (flags & FX_SYS)
@@ -593,7 +599,7 @@ static void fx_start(struct fx *f, const char *prefix, const char *plugin_opts, 
 	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.plugin = true;
-	cfg.plugin_opts = plugin_opts;
+	cfg.plugin_opts = opts;
 	cfg.extra_conf = extra;
 	cfg.accounts = accounts;
 	cfg.naccounts = sizeof(accounts) / sizeof(accounts[0]);
@@ -800,7 +806,10 @@ static void test_third_party_card(void **state)
 	send_card(f, b, "B", a, "A", xid, card_b);
 }
 
-/* Client IDs that do not belong to the username, and invalid usernames, are refused at CONNECT. */
+/*
+ * Strict mode: client IDs that do not belong to the username, and invalid
+ * usernames, are refused at CONNECT.
+ */
 static void test_identity_binding(void **state)
 {
 	struct fx *f = *state;
@@ -821,7 +830,7 @@ static void test_identity_binding(void **state)
 		{"A:pub:2", "A", CONNACK_ACCEPTED},
 	};
 
-	fx_start(f, "", NULL, 0);
+	fx_start(f, "", NULL, FX_STRICT);
 	a = terminal(f, "A", password_of("A"), false);
 	b = terminal(f, "B", password_of("B"), false);
 
@@ -1145,6 +1154,14 @@ static void test_bad_options(void **state)
 	expect_bad_option("plugin_opt_error_replies_per_sec 0\n",
 			"cardex: invalid value for plugin_opt_error_replies_per_sec");
 	expect_bad_option("plugin_opt_stats_interval 86401\n", "cardex: invalid value for plugin_opt_stats_interval");
+	expect_bad_option("plugin_opt_terminals open\n", "cardex: invalid value for plugin_opt_terminals");
+	expect_bad_option("plugin_opt_outside_acl yes\n", "cardex: invalid value for plugin_opt_outside_acl");
+	expect_bad_option("plugin_opt_state_file cardex.state\n", "cardex: invalid value for plugin_opt_state_file");
+	expect_bad_option("plugin_opt_max_sessions_per_terminal 0\n",
+			"cardex: invalid value for plugin_opt_max_sessions_per_terminal");
+	expect_bad_option("plugin_opt_max_terminals 0\n", "cardex: invalid value for plugin_opt_max_terminals");
+	expect_bad_option("plugin_opt_session_expiry 2x\n", "cardex: invalid value for plugin_opt_session_expiry");
+	expect_bad_option("plugin_opt_session_expiry 200y\n", "cardex: invalid value for plugin_opt_session_expiry");
 
 	/* Every option at a valid value starts. */
 	fx_start(f, "cx/",
@@ -1153,7 +1170,9 @@ static void test_bad_options(void **state)
 			"plugin_opt_max_payload 1048576\nplugin_opt_claim_failures_per_min 10000\n"
 			"plugin_opt_max_offers 1000\nplugin_opt_max_exchanges 1000\n"
 			"plugin_opt_claim_failures_per_min_per_address 1000000\nplugin_opt_claim_failures_per_min_total 1\n"
-			"plugin_opt_max_limiters 2\nplugin_opt_error_replies_per_sec 100000\nplugin_opt_stats_interval 0\n",
+			"plugin_opt_max_limiters 2\nplugin_opt_error_replies_per_sec 100000\nplugin_opt_stats_interval 0\n"
+			"plugin_opt_terminals strict\nplugin_opt_outside_acl allow\nplugin_opt_max_sessions_per_terminal 1000\n"
+			"plugin_opt_max_terminals 100000000\nplugin_opt_session_expiry 2w\n",
 			0);
 	assert_true(cxb_alive(&f->b));
 }
@@ -1318,8 +1337,9 @@ static void test_control_probe(void **state)
  * $SYS, published every second: neither a terminal nor an anonymous client
  * receives any of it, whether through "$SYS/#", one of its topics or "#",
  * nor may publish into it (not even the bridge-state topics Mosquitto lets
- * an ACL open). Without an acl_file (the sample configuration) the
- * subscriptions themselves are refused. With FX_ACL_ALL an acl_file grants
+ * an ACL open). With outside_acl defer and no acl_file the subscriptions
+ * themselves are refused (Mosquitto denies what every callback defers;
+ * test_coexist shows $SYS as without the plugin in the default mode). With FX_ACL_ALL an acl_file grants
  * "#" to everyone (Mosquitto then grants the $SYS subscriptions but delivers
  * nothing of $SYS), and C may read $SYS/#: C sees $SYS being published, so
  * the silence of the others means something.
@@ -1341,7 +1361,7 @@ static void sys_probe(struct fx *f, int fx_flags)
 		int sys_all = tc_subscribe(f, probes[i], "$SYS/#", 0);
 		int sys_one = tc_subscribe(f, probes[i], "$SYS/broker/uptime", 0);
 
-		if(!(fx_flags & FX_ACL_ALL)){
+		if(fx_flags & FX_DEFER){
 			assert_true(sys_all >= SUBACK_FAILURE);
 			assert_true(sys_one >= SUBACK_FAILURE);
 		}
@@ -1369,7 +1389,7 @@ static void sys_probe(struct fx *f, int fx_flags)
 
 static void test_sys_probe(void **state)
 {
-	sys_probe(*state, 0);
+	sys_probe(*state, FX_DEFER);
 }
 
 static void test_sys_probe_acl_all(void **state)
@@ -1435,7 +1455,7 @@ static void test_session_takeover_probe(void **state)
 }
 
 /*
- * Usernames that are not terminal IDs are refused at CONNECT even where
+ * Strict mode: usernames that are not terminal IDs are refused at CONNECT even where
  * anonymous clients are allowed (so the refusal is the plugin's), whatever
  * the client ID; so is a terminal using a client ID made from another's.
  */
@@ -1458,7 +1478,7 @@ static void test_username_probes(void **state)
 		{"A:B", "B"},
 	};
 
-	fx_start(f, "", NULL, FX_ANONYMOUS);
+	fx_start(f, "", NULL, FX_ANONYMOUS | FX_STRICT);
 	for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++){
 		t = tc_new(f, cases[i].client_id, cases[i].user, password_of(cases[i].user), true, NULL);
 		if(tc_connect(f, t) != CONNACK_NOT_AUTHORISED){
