@@ -462,21 +462,35 @@ static void dynsec_prepare(struct fx *f, struct dynsec *d)
 	write_text(path, text, 0600);
 }
 
-/* mosquitto_ctrl -h 127.0.0.1 -p PORT dynsec <cmd> <user> [stdin: password twice]. */
-static void dynsec_ctrl(struct fx *f, struct dynsec *d, const char *cmd, const char *user, const char *pw)
+/* mosquitto_ctrl -h 127.0.0.1 -p PORT dynsec <words...> [stdin: pw twice, when not NULL]. */
+static void dynsec_run(struct fx *f, struct dynsec *d, const char *pw, const char *const *words)
 {
-	const char *args[] = {"-h", "127.0.0.1", "-p", d->port, "dynsec", cmd, user, NULL};
+	const char *args[16] = {"-h", "127.0.0.1", "-p", d->port, "dynsec"};
+	size_t n = 5;
 	char input[128];
 
+	for(size_t i = 0; words[i] != NULL; i++){
+		assert_true(n < sizeof(args) / sizeof(args[0]) - 1);
+		args[n++] = words[i];
+	}
+	args[n] = NULL;
 	snprintf(input, sizeof(input), "%s\n%s\n", pw != NULL ? pw : "", pw != NULL ? pw : "");
 	run_ok(f, ctrl_exe(), pw != NULL ? input : NULL, d->ctrl_conf_home, args);
+}
+
+/* mosquitto_ctrl ... dynsec <cmd> <user>, with the new password on stdin for createClient. */
+static void dynsec_ctrl(struct fx *f, struct dynsec *d, const char *cmd, const char *user, const char *pw)
+{
+	const char *words[] = {cmd, user, NULL};
+
+	dynsec_run(f, d, pw, words);
 }
 
 static void dynsec_start(struct fx *f, struct dynsec *d)
 {
 	char opts[256], extra[512];
 
-	snprintf(opts, sizeof(opts), "plugin_opt_dynsec_config_file %s\n", d->file);
+	snprintf(opts, sizeof(opts), "plugin_opt_dynsec_config_file %s\nplugin_opt_stats_interval 1\n", d->file);
 	snprintf(extra, sizeof(extra), "plugin %s\nplugin_opt_config_file %s\n", dynsec_plugin(), d->file);
 	fx_start(f, opts, extra);
 	snprintf(d->port, sizeof(d->port), "%d", f->b.port);
@@ -486,7 +500,8 @@ static void dynsec_start(struct fx *f, struct dynsec *d)
 /*
  * Terminals created with `mosquitto_ctrl dynsec createClient` while the
  * broker runs exchange at once, with each other and with a password_file
- * terminal, through the cardex CLI.
+ * terminal, through the cardex CLI; a client given a role that may read
+ * $SYS sees the plugin's counters.
  */
 static void test_dynsec_provision(void **state)
 {
@@ -546,6 +561,25 @@ static void test_dynsec_provision(void **state)
 		assert_int_equal(cl_connect_as(f, &pa, "A", "A", "pw-a-secret", true), CONNACK_ACCEPTED);
 		cl_subscribe(pa, "reply/A");
 		exchange(dora, "dora", pa, "A", "604213");
+	}
+
+	/* Monitoring through a dynamic-security role that may read $SYS. */
+	{
+		const char *role[] = {"createRole", "monitoring", NULL};
+		const char *sub[] = {"addRoleACL", "monitoring", "subscribePattern", "$SYS/#", "allow", NULL};
+		const char *rcv[] = {"addRoleACL", "monitoring", "publishClientReceive", "$SYS/#", "allow", NULL};
+		const char *grant[] = {"addClientRole", "grafana", "monitoring", NULL};
+		struct cl *mon;
+
+		dynsec_ctrl(f, &d, "createClient", "grafana", "pw-grafana-secret");
+		dynsec_run(f, &d, NULL, role);
+		dynsec_run(f, &d, NULL, sub);
+		dynsec_run(f, &d, NULL, rcv);
+		dynsec_run(f, &d, NULL, grant);
+		assert_int_equal(cl_connect_as(f, &mon, "grafana", "grafana", "pw-grafana-secret", true), CONNACK_ACCEPTED);
+		cl_subscribe(mon, "$SYS/broker/cardex/#");
+		cl_expect_value(mon, "$SYS/broker/cardex/matches", "2");
+		cl_expect_value(mon, "$SYS/broker/cardex/exchanges/completed", "2");
 	}
 }
 
