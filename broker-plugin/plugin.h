@@ -4,10 +4,10 @@
  * One concern per file, like Mosquitto's dynamic-security plugin:
  * plugin.c (version, init, cleanup), config.c (plugin_opt_* parsing),
  * auth.c (BASIC_AUTH), acl.c (ACL_CHECK), message.c (MESSAGE and publishing
- * replies), tick.c (TICK and the clock), sys.c (counters and gauges
- * under $SYS), nodelay.c (whether the broker disables Nagle), dynsec.c
- * (terminals disabled or deleted in the dynamic-security plugin). All state lives in one
- * struct plugin__data handed to every callback as userdata: no globals.
+ * replies), tick.c (TICK and the clock), sys.c (counters and gauges under
+ * $SYS), nodelay.c (whether the broker disables Nagle), dynsec.c (terminals
+ * disabled or deleted in the dynamic-security plugin). All state lives in
+ * one struct plugin__data handed to every callback as userdata: no globals.
  *
  * Every callback runs on the broker's single main thread, so the state needs
  * no locking.
