@@ -135,8 +135,22 @@ with its options explained. Terminals authenticate through Mosquitto
 set(CPACK_DEBIAN_PLUGIN_PACKAGE_SECTION net)
 # The snippet is a conffile: dpkg keeps the operator's changes on upgrade.
 file(WRITE ${PROJECT_BINARY_DIR}/packaging/control/plugin/conffiles "/etc/mosquitto/conf.d/cardex.conf\n")
+# On "remove" the conffile stays and its plugin line names a file that is
+# gone, which stops Mosquitto at its next start: postrm says so.
+file(WRITE ${PROJECT_BINARY_DIR}/packaging/control/plugin/postrm [=[#!/bin/sh
+set -e
+conf=/etc/mosquitto/conf.d/cardex.conf
+if [ "$1" = "remove" ] && [ -f "$conf" ] && grep -q '^[[:space:]]*plugin .*mosquitto_cardex\.so' "$conf"; then
+	# dpkg runs "remove" before "purge" too, so this cannot know which it is.
+	echo "mosquitto-cardex: unless the package is purged, $conf stays and loads" >&2
+	echo "mosquitto-cardex: the removed plugin, and Mosquitto will not start: comment out its plugin line." >&2
+fi
+exit 0
+]=])
+file(CHMOD ${PROJECT_BINARY_DIR}/packaging/control/plugin/postrm
+  PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
 set(CPACK_DEBIAN_PLUGIN_PACKAGE_CONTROL_EXTRA ${PROJECT_BINARY_DIR}/packaging/control/plugin/conffiles
-  ${CARDEX_DEB_NOOP_SCRIPTS})
+  ${PROJECT_BINARY_DIR}/packaging/control/noop/postinst ${PROJECT_BINARY_DIR}/packaging/control/plugin/postrm)
 set(CPACK_DEBIAN_PLUGIN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 
 set(CPACK_DEBIAN_CLI_PACKAGE_NAME ${CARDEX_DEB_NAME_cli})

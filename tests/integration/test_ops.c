@@ -639,6 +639,61 @@ static void test_dynsec_disable(void **state)
 	assert_false(cxb_log_contains(&f->b, "terminal=dora reason=deleted"));
 }
 
+/*
+ * The watch alone, without the dynamic-security plugin (terminals from the
+ * password_file): a file missing at start, then not a configuration, then
+ * one that disables A. Each bad state is logged and changes nothing; the
+ * disabling withdraws A's offer (B's right key no longer matches) and
+ * leaves B's.
+ */
+static void test_dynsec_file_watch(void **state)
+{
+	struct fx *f = *state;
+	char path[128], tmp[160], opts[256];
+	struct cl *a, *b;
+	const char *reply;
+
+	snprintf(path, sizeof(path), "%s/dynsec.json", f->dir);
+	snprintf(tmp, sizeof(tmp), "%s/dynsec.json.new", f->dir);
+	snprintf(opts, sizeof(opts), "plugin_opt_dynsec_config_file %s\n", path);
+	fx_start(f, opts, NULL);
+	expect_log(f, "does not exist (yet); watching for it");
+
+	assert_int_equal(cl_connect_as(f, &a, "A", "A", "pw-a-secret", true), CONNACK_ACCEPTED);
+	cl_subscribe(a, "reply/A");
+	assert_int_equal(cl_connect_as(f, &b, "B", "B", "pw-b-secret", true), CONNACK_ACCEPTED);
+	cl_subscribe(b, "reply/B");
+	offer(a, "A", "402913");
+	offer(b, "B", "118734");
+
+	/* Written aside and renamed in, as dynamic security does. */
+	write_text(tmp, "{\"clients\": [{\"username\": \"A\", \"disabled\": tru", 0644);
+	assert_int_equal(rename(tmp, path), 0);
+	expect_log(f, "cannot read the clients of plugin_opt_dynsec_config_file");
+	write_text(tmp, "{\"clients\": {\"username\": \"A\"}}", 0644);
+	assert_int_equal(rename(tmp, path), 0);
+	expect_log(f, "\"clients\" is not an array");
+	assert_false(cxb_log_contains(&f->b, "offer withdrawn"));
+
+	write_text(tmp, "{\"clients\": [{\"username\": \"A\", \"disabled\": true}, {\"username\": \"B\"},"
+			" {\"username\": \"not a terminal\", \"disabled\": true}, {\"disabled\": true}, 42]}", 0644);
+	assert_int_equal(rename(tmp, path), 0);
+	expect_log(f, "cardex: offer withdrawn | terminal=A reason=disabled");
+	reply = cl_expect(a, "reply/A", "\"type\":\"revoked\"")->payload;
+	assert_non_null(strstr(reply, "\"reason\":\"withdrawn\""));
+	reply = claim(b, "B", "A", "402913", "\"type\":\"error\"");
+	assert_non_null(strstr(reply, "\"code\":\"no-match\""));
+	reply = claim(a, "A", "B", "118734", "\"type\":\"match\"");
+	assert_non_null(strstr(reply, "\"peer\":\"B\""));
+
+	/* B gone from the file: deleted, but it has no offer left (it matched). */
+	write_text(tmp, "{\"clients\": [{\"username\": \"A\", \"disabled\": true}]}", 0644);
+	assert_int_equal(rename(tmp, path), 0);
+	cl_run(a, 400);
+	assert_false(cxb_log_contains(&f->b, "terminal=B reason=deleted"));
+	assert_true(cxb_alive(&f->b));
+}
+
 /* ---- password_file reload ---- */
 
 /* A terminal added to the password_file connects after SIGHUP, not before, and exchanges. */
@@ -791,6 +846,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_dynsec_provision, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dynsec_disable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dynsec_file_watch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_password_file_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sys_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nodelay_notice, setup, teardown),

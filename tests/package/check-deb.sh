@@ -342,8 +342,13 @@ stop_broker
 check_log
 echo "sample mosquitto.conf: starts cleanly, exchange: ok"
 
-# ---- 4. purge
+# ---- 4. remove, purge
 
+# "remove" keeps the conffile, which would stop the broker: the package says so.
+dpkg -r mosquitto-cardex >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log" >&2; fail "dpkg -r"; }
+grep -q 'cardex.conf stays and loads' "$work/dpkg.log" || { cat "$work/dpkg.log" >&2; fail "no warning on remove"; }
+[ -f /etc/mosquitto/conf.d/cardex.conf ] || fail "remove took the conffile"
+[ ! -e "/usr/lib/$ma/mosquitto_cardex.so" ] || fail "remove left the plugin"
 dpkg --purge "${packages[@]}" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log" >&2; fail "dpkg --purge"; }
 installed=0
 for p in "${packages[@]}"; do
