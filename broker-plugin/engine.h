@@ -171,7 +171,8 @@ bool cx_engine_error(cx_engine *e, int64_t now_ms, const char *to, cx_code code,
  * destroyed (no claim can match it any more) and owner gets "revoked" with
  * reason "withdrawn", delivered when it is next connected if its session
  * persists. For an operator's decision, such as a terminal disabled in the
- * broker. Returns true when an offer was withdrawn. Cannot fail.
+ * broker. An offer found past its lifetime expires instead ("expired", as
+ * on any touch). Returns true when an offer was withdrawn. Cannot fail.
  */
 bool cx_engine_withdraw(cx_engine *e, int64_t now_ms, const char *owner);
 
