@@ -155,7 +155,7 @@ void plugin__nodelay_check(struct plugin__data *data, int64_t now_ms)
 	if(lk.verdict == VERDICT_OFF){
 		mosquitto_log_printf(MOSQ_LOG_NOTICE,
 				"cardex: set_tcp_nodelay is off: each reply after the first in a row waits for the "
-				"terminal's delayed ACK (up to 40 ms; an exchange takes about 7 times longer). "
+				"terminal's delayed ACK (up to 40 ms), which slows every exchange. "
 				"Add \"set_tcp_nodelay true\" to the broker's configuration");
 	}else{
 		mosquitto_log_printf(MOSQ_LOG_DEBUG, "cardex: set_tcp_nodelay is on");
