@@ -30,8 +30,10 @@ install(CODE "
   endif()
   file(READ \"${PROJECT_BINARY_DIR}/packaging/cardex.conf.in\" _cardex_conf)
   string(REPLACE \"%PLUGIN%\" \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/mosquitto_cardex.so\" _cardex_conf \"\${_cardex_conf}\")
-  file(WRITE \"${PROJECT_BINARY_DIR}/packaging/install/cardex.conf\" \"\${_cardex_conf}\")
-  file(INSTALL \"${PROJECT_BINARY_DIR}/packaging/install/cardex.conf\" DESTINATION \"\${_cardex_confdir}\"
+  # One staging file per destination: installs into different places may run at once.
+  string(MD5 _cardex_dest \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}\")
+  file(WRITE \"${PROJECT_BINARY_DIR}/packaging/install/\${_cardex_dest}/cardex.conf\" \"\${_cardex_conf}\")
+  file(INSTALL \"${PROJECT_BINARY_DIR}/packaging/install/\${_cardex_dest}/cardex.conf\" DESTINATION \"\${_cardex_confdir}\"
     FILE_PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
 " COMPONENT plugin)
 

@@ -179,6 +179,8 @@ dpkg -i "$work"/packages/*.deb >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log" 
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" | grep -q '^install ok installed$' || fail "$p not installed"
 done
+grep -qx "plugin /usr/lib/$ma/mosquitto_cardex.so" /etc/mosquitto/conf.d/cardex.conf || fail "cardex.conf plugin line"
+grep -qx "set_tcp_nodelay true" /etc/mosquitto/conf.d/cardex.conf || fail "cardex.conf does not set set_tcp_nodelay"
 [ "$(/usr/bin/cardex --version)" = "cardex $version" ] || fail "cardex --version"
 zcat /usr/share/man/man1/cardex.1.gz | grep -q "^\.TH CARDEX 1 .*\"cardex $version\"" || fail "man page version"
 ldconfig -p | grep -q "libcardex.so.$major " || fail "ldconfig does not know libcardex.so.$major"
