@@ -694,6 +694,44 @@ static void test_dynsec_file_watch(void **state)
 	assert_true(cxb_alive(&f->b));
 }
 
+/* A relative plugin_opt_dynsec_config_file stops the broker at start, with a "cardex:" line saying why. */
+static void test_dynsec_file_relative(void **state)
+{
+	struct fx *f = *state;
+	cxb_config cfg;
+	char dir[320], *log, *slash;
+	int rc;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.plugin = true;
+	cfg.plugin_opts = "plugin_opt_dynsec_config_file dynamic-security.json\n";
+	cfg.accounts = accounts;
+	cfg.naccounts = 1;
+	/* The harness keeps the directory of a failed start, so that the log can be read. */
+	setenv("CARDEX_KEEP_BROKER_DIR", "1", 1);
+	rc = cxb_start(&f->b, &cfg);
+	unsetenv("CARDEX_KEEP_BROKER_DIR");
+	if(rc == 0){
+		f->started = true;
+		fail_msg("the broker started with a relative dynsec_config_file");
+	}
+	log = cxb_log_read(&f->b);
+	snprintf(dir, sizeof(dir), "%s", f->b.log);
+	slash = strrchr(dir, '/');
+	if(slash != NULL && strstr(dir, "/cardex-test-") != NULL){
+		*slash = '\0';
+		cxr_remove_tree(dir);
+	}
+	assert_non_null(log);
+	if(strstr(log, "cardex: invalid value for plugin_opt_dynsec_config_file: \"dynamic-security.json\" "
+			"(must be an absolute path)") == NULL){
+		fprintf(stderr, "%s\n", log);
+		free(log);
+		fail();
+	}
+	free(log);
+}
+
 /* ---- password_file reload ---- */
 
 /* A terminal added to the password_file connects after SIGHUP, not before, and exchanges. */
@@ -847,6 +885,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dynsec_provision, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dynsec_disable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dynsec_file_watch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dynsec_file_relative, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_password_file_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sys_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nodelay_notice, setup, teardown),
