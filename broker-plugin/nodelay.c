@@ -9,11 +9,15 @@
  * accept() when set_tcp_nodelay is true, and never otherwise.
  *
  * So once a client is connected, the answer can be read with getsockopt.
- * Until then the plugin looks once a second, and it answers once. An
- * accepted connection without TCP_NODELAY proves the option off, and wins
- * over the others found in the same look: libwebsockets, which accepts
- * websockets connections itself, sets TCP_NODELAY whatever the option says,
- * so a connection with it proves less.
+ * Until then the plugin looks once a second, and it answers once.
+ *
+ * Websockets listeners are left out: libwebsockets accepts their
+ * connections itself and sets TCP_NODELAY on them whatever the option says
+ * (seen with the libwebsockets 4.1.6 built into Debian 12's mosquitto). It
+ * sets it on its listening socket too, which Mosquitto never does on its
+ * own, so a listening socket with TCP_NODELAY is a websockets listener and
+ * its connections prove nothing. With only websockets clients connected,
+ * no answer is given.
  */
 #include <dirent.h>
 #include <netinet/in.h>
@@ -97,27 +101,42 @@ struct look {
 	int verdict;
 };
 
+static bool has_nodelay(int fd, bool *on)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	if(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len) != 0){
+		return false;
+	}
+	*on = v != 0;
+	return true;
+}
+
+/* Records the port of a listening socket of Mosquitto's own (not libwebsockets'). */
 static void collect_listener(int fd, void *arg)
 {
 	struct look *lk = arg;
+	bool lws = true;
 	int port;
 
 	if(lk->nports == MAX_LISTENERS || !listening(fd)){
 		return;
 	}
 	port = tcp_local_port(fd);
-	if(port > 0){
+	if(port > 0 && has_nodelay(fd, &lws) && !lws){
 		lk->ports[lk->nports++] = port;
 	}
 }
 
+/* Reads TCP_NODELAY of a connection accepted on one of the recorded ports. */
 static void judge_connection(int fd, void *arg)
 {
 	struct look *lk = arg;
-	int port, nodelay = 0;
-	socklen_t len = sizeof(nodelay);
+	bool nodelay = false;
+	int port;
 
-	if(lk->verdict == VERDICT_OFF || listening(fd)){
+	if(lk->verdict != VERDICT_NONE || listening(fd)){
 		return;
 	}
 	port = tcp_local_port(fd);
@@ -126,7 +145,7 @@ static void judge_connection(int fd, void *arg)
 	}
 	for(size_t i = 0; i < lk->nports; i++){
 		if(lk->ports[i] == port){
-			if(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len) == 0){
+			if(has_nodelay(fd, &nodelay)){
 				lk->verdict = nodelay ? VERDICT_ON : VERDICT_OFF;
 			}
 			return;
