@@ -128,6 +128,27 @@ static int set_prefix(struct plugin__config *cfg, const char *value)
 	return MOSQ_ERR_SUCCESS;
 }
 
+/* Sets the dynamic-security file to watch: an absolute path. MOSQ_ERR_INVAL after logging, or NOMEM. */
+static int set_dynsec_file(struct plugin__config *cfg, const char *value)
+{
+	char *copy;
+
+	if(value[0] != '/'){
+		mosquitto_log_printf(MOSQ_LOG_ERR,
+				"cardex: invalid value for plugin_opt_dynsec_config_file: \"%s\" (must be an absolute path)",
+				value);
+		return MOSQ_ERR_INVAL;
+	}
+	copy = strdup(value);
+	if(copy == NULL){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: out of memory");
+		return MOSQ_ERR_NOMEM;
+	}
+	free(cfg->dynsec_file);
+	cfg->dynsec_file = copy;
+	return MOSQ_ERR_SUCCESS;
+}
+
 /* Applies one option. Returns MOSQ_ERR_INVAL after logging an unknown name or bad value. */
 static int set_option(struct plugin__config *cfg, const char *key, const char *value)
 {
@@ -135,6 +156,9 @@ static int set_option(struct plugin__config *cfg, const char *key, const char *v
 
 	if(strcmp(key, "topic_prefix") == 0){
 		return set_prefix(cfg, value);
+	}
+	if(strcmp(key, "dynsec_config_file") == 0){
+		return set_dynsec_file(cfg, value);
 	}
 	for(size_t i = 0; i < NNUM_OPTS; i++){
 		if(strcmp(key, num_opts[i].name) == 0){
@@ -210,4 +234,6 @@ void plugin__config_free(struct plugin__config *cfg)
 	free(cfg->prefix);
 	cfg->prefix = NULL;
 	cfg->prefixlen = 0;
+	free(cfg->dynsec_file);
+	cfg->dynsec_file = NULL;
 }

@@ -419,6 +419,7 @@ static void emit_revoked(cx_engine *e, const offer *o, const char *reason)
 static void emit_offer_accepted(cx_engine *e, const offer *o, uint32_t ttl)
 {
 	cx_reply r = {.type = CX_REPLY_OFFER, .expires_in = ttl, .ref = o->ref};
+	e->counters.offers_accepted++;
 	e->emit(e->ctx, o->owner, &r);
 }
 
@@ -706,6 +707,23 @@ cleanup:
 	cx_wipe(mac, sizeof(mac));
 }
 
+bool cx_engine_withdraw(cx_engine *e, int64_t now_ms, const char *owner)
+{
+	offer *o;
+
+	if(!sender_valid(owner)){
+		return false;
+	}
+	o = offer_live(e, now_ms, owner);
+	if(o == NULL){
+		return false;
+	}
+	e->counters.offers_withdrawn++;
+	emit_revoked(e, o, "withdrawn");
+	offer_destroy(e, o);
+	return true;
+}
+
 /* ---- claim ---- */
 
 /*
@@ -868,6 +886,7 @@ static exchange *exchange_create(cx_engine *e, int64_t now_ms, const char *a, co
 		return NULL;
 	}
 	cx_htab_insert(&e->exchanges, &x->hn, cx_siphash13(e->hkey, x->xid, XID_LEN));
+	e->counters.matches++;
 	return x;
 }
 
@@ -1125,11 +1144,14 @@ void cx_engine_card(cx_engine *e, int64_t now_ms, const char *sender, const char
 		.card_len = req->card_len,
 	};
 	e->emit(e->ctx, other, &card);
+	e->counters.cards_relayed++;
+	e->counters.card_bytes_relayed += req->card_len;
 	cx_reply sent = {.type = CX_REPLY_SENT, .xid = xid_echo, .peer = other};
 	e->emit(e->ctx, sender, &sent);
 
 	x->sent |= (uint8_t)bit;
 	if(x->sent == (SENT_A | SENT_B)){
+		e->counters.exchanges_completed++;
 		exchange_destroy(e, x);
 	}
 }

@@ -167,6 +167,16 @@ bool cx_engine_error(cx_engine *e, int64_t now_ms, const char *to, cx_code code,
 		const char *message, const char *ref, const char *xid);
 
 /*
+ * Withdraws the pending offer of owner, if it has one: the offer is
+ * destroyed (no claim can match it any more) and owner gets "revoked" with
+ * reason "withdrawn", delivered when it is next connected if its session
+ * persists. For an operator's decision, such as a terminal disabled in the
+ * broker. An offer found past its lifetime expires instead ("expired", as
+ * on any touch). Returns true when an offer was withdrawn. Cannot fail.
+ */
+bool cx_engine_withdraw(cx_engine *e, int64_t now_ms, const char *owner);
+
+/*
  * Expires at most budget timers that are due at now_ms (offers: "expired"
  * with offer true to the owner; exchanges: "expired" with the xid to both
  * parties; rate-limit windows are dropped silently). Returns how many timers
@@ -194,6 +204,12 @@ typedef struct {
 	uint64_t capacity_limiters;   /* claims refused: max_limiters */
 	uint64_t errors_sent;         /* error replies emitted */
 	uint64_t errors_dropped;      /* error replies dropped by the per-terminal budget or its ceiling */
+	uint64_t offers_accepted;     /* offers answered "offer" (replacements included) */
+	uint64_t offers_withdrawn;    /* offers withdrawn by cx_engine_withdraw */
+	uint64_t matches;             /* claims that matched and opened an exchange */
+	uint64_t exchanges_completed; /* exchanges closed with both cards passed */
+	uint64_t cards_relayed;       /* cards passed to the peer */
+	uint64_t card_bytes_relayed;  /* bytes of those cards (the jCard text) */
 } cx_engine_stats;
 
 /* Fills out; cannot fail. */

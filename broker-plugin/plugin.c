@@ -47,6 +47,7 @@ static void data_free(struct plugin__data *data)
 	if(data == NULL){
 		return;
 	}
+	plugin__dynsec_free(&data->dynsec);
 	cx_engine_free(data->engine);
 	plugin__coexist_cleanup(data);
 	plugin__config_free(&data->cfg);
@@ -136,7 +137,9 @@ PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void 
 		data->registered |= 1u << i;
 	}
 
-	mosquitto_log_printf(MOSQ_LOG_INFO, "cardex: plugin ready (topic prefix \"%s\")", data->cfg.prefix);
+	plugin__dynsec_init(data);
+	mosquitto_log_printf(MOSQ_LOG_INFO, "cardex: plugin %s ready (topic prefix \"%s\")", CARDEX_VERSION_STRING,
+			data->cfg.prefix);
 	log_limits(&data->cfg);
 	*userdata = data;
 	return MOSQ_ERR_SUCCESS;

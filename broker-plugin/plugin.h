@@ -6,8 +6,11 @@
  * auth.c (BASIC_AUTH), acl.c (ACL_CHECK), message.c (MESSAGE and publishing
  * replies), tick.c (TICK and the clock), coexist.c (sharing the broker:
  * known terminals, DISCONNECT, RELOAD), terminals.c (the known-terminal
- * registry), brokerconf.c (reading the broker's configuration). All state lives in one
- * struct plugin__data handed to every callback as userdata: no globals.
+ * registry), brokerconf.c (reading the broker's configuration), sys.c
+ * (counters and gauges under $SYS), nodelay.c (whether the broker disables
+ * Nagle), dynsec.c (terminals disabled or deleted in the dynamic-security
+ * plugin). All state lives in one struct plugin__data handed to every
+ * callback as userdata: no globals.
  *
  * Every callback runs on the broker's single main thread, so the state needs
  * no locking.
@@ -59,7 +62,8 @@ struct plugin__config {
 	char *prefix;         /* topic prefix, "" when none; malloc'ed */
 	size_t prefixlen;
 	uint32_t max_payload; /* bytes; larger payloads get too-large unparsed */
-	uint32_t stats_interval_s; /* seconds between "cardex: stats" log lines; 0: never */
+	uint32_t stats_interval_s; /* seconds between "cardex: stats" log lines and $SYS updates; 0: never */
+	char *dynsec_file;    /* the dynamic-security plugin's config_file to watch, or NULL; malloc'ed */
 	struct plugin__coexist_config coexist; /* coexist.c */
 };
 
@@ -74,6 +78,32 @@ struct plugin__alarm_state {
 };
 
 #define PLUGIN_NALARMS 5
+#define PLUGIN_SYS_NVALUES 22 /* values published under $SYS/broker/cardex/ (sys.c) */
+
+/* What sys.c last published, so that only changed values are sent again. */
+struct plugin__sys_state {
+	bool published;  /* a first, complete round went out */
+	uint64_t last[PLUGIN_SYS_NVALUES];
+};
+
+/* nodelay.c: looks at accepted connections until it can tell. */
+struct plugin__nodelay_state {
+	bool decided;
+	int64_t next_ms; /* next look; 0: not yet */
+};
+
+/*
+ * dynsec.c: what the dynamic-security configuration file held when last
+ * read, so that a change shows which terminals were disabled or deleted.
+ */
+struct plugin__dynsec_state {
+	bool present;              /* it existed at the last look */
+	unsigned long long dev, ino, size; /* identity of the file last read */
+	long long mtime_s, mtime_ns;
+	char **clients;            /* sorted terminal IDs of its clients; malloc'ed */
+	size_t nclients;
+	int64_t next_ms;           /* next look at the file */
+};
 
 struct plugin__data {
 	mosquitto_plugin_id_t *pid;
@@ -92,6 +122,9 @@ struct plugin__data {
 	bool ticking;              /* a TICK came: saves happen there, not in ACL callbacks */
 	int64_t next_sweep_ms;     /* when expired registry entries are dropped next */
 	int64_t next_warn_ms;      /* when the next registry warning may be logged */
+	struct plugin__sys_state sys;         /* sys.c */
+	struct plugin__nodelay_state nodelay; /* nodelay.c */
+	struct plugin__dynsec_state dynsec;   /* dynsec.c */
 };
 
 /*
@@ -187,5 +220,34 @@ int64_t plugin__now_ms(void);
  * engine's table sizes and counters (never an ID, key or card). Cannot fail.
  */
 void plugin__log_stats(struct plugin__data *data);
+
+/*
+ * sys.c. Publishes the engine's counters and gauges as retained QoS 0
+ * messages under $SYS/broker/cardex/ (plus .../version once): every value
+ * in the first round, afterwards only those that changed, as Mosquitto
+ * does for its own $SYS tree. Failures are logged; cannot fail otherwise.
+ */
+void plugin__sys_publish(struct plugin__data *data);
+
+/*
+ * nodelay.c. At most once a second until it can tell, looks at the
+ * broker's accepted TCP connections; when one has Nagle's algorithm on
+ * (set_tcp_nodelay false, Mosquitto's default), logs a notice saying what
+ * that costs. Cannot fail.
+ */
+void plugin__nodelay_check(struct plugin__data *data, int64_t now_ms);
+
+/*
+ * dynsec.c. With plugin_opt_dynsec_config_file set, looks at that file at
+ * most every PLUGIN_DYNSEC_CHECK_MS; when it changed, reads its clients and
+ * withdraws the pending offers of terminals now disabled or deleted.
+ * plugin__dynsec_init reads it once at start (nothing to withdraw then);
+ * plugin__dynsec_free frees the state and accepts a zeroed one. Problems
+ * with the file are logged once per change; none is fatal.
+ */
+#define PLUGIN_DYNSEC_CHECK_MS 100
+void plugin__dynsec_init(struct plugin__data *data);
+void plugin__dynsec_check(struct plugin__data *data, int64_t now_ms);
+void plugin__dynsec_free(struct plugin__dynsec_state *st);
 
 #endif

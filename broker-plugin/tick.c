@@ -104,7 +104,9 @@ static void check_alarms(struct plugin__data *data, int64_t now_ms)
 /*
  * Expires at most PLUGIN_TICK_BUDGET due timers, so one tick never stalls the
  * broker; the rest wait for the next tick (at most about 100 ms away). Then
- * logs what is due: warnings, and the stats line every stats_interval.
+ * logs what is due: warnings, and the stats line and $SYS values every
+ * stats_interval. First of all, offers of terminals disabled in the
+ * dynamic-security plugin are withdrawn (dynsec.c).
  */
 int plugin__tick(int event, void *event_data, void *userdata)
 {
@@ -113,16 +115,21 @@ int plugin__tick(int event, void *event_data, void *userdata)
 
 	(void)event;
 	(void)event_data;
+	plugin__dynsec_check(data, now_ms);
 	cx_engine_tick(data->engine, now_ms, PLUGIN_TICK_BUDGET);
 	plugin__coexist_tick(data, now_ms);
 	check_alarms(data, now_ms);
+	plugin__nodelay_check(data, now_ms);
 	if(data->cfg.stats_interval_s == 0){
 		return MOSQ_ERR_SUCCESS;
 	}
+	/* $SYS gets its values at the first tick, the log its first line one interval later. */
 	if(data->next_stats_ms == 0){
+		plugin__sys_publish(data);
 		data->next_stats_ms = now_ms + (int64_t)data->cfg.stats_interval_s * 1000;
 	}else if(now_ms >= data->next_stats_ms){
 		plugin__log_stats(data);
+		plugin__sys_publish(data);
 		data->next_stats_ms = now_ms + (int64_t)data->cfg.stats_interval_s * 1000;
 	}
 	return MOSQ_ERR_SUCCESS;

@@ -74,7 +74,7 @@ typedef enum {
 	CARDEX_EV_OFFER = 1, /* the server holds our offer: expires_in */
 	CARDEX_EV_MATCH,     /* matched: exchange, peer, expires_in */
 	CARDEX_EV_ATTEMPT,   /* someone tried a wrong key on our offer: attempts_left */
-	CARDEX_EV_REVOKED,   /* our offer is gone: reason "attempts" or "replaced" */
+	CARDEX_EV_REVOKED,   /* our offer is gone: reason "attempts", "replaced" or "withdrawn" */
 	CARDEX_EV_CARD,      /* a card arrived: exchange, peer (sender), card */
 	CARDEX_EV_SENT,      /* our card reached the server for peer: exchange, peer */
 	CARDEX_EV_EXPIRED,   /* our offer (offer true) or an exchange (exchange) expired */

@@ -688,6 +688,12 @@ static void check_stats(const model *m, const cx_engine_stats *st)
 		FUZZ_CHECK(st->total_failures == m->total.failures);
 	}
 	FUZZ_CHECK(st->claims_failed <= st->claims_evaluated);
+	/* No fault is injected here: an evaluated claim fails, matches, or finds no room. */
+	FUZZ_CHECK(st->claims_evaluated == st->claims_failed + st->matches + st->capacity_exchanges);
+	FUZZ_CHECK(st->exchanges_completed <= st->matches);
+	FUZZ_CHECK(st->cards_relayed >= 2 * st->exchanges_completed && st->cards_relayed <= 2 * st->matches);
+	FUZZ_CHECK(st->card_bytes_relayed >= st->cards_relayed);
+	FUZZ_CHECK(st->offers_withdrawn == 0);
 	for(size_t i = 0; i < m->xs_hi; i++) {
 		FUZZ_CHECK(!(m->xs[i].used && m->xs[i].expired_a));
 	}

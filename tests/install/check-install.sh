@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the build into a temporary prefix and checks that every artifact is
-# there, that the plugin exports only the Mosquitto entry points, and that an
+# there (the conf.d snippet naming the plugin's installed path), that the plugin exports only the Mosquitto entry points, and that an
 # application compiles and links against the installed libcardex through
 # pkg-config, both shared and static.
 # Usage: check-install.sh BUILD_DIR
@@ -13,12 +13,18 @@ cmake --install "$build" --prefix "$prefix" >/dev/null
 libdir=$(find "$prefix" -name 'libcardex.so' -printf '%h\n' | head -n 1)
 fail=0
 for f in "$prefix/bin/cardex" "$prefix/include/cardex.h" "$libdir/libcardex.so" \
-         "$libdir/libcardex.a" "$libdir/pkgconfig/cardex.pc" "$libdir/mosquitto/mosquitto_cardex.so"; do
+         "$libdir/libcardex.a" "$libdir/pkgconfig/cardex.pc" "$libdir/mosquitto_cardex.so" \
+         "$libdir/cmake/cardex/cardexConfig.cmake" "$prefix/etc/mosquitto/conf.d/cardex.conf" \
+         "$prefix/share/man/man1/cardex.1.gz"; do
   if [ -e "$f" ]; then echo "installed: ${f#$prefix/}"; else echo "MISSING: ${f#$prefix/}"; fail=1; fi
 done
 [ "$fail" -eq 0 ] || exit 1
 
-exports=$(nm -D --defined-only "$libdir/mosquitto/mosquitto_cardex.so" | awk '$2 ~ /[TDB]/ {print $3}' | sort | tr '\n' ' ')
+# The snippet loads the plugin from where this install put it.
+grep -qx "plugin $libdir/mosquitto_cardex.so" "$prefix/etc/mosquitto/conf.d/cardex.conf" ||
+  { echo "cardex.conf does not load $libdir/mosquitto_cardex.so"; exit 1; }
+
+exports=$(nm -D --defined-only "$libdir/mosquitto_cardex.so" | awk '$2 ~ /[TDB]/ {print $3}' | sort | tr '\n' ' ')
 echo "plugin exports: $exports"
 [ "$exports" = "mosquitto_plugin_cleanup mosquitto_plugin_init mosquitto_plugin_version " ] || { echo "unexpected plugin exports"; exit 1; }
 if nm -D --defined-only "$libdir/libcardex.so" | awk '$2 ~ /[TDB]/ {print $3}' | grep -v '^cardex_'; then

@@ -1224,6 +1224,66 @@ static void test_stats(void **state)
 	expect_stats(f, 0, 0, 0, 0);
 }
 
+/* ---- withdrawal and activity counters ---- */
+
+static void test_withdraw(void **state)
+{
+	fx *f = *state;
+	cx_engine_stats st;
+
+	do_offer(f, T0, "A", "483920", 0, "ra");
+	expect_offer(f, "A", 120, "ra");
+	assert_true(cx_engine_withdraw(f->e, T0 + SEC, "A"));
+	expect_revoked(f, "A", "withdrawn", "ra");
+	expect_none(f);
+	expect_stats(f, 0, 0, 0, 0);
+	/* The right key no longer matches, and the failure counts as any other. */
+	do_claim(f, T0 + 2 * SEC, "B", "A", "483920", "", "rb");
+	expect_error(f, "B", CX_CODE_NO_MATCH, "claim/A", "rb");
+	expect_none(f);
+	/* Nothing to withdraw: no reply, no count; an invalid ID is ignored. */
+	assert_false(cx_engine_withdraw(f->e, T0 + 2 * SEC, "A"));
+	assert_false(cx_engine_withdraw(f->e, T0 + 2 * SEC, "bad/id"));
+	assert_false(cx_engine_withdraw(f->e, T0 + 2 * SEC, NULL));
+	expect_none(f);
+	/* An offer past its lifetime is not withdrawn: its owner hears "expired". */
+	do_offer(f, T0 + 3 * SEC, "C", "111111", 5, "rc");
+	expect_offer(f, "C", 5, "rc");
+	assert_false(cx_engine_withdraw(f->e, T0 + 8 * SEC, "C"));
+	expect_offer_expired(f, "C", "rc");
+	expect_none(f);
+	cx_engine_get_stats(f->e, &st);
+	assert_int_equal(st.offers_withdrawn, 1);
+	assert_int_equal(st.offers_accepted, 2);
+	assert_int_equal(st.matches, 0);
+}
+
+static void test_activity_counters(void **state)
+{
+	fx *f = *state;
+	char xid[CX_XID_HEX + 1];
+	cx_engine_stats st;
+
+	matched(f, T0, "A", "B", xid);
+	do_card(f, T0 + SEC, "A", "B", xid, CARD_A);
+	do_card(f, T0 + SEC, "B", "A", xid, CARD_B);
+	/* Refused: the exchange is closed. */
+	do_card(f, T0 + SEC, "A", "B", xid, CARD_A);
+	do_offer(f, T0, "C", "333333", 0, "");
+	do_offer(f, T0, "C", "333334", 0, "");
+	do_claim(f, T0, "D", "C", "333333", "", "");
+	f->seen = f->len;
+	cx_engine_get_stats(f->e, &st);
+	assert_int_equal(st.offers_accepted, 3);
+	assert_int_equal(st.matches, 1);
+	assert_int_equal(st.exchanges_completed, 1);
+	assert_int_equal(st.cards_relayed, 2);
+	assert_int_equal(st.card_bytes_relayed, strlen(CARD_A) + strlen(CARD_B));
+	assert_int_equal(st.claims_evaluated, 2);
+	assert_int_equal(st.claims_failed, 1);
+	assert_int_equal(st.errors_sent, 2);
+}
+
 /* ---- internal errors ---- */
 
 static void test_internal_errors(void **state)
@@ -1984,6 +2044,8 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test_setup_teardown(test_fresh_engine_is_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offer_default_ttl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_withdraw, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_activity_counters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offer_explicit_ttl_without_ref, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offer_ttl_too_long, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offer_ttl_below_minimum, setup, teardown),
