@@ -488,6 +488,8 @@ static int dispatch(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg)
 		return on_exchange_reply(f, q, msg);
 	case CX_REPLY_ERROR:
 		return on_error(f, q, msg);
+	case CX_REPLY_PK:
+		return CARDEX_OK;
 	}
 	return CARDEX_OK;
 }
