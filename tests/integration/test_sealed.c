@@ -749,6 +749,7 @@ static void test_require_sealed(void **state)
 	struct raw a;
 	char xid[CARDEX_XID_LEN + 1];
 
+	assert_true(cxb_log_contains(&fx->b, "require_sealed=true"));
 	raw_connect(&a, fx->b.port, "A", "pw-a-secret", "reply/A");
 	raw_request(&a, "claim/B", "{\"key\":\"483920\"}");
 	assert_non_null(strstr(a.last, "\"code\":\"sealed-required\""));
