@@ -300,11 +300,13 @@ static void test_commitment_mismatch(void **state)
 	assert_false(cx_seal_ready(a));
 	/* A commitment for other IDs does not fit either. */
 	cx_seal_free(a);
+	cx_seal_free(b);
 	make_pair(*state, &a, &b);
 	assert_int_equal(cx_seal_commitment("ada", "eve", pkm, commit), 0);
 	assert_int_equal(cx_seal_agree(a, XID, pkm, commit), CX_SEAL_ALTERED);
 	/* The offerer needs a commitment at all. */
 	cx_seal_free(a);
+	cx_seal_free(b);
 	make_pair(*state, &a, &b);
 	assert_int_equal(cx_seal_agree(a, XID, pkm, NULL), CX_SEAL_ERR);
 	assert_int_equal(cx_seal_agree(a, "not-an-xid", pkm, commit), CX_SEAL_ERR);
