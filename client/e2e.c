@@ -277,8 +277,12 @@ static int on_pk(cardex *cx, cardex__exchange *x)
 	return rc;
 }
 
-/* Opens the sealed card of ev in place: ev->card becomes the compact jCard. */
-static int open_card(cardex *cx, cardex__exchange *x, cardex_event *ev)
+/*
+ * Opens the sealed card of ev in place: ev->card becomes the compact jCard.
+ * CARDEX_EABORTED when it fails authentication (or is not base64url),
+ * CARDEX_ECARD when what it holds is not a jCard, CARDEX_ENOMEM.
+ */
+static int open_card(cardex__exchange *x, cardex_event *ev)
 {
 	unsigned char nonce[CX_SEAL_NONCE_LEN];
 	size_t cap = ev->card_len / 4 * 3 + 3;
@@ -320,7 +324,6 @@ cleanup:
 	}
 	free(pt);
 	free(ct);
-	(void)cx;
 	return rc;
 }
 
@@ -353,7 +356,7 @@ static int on_card(cardex *cx, cardex__exchange *x, cardex_event *ev)
 		cardex_event_clear(ev);
 		return fail_exchange(cx, x, "altered", ALTERED_EARLY);
 	}
-	rc = open_card(cx, x, ev);
+	rc = open_card(x, ev);
 	if(rc != CARDEX_OK) {
 		cardex_event_clear(ev);
 		if(rc == CARDEX_ENOMEM) {

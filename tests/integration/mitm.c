@@ -121,10 +121,13 @@ static void set_str(cJSON *obj, const char *name, const char *v)
 	cJSON_ReplaceItemInObjectCaseSensitive(obj, name, cJSON_CreateString(v));
 }
 
-/* Flips bit 3 of the character at i of a base64url string, keeping it base64url and canonical. */
+/*
+ * Changes the fifth character of a base64url string by one bit of its
+ * value ('A' 0 <-> 'Q' 16, else to 'B' or 'R'): one bit of the decoded
+ * bytes differs, and the text stays canonical base64url of the same length.
+ */
 static void flip_b64(char *s)
 {
-	/* 'A' (0) <-> 'Q' (16): a change of one bit of the decoded bytes, in a full group. */
 	s[4] = s[4] == 'A' ? 'Q' : s[4] == 'Q' ? 'A' : (char)(s[4] == 'B' ? 'R' : 'B');
 }
 
