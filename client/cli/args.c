@@ -127,8 +127,9 @@ static const opt_def options[] = {
 		"replacing the first"},
 	{"--jcard", NULL, C(CLI_CMD_CARD_EXPORT), OPT_JCARD, "print jCard JSON (RFC 7095) instead of vCard 4.0"},
 	{"--with-provenance", NULL, C(CLI_CMD_CONTACTS_EXPORT), OPT_PROVENANCE,
-		"keep X-CARDEX-PEER, X-CARDEX-EXCHANGE and\n"
-		"X-CARDEX-RECEIVED (left out by default)"},
+		"keep X-CARDEX-PEER, X-CARDEX-EXCHANGE,\n"
+		"X-CARDEX-RECEIVED and X-CARDEX-VERIFIED (left out\n"
+		"by default)"},
 	{"--config", "FILE", ANY, OPT_CONFIG,
 		"read this config file instead of\n"
 		"$XDG_CONFIG_HOME/cardex/config"},
@@ -249,7 +250,8 @@ static const char files_text[] =
 	"  profiles/NAME.vcf   our card profiles (vCard 4.0)\n"
 	"  default-profile     the default profile's name\n"
 	"  contacts/ID.vcf     received cards (vCard 4.0, with X-CARDEX-PEER,\n"
-	"                      X-CARDEX-EXCHANGE and X-CARDEX-RECEIVED)\n"
+	"                      X-CARDEX-EXCHANGE, X-CARDEX-RECEIVED and\n"
+	"                      X-CARDEX-VERIFIED)\n"
 	"  sent.log            what we sent to whom (JSON lines, field names only)\n"
 	"Config file: \"key = value\" lines for host, port, id, password-file, cafile,\n"
 	"topic-prefix and profile; '#' starts a comment line.\n";

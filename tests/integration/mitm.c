@@ -122,9 +122,9 @@ static void set_str(cJSON *obj, const char *name, const char *v)
 }
 
 /*
- * Changes the fifth character of a base64url string by one bit of its
- * value ('A' 0 <-> 'Q' 16, else to 'B' or 'R'): one bit of the decoded
- * bytes differs, and the text stays canonical base64url of the same length.
+ * Changes the fifth character of a base64url string ('A' <-> 'Q' flips one
+ * bit of the decoded bytes; any other becomes 'B', or 'R' for a 'B'), in a
+ * full group, so the text stays canonical base64url of the same length.
  */
 static void flip_b64(char *s)
 {
