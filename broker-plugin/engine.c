@@ -1107,7 +1107,7 @@ static const char *card_order(const cx_engine *e, const exchange *x, unsigned bi
 		}
 		if(x->pk_sent & bit){
 			*code = CX_CODE_ALREADY_SENT;
-			return "this terminal already sent its key in this exchange";
+			return CX_MSG_KEY_ALREADY_SENT;
 		}
 		if(bit == SENT_B && !(x->pk_sent & SENT_A)){
 			return "the claimer sends its key only after the offerer's";

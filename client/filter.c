@@ -521,6 +521,10 @@ static int on_error(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg)
 	if(!x) {
 		return CARDEX_OK;
 	}
+	if(msg->code == CX_CODE_ALREADY_SENT && strcmp(msg->message, CX_MSG_KEY_ALREADY_SENT) == 0) {
+		/* We send our key once: this refuses a resent copy of it, not a card. */
+		return drop_resend(f);
+	}
 	if(x->sends_pending == 0) {
 		/* Every card we sent in it has its answer: this one refuses a resent copy. */
 		return drop_resend(f);

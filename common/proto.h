@@ -29,6 +29,14 @@
 #define CX_TTL_MIN 5
 #define CX_TTL_MAX 600
 #define CX_TTL_DEFAULT 120
+/*
+ * The message of the already-sent error that refuses a second public key
+ * in a sealed exchange (§8). A terminal sends its key once, so this error
+ * only ever answers a QoS 1 resend of it: terminals recognise it by this
+ * exact text and do not take it for the refusal of a card.
+ */
+#define CX_MSG_KEY_ALREADY_SENT "this terminal already sent its key in this exchange"
+
 /* Longest topic echoed back in an error reply; longer ones are cut at a UTF-8 boundary. */
 #define CX_ERROR_TOPIC_MAX 200
 

@@ -893,7 +893,7 @@ static void test_filter_resent_card(void **state)
 	struct fx *fx = *state;
 	const char *x = "22222222222222222222222222222222";
 	static const cardex_event_type want[] = {CARDEX_EV_OFFER, CARDEX_EV_MATCH, CARDEX_EV_SENT,
-		CARDEX_EV_ERROR, CARDEX_EV_ERROR};
+		CARDEX_EV_ERROR, CARDEX_EV_ERROR, CARDEX_EV_ERROR};
 	char ref[CX_REF_MAX + 1];
 	struct raw srv;
 
@@ -920,6 +920,13 @@ static void test_filter_resent_card(void **state)
 	srv_reply(&srv, "{\"type\":\"error\",\"code\":\"unknown-exchange\",\"topic\":\"card/B\","
 			"\"message\":\"m\",\"exchange\":\"%s\"}", x);
 	srv_settle(&srv, &fx->a);
+	/* A resent public key's refusal, while a card awaits its answer, is not that card's. */
+	srv_card(&srv, &fx->a, x);
+	srv_reply(&srv, "{\"type\":\"error\",\"code\":\"already-sent\",\"topic\":\"card/B\","
+			"\"message\":\"%s\",\"exchange\":\"%s\"}", CX_MSG_KEY_ALREADY_SENT, x);
+	srv_reply(&srv, "{\"type\":\"error\",\"code\":\"unknown-exchange\",\"topic\":\"card/B\","
+			"\"message\":\"m\",\"exchange\":\"%s\"}", x);
+	srv_settle(&srv, &fx->a);
 	/* too-large carries no exchange: it is placed by its topic, for a card awaiting its answer. */
 	srv_card(&srv, &fx->a, x);
 	srv_reply(&srv, "{\"type\":\"error\",\"code\":\"too-large\",\"topic\":\"card/B\",\"message\":\"m\"}");
@@ -930,8 +937,9 @@ static void test_filter_resent_card(void **state)
 	expect_types(&fx->a, want, sizeof(want) / sizeof(want[0]));
 	assert_string_equal(fx->a.evs[3].code, "unknown-exchange");
 	assert_string_equal(fx->a.evs[3].exchange, x);
-	assert_string_equal(fx->a.evs[4].code, "too-large");
-	assert_string_equal(fx->a.evs[4].exchange, x);
+	assert_string_equal(fx->a.evs[4].code, "unknown-exchange");
+	assert_string_equal(fx->a.evs[5].code, "too-large");
+	assert_string_equal(fx->a.evs[5].exchange, x);
 }
 
 /*
