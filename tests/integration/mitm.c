@@ -166,6 +166,11 @@ static char *rewrite(mitm *m, const char *to, const unsigned char *payload, size
 			set_str(root, "peer_commit", b64);
 			changed = true;
 		}
+	} else if(strcmp(type->valuestring, "pk") == 0 && mode == MITM_ZERO_PK && strcmp(to, m->a) != 0) {
+		unsigned char zero[CX_SEAL_KEY_LEN] = {0};
+		b64_of(zero, sizeof(zero), b64, sizeof(b64));
+		set_str(root, "pk", b64);
+		changed = true;
 	} else if(strcmp(type->valuestring, "pk") == 0
 			&& (mode == MITM_SWAP_KEYS || (mode == MITM_SWAP_PK && strcmp(to, m->a) == 0))) {
 		b64_of(strcmp(to, m->a) == 0 ? m->pk_to_a : m->pk_to_b, CX_SEAL_KEY_LEN, b64, sizeof(b64));

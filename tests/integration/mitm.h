@@ -21,6 +21,7 @@ typedef enum {
 	MITM_SWAP_KEYS,    /* its own key to each side and a commitment to the one A gets: codes differ */
 	MITM_SWAP_PK,      /* its own key to A, commitment left alone: A's check fails */
 	MITM_STRIP_COMMIT, /* no "peer_commit" in A's match: a downgrade attempt */
+	MITM_ZERO_PK,      /* B gets an all-zero key (of low order) instead of A's */
 	MITM_FLIP_CT,      /* one bit of the first sealed card's "ct" flipped */
 	MITM_FLIP_N,       /* one bit of the first sealed card's "n" flipped */
 	MITM_REPLAY        /* the first sealed card of each later exchange replaced by the first one seen */

@@ -568,6 +568,27 @@ static void test_mitm_swapped_key_fails_commitment(void **state)
 	assert_null(find(&fx->b_, CARDEX_EV_CARD));
 }
 
+/* A key of low order for B: refused as an alteration; B sends neither its key nor its card. */
+static void test_low_order_key(void **state)
+{
+	struct fx *fx = *state;
+	const cardex_event *ev;
+	char xid[CARDEX_XID_LEN + 1];
+
+	two_terms(fx, MITM_ZERO_PK, false);
+	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
+	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_OK);
+	ev = wait_for(&fx->b_, CARDEX_EV_ERROR, &fx->a);
+	assert_string_equal(ev->code, "altered");
+	assert_non_null(strstr(ev->message, "not a valid key"));
+	quiet(&fx->a, &fx->b_);
+	assert_null(find(&fx->b_, CARDEX_EV_SAFETY));
+	/* Only A's key went out; B's key and card did not. */
+	assert_int_equal(mitm_pk_sent(fx->m), 1);
+	assert_int_equal(mitm_sealed_sent(fx->m) + mitm_plain_sent(fx->m), 0);
+	assert_true(cxb_alive(&fx->b));
+}
+
 /* One tampering (mode) on A's sealed card: B refuses it, saves nothing; the broker lives on. */
 static void tampered(struct fx *fx, mitm_mode mode)
 {
@@ -882,6 +903,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_plaintext_at_rest_or_in_transit, setup_later, teardown),
 		cmocka_unit_test_setup_teardown(test_mitm_swapped_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mitm_swapped_key_fails_commitment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_low_order_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flipped_ct, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flipped_nonce, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replayed_card, setup, teardown),
