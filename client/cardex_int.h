@@ -85,6 +85,7 @@ typedef struct {
 	bool confirmed;       /* cardex_confirm accepted the code */
 	bool aborted;         /* aborted or altered: nothing more goes out or in */
 	bool card_out_sent;   /* our sealed card was published */
+	bool card_opened;     /* the peer's sealed card was opened */
 	char *out_card;       /* compact jCard waiting to go out; wiped and freed */
 	size_t out_len;
 	char *in_card;        /* opened jCard waiting for the confirmation; wiped and freed */

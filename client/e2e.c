@@ -62,6 +62,18 @@ static int fail_exchange(cardex *cx, cardex__exchange *x, const char *code, cons
 	return local_event(cx, x, CARDEX_EV_ERROR, code, message);
 }
 
+/*
+ * Once our card went out and the peer's was opened, the direction keys
+ * have done their work: they are wiped with the rest of the context.
+ */
+static void wipe_keys_if_done(cardex__exchange *x)
+{
+	if(x->card_out_sent && x->card_opened) {
+		cx_seal_free(x->seal);
+		x->seal = NULL;
+	}
+}
+
 /* ---- sending ---- */
 
 static int send_pk(cardex *cx, cardex__exchange *x)
@@ -142,6 +154,7 @@ static int send_sealed(cardex *cx, cardex__exchange *x)
 		free(x->out_card);
 		x->out_card = NULL;
 		x->out_len = 0;
+		wipe_keys_if_done(x);
 	}
 cleanup:
 	/* The ciphertext is no secret, but the buffers are cheap to wipe. */
@@ -206,6 +219,10 @@ int cardex__e2e_send(cardex *cx, cardex__exchange *x, const char *card, size_t l
 			return CARDEX_EPLAIN;
 		}
 		return send_plain(cx, x, card, len);
+	}
+	if(x->sealed && !x->seal) {
+		/* Both cards passed and the keys are wiped: nothing can be sealed in it any more. */
+		return CARDEX_ESTATE;
 	}
 	copy = malloc(len + 1);
 	if(!copy) {
@@ -365,6 +382,8 @@ static int on_card(cardex *cx, cardex__exchange *x, cardex_event *ev)
 		return rc == CARDEX_ECARD ? fail_exchange(cx, x, "bad-card", "the peer's sealed card is not a valid jCard; nothing was saved")
 			: fail_exchange(cx, x, "altered", ALTERED_CARD);
 	}
+	x->card_opened = true;
+	wipe_keys_if_done(x);
 	if(cx->confirm && !x->confirmed) {
 		/* Held, opened, until the user compared the codes. */
 		x->in_card = ev->card;

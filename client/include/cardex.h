@@ -205,7 +205,9 @@ CARDEX_EXTERN int cardex_claim(cardex *cx, const char *peer_id, const char *key)
  * out sealed once the keys are agreed and, with cardex_options.confirm,
  * once cardex_confirm accepted the code; CARDEX_OK then means "queued".
  * CARDEX_EPLAIN when the peer does not seal and allow_plain is off,
- * CARDEX_EABORTED when the exchange was aborted or altered.
+ * CARDEX_EABORTED when the exchange was aborted or altered, CARDEX_ESTATE
+ * once our card went out and the peer's was opened (the exchange's keys are
+ * wiped then).
  */
 CARDEX_EXTERN int cardex_send_card(cardex *cx, const char *exchange, const char *card_json,
 		size_t card_len);
