@@ -6,7 +6,7 @@
  * Module map: main.c (options, dispatch), engine_bench.c (--engine),
  * broker_bench.c (brokers, rounds, report), launch.c (private Mosquitto
  * processes), load.c (MQTT terminal pairs on one epoll loop), cards.c (the
- * jCards sent), stats.c (clocks, samples, percentiles, memory, CPU),
+ * jCards sent), seal_bench.c (--seal), stats.c (clocks, samples, percentiles, memory, CPU),
  * json.c (output). Cross-file functions carry the bench__ prefix.
  */
 #ifndef CX_BENCH_H
@@ -34,6 +34,7 @@ typedef enum {
 
 struct bench__opts {
 	bool engine;              /* --engine */
+	bool seal;                /* --seal: a terminal's sealing cost per exchange */
 	bool json;                /* --json */
 	/* --engine */
 	size_t offers;            /* largest number of pending offers (1000000) */
@@ -59,6 +60,9 @@ extern volatile sig_atomic_t bench__stop;
 
 /* The engine benchmark. Returns a BENCH_EXIT_* code; prints its own errors. */
 int bench__engine_main(const struct bench__opts *o);
+
+/* The sealing benchmark (--seal, --count exchanges). Returns a BENCH_EXIT_* code. */
+int bench__seal_main(const struct bench__opts *o);
 
 /* The broker benchmark. Returns a BENCH_EXIT_* code; prints its own errors. */
 int bench__broker_main(const struct bench__opts *o);

@@ -40,7 +40,7 @@
 
 /* Replies counted by type, and what the benchmark needs back from them. */
 struct tally {
-	uint64_t n[CX_REPLY_ERROR + 1];
+	uint64_t n[CX_REPLY__LAST + 1];
 	char xid[CX_XID_HEX + 1]; /* exchange ID of the last match */
 	cx_code last_error;
 };
@@ -78,7 +78,7 @@ static void count_emit(void *ctx, const char *to, const cx_reply *r)
 	struct tally *t = ctx;
 
 	(void)to;
-	if (r->type >= CX_REPLY_OFFER && r->type <= CX_REPLY_ERROR)
+	if (r->type >= CX_REPLY_OFFER && r->type <= CX_REPLY__LAST)
 		t->n[r->type]++;
 	if (r->type == CX_REPLY_MATCH && r->xid != NULL) {
 		size_t len = strnlen(r->xid, CX_XID_HEX);

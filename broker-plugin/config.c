@@ -149,6 +149,24 @@ static int set_dynsec_file(struct plugin__config *cfg, const char *value)
 	return MOSQ_ERR_SUCCESS;
 }
 
+/* A boolean option: true/false (also on/off, yes/no, 1/0). Returns MOSQ_ERR_INVAL after logging. */
+static int set_bool(const char *name, const char *value, bool *out)
+{
+	if(strcmp(value, "true") == 0 || strcmp(value, "on") == 0 || strcmp(value, "yes") == 0
+			|| strcmp(value, "1") == 0){
+		*out = true;
+		return MOSQ_ERR_SUCCESS;
+	}
+	if(strcmp(value, "false") == 0 || strcmp(value, "off") == 0 || strcmp(value, "no") == 0
+			|| strcmp(value, "0") == 0){
+		*out = false;
+		return MOSQ_ERR_SUCCESS;
+	}
+	mosquitto_log_printf(MOSQ_LOG_ERR,
+			"cardex: invalid value for plugin_opt_%s: \"%s\" (expected true or false)", name, value);
+	return MOSQ_ERR_INVAL;
+}
+
 /* Applies one option. Returns MOSQ_ERR_INVAL after logging an unknown name or bad value. */
 static int set_option(struct plugin__config *cfg, const char *key, const char *value)
 {
@@ -159,6 +177,9 @@ static int set_option(struct plugin__config *cfg, const char *key, const char *v
 	}
 	if(strcmp(key, "dynsec_config_file") == 0){
 		return set_dynsec_file(cfg, value);
+	}
+	if(strcmp(key, "require_sealed") == 0){
+		return set_bool(key, value, &cfg->limits.require_sealed);
 	}
 	for(size_t i = 0; i < NNUM_OPTS; i++){
 		if(strcmp(key, num_opts[i].name) == 0){

@@ -89,6 +89,8 @@ typedef struct {
 	cx_hnode hn;
 	cx_timer timer;                 /* due = end of the exchange's lifetime */
 	uint8_t sent;                   /* SENT_A | SENT_B */
+	uint8_t pk_sent;                /* SENT_A | SENT_B: public keys relayed (sealed exchanges) */
+	bool sealed;                    /* the claim carried a commit */
 	unsigned char xid[XID_LEN];
 	char a[CX_ID_MAX + 1];
 	char b[CX_ID_MAX + 1];
@@ -157,6 +159,7 @@ void cx_limits_default(cx_limits *lim)
 	lim->claim_failures_per_min_total = 1000;
 	lim->max_limiters = 100000;
 	lim->error_replies_per_sec = 20;
+	lim->require_sealed = false;
 }
 
 const char *cx_limits_check(const cx_limits *lim)
@@ -923,16 +926,19 @@ static void offer_matched(cx_engine *e, int64_t now_ms, offer *o, const char *cl
 		return;
 	}
 	cx_xid_format(x->xid, hex);
+	x->sealed = req->commit[0] != '\0';
 	cx_reply r = {
 		.type = CX_REPLY_MATCH,
 		.xid = hex,
 		.peer = x->b,
 		.expires_in = e->lim.exchange_ttl_s,
 		.ref = o->ref,
+		.commit = req->commit, /* relayed unread; "" is left out */
 	};
 	e->emit(e->ctx, x->a, &r);
 	r.peer = x->a;
 	r.ref = req->ref;
+	r.commit = NULL;
 	e->emit(e->ctx, x->b, &r);
 	offer_destroy(e, o);
 }
@@ -972,6 +978,11 @@ void cx_engine_claim_from(cx_engine *e, int64_t now_ms, const char *claimer, con
 	if(req->from[0] != '\0' && strcmp(req->from, claimer) != 0){
 		emit_error(e, now_ms, claimer, CX_CODE_BAD_REQUEST, topic, req->ref, NULL,
 				"from is not the sender's terminal ID");
+		return;
+	}
+	if(e->lim.require_sealed && req->commit[0] == '\0'){
+		emit_error(e, now_ms, claimer, CX_CODE_SEALED_REQUIRED, topic, req->ref, NULL,
+				"this server accepts only sealed exchanges: the claim needs a \"commit\"");
 		return;
 	}
 	if(strcmp(claimer, owner) == 0){
@@ -1097,10 +1108,54 @@ static bool xid_parse(const char *s, unsigned char raw[XID_LEN])
 	return true;
 }
 
+/*
+ * Whether a message of this kind from the party with bit may pass now in
+ * exchange x (which it has sent no card in yet): NULL, or the reason for
+ * the error and *code. The plugin reads neither keys nor cards: it only
+ * keeps the order that makes the commitment work (the offerer's key before
+ * the claimer's) and keeps plaintext out of an exchange a party sealed.
+ */
+static const char *card_order(const cx_engine *e, const exchange *x, unsigned bit, cx_card_kind kind,
+		cx_code *code)
+{
+	*code = CX_CODE_BAD_ORDER;
+	switch(kind){
+	case CX_CARD_PK:
+		if(!x->sealed){
+			return "this exchange is not sealed: its claim carried no commit";
+		}
+		if(x->pk_sent & bit){
+			*code = CX_CODE_ALREADY_SENT;
+			return CX_MSG_KEY_ALREADY_SENT;
+		}
+		if(bit == SENT_B && !(x->pk_sent & SENT_A)){
+			return "the claimer sends its key only after the offerer's";
+		}
+		return NULL;
+	case CX_CARD_SEALED:
+		if(x->pk_sent != (SENT_A | SENT_B)){
+			return "a sealed card passes only after both keys";
+		}
+		return NULL;
+	case CX_CARD_PLAIN:
+	default:
+		if(e->lim.require_sealed){
+			*code = CX_CODE_SEALED_REQUIRED;
+			return "this server accepts only sealed cards";
+		}
+		if(x->pk_sent & bit){
+			return "this terminal sealed this exchange: its card must be sealed";
+		}
+		return NULL;
+	}
+}
+
 void cx_engine_card(cx_engine *e, int64_t now_ms, const char *sender, const char *peer,
 		const cx_card_req *req, const char *topic)
 {
 	unsigned char raw[XID_LEN];
+	const char *why;
+	cx_code code;
 	const char *xid_echo;
 	const char *other;
 	unsigned bit;
@@ -1135,6 +1190,17 @@ void cx_engine_card(cx_engine *e, int64_t now_ms, const char *sender, const char
 		emit_error(e, now_ms, sender, CX_CODE_ALREADY_SENT, topic, NULL, xid_echo, NULL);
 		return;
 	}
+	why = card_order(e, x, bit, req->kind, &code);
+	if(why != NULL){
+		emit_error(e, now_ms, sender, code, topic, NULL, xid_echo, why);
+		return;
+	}
+	if(req->kind == CX_CARD_PK){
+		cx_reply pk = {.type = CX_REPLY_PK, .xid = xid_echo, .peer = sender, .pk = req->pk};
+		x->pk_sent |= (uint8_t)bit;
+		e->emit(e->ctx, other, &pk);
+		return;
+	}
 
 	cx_reply card = {
 		.type = CX_REPLY_CARD,
@@ -1143,6 +1209,13 @@ void cx_engine_card(cx_engine *e, int64_t now_ms, const char *sender, const char
 		.card = req->card,
 		.card_len = req->card_len,
 	};
+	if(req->kind == CX_CARD_SEALED){
+		card.card = NULL;
+		card.card_len = 0;
+		card.n = req->n;
+		card.ct = req->ct;
+		card.ct_len = req->ct_len;
+	}
 	e->emit(e->ctx, other, &card);
 	e->counters.cards_relayed++;
 	e->counters.card_bytes_relayed += req->card_len;

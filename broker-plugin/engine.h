@@ -70,6 +70,11 @@ typedef struct {
 	 * refused requests is not answered by an equal flood of errors.
 	 */
 	uint32_t error_replies_per_sec;
+	/*
+	 * Refuse plaintext cards and claims without a "commit" (sealed-required),
+	 * so that the server never sees a card (false).
+	 */
+	bool require_sealed;
 } cx_limits;
 
 /* Fills lim with the defaults given in parentheses above. Cannot fail. */
@@ -125,7 +130,8 @@ void cx_engine_offer(cx_engine *e, int64_t now_ms, const char *owner, const cx_o
  * key: indistinguishable), capacity. On a wrong key against a live offer,
  * emits "attempt" to the owner, or "revoked"/"attempts" when none is left.
  * Every no-match counts against claimer's failures in the current window.
- * On a match the offer is consumed and both get "match".
+ * On a match the offer is consumed and both get "match"; the owner's carries
+ * the claim's "commit" as "peer_commit", which makes the exchange sealed.
  * Same as cx_engine_claim_from with no address.
  */
 void cx_engine_claim(cx_engine *e, int64_t now_ms, const char *claimer, const char *owner,
@@ -136,7 +142,8 @@ void cx_engine_claim(cx_engine *e, int64_t now_ms, const char *claimer, const ch
  * form of the peer address, keyed by cx_address_key; NULL or "" when unknown,
  * which exempts the claim from the per-address limit only). The checks, in
  * order: the three rate limits (rate-limited, retry_after the longest wait
- * among the limits reached), from (bad-request), self-claim, room to count a
+ * among the limits reached), from (bad-request), a missing commit under
+ * require_sealed (sealed-required), self-claim, room to count a
  * failure (capacity when max_limiters is reached, internal when memory runs
  * out; both unevaluated), then lookup, expiry and key comparison (no-match).
  * Every no-match counts once against the claimer, its address and the total.
@@ -150,6 +157,15 @@ void cx_engine_claim_from(cx_engine *e, int64_t now_ms, const char *claimer, con
  * such live exchange), not-peer (sender and peer are not its two parties),
  * already-sent. The exchange closes when both cards passed. The card text is
  * passed through; the caller keeps ownership.
+ *
+ * In a sealed exchange (its claim had a commit) the engine also relays the
+ * public keys (req->kind CX_CARD_PK: "pk" to the peer, no reply to the
+ * sender) and sealed cards (CX_CARD_SEALED: "card" with n and ct), opaque,
+ * and checks only their order: each party sends one key, the offerer's
+ * first, the claimer's after it, and a sealed card only once both keys
+ * passed; a plaintext card only from a party that sent no key. Anything
+ * else is bad-order (a second key: already-sent); under require_sealed a
+ * plaintext card is sealed-required.
  */
 void cx_engine_card(cx_engine *e, int64_t now_ms, const char *sender, const char *peer,
 		const cx_card_req *req, const char *topic);

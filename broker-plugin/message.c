@@ -211,6 +211,10 @@ static void log_reply(const char *to, const cx_reply *r)
 		mosquitto_log_printf(MOSQ_LOG_DEBUG, "cardex: card passed | from=%s to=%s", to,
 				r->peer != NULL ? r->peer : "");
 		break;
+	case CX_REPLY_PK:
+		mosquitto_log_printf(MOSQ_LOG_DEBUG, "cardex: key passed | from=%s to=%s",
+				r->peer != NULL ? r->peer : "", to);
+		break;
 	case CX_REPLY_EXPIRED:
 		mosquitto_log_printf(MOSQ_LOG_DEBUG, "cardex: %s expired | terminal=%s",
 				r->offer ? "offer" : "exchange", to);
@@ -279,6 +283,11 @@ static size_t reply_size_max(const cx_reply *r)
 	}
 	if(r->card != NULL){
 		size += r->card_len;
+	}
+	/* Sealed exchanges: base64url, copied as it is. */
+	size += str_max(r->commit) + str_max(r->pk) + str_max(r->n);
+	if(r->ct != NULL){
+		size += r->ct_len;
 	}
 	return size;
 }

@@ -63,11 +63,12 @@ static void log_limits(const struct plugin__config *cfg)
 	mosquitto_log_printf(MOSQ_LOG_INFO,
 			"cardex: limits | attempts=%u claim_failures_per_min=%u claim_failures_per_min_per_address=%u "
 			"claim_failures_per_min_total=%u max_offers=%u max_exchanges=%u max_limiters=%u "
-			"error_replies_per_sec=%u max_payload=%u",
+			"error_replies_per_sec=%u max_payload=%u require_sealed=%s",
 			(unsigned)l->attempts, (unsigned)l->claim_failures_per_min,
 			(unsigned)l->claim_failures_per_min_per_address, (unsigned)l->claim_failures_per_min_total,
 			(unsigned)l->max_offers, (unsigned)l->max_exchanges, (unsigned)l->max_limiters,
-			(unsigned)l->error_replies_per_sec, (unsigned)cfg->max_payload);
+			(unsigned)l->error_replies_per_sec, (unsigned)cfg->max_payload,
+			l->require_sealed ? "true" : "false");
 }
 
 PLUGIN_EXPORT int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)

@@ -91,6 +91,7 @@ static void handle_free(cardex *cx)
 	free(cx->prefix);
 	free(cx->reply_topic);
 	cardex__queue_clear(&cx->queue);
+	cardex__queue_clear(&cx->ready);
 	cardex__filter_free(&cx->filter);
 	cx_rng_free(cx->rng);
 	cx_wipe(cx, sizeof(*cx));
@@ -114,6 +115,8 @@ static int check_options(const cardex_options *o, cardex *cx)
 		return CARDEX_EINVAL;
 	}
 	memcpy(cx->id, o->id, strlen(o->id) + 1);
+	cx->allow_plain = o->allow_plain;
+	cx->confirm = o->confirm;
 	cx->port = o->port ? o->port : (o->cafile ? DEFAULT_TLS_PORT : DEFAULT_PORT);
 	cx->keepalive = o->keepalive ? o->keepalive : DEFAULT_KEEPALIVE;
 	cx->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms
@@ -254,8 +257,7 @@ static int new_ref(cardex *cx, char ref[CX_REF_MAX + 1])
 	return CARDEX_OK;
 }
 
-/* Publishes a small request to <prefix><kind>/<id>. */
-static int publish_to(cardex *cx, cx_topic_kind kind, const char *id, const char *payload,
+int cardex__publish_to(cardex *cx, cx_topic_kind kind, const char *id, const char *payload,
 		size_t len)
 {
 	size_t cap = strlen(cx->prefix) + CX_TOPIC_BASE_MAX + 1;
@@ -301,7 +303,7 @@ int cardex_offer(cardex *cx, const char *key, unsigned ttl)
 		rc = CARDEX_EPROTOCOL;
 		goto cleanup;
 	}
-	rc = publish_to(cx, CX_TOPIC_KEYS, cx->id, buf, len);
+	rc = cardex__publish_to(cx, CX_TOPIC_KEYS, cx->id, buf, len);
 	if(rc == CARDEX_OK) {
 		cardex__filter_new_offer(&cx->filter, req.ref);
 	}
@@ -313,8 +315,10 @@ cleanup:
 
 int cardex_claim(cardex *cx, const char *peer_id, const char *key)
 {
+	unsigned char commit[CX_SEAL_KEY_LEN];
+	cx_seal *seal = NULL;
 	cx_claim_req req;
-	char buf[256];
+	char buf[384];
 	size_t len;
 	int rc;
 
@@ -328,16 +332,26 @@ int cardex_claim(cardex *cx, const char *peer_id, const char *key)
 	if(rc != CARDEX_OK) {
 		goto cleanup;
 	}
+	/* A fresh key pair for the exchange this claim may open; the claim commits to it. */
+	seal = cx_seal_new(cx->rng, CX_SEAL_CLAIMER, peer_id, cx->id);
+	if(!seal) {
+		rc = CARDEX_ERANDOM;
+		goto cleanup;
+	}
+	cx_seal_commit(seal, commit);
+	cx_b64u_encode(commit, sizeof(commit), req.commit, sizeof(req.commit));
 	len = cx_claim_encode(&req, buf, sizeof(buf));
 	if(len >= sizeof(buf)) {
 		rc = CARDEX_EPROTOCOL;
 		goto cleanup;
 	}
-	rc = publish_to(cx, CX_TOPIC_CLAIM, peer_id, buf, len);
+	rc = cardex__publish_to(cx, CX_TOPIC_CLAIM, peer_id, buf, len);
 	if(rc == CARDEX_OK) {
-		cardex__filter_new_claim(&cx->filter, req.ref);
+		cardex__filter_new_claim(&cx->filter, req.ref, seal);
+		seal = NULL;
 	}
 cleanup:
+	cx_seal_free(seal);
 	cx_wipe(buf, sizeof(buf));
 	cx_claim_req_clear(&req);
 	return rc;
@@ -358,7 +372,7 @@ static void wipe_json(cJSON *j)
  * caller wipes and frees it), or NULL with *rc set to CARDEX_ECARD or
  * CARDEX_ENOMEM. Re-printing drops whitespace and anything after the value.
  */
-static char *compact_card(const char *card_json, size_t card_len, int *rc)
+char *cardex__compact_card(const char *card_json, size_t card_len, int *rc)
 {
 	cJSON *root = cJSON_ParseWithLength(card_json, card_len);
 	char *out = NULL;
@@ -379,10 +393,7 @@ int cardex_send_card(cardex *cx, const char *exchange, const char *card_json, si
 {
 	cardex__exchange *x;
 	char *card = NULL;
-	char *buf = NULL;
-	size_t clen = 0;
-	size_t cap = 0;
-	size_t need;
+	size_t clen;
 	int rc = CARDEX_EINVAL;
 
 	if(!cx || !exchange || !card_json) {
@@ -392,31 +403,12 @@ int cardex_send_card(cardex *cx, const char *exchange, const char *card_json, si
 	if(!x) {
 		return CARDEX_ESTATE;
 	}
-	card = compact_card(card_json, card_len, &rc);
+	card = cardex__compact_card(card_json, card_len, &rc);
 	if(!card) {
 		return rc;
 	}
 	clen = strlen(card);
-	cap = clen + 128;
-	buf = malloc(cap);
-	if(!buf) {
-		rc = CARDEX_ENOMEM;
-		goto cleanup;
-	}
-	need = cx_card_encode(x->xid, card, clen, buf, cap);
-	if(need >= cap) {
-		rc = CARDEX_EPROTOCOL;
-		goto cleanup;
-	}
-	rc = publish_to(cx, CX_TOPIC_CARD, x->peer, buf, need);
-	if(rc == CARDEX_OK) {
-		x->sends_pending++;
-	}
-cleanup:
-	if(buf) {
-		cx_wipe(buf, cap);
-	}
-	free(buf);
+	rc = cardex__e2e_send(cx, x, card, clen);
 	cx_wipe(card, clen);
 	free(card);
 	return rc;
@@ -459,7 +451,10 @@ int cardex_wait(cardex *cx, int timeout_ms, cardex_event *ev)
 	memset(ev, 0, sizeof(*ev));
 	deadline = timeout_ms < 0 ? -1 : cardex__now_ms() + timeout_ms;
 	for(;;) {
-		if(cardex__queue_pop(&cx->queue, ev)) {
+		if(cardex__e2e_pump(cx) != CARDEX_OK) {
+			cx->nomem = true;
+		}
+		if(cardex__queue_pop(&cx->ready, ev)) {
 			return CARDEX_OK;
 		}
 		if(cx->nomem) {
@@ -492,10 +487,13 @@ static size_t deliver(cardex *cx)
 	cardex_event ev;
 	size_t n = 0;
 
+	if(cardex__e2e_pump(cx) != CARDEX_OK) {
+		cx->nomem = true;
+	}
 	if(!cx->cb) {
 		return 0;
 	}
-	while(cardex__queue_pop(&cx->queue, &ev)) {
+	while(cardex__queue_pop(&cx->ready, &ev)) {
 		cx->cb(cx, &ev, cx->cb_ud);
 		cardex_event_clear(&ev);
 		n++;
@@ -514,7 +512,7 @@ int cardex_loop(cardex *cx, int timeout_ms)
 	}
 	deadline = timeout_ms < 0 ? -1 : cardex__now_ms() + timeout_ms;
 	for(;;) {
-		if(deliver(cx) > 0 || (!cx->cb && cx->queue.len > 0)) {
+		if(deliver(cx) > 0 || (!cx->cb && cx->ready.len > 0)) {
 			return CARDEX_OK;
 		}
 		if(cx->nomem) {

@@ -14,8 +14,16 @@
 #include "crypto.h"
 #include "ids.h"
 #include "proto.h"
+#include "seal.h"
+#include "topic.h"
 
 struct mosquitto;
+
+/*
+ * Internal event type: the peer's public key arrived (the filter stored it
+ * in the exchange). Consumed by the sealing layer (e2e.c), never reported.
+ */
+#define CARDEX__EV_PK 100
 
 /* ---- event queue (queue.c) ---- */
 
@@ -62,13 +70,37 @@ typedef struct {
 	 * is the refusal of a QoS 1 resend (or a redelivery of an answer).
 	 */
 	unsigned sends_pending;
+
+	/* Sealing (e2e.c); the filter fills in what arrives, e2e.c does the rest. */
+	bool offerer;         /* we made the offer (A) */
+	bool sealed;          /* cards go sealed: A got a peer_commit, or B committed in its claim */
+	bool has_commit;      /* A: peer_commit arrived in the match */
+	unsigned char peer_commit[CX_SEAL_KEY_LEN];
+	bool pk_seen;         /* the peer's key arrived (once) */
+	unsigned char peer_pk[CX_SEAL_KEY_LEN];
+	char in_n[CX_SEAL_B64_NONCE + 1]; /* nonce of the sealed card received */
+	cx_seal *seal;        /* our side; NULL when not sealed */
+	bool pk_sent;         /* our key was published */
+	bool agreed;          /* keys agreed, safety code known */
+	bool confirmed;       /* cardex_confirm accepted the code */
+	bool aborted;         /* aborted or altered: nothing more goes out or in */
+	bool card_out_sent;   /* our sealed card was published */
+	bool card_opened;     /* the peer's sealed card was opened */
+	char *out_card;       /* compact jCard waiting to go out; wiped and freed */
+	size_t out_len;
+	char *in_card;        /* opened jCard waiting for the confirmation; wiped and freed */
+	size_t in_len;
 } cardex__exchange;
+
+/* Wipes and frees what an exchange holds for sealing (seal, cards). */
+void cardex__exchange_release(cardex__exchange *x);
 
 /* A claim this handle made: its ref and what answered it so far. */
 typedef struct {
 	char ref[CX_REF_MAX + 1];
 	bool matched;       /* its match was reported */
 	bool refused;       /* its error was reported */
+	cx_seal *seal;      /* the key pair it committed to, moved to the exchange at the match */
 } cardex__claim;
 
 typedef struct {
@@ -124,8 +156,11 @@ void cardex__filter_init(cardex__filter *f, const char *prefix);
 void cardex__filter_free(cardex__filter *f);
 /* Makes ref the live offer ref; earlier offer refs stop being live. */
 void cardex__filter_new_offer(cardex__filter *f, const char *ref);
-/* Adds ref to the live claim refs (the oldest one drops out when full). */
-void cardex__filter_new_claim(cardex__filter *f, const char *ref);
+/*
+ * Adds ref to the live claim refs (the oldest one drops out when full),
+ * taking seal (the key pair committed to in the claim; may be NULL).
+ */
+void cardex__filter_new_claim(cardex__filter *f, const char *ref, cx_seal *seal);
 /* The known exchange xid, or NULL. */
 cardex__exchange *cardex__filter_exchange(cardex__filter *f, const char *xid);
 
@@ -172,8 +207,12 @@ struct cardex {
 	/* why the first connection failed (TLS reason, errno text); "" when unknown */
 	char detail[CARDEX__DETAIL_MAX];
 
+	bool allow_plain;      /* cardex_options.allow_plain */
+	bool confirm;          /* cardex_options.confirm */
+
 	cardex__filter filter;
-	cardex__queue queue;
+	cardex__queue queue;   /* events from the filter, before sealing */
+	cardex__queue ready;   /* events for the application (e2e.c) */
 	cardex_event_cb cb;
 	void *cb_ud;
 };
@@ -205,6 +244,29 @@ void cardex__conn_close(cardex *cx);
  * when nothing happened) or a sticky error such as CARDEX_EAUTH.
  */
 int cardex__conn_drive(cardex *cx, int timeout_ms);
+
+/* ---- sealing (e2e.c) ---- */
+
+/*
+ * Moves every event of cx->queue through the sealing layer into cx->ready:
+ * sends our key when due, agrees keys, opens sealed cards, sends a waiting
+ * card, refuses plaintext where it is not allowed; consumes internal
+ * events. Returns CARDEX_OK or CARDEX_ENOMEM (an event was lost).
+ */
+int cardex__e2e_pump(cardex *cx);
+
+/* cardex_send_card for an exchange: sealed, plain or refused. card is compact jCard text. */
+int cardex__e2e_send(cardex *cx, cardex__exchange *x, const char *card, size_t len);
+
+/*
+ * Checks card_json as a jCard and returns its compact text (malloc'ed, the
+ * caller wipes and frees it), or NULL with *rc set to CARDEX_ECARD or
+ * CARDEX_ENOMEM (cardex.c).
+ */
+char *cardex__compact_card(const char *card_json, size_t card_len, int *rc);
+
+/* Publishes a small request to <prefix><kind>/<id> (cardex.c). */
+int cardex__publish_to(cardex *cx, cx_topic_kind kind, const char *id, const char *payload, size_t len);
 
 /*
  * Publishes payload at QoS 1 on topic. CARDEX_EDISCONNECTED when the handle

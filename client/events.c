@@ -19,6 +19,7 @@ static const char *const event_names[] = {
 	[CARDEX_EV_ATTEMPT] = "attempt",
 	[CARDEX_EV_REVOKED] = "revoked",
 	[CARDEX_EV_CARD] = "card",
+	[CARDEX_EV_SAFETY] = "safety",
 	[CARDEX_EV_SENT] = "sent",
 	[CARDEX_EV_EXPIRED] = "expired",
 	[CARDEX_EV_ERROR] = "error",
@@ -27,7 +28,7 @@ static const char *const event_names[] = {
 /* Never NULL: an out-of-range type is "unknown". */
 const char *cardex_event_type_name(cardex_event_type t)
 {
-	if(t < CARDEX_EV_OFFER || t > CARDEX_EV_ERROR) {
+	if(t < CARDEX_EV_OFFER || t > CARDEX_EV_SAFETY) {
 		return "unknown";
 	}
 	return event_names[t];

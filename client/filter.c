@@ -56,10 +56,33 @@ void cardex__filter_init(cardex__filter *f, const char *prefix)
 	f->offer_attempts = UINT32_MAX;
 }
 
+void cardex__exchange_release(cardex__exchange *x)
+{
+	cx_seal_free(x->seal);
+	x->seal = NULL;
+	if(x->out_card) {
+		cx_wipe(x->out_card, x->out_len);
+		free(x->out_card);
+		x->out_card = NULL;
+	}
+	if(x->in_card) {
+		cx_wipe(x->in_card, x->in_len);
+		free(x->in_card);
+		x->in_card = NULL;
+	}
+}
+
 void cardex__filter_free(cardex__filter *f)
 {
 	size_t i;
 
+	for(i = 0; i < CARDEX__CLAIM_REFS; i++) {
+		cx_seal_free(f->claims[i].seal);
+		f->claims[i].seal = NULL;
+	}
+	for(i = 0; i < CARDEX__EXCHANGES; i++) {
+		cardex__exchange_release(&f->xs[i]);
+	}
 	for(i = 0; i < CARDEX__PENDING; i++) {
 		if(f->held[i].used) {
 			cx_reply_msg_clear(&f->held[i].msg);
@@ -80,11 +103,13 @@ void cardex__filter_new_offer(cardex__filter *f, const char *ref)
 	f->offer_attempts = UINT32_MAX;
 }
 
-void cardex__filter_new_claim(cardex__filter *f, const char *ref)
+void cardex__filter_new_claim(cardex__filter *f, const char *ref, cx_seal *seal)
 {
 	cardex__claim *c = &f->claims[f->claim_next];
 
+	cx_seal_free(c->seal);
 	memset(c, 0, sizeof(*c));
+	c->seal = seal;
 	copy_str(c->ref, sizeof(c->ref), ref);
 	f->claim_next = (f->claim_next + 1) % CARDEX__CLAIM_REFS;
 }
@@ -147,6 +172,7 @@ static cardex__exchange *add_exchange(cardex__filter *f, const char *xid, const 
 			slot = &f->xs[i];
 		}
 	}
+	cardex__exchange_release(slot);
 	memset(slot, 0, sizeof(*slot));
 	slot->used = true;
 	slot->seq = ++f->xseq;
@@ -178,6 +204,8 @@ static void hold(cardex__filter *f, cx_reply_msg *msg)
 	slot->msg = *msg;
 	msg->card = NULL;
 	msg->card_len = 0;
+	msg->ct = NULL;
+	msg->ct_len = 0;
 }
 
 /* Builds the event of a reply; moves the card out of msg. */
@@ -249,8 +277,9 @@ static int release_held(cardex__filter *f, cardex__queue *q, const char *xid)
 
 static int on_match(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg)
 {
+	cardex__exchange *x;
 	bool *matched;
-	cardex__claim *c;
+	cardex__claim *c = NULL;
 	int rc;
 
 	if(is_offer_ref(f, msg->ref)) {
@@ -275,7 +304,18 @@ static int on_match(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg)
 		return drop_resend(f);
 	}
 	*matched = true;
-	add_exchange(f, msg->xid, msg->peer);
+	x = add_exchange(f, msg->xid, msg->peer);
+	if(c) {
+		/* The key pair the claim committed to now belongs to the exchange. */
+		x->seal = c->seal;
+		c->seal = NULL;
+		x->sealed = x->seal != NULL;
+	} else {
+		x->offerer = true;
+		x->has_commit = msg->commit[0]
+			&& cx_b64u_decode(msg->commit, strlen(msg->commit), x->peer_commit,
+				sizeof(x->peer_commit)) == CX_SEAL_KEY_LEN;
+	}
 	rc = emit(q, CARDEX_EV_MATCH, msg);
 	if(rc != CARDEX_OK) {
 		return rc;
@@ -295,11 +335,31 @@ static int on_exchange_reply(cardex__filter *f, cardex__queue *q, cx_reply_msg *
 		return CARDEX_OK;
 	}
 	switch(msg->type) {
+	case CX_REPLY_PK:
+		if(x->pk_seen || strcmp(msg->peer, x->peer) != 0
+				|| cx_b64u_decode(msg->pk, strlen(msg->pk), x->peer_pk, sizeof(x->peer_pk))
+					!= CX_SEAL_KEY_LEN) {
+			return CARDEX_OK;
+		}
+		x->pk_seen = true;
+		return emit(q, (cardex_event_type)CARDEX__EV_PK, msg);
 	case CX_REPLY_CARD:
 		if(x->card_seen || strcmp(msg->peer, x->peer) != 0) {
 			return CARDEX_OK;
 		}
 		x->card_seen = true;
+		if(msg->ct) {
+			/* Sealed: the event carries the ciphertext until e2e.c opens it. */
+			cardex_event ev;
+			copy_str(x->in_n, sizeof(x->in_n), msg->n);
+			make_event(&ev, CARDEX_EV_CARD, msg);
+			ev.sealed = true;
+			ev.card = msg->ct;
+			ev.card_len = msg->ct_len;
+			msg->ct = NULL;
+			msg->ct_len = 0;
+			return cardex__queue_push(q, &ev);
+		}
 		return emit(q, CARDEX_EV_CARD, msg);
 	case CX_REPLY_SENT:
 		if(x->sent_seen || strcmp(msg->peer, x->peer) != 0) {
@@ -461,6 +521,10 @@ static int on_error(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg)
 	if(!x) {
 		return CARDEX_OK;
 	}
+	if(msg->code == CX_CODE_ALREADY_SENT && strcmp(msg->message, CX_MSG_KEY_ALREADY_SENT) == 0) {
+		/* We send our key once: this refuses a resent copy of it, not a card. */
+		return drop_resend(f);
+	}
 	if(x->sends_pending == 0) {
 		/* Every card we sent in it has its answer: this one refuses a resent copy. */
 		return drop_resend(f);
@@ -488,6 +552,8 @@ static int dispatch(cardex__filter *f, cardex__queue *q, cx_reply_msg *msg)
 		return on_exchange_reply(f, q, msg);
 	case CX_REPLY_ERROR:
 		return on_error(f, q, msg);
+	case CX_REPLY_PK:
+		return on_exchange_reply(f, q, msg);
 	}
 	return CARDEX_OK;
 }

@@ -18,7 +18,9 @@
 	X(NOT_PEER, "not-peer", "sender and recipient are not the two parties of this exchange") \
 	X(ALREADY_SENT, "already-sent", "this terminal already sent its card in this exchange") \
 	X(CAPACITY, "capacity", "the server holds too many pending offers or exchanges") \
-	X(INTERNAL, "internal", "the server could not process the request")
+	X(INTERNAL, "internal", "the server could not process the request")            \
+	X(BAD_ORDER, "bad-order", "this message is not expected at this point of the exchange") \
+	X(SEALED_REQUIRED, "sealed-required", "this server accepts only sealed exchanges")
 
 typedef enum {
 	CX_CODE_NONE = 0,

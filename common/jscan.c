@@ -788,6 +788,25 @@ static bool scan_card(scanner *s, const char **why)
 
 /* ---- the request ---- */
 
+/* A member whose string value is recorded (any other value only counts). */
+static bool record_str(scanner *s, cx_jscan_str *rec)
+{
+	jstr str;
+
+	rec->count++;
+	rec->raw = NULL;
+	if(*s->p != '"') {
+		return scan_any(s);
+	}
+	if(!scan_string(s, &str)) {
+		return false;
+	}
+	rec->raw = (const char *)str.raw;
+	rec->len = str.len;
+	rec->escaped = str.escaped;
+	return true;
+}
+
 static bool top_member(scanner *s, void *ctx, const jstr *name)
 {
 	cx_jscan_card *out = ctx;
@@ -816,6 +835,15 @@ static bool top_member(scanner *s, void *ctx, const jstr *name)
 		out->card = (const char *)start;
 		out->card_len = (size_t)(s->p - start);
 		return true;
+	}
+	if(str_is(name, LIT("pk"), false)) {
+		return record_str(s, &out->pk);
+	}
+	if(str_is(name, LIT("n"), false)) {
+		return record_str(s, &out->n);
+	}
+	if(str_is(name, LIT("ct"), false)) {
+		return record_str(s, &out->ct);
 	}
 	return scan_any(s);
 }

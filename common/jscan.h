@@ -17,6 +17,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* A string member the scan looked for: how often it appeared and its last string value. */
+typedef struct {
+	unsigned count;   /* members of that name */
+	const char *raw;  /* contents (between the quotes) of the last one if a string, else NULL */
+	size_t len;
+	bool escaped;     /* raw holds escapes */
+} cx_jscan_str;
+
 /*
  * What the scan of a card request found. Pointers are into the payload and
  * valid while it is. Members are named case-sensitively, after unescaping.
@@ -30,6 +38,10 @@ typedef struct {
 	const char *card;     /* the last "card" value, exactly its bytes; NULL when there is none */
 	size_t card_len;
 	const char *card_why; /* NULL when that value passes the checks of cx_jcard_check, else its reason */
+	/* The members of sealed exchanges (docs/protocol.md §8): a public key, a nonce, a ciphertext. */
+	cx_jscan_str pk;
+	cx_jscan_str n;
+	cx_jscan_str ct;
 } cx_jscan_card;
 
 /*

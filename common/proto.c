@@ -14,6 +14,7 @@
 #include "jcard.h"
 #include "jscan.h"
 #include "json.h"
+#include "seal.h"
 
 static void set_why(const char **why, const char *reason)
 {
@@ -97,6 +98,33 @@ static bool read_xid(const cJSON *root, bool required, char *out, const char **r
 	memcpy(out, s, n + 1);
 	return true;
 }
+
+/*
+ * Base64url field of a sealed exchange into out (len + 1 bytes): canonical
+ * base64url of exactly len characters; "" when absent and optional.
+ */
+static bool read_b64(const cJSON *root, const char *name, bool required, size_t len, char *out,
+		const char **reason, const char *bad)
+{
+	const char *s;
+	size_t n;
+	cx_json_res res = cx_json_get_string(root, name, &s, &n);
+
+	if(res == CX_JSON_ABSENT && !required) {
+		return true;
+	}
+	if(res != CX_JSON_OK || n != len || !cx_b64u_valid(s, n)) {
+		*reason = bad;
+		return false;
+	}
+	memcpy(out, s, n + 1);
+	return true;
+}
+
+#define BAD_COMMIT "\"commit\" is not the base64url of 32 bytes"
+#define BAD_PK "\"pk\" is not the base64url of 32 bytes"
+#define BAD_NONCE "\"n\" is not the base64url of 12 bytes"
+#define BAD_CT "\"ct\" is not base64url of 16 bytes or more within the size limit"
 
 /*
  * Free-text field copied into out[cap], cut at a UTF-8 boundary when longer:
@@ -205,7 +233,8 @@ cx_code cx_claim_decode(const char *payload, size_t len, cx_claim_req *out, cons
 	root = cx_json_parse_object(payload, len, &reason);
 	if(root == NULL || !read_ref(root, out->ref, &reason) || !read_key(root, out->key, &reason)
 			|| !read_id(root, "from", false, out->from, &reason,
-				"\"from\" is not a valid terminal ID")) {
+				"\"from\" is not a valid terminal ID")
+			|| !read_b64(root, "commit", false, CX_SEAL_B64_32, out->commit, &reason, BAD_COMMIT)) {
 		goto cleanup;
 	}
 	rc = CX_CODE_NONE;
@@ -215,6 +244,7 @@ cleanup:
 		if(out != NULL) {
 			cx_wipe(out->key, sizeof(out->key));
 			memset(out->from, 0, sizeof(out->from));
+			memset(out->commit, 0, sizeof(out->commit));
 		}
 		set_why(why, reason);
 	}
@@ -248,6 +278,52 @@ static bool take_xid(const cx_jscan_card *scan, char *out)
 	return true;
 }
 
+/*
+ * A recorded base64url member into out (len + 1 bytes): one member, a
+ * string without escapes, exactly len canonical characters.
+ */
+static bool take_b64(const cx_jscan_str *rec, size_t len, char *out)
+{
+	if(rec->count != 1 || rec->raw == NULL || rec->escaped || rec->len != len
+			|| !cx_b64u_valid(rec->raw, rec->len)) {
+		return false;
+	}
+	memcpy(out, rec->raw, len);
+	out[len] = '\0';
+	return true;
+}
+
+/* The sealed-exchange members of a scanned card request into out; NULL or the reason. */
+static const char *take_sealed(const cx_jscan_card *scan, cx_card_req *out)
+{
+	const cx_jscan_str *ct = &scan->ct;
+
+	if(scan->pk.count > 0) {
+		if(scan->n.count > 0 || ct->count > 0) {
+			return "a card request holds exactly one of \"card\", \"pk\" or \"n\" with \"ct\"";
+		}
+		if(!take_b64(&scan->pk, CX_SEAL_B64_32, out->pk)) {
+			return BAD_PK;
+		}
+		out->kind = CX_CARD_PK;
+		return NULL;
+	}
+	if(scan->n.count == 0 || ct->count == 0) {
+		return scan->n.count == 0 ? "\"n\" is missing" : "\"ct\" is missing";
+	}
+	if(!take_b64(&scan->n, CX_SEAL_B64_NONCE, out->n)) {
+		return BAD_NONCE;
+	}
+	if(ct->count != 1 || ct->raw == NULL || ct->escaped || ct->len < CX_SEAL_CT_B64_MIN
+			|| ct->len > CX_SEAL_CT_B64_MAX || !cx_b64u_valid(ct->raw, ct->len)) {
+		return BAD_CT;
+	}
+	out->kind = CX_CARD_SEALED;
+	out->ct = ct->raw;
+	out->ct_len = ct->len;
+	return NULL;
+}
+
 cx_code cx_card_decode(const char *payload, size_t len, cx_card_req *out, const char **why)
 {
 	cx_code rc = CX_CODE_BAD_REQUEST;
@@ -267,8 +343,19 @@ cx_code cx_card_decode(const char *payload, size_t len, cx_card_req *out, const 
 		reason = "\"exchange\" is not 32 lowercase hex digits";
 		goto cleanup;
 	}
+	if(scan.card_count == 0 && (scan.pk.count > 0 || scan.n.count > 0 || scan.ct.count > 0)) {
+		reason = take_sealed(&scan, out);
+		if(reason == NULL) {
+			rc = CX_CODE_NONE;
+		}
+		goto cleanup;
+	}
 	if(scan.card_count != 1) {
 		reason = scan.card_count == 0 ? "\"card\" is missing" : "\"card\" appears twice";
+		goto cleanup;
+	}
+	if(scan.pk.count > 0 || scan.n.count > 0 || scan.ct.count > 0) {
+		reason = "a card request holds exactly one of \"card\", \"pk\" or \"n\" with \"ct\"";
 		goto cleanup;
 	}
 	if(scan.card_why != NULL) {
@@ -284,6 +371,11 @@ cx_code cx_card_decode(const char *payload, size_t len, cx_card_req *out, const 
 cleanup:
 	/* out->xid stays set when it was valid: error replies echo it. */
 	if(rc != CX_CODE_NONE) {
+		if(out != NULL) {
+			out->kind = CX_CARD_PLAIN;
+			out->ct = NULL;
+			out->ct_len = 0;
+		}
 		set_why(why, reason);
 	}
 	return rc;
@@ -386,6 +478,7 @@ size_t cx_claim_encode(const cx_claim_req *r, char *buf, size_t cap)
 	ow_opt_str(&o, "key", r->key);
 	ow_opt_str(&o, "from", r->from);
 	ow_opt_str(&o, "ref", r->ref);
+	ow_opt_str(&o, "commit", r->commit);
 	return ow_end(&o);
 }
 
@@ -404,6 +497,34 @@ size_t cx_card_encode(const char *xid, const char *card, size_t card_len, char *
 	return ow_end(&o);
 }
 
+size_t cx_pk_encode(const char *xid, const char *pk, char *buf, size_t cap)
+{
+	objw o;
+
+	ow_begin(&o, buf, cap);
+	ow_str(&o, "exchange", xid);
+	ow_str(&o, "pk", pk);
+	return ow_end(&o);
+}
+
+size_t cx_sealed_encode(const char *xid, const char *n, const char *ct, size_t ct_len, char *buf,
+		size_t cap)
+{
+	objw o;
+
+	ow_begin(&o, buf, cap);
+	ow_str(&o, "exchange", xid);
+	ow_str(&o, "n", n);
+	ow_key(&o, "ct");
+	/* Base64url needs no escapes. */
+	cx_jw_raw(&o.w, "\"", 1);
+	if(ct != NULL) {
+		cx_jw_raw(&o.w, ct, ct_len);
+	}
+	cx_jw_raw(&o.w, "\"", 1);
+	return ow_end(&o);
+}
+
 static const char *const reply_names[] = {
 	[CX_REPLY_OFFER] = "offer",
 	[CX_REPLY_MATCH] = "match",
@@ -413,11 +534,12 @@ static const char *const reply_names[] = {
 	[CX_REPLY_SENT] = "sent",
 	[CX_REPLY_EXPIRED] = "expired",
 	[CX_REPLY_ERROR] = "error",
+	[CX_REPLY_PK] = "pk",
 };
 
 const char *cx_reply_type_name(cx_reply_type t)
 {
-	if((int)t < (int)CX_REPLY_OFFER || (int)t > (int)CX_REPLY_ERROR) {
+	if((int)t < (int)CX_REPLY_OFFER || (int)t > (int)CX_REPLY__LAST) {
 		return NULL;
 	}
 	return reply_names[t];
@@ -465,6 +587,7 @@ size_t cx_reply_encode(const cx_reply *r, char *buf, size_t cap)
 		ow_str(&o, "peer", r->peer);
 		ow_uint(&o, "expires_in", r->expires_in);
 		ow_opt_str(&o, "ref", r->ref);
+		ow_opt_str(&o, "peer_commit", r->commit);
 		break;
 	case CX_REPLY_ATTEMPT:
 		ow_uint(&o, "attempts_left", r->attempts_left);
@@ -477,6 +600,14 @@ size_t cx_reply_encode(const cx_reply *r, char *buf, size_t cap)
 	case CX_REPLY_CARD:
 		ow_str(&o, "exchange", r->xid);
 		ow_str(&o, "from", r->peer);
+		if(r->ct != NULL) {
+			ow_str(&o, "n", r->n);
+			ow_key(&o, "ct");
+			cx_jw_raw(&o.w, "\"", 1);
+			cx_jw_raw(&o.w, r->ct, r->ct_len);
+			cx_jw_raw(&o.w, "\"", 1);
+			break;
+		}
 		ow_key(&o, "card");
 		if(r->card != NULL) {
 			cx_jw_raw(&o.w, r->card, r->card_len);
@@ -499,6 +630,11 @@ size_t cx_reply_encode(const cx_reply *r, char *buf, size_t cap)
 		break;
 	case CX_REPLY_ERROR:
 		encode_error(&o, r);
+		break;
+	case CX_REPLY_PK:
+		ow_str(&o, "exchange", r->xid);
+		ow_str(&o, "from", r->peer);
+		ow_str(&o, "pk", r->pk);
 		break;
 	}
 	return ow_end(&o);
@@ -524,6 +660,30 @@ static cx_code decode_expired(const cJSON *root, cx_reply_msg *out, const char *
 	return read_xid(root, true, out->xid, reason) ? CX_CODE_NONE : CX_CODE_BAD_REQUEST;
 }
 
+/* The "n" and "ct" of a sealed card reply; ct is copied into a new buffer. */
+static cx_code read_sealed(const cJSON *root, cx_reply_msg *out, const char **reason)
+{
+	const char *s;
+	size_t n;
+
+	if(!read_b64(root, "n", true, CX_SEAL_B64_NONCE, out->n, reason, BAD_NONCE)) {
+		return CX_CODE_BAD_REQUEST;
+	}
+	if(cx_json_get_string(root, "ct", &s, &n) != CX_JSON_OK || n < CX_SEAL_CT_B64_MIN
+			|| n > CX_SEAL_CT_B64_MAX || !cx_b64u_valid(s, n)) {
+		*reason = BAD_CT;
+		return CX_CODE_BAD_REQUEST;
+	}
+	out->ct = malloc(n + 1);
+	if(out->ct == NULL) {
+		*reason = "out of memory";
+		return CX_CODE_INTERNAL;
+	}
+	memcpy(out->ct, s, n + 1);
+	out->ct_len = n;
+	return CX_CODE_NONE;
+}
+
 static cx_code decode_error(const cJSON *root, cx_reply_msg *out, const char **reason)
 {
 	if(!read_text(root, "code", true, out->code_name, sizeof(out->code_name), reason,
@@ -544,6 +704,7 @@ static cx_code decode_error(const cJSON *root, cx_reply_msg *out, const char **r
 static cx_code decode_reply_body(const cJSON *root, size_t len, cx_reply_msg *out,
 		const char **reason)
 {
+	const cJSON *item;
 	bool ok = true;
 
 	switch(out->type) {
@@ -555,7 +716,8 @@ static cx_code decode_reply_body(const cJSON *root, size_t len, cx_reply_msg *ou
 		ok = read_xid(root, true, out->xid, reason)
 			&& read_id(root, "peer", true, out->peer, reason, BAD_PEER)
 			&& read_uint(root, "expires_in", true, 0, UINT32_MAX, &out->expires_in, reason, BAD_NUM)
-			&& read_ref(root, out->ref, reason);
+			&& read_ref(root, out->ref, reason)
+			&& read_b64(root, "peer_commit", false, CX_SEAL_B64_32, out->commit, reason, BAD_COMMIT);
 		break;
 	case CX_REPLY_ATTEMPT:
 		ok = read_uint(root, "attempts_left", true, 0, UINT32_MAX, &out->attempts_left, reason,
@@ -572,6 +734,10 @@ static cx_code decode_reply_body(const cJSON *root, size_t len, cx_reply_msg *ou
 				|| !read_id(root, "from", true, out->peer, reason, BAD_PEER)) {
 			return CX_CODE_BAD_REQUEST;
 		}
+		if(cx_json_member(root, "card", &item) == CX_JSON_ABSENT
+				&& cx_json_member(root, "ct", &item) != CX_JSON_ABSENT) {
+			return read_sealed(root, out, reason);
+		}
 		return read_card(root, len, &out->card, &out->card_len, reason);
 	case CX_REPLY_SENT:
 		ok = read_xid(root, true, out->xid, reason)
@@ -581,13 +747,18 @@ static cx_code decode_reply_body(const cJSON *root, size_t len, cx_reply_msg *ou
 		return decode_expired(root, out, reason);
 	case CX_REPLY_ERROR:
 		return decode_error(root, out, reason);
+	case CX_REPLY_PK:
+		ok = read_xid(root, true, out->xid, reason)
+			&& read_id(root, "from", true, out->peer, reason, BAD_PEER)
+			&& read_b64(root, "pk", true, CX_SEAL_B64_32, out->pk, reason, BAD_PK);
+		break;
 	}
 	return ok ? CX_CODE_NONE : CX_CODE_BAD_REQUEST;
 }
 
 static bool reply_type_from_name(const char *s, cx_reply_type *t)
 {
-	for(int i = CX_REPLY_OFFER; i <= CX_REPLY_ERROR; i++) {
+	for(int i = CX_REPLY_OFFER; i <= CX_REPLY__LAST; i++) {
 		if(strcmp(reply_names[i], s) == 0) {
 			*t = (cx_reply_type)i;
 			return true;
@@ -637,6 +808,10 @@ void cx_reply_msg_clear(cx_reply_msg *m)
 	if(m->card != NULL) {
 		cx_wipe(m->card, m->card_len);
 		free(m->card);
+	}
+	if(m->ct != NULL) {
+		cx_wipe(m->ct, m->ct_len);
+		free(m->ct);
 	}
 	cx_wipe(m, sizeof(*m));
 }

@@ -36,6 +36,8 @@ typedef enum {
 	OPT_PROFILE,
 	OPT_ONLY,
 	OPT_NO_SAVE,
+	OPT_CONFIRM,
+	OPT_ALLOW_PLAIN,
 	OPT_DIGITS,
 	OPT_TTL,
 	OPT_NO_QR,
@@ -79,6 +81,13 @@ static const opt_def options[] = {
 		"send only these properties, comma-separated\n"
 		"(fn,org,email,tel); FN and UID are always sent"},
 	{"--no-save", NULL, NET, OPT_NO_SAVE, "do not store the received card in the contacts"},
+	{"--confirm", NULL, NET, OPT_CONFIRM,
+		"ask for the safety code shown on the other screen\n"
+		"(or y) before the card is sent and before the\n"
+		"received card is saved"},
+	{"--allow-plain", NULL, NET, OPT_ALLOW_PLAIN,
+		"exchange in plaintext with a peer that does not\n"
+		"seal (refused by default)"},
 	{"--digits", "N", C(CLI_CMD_OFFER), OPT_DIGITS, "key length, 6 to 16 digits (default 6)"},
 	{"--ttl", "S", C(CLI_CMD_OFFER), OPT_TTL,
 		"key lifetime, 5 to 600 s (default: the server's,\n"
@@ -109,7 +118,8 @@ static const opt_def options[] = {
 	{"--timeout", "S", NET, OPT_TIMEOUT, "give up after S seconds in all (default 300)"},
 	{"--json", NULL, NET, OPT_JSON,
 		"print one JSON object per line (events offer,\n"
-		"match, attempt, sent, card, revoked, expired, error)"},
+		"match, safety, attempt, sent, card, revoked,\n"
+		"expired, error)"},
 	{"--json", NULL, C(CLI_CMD_CONTACTS_LIST) | C(CLI_CMD_CONTACTS_SENT), OPT_JSON,
 		"print one JSON object per line"},
 	{"--add", NULL, C(CLI_CMD_CARD_SET), OPT_ADD,
@@ -117,8 +127,9 @@ static const opt_def options[] = {
 		"replacing the first"},
 	{"--jcard", NULL, C(CLI_CMD_CARD_EXPORT), OPT_JCARD, "print jCard JSON (RFC 7095) instead of vCard 4.0"},
 	{"--with-provenance", NULL, C(CLI_CMD_CONTACTS_EXPORT), OPT_PROVENANCE,
-		"keep X-CARDEX-PEER, X-CARDEX-EXCHANGE and\n"
-		"X-CARDEX-RECEIVED (left out by default)"},
+		"keep X-CARDEX-PEER, X-CARDEX-EXCHANGE,\n"
+		"X-CARDEX-RECEIVED and X-CARDEX-VERIFIED (left out\n"
+		"by default)"},
 	{"--config", "FILE", ANY, OPT_CONFIG,
 		"read this config file instead of\n"
 		"$XDG_CONFIG_HOME/cardex/config"},
@@ -239,7 +250,8 @@ static const char files_text[] =
 	"  profiles/NAME.vcf   our card profiles (vCard 4.0)\n"
 	"  default-profile     the default profile's name\n"
 	"  contacts/ID.vcf     received cards (vCard 4.0, with X-CARDEX-PEER,\n"
-	"                      X-CARDEX-EXCHANGE and X-CARDEX-RECEIVED)\n"
+	"                      X-CARDEX-EXCHANGE, X-CARDEX-RECEIVED and\n"
+	"                      X-CARDEX-VERIFIED)\n"
 	"  sent.log            what we sent to whom (JSON lines, field names only)\n"
 	"Config file: \"key = value\" lines for host, port, id, password-file, cafile,\n"
 	"topic-prefix and profile; '#' starts a comment line.\n";
@@ -446,6 +458,12 @@ static int apply(cli_config *cfg, const cmd_def *c, const opt_def *o, const char
 		break;
 	case OPT_NO_SAVE:
 		cfg->no_save = true;
+		break;
+	case OPT_CONFIRM:
+		cfg->confirm = true;
+		break;
+	case OPT_ALLOW_PLAIN:
+		cfg->allow_plain = true;
 		break;
 	case OPT_DIGITS:
 		if(!parse_uint(val, CX_KEY_DIGITS_MIN, CX_KEY_DIGITS_MAX, &v)) {

@@ -107,6 +107,8 @@ struct cli_config {
 	bool profile_given;    /* --profile was on the command line */
 	const char *only;      /* --only: comma-separated property names */
 	bool no_save;          /* do not store the received card */
+	bool confirm;          /* --confirm: the user types the peer's safety code before cards move */
+	bool allow_plain;      /* --allow-plain: exchange with a peer that does not seal */
 	bool no_qr;            /* offer: no QR code on a terminal */
 	unsigned digits;       /* offer */
 	unsigned ttl;          /* offer; 0: the server's default */
@@ -301,6 +303,18 @@ void cli_out_countdown(cli_out *o, int seconds_left);
 /* match, attempt, revoked, expired, sent, card and error events of the library. */
 void cli_out_event(cli_out *o, const cardex_event *ev);
 /*
+ * The safety code of a sealed exchange: "Safety code: 957 630 (compare it
+ * with the other screen)", or a JSON "safety" event with "safety_code".
+ */
+void cli_out_safety(cli_out *o, const cardex_event *ev);
+/*
+ * Asks for the safety code shown on peer's screen (or y/n), on the terminal
+ * when stdin is one (prompt on stderr), else from the next line of standard
+ * input. Returns 1 when the answer is our code (digits, spaces ignored) or
+ * "y"/"yes", 0 for anything else (a wrong code, "n", no answer).
+ */
+int cli_confirm_code(const char *peer, const char *code);
+/*
  * A card event, with the contact it was saved as (contact NULL: not
  * saved): JSON gets "contact" and "updated" members, human mode a line.
  */
@@ -430,6 +444,7 @@ int cli_profile_resolve(const cli_config *cfg, const cli_store *st, char *name, 
 #define CLI_X_PEER "x-cardex-peer"
 #define CLI_X_EXCHANGE "x-cardex-exchange"
 #define CLI_X_RECEIVED "x-cardex-received"
+#define CLI_X_VERIFIED "x-cardex-verified"
 
 typedef struct {
 	char id[CLI_CONTACT_ID_LEN + 1];
@@ -456,14 +471,16 @@ int cli_contact_id(const cx_card *card, const char *peer, bool use_uid, char *id
 
 /*
  * Stores card, received from terminal peer in exchange xid at time when,
- * as contacts/<ID>.vcf with X-CARDEX-PEER, X-CARDEX-EXCHANGE and
- * X-CARDEX-RECEIVED (any such properties in card are dropped first). An
+ * as contacts/<ID>.vcf with X-CARDEX-PEER, X-CARDEX-EXCHANGE,
+ * X-CARDEX-RECEIVED and X-CARDEX-VERIFIED ("true" when the user confirmed
+ * the safety code of a sealed exchange before the card was saved, else
+ * "false") (any such properties in card are dropped first). An
  * entry with the same ID is replaced (*updated true); a card with a UID
  * also replaces an earlier entry from the same peer with the same FN that
  * had no UID. Returns 0 with id[CLI_CONTACT_ID_LEN + 1], or -1 with why.
  */
 int cli_contacts_save(const cli_store *st, const cx_card *card, const char *peer, const char *xid,
-		time_t when, char *id, bool *updated, char *why);
+		time_t when, bool verified, char *id, bool *updated, char *why);
 
 /*
  * Loads every contact, sorted by name then ID. Unreadable entries are

@@ -34,6 +34,7 @@ typedef struct {
 	char xid[CX_XID_HEX + 1];
 	char peer[CX_ID_MAX + 1];
 	bool card_requested;
+	bool safety_shown;
 	bool got_card;
 	bool got_sent;
 	bool store_failed;             /* the contacts store or sent log could not be written */
@@ -72,6 +73,10 @@ static const char *err_code(int err)
 		return "card";
 	case CARDEX_EINVAL:
 		return "invalid";
+	case CARDEX_EPLAIN:
+		return "not-sealed";
+	case CARDEX_EABORTED:
+		return "aborted";
 	case CARDEX_ENOMEM:
 	case CARDEX_ERANDOM:
 	case CARDEX_EIO:
@@ -89,6 +94,9 @@ static int exit_code(const session *s, int err)
 		return left_ms(s) == 0 ? CLI_EXIT_TIMEOUT : CLI_EXIT_CONNECT;
 	case CARDEX_EINVAL:
 		return CLI_EXIT_USAGE;
+	case CARDEX_EPLAIN:
+	case CARDEX_EABORTED:
+		return CLI_EXIT_FAILED;
 	case CARDEX_ENOMEM:
 	case CARDEX_ERANDOM:
 	case CARDEX_ECARD:
@@ -161,6 +169,8 @@ static int open_session(session *s)
 	o.id = s->cfg->id;
 	o.cafile = s->cfg->cafile;
 	o.topic_prefix = s->cfg->topic_prefix;
+	o.allow_plain = s->cfg->allow_plain;
+	o.confirm = s->cfg->confirm;
 	o.errbuf = detail;
 	o.errbuf_size = sizeof(detail);
 	if(s->cfg->password_file) {
@@ -223,6 +233,28 @@ static void note_sent(session *s, const cardex_event *ev)
 	}
 }
 
+/*
+ * --confirm: the user compares the codes before any card moves. A wrong
+ * code or a "no" aborts the exchange here: our card is never sent, the
+ * peer's is never saved.
+ */
+static int confirm(session *s, const cardex_event *ev)
+{
+	int rc;
+
+	if(cli_confirm_code(s->peer, ev->safety_code) != 1) {
+		cardex_confirm(s->cx, s->xid, false);
+		cli_out_fail(&s->out, "unconfirmed", "the safety codes were not confirmed: the exchange was "
+				"aborted; no card was sent and none was saved");
+		return CLI_EXIT_FAILED;
+	}
+	rc = cardex_confirm(s->cx, s->xid, true);
+	if(rc != CARDEX_OK && rc != CARDEX_EDISCONNECTED) {
+		return fail_lib(s, rc, "cannot confirm the exchange");
+	}
+	return -1;
+}
+
 /* Handles one event; returns -1 to go on, or the exit code that ends the session. */
 static int on_event(session *s, const cardex_event *ev)
 {
@@ -245,6 +277,13 @@ static int on_event(session *s, const cardex_event *ev)
 			memcpy(s->xid, ev->exchange, sizeof(s->xid));
 			memcpy(s->peer, ev->peer, sizeof(s->peer));
 			cli_out_event(&s->out, ev);
+		}
+		return -1;
+	case CARDEX_EV_SAFETY:
+		if(s->matched && !s->safety_shown && strcmp(ev->exchange, s->xid) == 0) {
+			s->safety_shown = true;
+			cli_out_safety(&s->out, ev);
+			return s->cfg->confirm ? confirm(s, ev) : -1;
 		}
 		return -1;
 	case CARDEX_EV_CARD:

@@ -6,6 +6,7 @@
  *   X-CARDEX-PEER:B                               the sender's terminal ID
  *   X-CARDEX-EXCHANGE:3f1c...                     the exchange ID
  *   X-CARDEX-RECEIVED:20240301T093000Z            when it arrived (UTC)
+ *   X-CARDEX-VERIFIED:true                        the safety code was confirmed
  *
  * The ID is derived from the card (see cli_contact_id), so receiving the
  * same person again rewrites the same file instead of adding one. A peer
@@ -160,7 +161,7 @@ static int load_one(const char *path, cx_card **out, char *why)
 
 /* The card with our provenance: received minus X-CARDEX-*, plus ours. */
 static cx_card *with_provenance(const cx_card *received, const char *peer, const char *xid,
-		time_t when)
+		time_t when, bool verified)
 {
 	char stamp[21];
 	char basic[17];
@@ -175,7 +176,8 @@ static cx_card *with_provenance(const cx_card *received, const char *peer, const
 			stamp + 11, stamp + 14, stamp + 17);
 	if(cx_card_add(card, CLI_X_PEER, peer) != CX_CARD_OK
 			|| cx_card_add(card, CLI_X_EXCHANGE, xid) != CX_CARD_OK
-			|| cx_card_add(card, CLI_X_RECEIVED, basic) != CX_CARD_OK) {
+			|| cx_card_add(card, CLI_X_RECEIVED, basic) != CX_CARD_OK
+			|| cx_card_add(card, CLI_X_VERIFIED, verified ? "true" : "false") != CX_CARD_OK) {
 		cx_card_free(card);
 		return NULL;
 	}
@@ -218,7 +220,7 @@ static int drop_uidless(const cli_store *st, const cx_card *card, const char *pe
 }
 
 int cli_contacts_save(const cli_store *st, const cx_card *card, const char *peer, const char *xid,
-		time_t when, char *id, bool *updated, char *why)
+		time_t when, bool verified, char *id, bool *updated, char *why)
 {
 	char path[CLI_PATH_MAX];
 	cx_card *stored = NULL;
@@ -235,7 +237,7 @@ int cli_contacts_save(const cli_store *st, const cx_card *card, const char *peer
 	if(contact_path(st, id, true, path, why) != 0) {
 		return -1;
 	}
-	stored = with_provenance(card, peer, xid, when);
+	stored = with_provenance(card, peer, xid, when, verified);
 	if(!stored || cx_vcard_write(stored, &text, &len) != 0) {
 		snprintf(why, CLI_WHY_MAX, "out of memory");
 		goto cleanup;

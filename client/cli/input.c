@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -268,6 +269,41 @@ static long prompt_line(const char *peer, char *buf, size_t cap)
 		sigaction(sigs[i], &old_sa[i], NULL);
 	}
 	return n;
+}
+
+int cli_confirm_code(const char *peer, const char *code)
+{
+	char line[64];
+	char digits[16];
+	size_t n = 0;
+	long len;
+	int ok = 0;
+
+	if(isatty(STDIN_FILENO)) {
+		fprintf(stderr, "Type the safety code shown on %s's screen (or y if it is the same, "
+				"n to abort): ", peer);
+		fflush(stderr);
+	}
+	len = cli_read_line(STDIN_FILENO, line, sizeof(line));
+	if(len < 0) {
+		return 0;
+	}
+	if(strcasecmp(line, "y") == 0 || strcasecmp(line, "yes") == 0) {
+		return 1;
+	}
+	for(const char *p = line; *p; p++) {
+		if(*p == ' ' || *p == '\t') {
+			continue;
+		}
+		if(n + 1 >= sizeof(digits)) {
+			return 0;
+		}
+		digits[n++] = *p;
+	}
+	digits[n] = '\0';
+	/* Codes are not secrets, but equal length and a constant-time compare cost nothing. */
+	ok = n == strlen(code) && cx_ct_equal(digits, code, n);
+	return ok;
 }
 
 /* Copies the digits of src into key[cap], dropping spaces; false when not a key. */

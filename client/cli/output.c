@@ -345,6 +345,31 @@ static void err_prefix(cli_out *o)
 	fputs(o->color_err ? RED "cardex:" RESET " " : "cardex: ", stderr);
 }
 
+static cJSON *event_json(const cardex_event *ev);
+
+/* An error the terminal found itself (sealing), not a refusal of the server. */
+static bool is_local_error(const cardex_event *ev)
+{
+	return ev->topic[0] == '\0' && (strcmp(ev->code, "altered") == 0
+			|| strcmp(ev->code, "not-sealed") == 0 || strcmp(ev->code, "bad-card") == 0);
+}
+
+void cli_out_safety(cli_out *o, const cardex_event *ev)
+{
+	cJSON *obj;
+
+	if(!o->json) {
+		clear_status(o);
+		printf(o->color ? "Safety code: " BOLD "%.3s %.3s" RESET " (compare it with the other screen)\n"
+				: "Safety code: %.3s %.3s (compare it with the other screen)\n",
+				ev->safety_code, ev->safety_code + 3);
+		fflush(stdout);
+		return;
+	}
+	obj = event_json(ev);
+	print_json(obj);
+}
+
 /* An event as readable lines: progress on stdout, failures on stderr. */
 static void out_event_human(cli_out *o, const cardex_event *ev)
 {
@@ -373,8 +398,14 @@ static void out_event_human(cli_out *o, const cardex_event *ev)
 		err_prefix(o);
 		fprintf(stderr, "the %s expired\n", ev->offer ? "offer" : "exchange");
 		break;
+	case CARDEX_EV_SAFETY:
+		break;
 	case CARDEX_EV_ERROR:
 		err_prefix(o);
+		if(is_local_error(ev)) {
+			fprintf(stderr, "%s (%s)\n", ev->message, ev->code);
+			break;
+		}
 		fprintf(stderr, "refused by the server: %s (%s)", ev->message, ev->code);
 		if(ev->retry_after) {
 			fprintf(stderr, "; retry in %u s", ev->retry_after);
@@ -396,7 +427,12 @@ static bool add_event_fields(cJSON *obj, const cardex_event *ev)
 	case CARDEX_EV_MATCH:
 		return cJSON_AddStringToObject(obj, "exchange", ev->exchange)
 				&& cJSON_AddStringToObject(obj, "peer", ev->peer)
-				&& cJSON_AddNumberToObject(obj, "expires_in", ev->expires_in);
+				&& cJSON_AddNumberToObject(obj, "expires_in", ev->expires_in)
+				&& cJSON_AddBoolToObject(obj, "sealed", ev->sealed);
+	case CARDEX_EV_SAFETY:
+		return cJSON_AddStringToObject(obj, "exchange", ev->exchange)
+				&& cJSON_AddStringToObject(obj, "peer", ev->peer)
+				&& cJSON_AddStringToObject(obj, "safety_code", ev->safety_code);
 	case CARDEX_EV_ATTEMPT:
 		return cJSON_AddNumberToObject(obj, "attempts_left", ev->attempts_left);
 	case CARDEX_EV_SENT:
@@ -405,7 +441,9 @@ static bool add_event_fields(cJSON *obj, const cardex_event *ev)
 	case CARDEX_EV_CARD:
 		card = cJSON_ParseWithLength(ev->card, ev->card_len);
 		if(!cJSON_AddStringToObject(obj, "from", ev->peer)
-				|| !cJSON_AddStringToObject(obj, "exchange", ev->exchange) || !card) {
+				|| !cJSON_AddStringToObject(obj, "exchange", ev->exchange)
+				|| !cJSON_AddBoolToObject(obj, "sealed", ev->sealed)
+				|| !cJSON_AddBoolToObject(obj, "verified", ev->verified) || !card) {
 			cx_json_delete(card);
 			return false;
 		}

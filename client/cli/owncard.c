@@ -203,7 +203,7 @@ int cli_keep_card(const cardex_event *ev, char *id, bool *updated, char *why)
 	if(cli_store_init(&st, why) != 0) {
 		goto cleanup;
 	}
-	rc = cli_contacts_save(&st, card, ev->peer, ev->exchange, time(NULL), id, updated, why);
+	rc = cli_contacts_save(&st, card, ev->peer, ev->exchange, time(NULL), ev->verified, id, updated, why);
 cleanup:
 	cx_card_free(card);
 	return rc;

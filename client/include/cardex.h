@@ -56,7 +56,9 @@ extern "C" {
 	X(RANDOM, -10, "the random generator failed")                                    \
 	X(TOOBIG, -11, "message too large")                                              \
 	X(STATE, -12, "operation not valid in the current state")                        \
-	X(IO, -13, "input/output error")
+	X(IO, -13, "input/output error")                                                 \
+	X(PLAIN, -14, "the peer does not seal this exchange; its card would cross the server in plaintext") \
+	X(ABORTED, -15, "the exchange was aborted or altered")
 
 typedef enum {
 	CARDEX_OK = 0,
@@ -78,10 +80,12 @@ typedef enum {
 	CARDEX_EV_CARD,      /* a card arrived: exchange, peer (sender), card */
 	CARDEX_EV_SENT,      /* our card reached the server for peer: exchange, peer */
 	CARDEX_EV_EXPIRED,   /* our offer (offer true) or an exchange (exchange) expired */
-	CARDEX_EV_ERROR      /* a request was refused: code, message, topic, retry_after */
+	CARDEX_EV_ERROR,     /* a request was refused: code, message, topic, retry_after; or the
+	                        exchange was altered ("altered") or not sealed ("not-sealed"): exchange */
+	CARDEX_EV_SAFETY     /* keys agreed in a sealed exchange: exchange, peer, safety_code */
 } cardex_event_type;
 
-/* Wire name of an event type ("match"); never NULL. */
+/* Wire name of an event type ("match", "safety"); never NULL. */
 CARDEX_EXTERN const char *cardex_event_type_name(cardex_event_type t);
 
 typedef struct {
@@ -99,6 +103,9 @@ typedef struct {
 	uint32_t retry_after;
 	char *card;                          /* card: jCard JSON text, owned; see cardex_event_clear */
 	size_t card_len;
+	char safety_code[8];                 /* safety: 6 digits, "957630"; show it as "957 630" */
+	bool sealed;                         /* match: the exchange is sealed; card: it arrived sealed */
+	bool verified;                       /* card: cardex_confirm accepted the safety code before it */
 } cardex_event;
 
 /* Frees and wipes what an event owns (its card) and zeroes it; accepts NULL. */
@@ -124,6 +131,17 @@ typedef struct {
 	 */
 	char *errbuf;
 	size_t errbuf_size;
+	/*
+	 * Exchange cards in plaintext with a peer that does not seal (false:
+	 * refuse, so that a server cannot force plaintext by removing fields).
+	 */
+	bool allow_plain;
+	/*
+	 * Hold the card to send and the card received in a sealed exchange
+	 * until cardex_confirm() accepts the safety code (false: send and
+	 * deliver as soon as the keys are agreed).
+	 */
+	bool confirm;
 } cardex_options;
 
 /* Sets every field of opts to its default (NULL / 0). Cannot fail. */
@@ -182,9 +200,31 @@ CARDEX_EXTERN int cardex_claim(cardex *cx, const char *peer_id, const char *key)
  * The card goes out compact (re-printed from its parsed form). The answer is
  * a CARDEX_EV_SENT or a CARDEX_EV_ERROR carrying the exchange.
  * CARDEX_EDISCONNECTED while the connection is down.
+ *
+ * In a sealed exchange the card is kept (a copy, wiped after use) and goes
+ * out sealed once the keys are agreed and, with cardex_options.confirm,
+ * once cardex_confirm accepted the code; CARDEX_OK then means "queued".
+ * CARDEX_EPLAIN when the peer does not seal and allow_plain is off,
+ * CARDEX_EABORTED when the exchange was aborted or altered, CARDEX_ESTATE
+ * once our card went out and the peer's was opened (the exchange's keys are
+ * wiped then).
  */
 CARDEX_EXTERN int cardex_send_card(cardex *cx, const char *exchange, const char *card_json,
 		size_t card_len);
+
+/*
+ * The answer of the user who compared the safety codes of a sealed
+ * exchange (after its CARDEX_EV_SAFETY). accept true: the codes match; a
+ * card waiting to be sent goes out and a card received is delivered, with
+ * verified set. accept false: the exchange is aborted on this side; a card
+ * waiting to be sent is wiped and never sent, a card received is wiped and
+ * never delivered, and what arrives later in it is dropped (the server
+ * lets the exchange expire). CARDEX_ESTATE for an exchange this handle does
+ * not know, or, with accept true, that has no agreed keys; CARDEX_EABORTED
+ * once aborted; CARDEX_EDISCONNECTED when a waiting card cannot be sent
+ * now (it stays queued and goes out with the next call that sends).
+ */
+CARDEX_EXTERN int cardex_confirm(cardex *cx, const char *exchange, bool accept);
 
 /*
  * Waits up to timeout_ms (-1: forever) for the next event. Returns CARDEX_OK

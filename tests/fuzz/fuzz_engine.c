@@ -628,6 +628,10 @@ static void on_emit(void *ctx, const char *to, const cx_reply *r)
 	case CX_REPLY_ERROR:
 		on_error(m, who, r);
 		break;
+	case CX_REPLY_PK:
+		/* The model's claims carry no commit, so no exchange is sealed. */
+		FUZZ_CHECK(!"a key relayed in an exchange that is not sealed");
+		break;
 	}
 }
 

@@ -5,8 +5,9 @@
  *
  * Invariants: a refused payload leaves the message all zero; an accepted one
  * has NUL-terminated text fields, identifiers that are empty or valid, the
- * fields its type requires, a card that is a valid jCard for card replies and
- * none otherwise; encoding it with cx_reply_encode and decoding again yields
+ * fields its type requires, a card that is a valid jCard for card replies
+ * (or, sealed, a nonce and ciphertext of canonical base64url) and none
+ * otherwise, keys and commitments of 43 canonical base64url characters; encoding it with cx_reply_encode and decoding again yields
  * the same message (except what the encoder defines: an unknown error code
  * is written as "internal", an empty message as the default one).
  */
@@ -16,6 +17,7 @@
 
 #include "jcard.h"
 #include "proto.h"
+#include "seal.h"
 
 static void check_card_text(const char *card, size_t len)
 {
@@ -39,16 +41,25 @@ static void check_fields(const cx_reply_msg *m)
 	FUZZ_CHECK(fuzz_strlen(m->code_name, sizeof(m->code_name)) < sizeof(m->code_name));
 	FUZZ_CHECK(fuzz_strlen(m->topic, sizeof(m->topic)) < sizeof(m->topic));
 	FUZZ_CHECK(fuzz_strlen(m->message, sizeof(m->message)) < sizeof(m->message));
-	if(m->type == CX_REPLY_CARD) {
+	if(m->type == CX_REPLY_CARD && m->ct != NULL) {
+		FUZZ_CHECK(m->card == NULL && strlen(m->ct) == m->ct_len);
+		FUZZ_CHECK(m->ct_len >= CX_SEAL_CT_B64_MIN && cx_b64u_valid(m->ct, m->ct_len));
+		FUZZ_CHECK(strlen(m->n) == CX_SEAL_B64_NONCE && cx_b64u_valid(m->n, CX_SEAL_B64_NONCE));
+	} else if(m->type == CX_REPLY_CARD) {
 		FUZZ_CHECK(m->card != NULL && strlen(m->card) == m->card_len);
 		check_card_text(m->card, m->card_len);
 	} else {
-		FUZZ_CHECK(m->card == NULL && m->card_len == 0);
+		FUZZ_CHECK(m->card == NULL && m->card_len == 0 && m->ct == NULL);
 	}
+	FUZZ_CHECK(m->commit[0] == '\0' || (m->type == CX_REPLY_MATCH && strlen(m->commit) == CX_SEAL_B64_32
+			&& cx_b64u_valid(m->commit, CX_SEAL_B64_32)));
+	FUZZ_CHECK(m->type == CX_REPLY_PK ? strlen(m->pk) == CX_SEAL_B64_32 && cx_b64u_valid(m->pk, CX_SEAL_B64_32)
+			: m->pk[0] == '\0');
 	switch(m->type) {
 	case CX_REPLY_MATCH:
 	case CX_REPLY_CARD:
 	case CX_REPLY_SENT:
+	case CX_REPLY_PK:
 		FUZZ_CHECK(m->xid[0] != '\0' && m->peer[0] != '\0');
 		break;
 	case CX_REPLY_EXPIRED:
@@ -79,6 +90,11 @@ static void to_reply(const cx_reply_msg *m, cx_reply *r)
 	r->offer = m->offer;
 	r->card = m->card;
 	r->card_len = m->card_len;
+	r->commit = m->commit;
+	r->pk = m->pk;
+	r->n = m->n;
+	r->ct = m->ct;
+	r->ct_len = m->ct_len;
 	r->code = m->code;
 	r->topic = m->topic;
 	r->message = m->message[0] != '\0' ? m->message : NULL;
@@ -133,6 +149,8 @@ static void check_round_trip(const cx_reply_msg *m)
 	FUZZ_CHECK(b.offer == m->offer);
 	FUZZ_CHECK(b.card_len == m->card_len);
 	FUZZ_CHECK(m->card == NULL || memcmp(b.card, m->card, m->card_len) == 0);
+	FUZZ_CHECK(strcmp(b.commit, m->commit) == 0 && strcmp(b.pk, m->pk) == 0 && strcmp(b.n, m->n) == 0);
+	FUZZ_CHECK(b.ct_len == m->ct_len && (m->ct == NULL || memcmp(b.ct, m->ct, m->ct_len) == 0));
 	if(m->type == CX_REPLY_ERROR) {
 		compare_error(m, &b);
 	}

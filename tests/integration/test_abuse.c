@@ -69,7 +69,7 @@ typedef struct cl {
 	uint64_t replies;        /* messages on its own reply topic */
 	uint64_t foreign;        /* messages on any other topic */
 	uint64_t undecodable;
-	uint64_t by_type[CX_REPLY_ERROR + 1];
+	uint64_t by_type[CX_REPLY__LAST + 1];
 	uint64_t by_code[CX_CODE__COUNT];
 	bool queue;              /* keep decoded replies for next_reply() */
 	cx_reply_msg q[QCAP];

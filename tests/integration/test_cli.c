@@ -183,6 +183,19 @@ static void test_json_exchange(void **state)
 	assert_int_equal(n, 1);
 	assert_string_equal(cxr_jstr(j, "to"), "A");
 	cJSON_Delete(j);
+	/* Sealed: both sides show the same safety code, once, as a "safety" event. */
+	j = json_event(a, "safety", &n);
+	assert_int_equal(n, 1);
+	cJSON *k = json_event(b, "safety", &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(strlen(cxr_jstr(j, "safety_code")), 6);
+	assert_string_equal(cxr_jstr(j, "safety_code"), cxr_jstr(k, "safety_code"));
+	cJSON_Delete(j);
+	cJSON_Delete(k);
+	j = json_event(a, "card", &n);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "sealed")));
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "verified")));
+	cJSON_Delete(j);
 	/* The claimer never prints the key it was given. */
 	key_line[6] = '\0';
 	assert_null(strstr(b->obuf, key_line));
@@ -235,6 +248,14 @@ static void test_human_exchange(void **state)
 	assert_non_null(strstr(b->obuf, "Card received from A"));
 	assert_non_null(strstr(b->obuf, "Ada Lovelace"));
 	assert_non_null(strstr(b->obuf, "+44-20-7946-0001"));
+	/* The same safety code on both screens, grouped, never mistaken for the key. */
+	const char *sa = strstr(a->obuf, "Safety code: ");
+	const char *sb = strstr(b->obuf, "Safety code: ");
+	assert_non_null(sa);
+	assert_non_null(sb);
+	assert_int_equal(strncmp(sa, sb, 20), 0);
+	assert_int_equal(sa[16], ' ');
+	assert_int_equal(strncmp(sa + 20, " (compare it with the other screen)", 35), 0);
 }
 
 static void test_usage_errors(void **state)

@@ -81,17 +81,27 @@ static char *load(const char *name, size_t *len)
 	return buf;
 }
 
-static int connect_as(struct fx *fx, const char *id, const char *password, cardex **out)
+/*
+ * Connects; plain true allows plaintext exchanges (the filter tests play a
+ * server that knows nothing of sealing).
+ */
+static int connect_opt(struct fx *fx, const char *id, const char *password, bool plain, cardex **out)
 {
 	cardex_options o;
 
 	cardex_options_init(&o);
+	o.allow_plain = plain;
 	o.host = "127.0.0.1";
 	o.port = fx->b.port;
 	o.id = id;
 	o.password = password;
 	o.connect_timeout_ms = 5000;
 	return cardex_connect(&o, out);
+}
+
+static int connect_as(struct fx *fx, const char *id, const char *password, cardex **out)
+{
+	return connect_opt(fx, id, password, false, out);
 }
 
 static void term_reset(struct term *t)
@@ -386,13 +396,21 @@ static void test_full_exchange(void **state)
 	assert_string_equal(find(&fx->a, CARDEX_EV_CARD)->peer, "B");
 	assert_string_equal(find(&fx->a, CARDEX_EV_CARD)->exchange, xid);
 	quiet(&fx->a, &fx->b_);
-	/* Each event once: A offer, match, card, sent; B match, card, sent. */
-	assert_int_equal(fx->a.n, 4);
-	assert_int_equal(fx->b_.n, 3);
-	/* The exchange is closed: a second card is refused. */
-	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
-	assert_string_equal(wait_for(&fx->a, CARDEX_EV_ERROR, NULL)->code, "unknown-exchange");
-	assert_string_equal(find(&fx->a, CARDEX_EV_ERROR)->exchange, xid);
+	/* Each event once: A offer, match, safety, card, sent; B match, safety, card, sent. */
+	assert_int_equal(fx->a.n, 5);
+	assert_int_equal(fx->b_.n, 4);
+	/* Sealed by default: both sides derived the same safety code. */
+	assert_true(find(&fx->a, CARDEX_EV_MATCH)->sealed);
+	assert_true(find(&fx->b_, CARDEX_EV_MATCH)->sealed);
+	assert_int_equal(strlen(find(&fx->a, CARDEX_EV_SAFETY)->safety_code), 6);
+	assert_string_equal(find(&fx->a, CARDEX_EV_SAFETY)->safety_code,
+			find(&fx->b_, CARDEX_EV_SAFETY)->safety_code);
+	assert_true(find(&fx->a, CARDEX_EV_CARD)->sealed);
+	assert_true(find(&fx->b_, CARDEX_EV_CARD)->sealed);
+	assert_false(find(&fx->b_, CARDEX_EV_CARD)->verified);
+	/* The exchange is done: its keys are wiped, so a second card cannot even be sealed. */
+	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_ESTATE);
+	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_ESTATE);
 }
 
 static void test_wrong_key(void **state)
@@ -421,14 +439,18 @@ static void test_wrong_key(void **state)
 	quiet(&fx->a, &fx->b_);
 	assert_int_equal(count(&fx->a, CARDEX_EV_ATTEMPT), 1);
 	assert_int_equal(count(&fx->b_, CARDEX_EV_ERROR), 1);
-	assert_int_equal(fx->a.n, 3);
-	assert_int_equal(fx->b_.n, 2);
+	/* The keys are agreed at the match, before any card: both get the safety code. */
+	assert_int_equal(count(&fx->a, CARDEX_EV_SAFETY), 1);
+	assert_int_equal(count(&fx->b_, CARDEX_EV_SAFETY), 1);
+	assert_int_equal(fx->a.n, 4);
+	assert_int_equal(fx->b_.n, 3);
 }
 
 /*
- * Exchange 1 leaves a match and a card in A's persistent session (A closes
- * before reading them); a new handle of A then runs exchange 2 and must
- * report only exchange 2's events, each once.
+ * Exchange 1 leaves a match in A's persistent session (A closes before
+ * reading it, so B's sealed card waits in B for keys that never come); a
+ * new handle of A then runs exchange 2 and must report only exchange 2's
+ * events, each once.
  */
 static void test_stale_session(void **state)
 {
@@ -445,8 +467,7 @@ static void test_stale_session(void **state)
 	assert_int_equal(cardex_claim(fx->b_.cx, "A", key), CARDEX_OK);
 	snprintf(xid1, sizeof(xid1), "%s", wait_for(&fx->b_, CARDEX_EV_MATCH, NULL)->exchange);
 	assert_int_equal(cardex_send_card(fx->b_.cx, xid1, fx->card_grace, fx->grace_len), CARDEX_OK);
-	wait_for(&fx->b_, CARDEX_EV_SENT, NULL);
-	/* A leaves without reading its match and B's card. */
+	/* A leaves without reading its match. */
 	term_close(&fx->a);
 	term_reset(&fx->b_);
 
@@ -460,7 +481,7 @@ static void test_stale_session(void **state)
 	wait_for(&fx->a, CARDEX_EV_CARD, &fx->b_);
 	wait_for(&fx->a, CARDEX_EV_SENT, &fx->b_);
 	quiet(&fx->a, &fx->b_);
-	assert_int_equal(fx->a.n, 4);
+	assert_int_equal(fx->a.n, 5);
 	for(i = 0; i < fx->a.n; i++) {
 		assert_string_not_equal(fx->a.evs[i].exchange, xid1);
 	}
@@ -493,7 +514,7 @@ static void test_offline_peer(void **state)
 	assert_true(card_has(wait_for(&fx->b_, CARDEX_EV_CARD, NULL), "Ada Lovelace"));
 	quiet(&fx->a, &fx->b_);
 	assert_int_equal(count(&fx->b_, CARDEX_EV_CARD), 1);
-	assert_int_equal(fx->b_.n, 3);
+	assert_int_equal(fx->b_.n, 4);
 	assert_true(cardex_socket(fx->b_.cx) >= 0);
 }
 
@@ -545,8 +566,8 @@ static void test_callback_mode(void **state)
 	assert_int_equal(sb.send_rc, CARDEX_OK);
 	assert_true(card_has(find(&fx->a, CARDEX_EV_CARD), "Grace Hopper"));
 	assert_true(card_has(find(&fx->b_, CARDEX_EV_CARD), "Ada Lovelace"));
-	assert_int_equal(fx->a.n, 4);
-	assert_int_equal(fx->b_.n, 3);
+	assert_int_equal(fx->a.n, 5);
+	assert_int_equal(fx->b_.n, 4);
 }
 
 static void test_wrong_password(void **state)
@@ -644,7 +665,7 @@ static void test_filter(void **state)
 		mosquitto_loop(srv.m, 10, 1);
 	}
 	assert_true(srv.subscribed);
-	assert_int_equal(connect_as(fx, "A", "pw-a-secret", &fx->a.cx), CARDEX_OK);
+	assert_int_equal(connect_opt(fx, "A", "pw-a-secret", true, &fx->a.cx), CARDEX_OK);
 
 	/* Stale replies of an earlier run. */
 	snprintf(msg, sizeof(msg), "{\"type\":\"match\",\"exchange\":\"%s\",\"peer\":\"B\",\"expires_in\":300,"
@@ -765,7 +786,7 @@ static void srv_start(struct fx *fx, struct raw *srv)
 		mosquitto_loop(srv->m, 10, 1);
 	}
 	assert_true(srv->subscribed);
-	assert_int_equal(connect_as(fx, "A", "pw-a-secret", &fx->a.cx), CARDEX_OK);
+	assert_int_equal(connect_opt(fx, "A", "pw-a-secret", true, &fx->a.cx), CARDEX_OK);
 }
 
 __attribute__((format(printf, 2, 3)))
@@ -871,7 +892,7 @@ static void test_filter_resent_card(void **state)
 	struct fx *fx = *state;
 	const char *x = "22222222222222222222222222222222";
 	static const cardex_event_type want[] = {CARDEX_EV_OFFER, CARDEX_EV_MATCH, CARDEX_EV_SENT,
-		CARDEX_EV_ERROR, CARDEX_EV_ERROR};
+		CARDEX_EV_ERROR, CARDEX_EV_ERROR, CARDEX_EV_ERROR};
 	char ref[CX_REF_MAX + 1];
 	struct raw srv;
 
@@ -898,6 +919,13 @@ static void test_filter_resent_card(void **state)
 	srv_reply(&srv, "{\"type\":\"error\",\"code\":\"unknown-exchange\",\"topic\":\"card/B\","
 			"\"message\":\"m\",\"exchange\":\"%s\"}", x);
 	srv_settle(&srv, &fx->a);
+	/* A resent public key's refusal, while a card awaits its answer, is not that card's. */
+	srv_card(&srv, &fx->a, x);
+	srv_reply(&srv, "{\"type\":\"error\",\"code\":\"already-sent\",\"topic\":\"card/B\","
+			"\"message\":\"%s\",\"exchange\":\"%s\"}", CX_MSG_KEY_ALREADY_SENT, x);
+	srv_reply(&srv, "{\"type\":\"error\",\"code\":\"unknown-exchange\",\"topic\":\"card/B\","
+			"\"message\":\"m\",\"exchange\":\"%s\"}", x);
+	srv_settle(&srv, &fx->a);
 	/* too-large carries no exchange: it is placed by its topic, for a card awaiting its answer. */
 	srv_card(&srv, &fx->a, x);
 	srv_reply(&srv, "{\"type\":\"error\",\"code\":\"too-large\",\"topic\":\"card/B\",\"message\":\"m\"}");
@@ -908,8 +936,9 @@ static void test_filter_resent_card(void **state)
 	expect_types(&fx->a, want, sizeof(want) / sizeof(want[0]));
 	assert_string_equal(fx->a.evs[3].code, "unknown-exchange");
 	assert_string_equal(fx->a.evs[3].exchange, x);
-	assert_string_equal(fx->a.evs[4].code, "too-large");
-	assert_string_equal(fx->a.evs[4].exchange, x);
+	assert_string_equal(fx->a.evs[4].code, "unknown-exchange");
+	assert_string_equal(fx->a.evs[5].code, "too-large");
+	assert_string_equal(fx->a.evs[5].exchange, x);
 }
 
 /*

@@ -1138,6 +1138,7 @@ static void test_bad_options(void **state)
 	expect_bad_option("plugin_opt_key_ttl_max 601\n", "cardex: invalid value for plugin_opt_key_ttl_max");
 	expect_bad_option("plugin_opt_key_digits_min 5\n", "cardex: invalid value for plugin_opt_key_digits_min");
 	expect_bad_option("plugin_opt_exchange_ttl 9\n", "cardex: invalid value for plugin_opt_exchange_ttl");
+	expect_bad_option("plugin_opt_require_sealed maybe\n", "cardex: invalid value for plugin_opt_require_sealed");
 	expect_bad_option("plugin_opt_max_payload 1k\n", "cardex: invalid value for plugin_opt_max_payload");
 	expect_bad_option("plugin_opt_claim_failures_per_min -1\n",
 			"cardex: invalid value for plugin_opt_claim_failures_per_min");

@@ -440,6 +440,11 @@ static void side_turn(struct side *s, struct side *claimer, const char *key)
 		assert_string_equal(ev.exchange, s->xid);
 		s->got_sent = true;
 		break;
+	case CARDEX_EV_SAFETY:
+		/* Sealed over TLS too: the keys are agreed before the cards move. */
+		assert_string_equal(ev.exchange, s->xid);
+		assert_int_equal(strlen(ev.safety_code), 6);
+		break;
 	default:
 		fail_msg("unexpected %s event (%s %s)", cardex_event_type_name(ev.type), ev.code, ev.message);
 	}

@@ -5,8 +5,9 @@
  * kept for the earlier run. To check that the session did keep them, the
  * terminal first comes back as a raw MQTT client with the same client ID
  * and clean session off, takes what the broker queued (its subscription to
- * reply/<id> lives in the session), and checks each card it finds. Then a
- * new handle takes over.
+ * reply/<id> lives in the session), and checks each card it finds (a sealed
+ * one by its exchange and sender: the keys that could open it died with the
+ * handle). Then a new handle takes over.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,11 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
 	from = cJSON_GetObjectItemCaseSensitive(j, "from");
 	xid = cJSON_GetObjectItemCaseSensitive(j, "exchange");
 	card = cJSON_GetObjectItemCaseSensitive(j, "card");
+	if(!card && cJSON_GetObjectItemCaseSensitive(j, "ct") && cJSON_IsString(from) && cJSON_IsString(xid)) {
+		soak_sealed_card_received(t->S, t->index, from->valuestring, xid->valuestring);
+		cJSON_Delete(j);
+		return;
+	}
 	text = card ? cJSON_PrintUnformatted(card) : NULL;
 	soak_card_received(t->S, t->index, text, cJSON_IsString(from) ? from->valuestring : "",
 			cJSON_IsString(xid) ? xid->valuestring : "", true);

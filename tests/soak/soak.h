@@ -211,6 +211,12 @@ bool soak_settled(const soak *S);
 /* Checks a received card (text) against its token: terminal i got it, via its session or handle. */
 void soak_card_received(soak *S, size_t i, const char *card, const char *from, const char *xid,
 		bool via_session);
+/*
+ * A sealed card that the session reader found in a closed terminal's
+ * session: nobody can open it any more (its keys died with the handle that
+ * made them, as they must), so it is identified by its exchange and sender.
+ */
+void soak_sealed_card_received(soak *S, size_t i, const char *from, const char *xid);
 
 /*
  * Final accounting: lost, unacked, stuck, and the resent requests' answers

@@ -76,7 +76,7 @@ static bool receive(fx *f, const char *vcf, const char *peer, const char *xid, c
 	cx_card *card = cxt_card(vcf);
 	bool updated = false;
 
-	if(cli_contacts_save(&f->st, card, peer, xid, 1709285400, id, &updated, f->why) != 0) {
+	if(cli_contacts_save(&f->st, card, peer, xid, 1709285400, false, id, &updated, f->why) != 0) {
 		fail_msg("save: %s", f->why);
 	}
 	cx_card_free(card);
@@ -113,6 +113,7 @@ static void test_provenance(void **state)
 	assert_non_null(strstr(text, "X-CARDEX-PEER:B\r\n"));
 	assert_non_null(strstr(text, "X-CARDEX-EXCHANGE:" XID1 "\r\n"));
 	assert_non_null(strstr(text, "X-CARDEX-RECEIVED:20240301T093000Z\r\n"));
+	assert_non_null(strstr(text, "X-CARDEX-VERIFIED:false\r\n"));
 	free(text);
 
 	reload(f);

@@ -77,6 +77,10 @@ typedef struct {
 	bool offer;
 	char card[256];
 	size_t card_len;
+	char commit[64];
+	char pk[64];
+	char n[32];
+	char ct[256];
 	cx_code code;
 	char topic[256];
 	bool default_message;
@@ -90,7 +94,7 @@ typedef struct {
 	rec *v;
 	size_t len, cap;
 	size_t seen;       /* replies already checked by expect_* */
-	size_t by_type[CX_REPLY_ERROR + 1];
+	size_t by_type[CX_REPLY__LAST + 1];
 	/* bulk-test hook, called for every reply when set */
 	void (*hook)(void *hctx, const char *to, const cx_reply *r);
 	void *hctx;
@@ -107,7 +111,7 @@ static void record_reply(void *ctx, const char *to, const cx_reply *r)
 	char buf[1024];
 
 	assert_non_null(to);
-	assert_true(r->type >= CX_REPLY_OFFER && r->type <= CX_REPLY_ERROR);
+	assert_true(r->type >= CX_REPLY_OFFER && r->type <= CX_REPLY__LAST);
 	f->by_type[r->type]++;
 	if(f->hook != NULL){
 		f->hook(f->hctx, to, r);
@@ -139,6 +143,13 @@ static void record_reply(void *ctx, const char *to, const cx_reply *r)
 		assert_true(r->card_len < sizeof(x->card));
 		memcpy(x->card, r->card, r->card_len);
 		x->card_len = r->card_len;
+	}
+	copy_str(x->commit, sizeof(x->commit), r->commit);
+	copy_str(x->pk, sizeof(x->pk), r->pk);
+	copy_str(x->n, sizeof(x->n), r->n);
+	if(r->ct != NULL){
+		assert_true(r->ct_len < sizeof(x->ct));
+		memcpy(x->ct, r->ct, r->ct_len);
 	}
 	x->code = r->code;
 	copy_str(x->topic, sizeof(x->topic), r->topic);
@@ -935,6 +946,141 @@ static void test_card_exchange(void **state)
 	assert_string_equal(x->xid, xid);
 	expect_none(f);
 	assert_int_equal(cx_engine_tick(f->e, T0 + 3600 * SEC, 10), 0);
+	expect_none(f);
+}
+
+#define COMMIT "fcaQqoDMsHFdA2PFbC2yCdfLyL-GsE_fz8yEO61H1_Q"
+#define PK_A "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"
+#define PK_B "3p7bfXt9wbTTW2HC7OQ1Nz-DQ8hbeGdNrfx-FG-IK08"
+#define NONCE "AAECAwQFBgcICQoL"
+#define CT "tYym2wfw9z1TEbpdRh4MNlDeXJk16xmXfVh2q-4bFLQ"
+
+/* A sealed request on card/<peer>: a public key (ct NULL) or a sealed card. */
+static void do_sealed(fx *f, int64_t now, const char *sender, const char *peer, const char *xid,
+		const char *pk, const char *ct)
+{
+	cx_card_req req;
+	char topic[128];
+
+	memset(&req, 0, sizeof(req));
+	copy_str(req.xid, sizeof(req.xid), xid);
+	if(ct == NULL){
+		req.kind = CX_CARD_PK;
+		copy_str(req.pk, sizeof(req.pk), pk);
+	}else{
+		req.kind = CX_CARD_SEALED;
+		copy_str(req.n, sizeof(req.n), NONCE);
+		req.ct = ct;
+		req.ct_len = strlen(ct);
+	}
+	snprintf(topic, sizeof(topic), "card/%s", peer);
+	cx_engine_card(f->e, now, sender, peer, &req, topic);
+}
+
+/* A sealed match: the claim carries COMMIT, and only the owner's match relays it. */
+static void sealed_match(fx *f, int64_t now, const char *a, const char *b, char xid[CX_XID_HEX + 1])
+{
+	cx_claim_req req;
+
+	do_offer(f, now, a, "483920", 0, "ra");
+	expect_offer(f, a, f->lim.ttl_default_s, "ra");
+	memset(&req, 0, sizeof(req));
+	copy_str(req.key, sizeof(req.key), "483920");
+	copy_str(req.ref, sizeof(req.ref), "rb");
+	copy_str(req.commit, sizeof(req.commit), COMMIT);
+	cx_engine_claim(f->e, now, b, a, &req, "claim/A");
+	copy_str(xid, CX_XID_HEX + 1, expect_match(f, a, b, "ra", f->lim.exchange_ttl_s));
+	assert_string_equal(f->v[f->seen - 1].commit, COMMIT);
+	assert_string_equal(expect_match(f, b, a, "rb", f->lim.exchange_ttl_s), xid);
+	assert_string_equal(f->v[f->seen - 1].commit, "");
+	expect_none(f);
+}
+
+static void test_sealed_exchange(void **state)
+{
+	fx *f = *state;
+	char xid[CX_XID_HEX + 1];
+	const rec *x;
+
+	sealed_match(f, T0, "A", "B", xid);
+	/* The claimer may not reveal first, and nobody seals before both keys passed. */
+	do_sealed(f, T0, "B", "A", xid, PK_B, NULL);
+	expect_error(f, "B", CX_CODE_BAD_ORDER, "card/A", "");
+	do_sealed(f, T0, "A", "B", xid, NULL, CT);
+	expect_error(f, "A", CX_CODE_BAD_ORDER, "card/B", "");
+	do_sealed(f, T0, "A", "B", xid, PK_A, NULL);
+	x = next_rec(f, "B", CX_REPLY_PK);
+	assert_string_equal(x->pk, PK_A);
+	assert_string_equal(x->peer, "A");
+	assert_string_equal(x->xid, xid);
+	expect_none(f);
+	/* A second key is refused, and so is a plaintext card from a party that sealed. */
+	do_sealed(f, T0, "A", "B", xid, PK_B, NULL);
+	expect_error(f, "A", CX_CODE_ALREADY_SENT, "card/B", "");
+	do_card(f, T0, "A", "B", xid, CARD_A);
+	expect_error(f, "A", CX_CODE_BAD_ORDER, "card/B", "");
+	do_sealed(f, T0, "B", "A", xid, NULL, CT);
+	expect_error(f, "B", CX_CODE_BAD_ORDER, "card/A", "");
+	do_sealed(f, T0, "B", "A", xid, PK_B, NULL);
+	x = next_rec(f, "A", CX_REPLY_PK);
+	assert_string_equal(x->pk, PK_B);
+	expect_none(f);
+	/* A third terminal cannot slip a key in. */
+	do_sealed(f, T0, "C", "A", xid, PK_B, NULL);
+	expect_error(f, "C", CX_CODE_NOT_PEER, "card/A", "");
+	do_sealed(f, T0, "A", "B", xid, NULL, CT);
+	x = next_rec(f, "B", CX_REPLY_CARD);
+	assert_string_equal(x->ct, CT);
+	assert_string_equal(x->n, NONCE);
+	assert_int_equal(x->card_len, 0);
+	expect_sent(f, "A", "B", xid);
+	do_sealed(f, T0, "A", "B", xid, NULL, CT);
+	expect_error(f, "A", CX_CODE_ALREADY_SENT, "card/B", "");
+	do_sealed(f, T0, "B", "A", xid, NULL, CT);
+	next_rec(f, "A", CX_REPLY_CARD);
+	expect_sent(f, "B", "A", xid);
+	expect_none(f);
+	expect_stats(f, 0, 0, 0, 0);
+}
+
+/* Without a commit the exchange is plain: keys are refused, plaintext cards pass. */
+static void test_unsealed_exchange_refuses_keys(void **state)
+{
+	fx *f = *state;
+	char xid[CX_XID_HEX + 1];
+
+	matched(f, T0, "A", "B", xid);
+	do_sealed(f, T0, "A", "B", xid, PK_A, NULL);
+	expect_error(f, "A", CX_CODE_BAD_ORDER, "card/B", "");
+	do_sealed(f, T0, "A", "B", xid, NULL, CT);
+	expect_error(f, "A", CX_CODE_BAD_ORDER, "card/B", "");
+	do_card(f, T0, "A", "B", xid, CARD_A);
+	expect_card(f, "B", "A", xid, CARD_A);
+	expect_sent(f, "A", "B", xid);
+	expect_none(f);
+}
+
+static void test_require_sealed(void **state)
+{
+	cx_limits lim;
+	char xid[CX_XID_HEX + 1];
+
+	cx_limits_default(&lim);
+	lim.require_sealed = true;
+	fx *f = fx_with(state, &lim);
+	do_offer(f, T0, "A", "483920", 0, "ra");
+	expect_offer(f, "A", lim.ttl_default_s, "ra");
+	/* A claim without a commit is refused before evaluation: the offer keeps its attempts. */
+	do_claim(f, T0, "B", "A", "483920", "", "rb");
+	expect_error(f, "B", CX_CODE_SEALED_REQUIRED, "claim/A", "rb");
+	expect_none(f);
+	expect_stats(f, 1, 0, 0, 1);
+	do_claim(f, T0, "B", "A", "000000", "", "rb");
+	expect_error(f, "B", CX_CODE_SEALED_REQUIRED, "claim/A", "rb");
+	expect_none(f);
+	sealed_match(f, T0, "C", "B", xid);
+	do_card(f, T0, "C", "B", xid, CARD_A);
+	expect_error(f, "C", CX_CODE_SEALED_REQUIRED, "card/B", "");
 	expect_none(f);
 }
 
@@ -2071,6 +2217,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rate_limit_new_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit_counts_only_no_match, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_card_exchange, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sealed_exchange, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsealed_exchange_refuses_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_require_sealed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_card_before_match, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_card_from_third_terminal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_card_to_wrong_target, setup, teardown),

@@ -76,10 +76,12 @@ static cx_code card_in(const char *s, cx_card_req *out, char **payload)
 		assert_non_null(why);
 		assert_null(out->card);
 		assert_int_equal(out->card_len, 0);
-	} else {
+	} else if(out->kind == CX_CARD_PLAIN) {
 		/* Borrowed: a span of the payload, nothing of its own. */
 		assert_false(out->card_owned);
 		assert_true(out->card >= p && out->card_len > 0 && out->card + out->card_len <= p + n);
+	} else {
+		assert_null(out->card);
 	}
 	*payload = p;
 	return rc;
@@ -135,7 +137,7 @@ static void test_error_table(void **state)
 	(void)state;
 	const char *expected[] = {"bad-request", "bad-topic", "bad-card", "too-large", "no-match",
 		"rate-limited", "self-claim", "unknown-exchange", "not-peer", "already-sent",
-		"capacity", "internal"};
+		"capacity", "internal", "bad-order", "sealed-required"};
 
 	assert_int_equal(CX_CODE__COUNT - 1, sizeof(expected) / sizeof(expected[0]));
 	for(int c = CX_CODE_NONE + 1; c < CX_CODE__COUNT; c++) {
@@ -845,6 +847,129 @@ static void test_reply_card(void **state)
 	assert_int_equal(reply("{\"type\":\"card\",\"from\":\"A\",\"card\":" CARD "}", &m), CX_CODE_BAD_REQUEST);
 }
 
+#define COMMIT "fcaQqoDMsHFdA2PFbC2yCdfLyL-GsE_fz8yEO61H1_Q"
+#define PK "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"
+#define NONCE "AAECAwQFBgcICQoL"
+#define CT "tYym2wfw9z1TEbpdRh4MNlDeXJk16xmXfVh2q-4bFLQ"
+
+/* The messages of sealed exchanges: commit in claims, pk and n/ct on card/. */
+static void test_sealed_requests(void **state)
+{
+	(void)state;
+	cx_claim_req c;
+	cx_card_req r;
+	char buf[512];
+	char *p;
+
+	assert_int_equal(claim("{\"key\":\"123456\",\"commit\":\"" COMMIT "\"}", &c), CX_CODE_NONE);
+	assert_string_equal(c.commit, COMMIT);
+	assert_int_equal(cx_claim_encode(&c, buf, sizeof(buf)), strlen("{\"key\":\"123456\",\"commit\":\"" COMMIT "\"}"));
+	assert_string_equal(buf, "{\"key\":\"123456\",\"commit\":\"" COMMIT "\"}");
+	assert_int_equal(claim("{\"key\":\"123456\"}", &c), CX_CODE_NONE);
+	assert_string_equal(c.commit, "");
+	/* Wrong length, not canonical, not a string, standard alphabet. */
+	assert_int_equal(claim("{\"key\":\"123456\",\"commit\":\"QQ\"}", &c), CX_CODE_BAD_REQUEST);
+	assert_int_equal(claim("{\"key\":\"123456\",\"commit\":\"fcaQqoDMsHFdA2PFbC2yCdfLyL-GsE_fz8yEO61H1_R\"}", &c),
+			CX_CODE_BAD_REQUEST);
+	assert_int_equal(claim("{\"key\":\"123456\",\"commit\":32}", &c), CX_CODE_BAD_REQUEST);
+	assert_int_equal(claim("{\"key\":\"123456\",\"commit\":\"fcaQqoDMsHFdA2PFbC2yCdfLyL+GsE/fz8yEO61H1_Q\"}", &c),
+			CX_CODE_BAD_REQUEST);
+	assert_string_equal(c.commit, "");
+
+	assert_int_equal(card("{\"exchange\":\"" XID "\",\"pk\":\"" PK "\"}", &r), CX_CODE_NONE);
+	assert_int_equal(r.kind, CX_CARD_PK);
+	assert_string_equal(r.pk, PK);
+#define SEALED_REQ "{\"exchange\":\"" XID "\",\"n\":\"" NONCE "\",\"ct\":\"" CT "\"}"
+	assert_int_equal(card_in(SEALED_REQ, &r, &p), CX_CODE_NONE);
+	assert_int_equal(r.kind, CX_CARD_SEALED);
+	assert_string_equal(r.n, NONCE);
+	assert_int_equal(r.ct_len, strlen(CT));
+	assert_memory_equal(r.ct, CT, r.ct_len);
+	/* Borrowed from the payload (an exact-size copy, not NUL-terminated). */
+	assert_true(r.ct > p && r.ct + r.ct_len <= p + strlen(SEALED_REQ));
+	free(p);
+	/* Encoders give what the decoder reads. */
+	size_t len = cx_pk_encode(XID, PK, buf, sizeof(buf));
+	assert_int_equal(len, strlen(buf));
+	assert_string_equal(buf, "{\"exchange\":\"" XID "\",\"pk\":\"" PK "\"}");
+	len = cx_sealed_encode(XID, NONCE, CT, strlen(CT), buf, sizeof(buf));
+	assert_int_equal(len, strlen(buf));
+	assert_string_equal(buf, "{\"exchange\":\"" XID "\",\"n\":\"" NONCE "\",\"ct\":\"" CT "\"}");
+
+	/* Mixed, incomplete, twice, escaped, short, not base64url: bad-request, exchange kept. */
+	const char *bad[] = {
+		"{\"exchange\":\"" XID "\",\"pk\":\"" PK "\",\"card\":" CARD "}",
+		"{\"exchange\":\"" XID "\",\"pk\":\"" PK "\",\"n\":\"" NONCE "\",\"ct\":\"" CT "\"}",
+		"{\"exchange\":\"" XID "\",\"n\":\"" NONCE "\"}",
+		"{\"exchange\":\"" XID "\",\"ct\":\"" CT "\"}",
+		"{\"exchange\":\"" XID "\",\"pk\":\"" PK "\",\"pk\":\"" PK "\"}",
+		"{\"exchange\":\"" XID "\",\"pk\":\"\\u0068SDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo\"}",
+		"{\"exchange\":\"" XID "\",\"pk\":\"hSDw\"}",
+		"{\"exchange\":\"" XID "\",\"pk\":null}",
+		"{\"exchange\":\"" XID "\",\"n\":\"" NONCE "\",\"ct\":\"QUJD\"}",
+		"{\"exchange\":\"" XID "\",\"n\":\"AAECAwQFBgcICQo\",\"ct\":\"" CT "\"}",
+		"{\"exchange\":\"" XID "\",\"n\":\"" NONCE "\",\"ct\":\"" CT "=\"}",
+		"{\"exchange\":\"" XID "\",\"n\":\"" NONCE "\",\"ct\":\"" CT "\",\"ct\":\"" CT "\"}",
+	};
+	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(card(bad[i], &r), CX_CODE_BAD_REQUEST);
+		assert_string_equal(r.xid, XID);
+		assert_int_equal(r.kind, CX_CARD_PLAIN);
+		assert_null(r.ct);
+	}
+}
+
+static void test_sealed_replies(void **state)
+{
+	(void)state;
+	char buf[512];
+	cx_reply_msg m;
+
+	cx_reply mr = {.type = CX_REPLY_MATCH, .xid = XID, .peer = "B", .expires_in = 300, .ref = "r1",
+		.commit = COMMIT};
+	enc(&mr, buf, sizeof(buf));
+	assert_string_equal(buf, "{\"type\":\"match\",\"exchange\":\"" XID "\",\"peer\":\"B\","
+			"\"expires_in\":300,\"ref\":\"r1\",\"peer_commit\":\"" COMMIT "\"}");
+	assert_int_equal(reply(buf, &m), CX_CODE_NONE);
+	assert_string_equal(m.commit, COMMIT);
+	cx_reply_msg_clear(&m);
+
+	cx_reply pr = {.type = CX_REPLY_PK, .xid = XID, .peer = "A", .pk = PK};
+	enc(&pr, buf, sizeof(buf));
+	assert_string_equal(buf, "{\"type\":\"pk\",\"exchange\":\"" XID "\",\"from\":\"A\",\"pk\":\"" PK "\"}");
+	assert_string_equal(cx_reply_type_name(CX_REPLY_PK), "pk");
+	assert_int_equal(reply(buf, &m), CX_CODE_NONE);
+	assert_int_equal(m.type, CX_REPLY_PK);
+	assert_string_equal(m.pk, PK);
+	assert_string_equal(m.peer, "A");
+	cx_reply_msg_clear(&m);
+
+	cx_reply sr = {.type = CX_REPLY_CARD, .xid = XID, .peer = "A", .n = NONCE, .ct = CT,
+		.ct_len = strlen(CT)};
+	enc(&sr, buf, sizeof(buf));
+	assert_string_equal(buf, "{\"type\":\"card\",\"exchange\":\"" XID "\",\"from\":\"A\",\"n\":\"" NONCE
+			"\",\"ct\":\"" CT "\"}");
+	assert_int_equal(reply(buf, &m), CX_CODE_NONE);
+	assert_null(m.card);
+	assert_string_equal(m.n, NONCE);
+	assert_string_equal(m.ct, CT);
+	assert_int_equal(m.ct_len, strlen(CT));
+	cx_reply_msg_clear(&m);
+	assert_true(all_zero(&m, sizeof(m)));
+
+	const char *bad[] = {
+		"{\"type\":\"pk\",\"exchange\":\"" XID "\",\"from\":\"A\"}",
+		"{\"type\":\"pk\",\"exchange\":\"" XID "\",\"from\":\"A\",\"pk\":\"QQ\"}",
+		"{\"type\":\"card\",\"exchange\":\"" XID "\",\"from\":\"A\",\"ct\":\"" CT "\"}",
+		"{\"type\":\"card\",\"exchange\":\"" XID "\",\"from\":\"A\",\"n\":\"" NONCE "\",\"ct\":\"QQ\"}",
+		"{\"type\":\"match\",\"exchange\":\"" XID "\",\"peer\":\"B\",\"expires_in\":3,\"peer_commit\":\"x\"}",
+	};
+	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(reply(bad[i], &m), CX_CODE_BAD_REQUEST);
+		assert_null(m.ct);
+	}
+}
+
 static void test_reply_error(void **state)
 {
 	(void)state;
@@ -1071,7 +1196,7 @@ static void test_prefixes_and_mutations(void **state)
 				cx_card_req_clear(&c);
 			}
 			if(cx_reply_decode(p, len, &m, NULL) == CX_CODE_NONE) {
-				assert_true(m.type >= CX_REPLY_OFFER && m.type <= CX_REPLY_ERROR);
+				assert_true(m.type >= CX_REPLY_OFFER && m.type <= CX_REPLY__LAST);
 				cx_reply_msg_clear(&m);
 			}
 			free(p);
@@ -1599,6 +1724,8 @@ int main(void)
 		cmocka_unit_test(test_reply_encode_misc),
 		cmocka_unit_test(test_prefixes_and_mutations),
 		cmocka_unit_test(test_card_decode_differential),
+		cmocka_unit_test(test_sealed_requests),
+		cmocka_unit_test(test_sealed_replies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

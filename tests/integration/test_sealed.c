@@ -1,0 +1,917 @@
+/*
+ * Sealed exchanges against the real Mosquitto with the plugin: no card in
+ * plaintext where the server can see it (an operator subscribed to "#"
+ * under an ACL file, the log at log_type all, the persistence file), a
+ * server that swaps keys (a man in the middle between the terminals and
+ * the broker, mitm.c), tampered and replayed sealed cards, a second key,
+ * downgrades, plaintext clients while require_sealed is off and refused
+ * when it is on, and the CLI's --confirm.
+ *
+ * Every test starts its own broker; every wait is bounded; every process
+ * and thread it starts is stopped by its fixture.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <mosquitto.h>
+
+#include "broker.h"
+#include "cardex.h"
+#include "cli_run.h"
+#include "mitm.h"
+#include "seal.h"
+
+#define WAIT_MS 8000
+#define QUIET_MS 600
+#define SLICE_MS 20
+#define MAX_EVS 64
+
+/* What must never be readable outside the two terminals. */
+static const char *const secrets[] = {
+	"Ada Lovelace", "Lovelace", "ada@example.org", "+44-20-7946-0001", "Analytical Engines",
+	"Grace Hopper", "grace@example.net", "+1-202-555-0142", "Bureau of Ordnance",
+};
+
+static const cxb_account accounts[] = {
+	{"A", "pw-a-secret"},
+	{"B", "pw-b-secret"},
+	{"ops", "pw-ops-secret"},
+};
+
+struct term {
+	cardex *cx;
+	cardex_event evs[MAX_EVS];
+	size_t n;
+};
+
+struct fx {
+	cxb_broker b;
+	bool started;
+	mitm *m;
+	struct term a;
+	struct term b_;
+	char *card_ada;
+	size_t ada_len;
+	char *card_grace;
+	size_t grace_len;
+	char dir[256];         /* persistence, ACL file, CLI home */
+	cxr_proc *procs[2];
+};
+
+/* ---- helpers ---- */
+
+static char *load_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if(!f) {
+		return NULL;
+	}
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+static char *load(const char *name, size_t *len)
+{
+	const char *dir = getenv("CARDEX_TEST_DATA");
+	char path[1024];
+	char *buf;
+
+	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/data", name);
+	buf = load_file(path, len);
+	assert_non_null(buf);
+	return buf;
+}
+
+/* Where needle[0..n) is in buf[0..len) (which may hold NUL bytes), or NULL. */
+static const char *find_bytes(const char *buf, size_t len, const char *needle, size_t n)
+{
+	for(size_t i = 0; buf && n <= len && i <= len - n; i++) {
+		if(memcmp(buf + i, needle, n) == 0) {
+			return buf + i;
+		}
+	}
+	return NULL;
+}
+
+/* True when none of the secrets is in buf[0..len) (which may hold NUL bytes). */
+static bool no_secret(const char *buf, size_t len)
+{
+	for(size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+		if(find_bytes(buf, len, secrets[i], strlen(secrets[i])) != NULL) {
+			fprintf(stderr, "found \"%s\"\n", secrets[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
+static int connect_term(struct fx *fx, const char *id, const char *pw, int port, bool confirm,
+		bool allow_plain, cardex **out)
+{
+	cardex_options o;
+
+	cardex_options_init(&o);
+	o.host = "127.0.0.1";
+	o.port = port;
+	o.id = id;
+	o.password = pw;
+	o.connect_timeout_ms = 5000;
+	o.confirm = confirm;
+	o.allow_plain = allow_plain;
+	(void)fx;
+	return cardex_connect(&o, out);
+}
+
+static void term_close(struct term *t)
+{
+	for(size_t i = 0; i < t->n; i++) {
+		cardex_event_clear(&t->evs[i]);
+	}
+	t->n = 0;
+	cardex_close(t->cx);
+	t->cx = NULL;
+}
+
+static void turn(struct term *t, int ms)
+{
+	cardex_event ev;
+	int rc;
+
+	if(!t || !t->cx) {
+		return;
+	}
+	rc = cardex_wait(t->cx, ms, &ev);
+	if(rc == CARDEX_ETIMEOUT) {
+		return;
+	}
+	assert_int_equal(rc, CARDEX_OK);
+	assert_true(t->n < MAX_EVS);
+	t->evs[t->n++] = ev;
+}
+
+static const cardex_event *find(const struct term *t, cardex_event_type type)
+{
+	for(size_t i = 0; i < t->n; i++) {
+		if(t->evs[i].type == type) {
+			return &t->evs[i];
+		}
+	}
+	return NULL;
+}
+
+static size_t count(const struct term *t, cardex_event_type type)
+{
+	size_t c = 0;
+
+	for(size_t i = 0; i < t->n; i++) {
+		c += t->evs[i].type == type;
+	}
+	return c;
+}
+
+static const cardex_event *wait_for(struct term *t, cardex_event_type type, struct term *also)
+{
+	long long deadline = cxb_now_ms() + WAIT_MS;
+
+	while(!find(t, type)) {
+		if(cxb_now_ms() > deadline) {
+			fail_msg("no %s event within %d ms", cardex_event_type_name(type), WAIT_MS);
+		}
+		turn(t, SLICE_MS);
+		turn(also, SLICE_MS);
+	}
+	return find(t, type);
+}
+
+static void quiet(struct term *t, struct term *also)
+{
+	long long end = cxb_now_ms() + QUIET_MS;
+
+	while(cxb_now_ms() < end) {
+		turn(t, SLICE_MS);
+		turn(also, SLICE_MS);
+	}
+}
+
+/* Offer by a, claim by b; returns the exchange ID (valid while a's events are). */
+static const char *match(struct term *a, struct term *b)
+{
+	char key[CARDEX_KEY_MAX + 1];
+	size_t n = a->n;
+
+	assert_int_equal(cardex_generate_key(6, key, sizeof(key)), CARDEX_OK);
+	assert_int_equal(cardex_offer(a->cx, key, 0), CARDEX_OK);
+	wait_for(a, CARDEX_EV_OFFER, b);
+	assert_int_equal(cardex_claim(b->cx, cardex_id(a->cx), key), CARDEX_OK);
+	wait_for(a, CARDEX_EV_MATCH, b);
+	wait_for(b, CARDEX_EV_MATCH, a);
+	for(size_t i = n; i < a->n; i++) {
+		if(a->evs[i].type == CARDEX_EV_MATCH) {
+			return a->evs[i].exchange;
+		}
+	}
+	return find(a, CARDEX_EV_MATCH)->exchange;
+}
+
+/* ---- raw MQTT client (an operator, a plaintext terminal) ---- */
+
+struct raw {
+	struct mosquitto *m;
+	int connack;
+	bool subscribed;
+	char *all;         /* every payload received, concatenated */
+	size_t all_len;
+	int nmsgs;
+	char last[4096];
+};
+
+static void raw_on_connect(struct mosquitto *m, void *ud, int rc)
+{
+	(void)m;
+	((struct raw *)ud)->connack = rc;
+}
+
+static void raw_on_subscribe(struct mosquitto *m, void *ud, int mid, int n, const int *q)
+{
+	(void)m;
+	(void)mid;
+	(void)n;
+	(void)q;
+	((struct raw *)ud)->subscribed = true;
+}
+
+static void raw_on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
+{
+	struct raw *r = ud;
+
+	(void)m;
+	r->all = realloc(r->all, r->all_len + (size_t)msg->payloadlen + strlen(msg->topic) + 2);
+	assert_non_null(r->all);
+	memcpy(r->all + r->all_len, msg->topic, strlen(msg->topic));
+	r->all_len += strlen(msg->topic);
+	r->all[r->all_len++] = ' ';
+	memcpy(r->all + r->all_len, msg->payload, (size_t)msg->payloadlen);
+	r->all_len += (size_t)msg->payloadlen;
+	r->all[r->all_len++] = '\n';
+	snprintf(r->last, sizeof(r->last), "%.*s", msg->payloadlen, (const char *)msg->payload);
+	r->nmsgs++;
+}
+
+static void raw_connect(struct raw *r, int port, const char *id, const char *pw, const char *sub)
+{
+	long long deadline = cxb_now_ms() + WAIT_MS;
+
+	memset(r, 0, sizeof(*r));
+	r->connack = -1;
+	r->m = mosquitto_new(id, true, r);
+	assert_non_null(r->m);
+	mosquitto_connect_callback_set(r->m, raw_on_connect);
+	mosquitto_subscribe_callback_set(r->m, raw_on_subscribe);
+	mosquitto_message_callback_set(r->m, raw_on_message);
+	assert_int_equal(mosquitto_username_pw_set(r->m, id, pw), MOSQ_ERR_SUCCESS);
+	assert_int_equal(mosquitto_connect(r->m, "127.0.0.1", port, 30), MOSQ_ERR_SUCCESS);
+	while(r->connack < 0 && cxb_now_ms() < deadline) {
+		mosquitto_loop(r->m, 20, 1);
+	}
+	assert_int_equal(r->connack, 0);
+	assert_int_equal(mosquitto_subscribe(r->m, NULL, sub, 1), MOSQ_ERR_SUCCESS);
+	while(!r->subscribed && cxb_now_ms() < deadline) {
+		mosquitto_loop(r->m, 20, 1);
+	}
+	assert_true(r->subscribed);
+}
+
+static void raw_loop(struct raw *r, int ms)
+{
+	long long end = cxb_now_ms() + ms;
+
+	while(cxb_now_ms() < end) {
+		mosquitto_loop(r->m, 10, 1);
+	}
+}
+
+/* Publishes and waits until a reply arrives (n messages more than before). */
+static void raw_request(struct raw *r, const char *topic, const char *payload)
+{
+	int before = r->nmsgs;
+	long long deadline = cxb_now_ms() + WAIT_MS;
+
+	assert_int_equal(mosquitto_publish(r->m, NULL, topic, (int)strlen(payload), payload, 1, false),
+			MOSQ_ERR_SUCCESS);
+	while(r->nmsgs == before && cxb_now_ms() < deadline) {
+		mosquitto_loop(r->m, 10, 1);
+	}
+	assert_true(r->nmsgs > before);
+}
+
+/* Publishes a request that gets no reply when it passes. */
+static void raw_send(struct raw *r, const char *topic, const char *payload)
+{
+	assert_int_equal(mosquitto_publish(r->m, NULL, topic, (int)strlen(payload), payload, 1, false),
+			MOSQ_ERR_SUCCESS);
+	raw_loop(r, 100);
+}
+
+static void raw_close(struct raw *r)
+{
+	if(r->m) {
+		mosquitto_disconnect(r->m);
+		mosquitto_loop(r->m, 10, 1);
+		mosquitto_destroy(r->m);
+		r->m = NULL;
+	}
+	free(r->all);
+	r->all = NULL;
+}
+
+/* ---- fixtures ---- */
+
+static int start_broker(struct fx *fx, const char *plugin_opts, const char *extra)
+{
+	cxb_config cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.plugin = true;
+	cfg.plugin_opts = plugin_opts;
+	cfg.extra_conf = extra;
+	cfg.accounts = accounts;
+	cfg.naccounts = sizeof(accounts) / sizeof(accounts[0]);
+	if(cxb_start(&fx->b, &cfg) != 0) {
+		return -1;
+	}
+	fx->started = true;
+	return 0;
+}
+
+static int setup_fx(void **state, const char *plugin_opts)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	if(!fx) {
+		return -1;
+	}
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/cardex-sealed-XXXXXX");
+	if(!mkdtemp(fx->dir)) {
+		free(fx);
+		return -1;
+	}
+	*state = fx;
+	fx->card_ada = load("ada.json", &fx->ada_len);
+	fx->card_grace = load("grace.json", &fx->grace_len);
+	return plugin_opts == NULL ? 0 : start_broker(fx, plugin_opts, NULL);
+}
+
+static int setup(void **state)
+{
+	return setup_fx(state, "");
+}
+
+static int setup_require_sealed(void **state)
+{
+	return setup_fx(state, "plugin_opt_require_sealed true\n");
+}
+
+static int setup_later(void **state)
+{
+	return setup_fx(state, NULL);
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	if(!fx) {
+		return 0;
+	}
+	cxr_free_all(fx->procs, 2);
+	term_close(&fx->a);
+	term_close(&fx->b_);
+	mitm_stop(fx->m);
+	if(fx->started) {
+		cxb_stop(&fx->b);
+	}
+	cxr_remove_tree(fx->dir);
+	free(fx->card_ada);
+	free(fx->card_grace);
+	free(fx);
+	return 0;
+}
+
+/* A and B, through the man in the middle in mode (or straight to the broker when mode < 0). */
+static void two_terms(struct fx *fx, int mode, bool confirm)
+{
+	int port = fx->b.port;
+
+	if(mode >= 0) {
+		fx->m = mitm_start(fx->b.port, "A", (mitm_mode)mode);
+		assert_non_null(fx->m);
+		port = mitm_port(fx->m);
+	}
+	assert_int_equal(connect_term(fx, "A", "pw-a-secret", port, confirm, false, &fx->a.cx), CARDEX_OK);
+	assert_int_equal(connect_term(fx, "B", "pw-b-secret", port, confirm, false, &fx->b_.cx), CARDEX_OK);
+}
+
+/* ---- tests ---- */
+
+/*
+ * Two sealed exchanges, the second leaving A's sealed card queued in B's
+ * persistent session when the broker stops: the operator's "#", the log at
+ * log_type all and the persistence file hold none of the cards' contents,
+ * though the persistence file does hold the queued ciphertext.
+ */
+static void test_no_plaintext_at_rest_or_in_transit(void **state)
+{
+	struct fx *fx = *state;
+	char extra[1024];
+	char path[512];
+	char xid[CARDEX_XID_LEN + 1];
+	struct raw ops;
+	char *log, *db;
+	size_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/acl", fx->dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	/* The way an operator would grant itself everything. */
+	fputs("user ops\ntopic readwrite #\n", f);
+	fclose(f);
+	chmod(fx->dir, 0755);
+	snprintf(extra, sizeof(extra), "acl_file %s\npersistence true\npersistence_location %s/\n"
+			"autosave_interval 0\n", path, fx->dir);
+	assert_int_equal(start_broker(fx, "", extra), 0);
+	raw_connect(&ops, fx->b.port, "ops", "pw-ops-secret", "#");
+
+	two_terms(fx, -1, false);
+	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
+	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
+	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_OK);
+	assert_non_null(strstr(wait_for(&fx->b_, CARDEX_EV_CARD, &fx->a)->card, "Ada Lovelace"));
+	assert_non_null(strstr(wait_for(&fx->a, CARDEX_EV_CARD, &fx->b_)->card, "Grace Hopper"));
+	assert_true(find(&fx->a, CARDEX_EV_CARD)->sealed);
+
+	/* Exchange 2: B leaves once the keys are agreed; A's card waits in B's session. */
+	for(size_t i = 0; i < fx->a.n; i++) {
+		cardex_event_clear(&fx->a.evs[i]);
+	}
+	fx->a.n = 0;
+	for(size_t i = 0; i < fx->b_.n; i++) {
+		cardex_event_clear(&fx->b_.evs[i]);
+	}
+	fx->b_.n = 0;
+	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
+	wait_for(&fx->a, CARDEX_EV_SAFETY, &fx->b_);
+	wait_for(&fx->b_, CARDEX_EV_SAFETY, &fx->a);
+	term_close(&fx->b_);
+	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
+	wait_for(&fx->a, CARDEX_EV_SENT, NULL);
+	raw_loop(&ops, 200);
+
+	/* In transit: the operator's "#" (it may see nothing of the namespace at all). */
+	assert_true(no_secret(ops.all ? ops.all : "", ops.all_len));
+	raw_close(&ops);
+	/* The log, at log_type all. */
+	log = cxb_log_read(&fx->b);
+	assert_non_null(log);
+	assert_non_null(strstr(log, "card/B"));
+	assert_true(no_secret(log, strlen(log)));
+	free(log);
+	/* At rest: the persistence file written at a clean stop holds only ciphertext. */
+	term_close(&fx->a);
+	assert_int_equal(cxb_stop_check(&fx->b), 0);
+	fx->started = false;
+	snprintf(path, sizeof(path), "%s/mosquitto.db", fx->dir);
+	db = load_file(path, &len);
+	assert_non_null(db);
+	assert_non_null(find_bytes(db, len, "\"ct\":\"", 6));
+	assert_non_null(find_bytes(db, len, xid, strlen(xid)));
+	assert_true(no_secret(db, len));
+	free(db);
+}
+
+/*
+ * A server that gives each side its own key, and commits to the one it
+ * gives A: the commitment holds, but the codes differ. With confirm, the
+ * people see it and abort: no card leaves either terminal.
+ */
+static void test_mitm_swapped_keys(void **state)
+{
+	struct fx *fx = *state;
+	char xid[CARDEX_XID_LEN + 1];
+
+	two_terms(fx, MITM_SWAP_KEYS, true);
+	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
+	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
+	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_OK);
+	wait_for(&fx->a, CARDEX_EV_SAFETY, &fx->b_);
+	wait_for(&fx->b_, CARDEX_EV_SAFETY, &fx->a);
+	assert_true(mitm_rewrites(fx->m) >= 3);
+	/* About one in a million times the codes would match by chance. */
+	assert_string_not_equal(find(&fx->a, CARDEX_EV_SAFETY)->safety_code,
+			find(&fx->b_, CARDEX_EV_SAFETY)->safety_code);
+	assert_null(find(&fx->a, CARDEX_EV_ERROR));
+	quiet(&fx->a, &fx->b_);
+	/* Nothing moved while the codes were being compared. */
+	assert_int_equal(mitm_sealed_sent(fx->m), 0);
+	assert_int_equal(cardex_confirm(fx->a.cx, xid, false), CARDEX_OK);
+	assert_int_equal(cardex_confirm(fx->b_.cx, xid, false), CARDEX_OK);
+	assert_int_equal(cardex_confirm(fx->a.cx, xid, true), CARDEX_EABORTED);
+	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_EABORTED);
+	quiet(&fx->a, &fx->b_);
+	assert_int_equal(mitm_sealed_sent(fx->m), 0);
+	assert_int_equal(mitm_plain_sent(fx->m), 0);
+	assert_int_equal(count(&fx->a, CARDEX_EV_CARD) + count(&fx->b_, CARDEX_EV_CARD), 0);
+	assert_int_equal(count(&fx->a, CARDEX_EV_SENT) + count(&fx->b_, CARDEX_EV_SENT), 0);
+	assert_true(cxb_alive(&fx->b));
+}
+
+/* A server that swaps B's key but cannot change the commitment B made: A refuses. */
+static void test_mitm_swapped_key_fails_commitment(void **state)
+{
+	struct fx *fx = *state;
+	const cardex_event *ev;
+	char xid[CARDEX_XID_LEN + 1];
+
+	two_terms(fx, MITM_SWAP_PK, true);
+	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
+	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
+	ev = wait_for(&fx->a, CARDEX_EV_ERROR, &fx->b_);
+	assert_string_equal(ev->code, "altered");
+	assert_string_equal(ev->exchange, xid);
+	assert_non_null(strstr(ev->message, "the server altered this exchange"));
+	assert_null(find(&fx->a, CARDEX_EV_SAFETY));
+	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_EABORTED);
+	quiet(&fx->a, &fx->b_);
+	assert_int_equal(mitm_sealed_sent(fx->m), 0);
+	assert_int_equal(mitm_plain_sent(fx->m), 0);
+	assert_null(find(&fx->b_, CARDEX_EV_CARD));
+}
+
+/* A key of low order for B: refused as an alteration; B sends neither its key nor its card. */
+static void test_low_order_key(void **state)
+{
+	struct fx *fx = *state;
+	const cardex_event *ev;
+	char xid[CARDEX_XID_LEN + 1];
+
+	two_terms(fx, MITM_ZERO_PK, false);
+	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
+	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_OK);
+	ev = wait_for(&fx->b_, CARDEX_EV_ERROR, &fx->a);
+	assert_string_equal(ev->code, "altered");
+	assert_non_null(strstr(ev->message, "not a valid key"));
+	quiet(&fx->a, &fx->b_);
+	assert_null(find(&fx->b_, CARDEX_EV_SAFETY));
+	/* Only A's key went out; B's key and card did not. */
+	assert_int_equal(mitm_pk_sent(fx->m), 1);
+	assert_int_equal(mitm_sealed_sent(fx->m) + mitm_plain_sent(fx->m), 0);
+	assert_true(cxb_alive(&fx->b));
+}
+
+/* One tampering (mode) on A's sealed card: B refuses it, saves nothing; the broker lives on. */
+static void tampered(struct fx *fx, mitm_mode mode)
+{
+	const cardex_event *ev;
+	char xid[CARDEX_XID_LEN + 1];
+
+	two_terms(fx, mode, false);
+	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
+	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
+	wait_for(&fx->a, CARDEX_EV_SENT, &fx->b_);
+	ev = wait_for(&fx->b_, CARDEX_EV_ERROR, &fx->a);
+	assert_string_equal(ev->code, "altered");
+	assert_non_null(strstr(ev->message, "failed authentication"));
+	assert_int_equal(mitm_rewrites(fx->m), 1);
+	quiet(&fx->a, &fx->b_);
+	assert_null(find(&fx->b_, CARDEX_EV_CARD));
+	/* B's own card no longer goes out in that exchange. */
+	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_EABORTED);
+	assert_true(cxb_alive(&fx->b));
+}
+
+static void test_flipped_ct(void **state)
+{
+	tampered(*state, MITM_FLIP_CT);
+}
+
+static void test_flipped_nonce(void **state)
+{
+	tampered(*state, MITM_FLIP_N);
+}
+
+/* A sealed card of exchange 1, replayed into exchange 2, does not open there. */
+static void test_replayed_card(void **state)
+{
+	struct fx *fx = *state;
+	const cardex_event *ev;
+	char xid[CARDEX_XID_LEN + 1];
+
+	two_terms(fx, MITM_REPLAY, false);
+	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
+	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
+	assert_non_null(strstr(wait_for(&fx->b_, CARDEX_EV_CARD, &fx->a)->card, "Ada Lovelace"));
+	for(size_t i = 0; i < fx->b_.n; i++) {
+		cardex_event_clear(&fx->b_.evs[i]);
+	}
+	fx->b_.n = 0;
+	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
+	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
+	ev = wait_for(&fx->b_, CARDEX_EV_ERROR, &fx->a);
+	assert_string_equal(ev->code, "altered");
+	assert_string_equal(ev->exchange, xid);
+	assert_int_equal(mitm_rewrites(fx->m), 1);
+	quiet(&fx->a, &fx->b_);
+	assert_null(find(&fx->b_, CARDEX_EV_CARD));
+	assert_true(cxb_alive(&fx->b));
+}
+
+/* The plugin's order at the broker: a second key, a key out of turn, a card before the keys. */
+static void test_second_pk_and_order(void **state)
+{
+	struct fx *fx = *state;
+	static const char pk[] = "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo";
+	static const char commit[] = "fcaQqoDMsHFdA2PFbC2yCdfLyL-GsE_fz8yEO61H1_Q";
+	struct raw a, b;
+	char msg[512];
+	char xid[CARDEX_XID_LEN + 1];
+	const char *x;
+
+	raw_connect(&a, fx->b.port, "A", "pw-a-secret", "reply/A");
+	raw_connect(&b, fx->b.port, "B", "pw-b-secret", "reply/B");
+	raw_request(&a, "keys/A", "{\"key\":\"483920\"}");
+	snprintf(msg, sizeof(msg), "{\"key\":\"483920\",\"commit\":\"%s\"}", commit);
+	raw_request(&b, "claim/A", msg);
+	raw_loop(&a, 100);
+	assert_non_null(strstr(a.last, "\"peer_commit\":\"fcaQqoDMsHFdA2PFbC2yCdfLyL-GsE_fz8yEO61H1_Q\""));
+	assert_null(strstr(b.last, "peer_commit"));
+	x = strstr(b.last, "\"exchange\":\"");
+	assert_non_null(x);
+	snprintf(xid, sizeof(xid), "%.32s", x + 12);
+
+	snprintf(msg, sizeof(msg), "{\"exchange\":\"%s\",\"pk\":\"%s\"}", xid, pk);
+	raw_request(&b, "card/A", msg);
+	assert_non_null(strstr(b.last, "\"code\":\"bad-order\""));
+	snprintf(msg, sizeof(msg), "{\"exchange\":\"%s\",\"n\":\"AAECAwQFBgcICQoL\",\"ct\":\"%s\"}", xid, pk);
+	raw_request(&a, "card/B", msg);
+	assert_non_null(strstr(a.last, "\"code\":\"bad-order\""));
+	snprintf(msg, sizeof(msg), "{\"exchange\":\"%s\",\"pk\":\"%s\"}", xid, pk);
+	raw_send(&a, "card/B", msg);
+	raw_loop(&b, 100);
+	assert_non_null(strstr(b.last, "\"type\":\"pk\""));
+	raw_request(&a, "card/B", msg);
+	assert_non_null(strstr(a.last, "\"code\":\"already-sent\""));
+	/* Plaintext from a party that sealed. */
+	snprintf(msg, sizeof(msg), "{\"exchange\":\"%s\",\"card\":%s}", xid, fx->card_ada);
+	raw_request(&a, "card/B", msg);
+	assert_non_null(strstr(a.last, "\"code\":\"bad-order\""));
+	raw_close(&a);
+	raw_close(&b);
+	assert_true(cxb_alive(&fx->b));
+}
+
+/* A server that strips the commitment: A sends nothing in plaintext. */
+static void test_downgrade_stripped(void **state)
+{
+	struct fx *fx = *state;
+	const cardex_event *ev;
+	char xid[CARDEX_XID_LEN + 1];
+
+	two_terms(fx, MITM_STRIP_COMMIT, false);
+	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
+	assert_false(find(&fx->a, CARDEX_EV_MATCH)->sealed);
+	ev = wait_for(&fx->a, CARDEX_EV_ERROR, &fx->b_);
+	assert_string_equal(ev->code, "not-sealed");
+	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_EPLAIN);
+	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_OK);
+	quiet(&fx->a, &fx->b_);
+	assert_int_equal(mitm_plain_sent(fx->m), 0);
+	assert_int_equal(mitm_sealed_sent(fx->m), 0);
+	assert_int_equal(mitm_pk_sent(fx->m), 0);
+	assert_null(find(&fx->a, CARDEX_EV_CARD));
+	assert_null(find(&fx->b_, CARDEX_EV_CARD));
+}
+
+/*
+ * A plaintext terminal (a raw MQTT client, as paho or mosquitto_pub would
+ * be) exchanges with a libcardex terminal while require_sealed is off:
+ * refused by default, in plaintext when the application allows it.
+ */
+static void test_plain_peer(void **state)
+{
+	struct fx *fx = *state;
+	struct raw a;
+	char msg[2048];
+	char xid[CARDEX_XID_LEN + 1];
+	const cardex_event *ev;
+	const char *x;
+
+	for(int allow = 0; allow < 2; allow++) {
+		raw_connect(&a, fx->b.port, "A", "pw-a-secret", "reply/A");
+		assert_int_equal(connect_term(fx, "B", "pw-b-secret", fx->b.port, false, allow == 1, &fx->b_.cx),
+				CARDEX_OK);
+		raw_request(&a, "keys/A", "{\"key\":\"483920\"}");
+		assert_int_equal(cardex_claim(fx->b_.cx, "A", "483920"), CARDEX_OK);
+		snprintf(xid, sizeof(xid), "%s", wait_for(&fx->b_, CARDEX_EV_MATCH, NULL)->exchange);
+		raw_loop(&a, 100);
+		x = strstr(a.last, "\"exchange\":\"");
+		assert_non_null(x);
+		assert_int_equal(strncmp(x + 12, xid, 32), 0);
+		/* The plaintext terminal ignores peer_commit and sends its card as it always did. */
+		assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_OK);
+		snprintf(msg, sizeof(msg), "{\"exchange\":\"%s\",\"card\":%s}", xid, fx->card_ada);
+		raw_request(&a, "card/B", msg);
+		assert_non_null(strstr(a.last, "\"type\":\"sent\""));
+		if(!allow) {
+			ev = wait_for(&fx->b_, CARDEX_EV_ERROR, NULL);
+			assert_string_equal(ev->code, "not-sealed");
+			quiet(&fx->b_, NULL);
+			raw_loop(&a, 200);
+			assert_null(find(&fx->b_, CARDEX_EV_CARD));
+			/* B's card never went out in plaintext. */
+			assert_null(find_bytes(a.all, a.all_len, "Grace Hopper", 12));
+		} else {
+			ev = wait_for(&fx->b_, CARDEX_EV_CARD, NULL);
+			assert_false(ev->sealed);
+			assert_non_null(strstr(ev->card, "Ada Lovelace"));
+			wait_for(&fx->b_, CARDEX_EV_SENT, NULL);
+			raw_loop(&a, 200);
+			assert_non_null(find_bytes(a.all, a.all_len, "Grace Hopper", 12));
+		}
+		raw_close(&a);
+		term_close(&fx->b_);
+	}
+}
+
+/* require_sealed: plaintext claims and cards are refused; sealed terminals go on. */
+static void test_require_sealed(void **state)
+{
+	struct fx *fx = *state;
+	struct raw a;
+	char xid[CARDEX_XID_LEN + 1];
+
+	assert_true(cxb_log_contains(&fx->b, "require_sealed=true"));
+	raw_connect(&a, fx->b.port, "A", "pw-a-secret", "reply/A");
+	raw_request(&a, "claim/B", "{\"key\":\"483920\"}");
+	assert_non_null(strstr(a.last, "\"code\":\"sealed-required\""));
+	raw_close(&a);
+	two_terms(fx, -1, false);
+	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
+	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
+	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_OK);
+	assert_true(wait_for(&fx->b_, CARDEX_EV_CARD, &fx->a)->sealed);
+	assert_true(wait_for(&fx->a, CARDEX_EV_CARD, &fx->b_)->sealed);
+}
+
+/* ---- the CLI ---- */
+
+static cxr_proc *cli(struct fx *fx, const char *pw, bool pty, const char *const *args)
+{
+	char home[300], cfg[300];
+	cxr_opts o;
+	cxr_proc *p;
+
+	memset(&o, 0, sizeof(o));
+	o.password = pw;
+	o.pty = pty;
+	snprintf(home, sizeof(home), "XDG_DATA_HOME=%s", fx->dir);
+	snprintf(cfg, sizeof(cfg), "XDG_CONFIG_HOME=%s", fx->dir);
+	o.env[0] = home;
+	o.env[1] = cfg;
+	o.env[2] = "NO_COLOR=1";
+	p = cxr_spawn(&o, args);
+	cxr_track(fx->procs, 2, p);
+	return p;
+}
+
+/* Number of contacts the CLI saved. */
+static int contacts(const struct fx *fx)
+{
+	char path[400];
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/cardex/contacts", fx->dir);
+	DIR *d = opendir(path);
+	if(!d) {
+		return 0;
+	}
+	for(struct dirent *e; (e = readdir(d)) != NULL;) {
+		n += strstr(e->d_name, ".vcf") != NULL;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * The CLI with --confirm through the man in the middle: the user types the
+ * code shown on the other screen, it does not match, and the CLI sends and
+ * saves nothing. Then without the man in the middle: the right code, and
+ * the contact is recorded as verified.
+ */
+static void test_cli_confirm(void **state)
+{
+	struct fx *fx = *state;
+	char port[16], path[600], line[64];
+	const char *code;
+	cxr_proc *p;
+	char *text;
+	size_t len;
+	char card_path[300];
+
+	snprintf(card_path, sizeof(card_path), "%s/grace.json", getenv("CARDEX_TEST_DATA") ? getenv("CARDEX_TEST_DATA") : "tests/data");
+	for(int round = 0; round < 2; round++) {
+		fx->m = mitm_start(fx->b.port, "A", round == 0 ? MITM_SWAP_KEYS : MITM_RELAY);
+		assert_non_null(fx->m);
+		snprintf(port, sizeof(port), "%d", mitm_port(fx->m));
+		assert_int_equal(connect_term(fx, "A", "pw-a-secret", mitm_port(fx->m), true, false, &fx->a.cx),
+				CARDEX_OK);
+		assert_int_equal(cardex_offer(fx->a.cx, "483920", 0), CARDEX_OK);
+		wait_for(&fx->a, CARDEX_EV_OFFER, NULL);
+		const char *args[] = {"claim", "A", "483920", "--confirm", "--host", "127.0.0.1", "--port", port,
+			"--id", "B", "--card", card_path, "--timeout", "20", NULL};
+		p = cli(fx, "pw-b-secret", true, args);
+		wait_for(&fx->a, CARDEX_EV_MATCH, NULL);
+		assert_int_equal(cardex_send_card(fx->a.cx, find(&fx->a, CARDEX_EV_MATCH)->exchange, fx->card_ada,
+				fx->ada_len), CARDEX_OK);
+		code = wait_for(&fx->a, CARDEX_EV_SAFETY, NULL)->safety_code;
+		cxr_wait_for(p, "(compare it with the other screen)");
+		cxr_wait_for(p, "Type the safety code");
+		/* What the user reads off A's screen, grouped as shown there. */
+		snprintf(line, sizeof(line), "%.3s %.3s\n", code, code + 3);
+		assert_int_equal(write(p->out, line, strlen(line)), (ssize_t)strlen(line));
+		if(round == 0) {
+			assert_int_equal(cxr_finish(p), 1);
+			assert_non_null(strstr(p->obuf, "Safety code: "));
+			assert_non_null(strstr(p->obuf, "not confirmed"));
+			assert_int_equal(contacts(fx), 0);
+			assert_int_equal(cardex_confirm(fx->a.cx, find(&fx->a, CARDEX_EV_MATCH)->exchange, false),
+					CARDEX_OK);
+			quiet(&fx->a, NULL);
+			assert_int_equal(mitm_sealed_sent(fx->m), 0);
+			assert_null(find(&fx->a, CARDEX_EV_CARD));
+		} else {
+			assert_int_equal(cardex_confirm(fx->a.cx, find(&fx->a, CARDEX_EV_MATCH)->exchange, true),
+					CARDEX_OK);
+			assert_true(wait_for(&fx->a, CARDEX_EV_CARD, NULL)->verified);
+			assert_int_equal(cxr_finish(p), 0);
+			assert_int_equal(contacts(fx), 1);
+			snprintf(path, sizeof(path), "%s/cardex/contacts", fx->dir);
+			DIR *d = opendir(path);
+			assert_non_null(d);
+			for(struct dirent *e; (e = readdir(d)) != NULL;) {
+				if(strstr(e->d_name, ".vcf")) {
+					snprintf(path, sizeof(path), "%s/cardex/contacts/%s", fx->dir, e->d_name);
+				}
+			}
+			closedir(d);
+			text = load_file(path, &len);
+			assert_non_null(text);
+			assert_non_null(strstr(text, "X-CARDEX-VERIFIED:true"));
+			assert_non_null(strstr(text, "Ada Lovelace"));
+			free(text);
+		}
+		cxr_free_all(fx->procs, 2);
+		term_close(&fx->a);
+		mitm_stop(fx->m);
+		fx->m = NULL;
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_no_plaintext_at_rest_or_in_transit, setup_later, teardown),
+		cmocka_unit_test_setup_teardown(test_mitm_swapped_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mitm_swapped_key_fails_commitment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_low_order_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flipped_ct, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flipped_nonce, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replayed_card, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_second_pk_and_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_downgrade_stripped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plain_peer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_require_sealed, setup_require_sealed, teardown),
+		cmocka_unit_test_setup_teardown(test_cli_confirm, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
