@@ -110,4 +110,22 @@ void cx_card_list_free(cx_card **cards, size_t n);
  */
 int cx_vcard_write(const cx_card *card, char **out, size_t *len);
 
+/*
+ * The same in version 3 (vCard 3.0, RFC 2426) or 4 (cx_vcard_write). 3.0
+ * is written as phones' address books read it: TYPE=pref for PREF, inline
+ * data: URIs of PHOTO, LOGO, SOUND and KEY as ENCODING=b with the TYPE of
+ * their media type, GEO as lat;lon, TEL as a phone number (tel: dropped),
+ * dates in the extended form (a birthday without year as Apple writes it,
+ * 1604-MM-DD with X-APPLE-OMIT-YEAR=1604), ADR's LABEL parameter as a LABEL
+ * property, N's SORT-AS as SORT-STRING, the properties 4.0 added (KIND,
+ * GENDER, ANNIVERSARY, LANG, XML, RELATED, MEMBER) as X- extensions,
+ * CLIENTPIDMAP and the parameters 3.0 lacks (PID, ALTID, CALSCALE, ...)
+ * left out, parameter values without RFC 6868 escapes, ';' escaped in every
+ * text value, and an N made of FN (as the given name) when the card has
+ * none, as 3.0 requires one. Reading that text back gives the card again
+ * where 3.0 can say the same. Returns 0, or -1 when memory runs out or
+ * version is neither 3 nor 4.
+ */
+int cx_vcard_write_version(const cx_card *card, int version, char **out, size_t *len);
+
 #endif
