@@ -1068,12 +1068,22 @@ static int collect_agent(const char *text, size_t len, cx_vcard_cursor *cur, lli
 	}
 }
 
-/* After a failure inside a card: moves cur past the next END:VCARD line (or to the end). */
+/*
+ * After a failure inside a card: moves cur past the next END:VCARD line, or
+ * up to the next BEGIN:VCARD line (a card of its own), or to the end.
+ */
 static void skip_card(const char *text, size_t len, cx_vcard_cursor *cur)
 {
 	while(cur->pos < len) {
 		const char *s;
 		size_t n;
+		peek(text, len, cur, &s, &n);
+		while(n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) {
+			n--;
+		}
+		if(word_is(s, n, "begin:vcard")) {
+			return;
+		}
 		physical(text, len, cur, &s, &n);
 		if(is_end_line(s, n)) {
 			return;
@@ -1124,6 +1134,7 @@ static int parse_next(const char *text, size_t len, cx_vcard_cursor *cur, cx_car
 	begin_line = l.line;
 	/* Collect the lines up to END:VCARD; the VERSION decides how to read them. */
 	for(;;) {
+		cx_vcard_cursor before = *cur;
 		r = next_line(text, len, cur, &l);
 		if(r == 1) {
 			fail_at(&c, CX_CARD_E_TRUNCATED, cur->line, NULL, NULL);
@@ -1155,6 +1166,11 @@ static int parse_next(const char *text, size_t len, cx_vcard_cursor *cur, cx_car
 				continue;
 			}
 			fail_at(&c, CX_CARD_E_BEGIN_END, l.line, "BEGIN", "BEGIN inside a card (nested cards are not read)");
+			if(is_line(&l, "begin", "vcard")) {
+				/* Most likely this card lacks its END: the next one starts here. */
+				*cur = before;
+				*ended = true;
+			}
 			goto cleanup;
 		}
 		if(is_name(&l, "end")) {

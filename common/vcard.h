@@ -86,8 +86,9 @@ int cx_vcard_parse(const char *text, size_t len, cx_card **out, size_t max_photo
 /*
  * Reads the next card of a .vcf stream from cur, and moves cur past its
  * END:VCARD line. Returns 0 with *out set, 1 when only blank lines remain
- * (*out NULL), or -1 with *out NULL and *err set (cur is then somewhere in
- * the failed card; do not go on).
+ * (*out NULL), or -1 with *out NULL and *err set; cur is then past the
+ * failed card (after its END:VCARD, or before the BEGIN:VCARD of the next
+ * card when it had no END), so that a caller may go on with the next one.
  */
 int cx_vcard_parse_next(const char *text, size_t len, cx_vcard_cursor *cur, cx_card **out,
 		size_t max_photo, cx_card_err *err);

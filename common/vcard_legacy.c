@@ -296,6 +296,16 @@ int cx_vcard__upgrade_prop(cx_card_prop *p, int version)
 	if(media_type_param(p) != 0) {
 		return -1;
 	}
+	/* 2.1 writers stop N and ADR after the last component they fill; 4.0 has all 5 and 7. */
+	size_t want = strcmp(p->name, "n") == 0 ? 5 : strcmp(p->name, "adr") == 0 ? 7 : 0;
+	if(want > 0 && strcmp(p->type, "text") == 0 && p->nvalues == 1) {
+		while(p->values[0].ncomps < want) {
+			cx_card_comp *c = cx_card__push_comp(&p->values[0]);
+			if(c == NULL || cx_card__push_sub(c, "", 0) == NULL) {
+				return -1;
+			}
+		}
+	}
 	if(p->nvalues != 1 || p->values[0].ncomps != 1 || p->values[0].comps[0].nsubs != 1) {
 		return 0;
 	}
