@@ -64,7 +64,7 @@ typedef struct {
 static const opt_def options[] = {
 	{"--card", "FILE", NET, OPT_CARD,
 		"send this card file instead of a profile: vCard\n"
-		"3.0 or 4.0, or jCard JSON ('-': standard input)"},
+		"2.1, 3.0 or 4.0, or jCard JSON ('-': standard input)"},
 	{"--profile", "NAME", NET, OPT_PROFILE,
 		"send this profile's card (default: the config\n"
 		"file's profile, else the default profile)"},
