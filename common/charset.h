@@ -6,9 +6,11 @@
  * Character sets read: UTF-8, US-ASCII, ISO-8859-1 (Latin-1), and the
  * single-byte sets ISO-8859-2, -5, -7, -9, -13, -15, Windows-1250, -1251,
  * -1252, -1253, -1254, -1257, KOI8-R, KOI8-U, Macintosh (Mac OS Roman) and
- * IBM850, by their usual names and aliases ("latin1", "cp1252",
- * "ISO_8859-1", "x-mac-roman"; case, '-', '_' and blanks do not matter).
- * Multi-byte sets (Shift_JIS, GB2312, Big5, EUC-KR) are not read.
+ * IBM850, converted here; the multi-byte sets Shift_JIS (as Windows-31J),
+ * EUC-JP, ISO-2022-JP, GB2312 and GBK (as GB18030), Big5 (as Big5-HKSCS)
+ * and EUC-KR (as CP949), converted by the C library's iconv. Names and
+ * aliases are the usual ones ("latin1", "cp1252", "ISO_8859-1",
+ * "x-mac-roman", "SJIS"; case, '-', '_' and blanks do not matter).
  */
 #ifndef CX_CHARSET_H
 #define CX_CHARSET_H
@@ -32,8 +34,10 @@ int cx_charset_find(const char *name, size_t n);
  * NUL-terminated; the caller wipes and frees it) and *outlen. Returns 0;
  * 1 when a byte is not valid in cs (*bad gets its offset; for UTF-8 the
  * first byte that is no UTF-8, for US-ASCII any byte above 0x7F, for a
- * table set a byte it leaves undefined); -1 when memory runs out. *out is
- * NULL unless 0 is returned.
+ * table set a byte it leaves undefined, for a multi-byte set the start of
+ * the first sequence that is not valid, or 0 when the C library cannot
+ * convert the set at all); -1 when memory runs out. *out is NULL unless 0
+ * is returned.
  */
 int cx_charset_to_utf8(int cs, const char *s, size_t n, char **out, size_t *outlen, size_t *bad);
 

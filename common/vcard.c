@@ -717,7 +717,8 @@ static int decode_value(pctx *c, const lline *l, const header *h, const cx_card_
 		cs = cs_name != NULL ? cx_charset_find(cs_name, strlen(cs_name)) : -1;
 		if(cs < 0) {
 			return fail_at(c, CX_CARD_E_CHARSET, l->line, h->pname,
-					"CHARSET names a character set that is not read (see vcard.h)");
+					"CHARSET names a character set that is not read "
+					"(UTF-8, ISO-8859-x, Windows-125x, KOI8, Macintosh are)");
 		}
 	}
 	if(qp) {

@@ -54,9 +54,11 @@
  *     VALUE=text; the ADR types intl, dom, postal and parcel and the EMAIL
  *     types internet, x400 and 2.1's mail systems are dropped; a media TYPE
  *     of a PHOTO, LOGO, SOUND or KEY given by URI becomes MEDIATYPE; N and
- *     ADR get their 5 and 7 components; CONTEXT goes; an empty FN is
- *     dropped, and a card without FN gets one made from N (prefix, given,
- *     additional, family, suffix), else ORG.
+ *     ADR get their 5 and 7 components; CONTEXT goes; the reading of a
+ *     Japanese name (SOUND;X-IRMC-N:family;given) becomes SORT-AS of N; an
+ *     empty FN is dropped, and a card without FN gets one made from N
+ *     (prefix, given, additional, family, suffix; family first in East
+ *     Asian scripts), else ORG.
  *   - 2.1 values (and 3.0 or 4.0 values with ENCODING=QUOTED-PRINTABLE or
  *     CHARSET, which some writers use): quoted-printable is decoded, then
  *     CHARSET text converted to UTF-8 (charset.h lists the sets read);

@@ -204,6 +204,24 @@ static void drop_named(cx_card_prop *p, const char *name)
 	}
 }
 
+/* True when p has the TYPE value type (lowercase). */
+static bool has_type(const cx_card_prop *p, const char *type)
+{
+	long t = cx_card__param_index(p, "type");
+	for(size_t j = 0; t >= 0 && j < p->params[t].nvalues; j++) {
+		if(strcasecmp(p->params[t].values[j], type) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* True for SOUND;X-IRMC-N, the reading of the name on Japanese phones (see fold_irmc_reading). */
+static bool is_irmc_reading(const cx_card_prop *p)
+{
+	return strcmp(p->name, "sound") == 0 && (has_type(p, "x-irmc-n") || cx_card__param_index(p, "x-irmc-n") >= 0);
+}
+
 /* True for PHOTO, LOGO, SOUND and KEY, whose 2.1 and 3.0 TYPE says the media type. */
 static bool is_media_prop(const char *name)
 {
@@ -220,7 +238,7 @@ static int media_type_param(cx_card_prop *p)
 	long t = cx_card__param_index(p, "type");
 	char mt[96];
 
-	if(t < 0 || !is_media_prop(p->name) || strcmp(p->type, "uri") != 0) {
+	if(t < 0 || !is_media_prop(p->name) || strcmp(p->type, "uri") != 0 || is_irmc_reading(p)) {
 		return 0;
 	}
 	mt[0] = '\0';
@@ -490,6 +508,36 @@ static int fold_sort_string(cx_card *card, size_t i, bool *removed)
 	return 0;
 }
 
+/*
+ * Japanese phones (docomo, au) write the reading of the name, by which
+ * their address books sort, as SOUND;X-IRMC-N:family;given;;; . It becomes
+ * the SORT-AS of N, which says just that; without N it stays as it is.
+ */
+static int fold_irmc_reading(cx_card *card, size_t i, bool *removed)
+{
+	const cx_card_prop *sound = cx_card_prop_at(card, i);
+	long t = find_index(card, "n");
+
+	*removed = false;
+	if(t < 0 || cx_card__param_index(cx_card_prop_at(card, (size_t)t), "sort-as") >= 0
+			|| sound->nvalues != 1 || sound->values[0].ncomps != 1 || sound->values[0].comps[0].nsubs != 1) {
+		return 0;
+	}
+	cx_card_prop *n = cx_card__prop_mut(card, (size_t)t);
+	const char *v = sound->values[0].comps[0].subs[0];
+	for(int k = 0; k < 2 && *v != '\0'; k++) {
+		size_t len = strcspn(v, ";,");
+		if(len > 0 && cx_card__push_param(n, "sort-as", 7, v, len) == NULL) {
+			return -1;
+		}
+		v += len;
+		v += *v == ';' || *v == ',';
+	}
+	cx_card__remove(card, i);
+	*removed = true;
+	return 0;
+}
+
 /* Appends the non-empty strings of components order[] of p to b, blank-separated. */
 static int join_parts(cx_sb *b, const cx_card_prop *p, const int *order, size_t norder)
 {
@@ -510,18 +558,37 @@ static int join_parts(cx_sb *b, const cx_card_prop *p, const int *order, size_t 
 	return 0;
 }
 
-/* A card of 2.1 (where FN is optional) or 3.0 without FN gets one made from N, else ORG. */
+/*
+ * True when s starts with a character from U+3000 on of the Basic
+ * Multilingual Plane (CJK, kana, Hangul, half-width kana): East Asian
+ * names are written family name first.
+ */
+static bool east_asian(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	return u[0] >= 0xe3 && u[0] <= 0xef;
+}
+
+/*
+ * A card of 2.1 (where FN is optional) or 3.0 without FN gets one made
+ * from N (prefix given additional family suffix, or family first in East
+ * Asian scripts), else ORG.
+ */
 static int make_fn(cx_card *card)
 {
 	static const int n_order[] = {3, 1, 2, 0, 4}; /* prefix given additional family suffix */
+	static const int n_order_east[] = {3, 0, 1, 2, 4}; /* prefix family given additional suffix */
 	static const int org_order[] = {0};
 	cx_sb b = {0};
 	long at = find_index(card, "n");
 	int rc = -1;
 
-	if(at >= 0 && strcmp(cx_card_prop_at(card, (size_t)at)->type, "text") == 0
-			&& join_parts(&b, cx_card_prop_at(card, (size_t)at), n_order, 5) != 0) {
-		goto cleanup;
+	if(at >= 0 && strcmp(cx_card_prop_at(card, (size_t)at)->type, "text") == 0) {
+		const cx_card_prop *n = cx_card_prop_at(card, (size_t)at);
+		bool east = east_asian(cx_card_prop_str(n, 0, 0, 0));
+		if(join_parts(&b, n, east ? n_order_east : n_order, 5) != 0) {
+			goto cleanup;
+		}
 	}
 	if(b.n == 0) {
 		at = find_index(card, "org");
@@ -564,6 +631,8 @@ int cx_vcard__upgrade_card(cx_card *card)
 			r = fold_label(card, i, &removed);
 		} else if(single && strcmp(p->name, "sort-string") == 0) {
 			r = fold_sort_string(card, i, &removed);
+		} else if(is_irmc_reading(p)) {
+			r = fold_irmc_reading(card, i, &removed);
 		}
 		if(r != 0) {
 			return -1;

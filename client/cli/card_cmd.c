@@ -174,20 +174,42 @@ static size_t match_cards(const cli_file_card *cards, size_t n, const char *whic
 	return count;
 }
 
+/* Columns s takes on a terminal, roughly: one per UTF-8 character. */
+static int text_cols(const char *s)
+{
+	int n = 0;
+
+	for(; *s; s++) {
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	}
+	return n;
+}
+
 /* Lists cards hits[0..count) (all when hits is NULL) of a file on f: number, name, first e-mail and phone. */
 static void list_cards(FILE *f, const cli_file_card *cards, size_t n, const size_t *hits, size_t count)
 {
+	int width = 0;
 	size_t k;
 
 	for(k = 0; k < (hits ? count : n); k++) {
+		const cx_card *c = cards[hits ? hits[k] : k].card;
+		int w = c ? text_cols(cx_card_fn(c)) : 0;
+		width = w > width ? (w < 32 ? w : 32) : width;
+	}
+	for(k = 0; k < (hits ? count : n); k++) {
 		size_t i = hits ? hits[k] : k;
 		const cx_card *c = cards[i].card;
+		int w;
 		fprintf(f, "  %3zu  ", i + 1);
 		if(!c) {
 			fprintf(f, "(not valid: %s)\n", cards[i].reason);
 			continue;
 		}
 		cli_put_clean(f, cx_card_fn(c));
+		w = text_cols(cx_card_fn(c));
+		if(cx_card_get(c, "email", 0) || cx_card_get(c, "tel", 0)) {
+			fprintf(f, "%*s", w < width ? width - w : 0, "");
+		}
 		if(cx_card_get(c, "email", 0)) {
 			fputs("  <", f);
 			cli_put_clean(f, cx_card_get(c, "email", 0));

@@ -1,7 +1,8 @@
 /*
  * Unit tests of common/charset.c: the names of the character sets a
  * CHARSET parameter may give, their conversion to UTF-8 (the bytes a set
- * leaves undefined are refused with their offset), and quoted-printable.
+ * leaves undefined are refused with their offset; the multi-byte sets go
+ * through the C library's iconv), and quoted-printable.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -52,10 +53,11 @@ static void test_names(void **state)
 	assert_int_equal(cx_charset_find("WINDOWS-1252", 12), w1252);
 	assert_true(cx_charset_find("KOI8-R", 6) >= 0);
 	assert_true(cx_charset_find("x-mac-roman", 11) >= 0);
-	/* Not read: multi-byte sets, names that are no set, empty or absurdly long names. */
-	assert_int_equal(cx_charset_find("Shift_JIS", 9), -1);
-	assert_int_equal(cx_charset_find("GB2312", 6), -1);
+	assert_int_equal(cx_charset_find("Shift_JIS", 9), cx_charset_find("SJIS", 4));
+	assert_true(cx_charset_find("GB2312", 6) >= 0);
+	/* Not read: UTF-16 and UTF-7 (no card is written in them), names that are no set, empty or absurdly long names. */
 	assert_int_equal(cx_charset_find("UTF-16", 6), -1);
+	assert_int_equal(cx_charset_find("UTF-7", 5), -1);
 	assert_int_equal(cx_charset_find("", 0), -1);
 	assert_int_equal(cx_charset_find("--", 2), -1);
 	assert_int_equal(cx_charset_find("windows-1252-windows-1252-windows-1252", 38), -1);
@@ -87,6 +89,26 @@ static void test_single_byte(void **state)
 	conv("UTF-8", "caf\xc3\xa9", "caf\xc3\xa9", 0);
 	conv("UTF-8", "caf\xe9!", NULL, 3);
 	conv("UTF-8", "", "", 0);
+}
+
+/* The multi-byte sets of East Asian phones, through the C library. */
+static void test_multi_byte(void **state)
+{
+	(void)state;
+	const char *nihon = "\xe6\x97\xa5\xe6\x9c\xac"; /* the two characters of "Japan" */
+	const char *zhongwen = "\xe4\xb8\xad\xe6\x96\x87";
+
+	conv("Shift_JIS", "\x93\xfa\x96\x7b", nihon, 0);
+	conv("SHIFT_JIS", "A\xb1", "A\xef\xbd\xb1", 0); /* half-width katakana */
+	conv("EUC-JP", "\xc6\xfc\xcb\xdc", nihon, 0);
+	conv("ISO-2022-JP", "\x1b$BF|K\\\x1b(B", nihon, 0);
+	conv("GB2312", "\xd6\xd0\xce\xc4", zhongwen, 0);
+	conv("Big5", "\xa4\xa4\xa4\xe5", zhongwen, 0);
+	conv("EUC-KR", "\xc7\xd1\xb1\xdb", "\xed\x95\x9c\xea\xb8\x80", 0);
+	/* A lead byte without its trail byte, a trail byte that is none: refused where it starts. */
+	conv("Shift_JIS", "ab\x93", NULL, 2);
+	conv("Shift_JIS", "\x93\xfa\x81\x20", NULL, 2);
+	conv("Big5", "x\xff\xff", NULL, 1);
 }
 
 static void test_unknown_set(void **state)
@@ -144,6 +166,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_single_byte),
+		cmocka_unit_test(test_multi_byte),
 		cmocka_unit_test(test_unknown_set),
 		cmocka_unit_test(test_quoted_printable),
 		cmocka_unit_test(test_base64_text),
