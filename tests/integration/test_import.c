@@ -1,9 +1,9 @@
 /*
  * Integration tests of `cardex card import` and `card export` with the
  * cards people have: the corpus of tests/data/vcard (vCard 2.1 from
- * Android, Outlook, BlackBerry and a Japanese phone in Shift_JIS, 3.0 from Lotus Notes, Apple and Google,
- * files with CR CR LF line ends or a byte order mark, a file of several
- * cards). Each is imported, exported as vCard 4.0 and as 3.0, and each
+ * Android, Outlook, BlackBerry and a Japanese phone in Shift_JIS; 3.0 from
+ * Lotus Notes, Apple, Google and Gmail; 4.0 from Thunderbird; files with
+ * CR CR LF line ends or a byte order mark; a file of several cards). Each is imported, exported as vCard 4.0 and as 3.0, and each
  * export is read by two independent parsers, Debian's python3-vobject (run
  * with /usr/bin/python3, validating) and ical.js (npm, locked in tests/js,
  * run with node), which must find the same name, e-mails and phone
@@ -59,6 +59,9 @@ static const expect corpus[] = {
 		"+81 3 5555 0100,+81 90 5555 0101"},
 	{"apple-3.0.vcf", "Dr. Johnny Q. Appleseed Jr.", "johnny@example.com,johnny.a@example.net",
 		"+1 (408) 555-0100,+1 (408) 555-0101,+1 408 555 0102"},
+	{"gmail-3.0.vcf", "Priya Raman", "priya@example.in,priya.raman@gmail.example", "+91 98765 43210"},
+	{"thunderbird-4.0.vcf", "Lars Eriksson", "lars@example.se,lars.eriksson@example.org",
+		"+46 70 555 01 02,+46 8 555 01 03"},
 	{"wikipedia-3.0.vcf", "Forrest Gump", "forrestgump@example.com", "(111) 555-1212,(404) 555-1212"},
 	{"crcrlf-3.0.vcf", "Chidi Okafor", "chidi@example.ng", "+234 803 555 0100"},
 	{"bom-lf-4.0.vcf", "Zo\xc3\xab \xc3\x85ngstr\xc3\xb6m", "zoe@example.se", "+46-70-555-0100"},
