@@ -814,6 +814,10 @@ static int convert_agent(pctx *c, cx_card *card, cx_card_prop *p, const lline *l
 		cx_card__pop(card); /* an AGENT with nothing in it */
 		return 0;
 	}
+	size_t lead = strspn(inline_text, " \t\r\n");
+	if(ilen - lead < 11 || strncasecmp(inline_text + lead, "begin:vcard", 11) != 0) {
+		return 0; /* not a vCard but the agent's name, as some writers put it: kept as text */
+	}
 	if(c->depth >= 2) {
 		return fail_at(c, CX_CARD_E_SYNTAX, l->line, "AGENT", "AGENT cards nested too deep");
 	}

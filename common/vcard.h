@@ -51,7 +51,7 @@
  *     ORG; without either it stays as X-SORT-STRING); AGENT becomes
  *     RELATED;TYPE=agent, by URI or, for an inline vCard (2.1: the lines
  *     that follow it; 3.0: escaped text), as the agent's FN with
- *     VALUE=text; the ADR types intl, dom, postal and parcel and the EMAIL
+ *     VALUE=text (an AGENT of plain text, a name, stays that text); the ADR types intl, dom, postal and parcel and the EMAIL
  *     types internet, x400 and 2.1's mail systems are dropped; a media TYPE
  *     of a PHOTO, LOGO, SOUND or KEY given by URI becomes MEDIATYPE; N and
  *     ADR get their 5 and 7 components; CONTEXT goes; the reading of a

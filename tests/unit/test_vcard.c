@@ -1186,6 +1186,12 @@ static void test_21_blackberry_agent(void **state)
 	assert_string_equal(cx_card_prop_str(rel, 0, 0, 0), "CID:JQPUBLIC.part3.960129T083020.xyzMail@host3.com");
 	assert_null(cx_card_find(card, "related", 2)); /* the empty one is gone */
 	cx_card_free(card);
+	/* An AGENT that is no vCard but a name. */
+	card = parse_ok("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Boss\r\nAGENT:Susan Thomas\\, assistant\r\nEND:VCARD\r\n");
+	rel = cx_card_find(card, "related", 0);
+	assert_string_equal(rel->type, "text");
+	assert_string_equal(cx_card_prop_str(rel, 0, 0, 0), "Susan Thomas, assistant");
+	cx_card_free(card);
 }
 
 static void test_21_docomo(void **state)
