@@ -1239,7 +1239,9 @@ static void test_30_lotus_notes(void **state)
 	assert_string_equal(param_of(adr, "type", buf, sizeof(buf)), "home");
 	assert_string_equal(param_of(adr, "label", buf, sizeof(buf)), "Dormitory 3\nTsukuba");
 	assert_int_equal(adr->values[0].ncomps, 7);
-	assert_string_equal(cx_card_prop_join(adr, ""), "");
+	char *joined = cx_card_prop_join(adr, "");
+	assert_string_equal(joined, "");
+	free(joined);
 	const cx_card_prop *rel = cx_card_find(card, "related", 0);
 	assert_string_equal(rel->type, "uri");
 	assert_string_equal(cx_card_prop_str(rel, 0, 0, 0), "mailto:assistant@example.com");
