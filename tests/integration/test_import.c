@@ -402,6 +402,28 @@ static void test_multi_card_prompt(void **state)
 	assert_non_null(strstr(p->obuf, "nothing imported"));
 }
 
+static void test_show_converted(void **state)
+{
+	struct fx *fx = *state;
+	char in[600];
+	const char *import[] = {"card", "import", in, NULL};
+	const char *show[] = {"card", "show", NULL};
+	cxr_proc *p;
+
+	/* A 3.0 LABEL with no ADR of its type: shown as the address it is. */
+	copy_data(fx, "lotus-notes-3.0.vcf", in, sizeof(in));
+	run_expect(fx, import, 0);
+	p = run_expect(fx, show, 0);
+	assert_non_null(strstr(p->obuf, "  Address       Dormitory 3\n                Tsukuba (home)\n"));
+	assert_non_null(strstr(p->obuf, "  Address       1-1 Marunouchi, Chiyoda-ku, Tokyo, 100-0005, Japan (work)\n"));
+	/* Windows-1252 text of Outlook, shown as UTF-8, the note's line break kept. */
+	copy_data(fx, "outlook2003-2.1.vcf", in, sizeof(in));
+	run_expect(fx, import, 0);
+	p = run_expect(fx, show, 0);
+	assert_non_null(strstr(p->obuf, "  Name          H\xc3\xa9l\xc3\xa8ne Lef\xc3\xa8vre\n"));
+	assert_non_null(strstr(p->obuf, "\xe2\x82\xacuro 2003 \xe2\x80\x93 stand 12.\n                Pr\xc3\xa9"));
+}
+
 static void test_import_errors(void **state)
 {
 	struct fx *fx = *state;
@@ -446,6 +468,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corpus_exports_read_elsewhere, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multi_card_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multi_card_prompt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_show_converted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_errors, setup, teardown),
 	};
 
