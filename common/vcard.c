@@ -190,9 +190,14 @@ static int next_line(const char *text, size_t len, cx_vcard_cursor *cur, lline *
 			}
 			continue;
 		}
-		int enc = l->text.n > 0 && (l->text.p[l->text.n - 1] == '=' || n > 0)
-				? line_encoding(l->text.p, l->text.n, NULL) : ENC_NONE;
-		if(enc == ENC_QP && l->text.p[l->text.n - 1] == '=' && !is_end_line(s, n)) {
+		int enc = l->text.n > 0 ? line_encoding(l->text.p, l->text.n, NULL) : ENC_NONE;
+		if(enc == ENC_QP) {
+			/* RFC 2045 6.7: trailing blanks of a quoted-printable line are no part of it. */
+			while(l->text.n > 0 && (l->text.p[l->text.n - 1] == ' ' || l->text.p[l->text.n - 1] == '\t')) {
+				l->text.p[--l->text.n] = '\0';
+			}
+		}
+		if(enc == ENC_QP && l->text.n > 0 && l->text.p[l->text.n - 1] == '=' && !is_end_line(s, n)) {
 			l->text.n--;
 			l->text.p[l->text.n] = '\0';
 			physical(text, len, cur, &s, &n);

@@ -7,7 +7,8 @@
  *     more) or a bare CR; a UTF-8 byte order mark is skipped; folded lines
  *     (a line starting with a space or tab continues the one before, the
  *     blank dropped) are unfolded, and so are a quoted-printable line
- *     ending in '=' (a soft line break: the next line continues it) and,
+ *     ending in '=' (a soft line break: the next line continues it;
+ *     blanks at the end of such a line are dropped, RFC 2045) and,
  *     after a base64 line, lines of base64 text alone (2.1 writers do not
  *     always indent them); blank lines are ignored;
  *   - names are case-insensitive and kept lowercase; groups ("item1.TEL")

@@ -1287,6 +1287,10 @@ static void test_21_details(void **state)
 	char buf[64];
 	cx_card *card;
 
+	/* Blanks after a soft break's '=' (some writers leave them) do not hide it. */
+	card = parse_ok("BEGIN:VCARD\r\nVERSION:2.1\r\nN:A;B\r\nNOTE;ENCODING=QUOTED-PRINTABLE:one=20=  \r\ntwo \t\r\nEND:VCARD\r\n");
+	assert_string_equal(str_of(card, "note", 0), "one two");
+	cx_card_free(card);
 	/* A soft break right before END:VCARD ends the value. */
 	card = parse_ok("BEGIN:VCARD\r\nVERSION:2.1\r\nFN;ENCODING=QUOTED-PRINTABLE:Ada=\r\nEND:VCARD\r\n");
 	assert_string_equal(cx_card_fn(card), "Ada");
