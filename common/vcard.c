@@ -1,7 +1,8 @@
 /*
- * vCard text reader (vcard.h): content lines, unfolding, escapes,
- * parameters, values, and the decoding of 2.1 values (quoted-printable,
- * CHARSET); vcard_legacy.c converts what 2.1 and 3.0 say otherwise.
+ * vCard text reader (vcard.h): content lines (vcard_lines.c unfolds them),
+ * escapes, parameters, values, the decoding of 2.1 values
+ * (quoted-printable, CHARSET), cards and streams; vcard_legacy.c converts
+ * what 2.1 and 3.0 say otherwise.
  */
 #include "vcard.h"
 
@@ -15,218 +16,6 @@
 #include "crypto.h"
 #include "json.h"
 #include "vcard_int.h"
-
-
-/* ---- logical lines ---- */
-
-typedef struct {
-	cx_sb text;    /* unfolded, without the line end */
-	unsigned line; /* physical line it starts on */
-	size_t *folds; /* offsets in text where a continuation line's bytes begin */
-	size_t nfolds;
-	cx_sb agent;   /* a 2.1 AGENT: the lines of the vCard that followed it */
-} lline;
-
-static void lline_free(lline *l)
-{
-	cx_sb_free(&l->text);
-	cx_sb_free(&l->agent);
-	free(l->folds);
-	l->folds = NULL;
-	l->nfolds = 0;
-}
-
-/* The physical line of byte off of l. */
-static unsigned line_at(const lline *l, size_t off)
-{
-	unsigned line = l->line;
-	for(size_t i = 0; i < l->nfolds; i++) {
-		if(l->folds[i] <= off) {
-			line++;
-		}
-	}
-	return line;
-}
-
-/*
- * One physical line at cur: its bytes up to the line end, which is LF, CR
- * LF, a run of CRs before an LF (a file whose CRLF went through one more
- * conversion: CR CR LF), or CRs alone (classic Mac OS).
- */
-static void physical(const char *text, size_t len, cx_vcard_cursor *cur, const char **s, size_t *n)
-{
-	size_t i = cur->pos;
-
-	while(i < len && text[i] != '\n' && text[i] != '\r') {
-		i++;
-	}
-	*s = text + cur->pos;
-	*n = i - cur->pos;
-	while(i < len && text[i] == '\r') {
-		i++;
-	}
-	if(i < len && text[i] == '\n') {
-		i++;
-	}
-	cur->pos = i;
-	cur->line++;
-}
-
-/* The bytes of the next physical line at cur, without moving it. */
-static void peek(const char *text, size_t len, const cx_vcard_cursor *cur, const char **s, size_t *n)
-{
-	cx_vcard_cursor c = *cur;
-	physical(text, len, &c, s, n);
-}
-
-enum { ENC_NONE, ENC_QP, ENC_B64 };
-
-/* True when s[0..n) is word, any case. */
-static bool word_is(const char *s, size_t n, const char *word)
-{
-	return strlen(word) == n && strncasecmp(s, word, n) == 0;
-}
-
-/*
- * The ENCODING a content line's parameters name (ENCODING=x, or x alone as
- * 2.1 allows): quoted-printable, b or base64; *charset (when not NULL) says
- * whether it has a CHARSET. Only the first 1024 bytes are looked at, so
- * that asking again as a line grows stays cheap.
- */
-static int line_encoding(const char *s, size_t n, bool *charset)
-{
-	size_t end = n < 1024 ? n : 1024;
-	size_t i = 0;
-	bool quoted = false;
-
-	while(i < end && s[i] != ';' && s[i] != ':') {
-		i++;
-	}
-	if(charset != NULL) {
-		*charset = false;
-	}
-	while(i < end && s[i] == ';') {
-		size_t start = ++i;
-		while(i < end && (quoted || (s[i] != ';' && s[i] != ':'))) {
-			quoted = s[i] == '"' ? !quoted : quoted;
-			i++;
-		}
-		const char *v = s + start;
-		size_t vn = i - start;
-		const char *eq = memchr(v, '=', vn);
-		if(eq != NULL) {
-			if(charset != NULL && word_is(v, (size_t)(eq - v), "charset")) {
-				*charset = true;
-			}
-			if(!word_is(v, (size_t)(eq - v), "encoding")) {
-				continue;
-			}
-			vn -= (size_t)(eq - v) + 1;
-			v = eq + 1;
-		}
-		if(word_is(v, vn, "quoted-printable")) {
-			return ENC_QP;
-		}
-		if(word_is(v, vn, "b") || word_is(v, vn, "base64")) {
-			return ENC_B64;
-		}
-	}
-	return ENC_NONE;
-}
-
-/* True when s[0..n) is "END:VCARD" (any case, blanks after it allowed). */
-static bool is_end_line(const char *s, size_t n)
-{
-	while(n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) {
-		n--;
-	}
-	return word_is(s, n, "end:vcard");
-}
-
-/* Appends the continuation line s[0..n) to l, remembering where it starts. */
-static int add_fold(lline *l, const char *s, size_t n)
-{
-	size_t *f = realloc(l->folds, (l->nfolds + 1) * sizeof(*f));
-	if(f == NULL) {
-		return -1;
-	}
-	l->folds = f;
-	l->folds[l->nfolds++] = l->text.n;
-	return cx_sb_put(&l->text, s, n);
-}
-
-/*
- * Reads the next logical line into l (emptied first). A physical line
- * continues the one before when it starts with a blank (folding; the blank
- * goes), when the line before is quoted-printable and ends in '=' (a soft
- * line break; the '=' goes), and, after a base64 line, when it holds only
- * base64 text (2.1 writers do not always indent it; a blank line ends it).
- * Returns 1 at the end of text, -1 out of memory.
- */
-static int next_line(const char *text, size_t len, cx_vcard_cursor *cur, lline *l)
-{
-	const char *s;
-	size_t n;
-
-	l->text.n = 0;
-	l->nfolds = 0;
-	if(cur->pos == 0 && len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
-		cur->pos = 3; /* a UTF-8 byte order mark */
-	}
-	if(cur->pos >= len) {
-		return 1;
-	}
-	physical(text, len, cur, &s, &n);
-	l->line = cur->line;
-	if(cx_sb_put(&l->text, s, n) != 0) {
-		return -1;
-	}
-	while(cur->pos < len) {
-		peek(text, len, cur, &s, &n);
-		if(text[cur->pos] == ' ' || text[cur->pos] == '\t') {
-			physical(text, len, cur, &s, &n);
-			if(add_fold(l, s + 1, n - 1) != 0) {
-				return -1;
-			}
-			continue;
-		}
-		int enc = l->text.n > 0 ? line_encoding(l->text.p, l->text.n, NULL) : ENC_NONE;
-		if(enc == ENC_QP) {
-			/* RFC 2045 6.7: trailing blanks of a quoted-printable line are no part of it. */
-			while(l->text.n > 0 && (l->text.p[l->text.n - 1] == ' ' || l->text.p[l->text.n - 1] == '\t')) {
-				l->text.p[--l->text.n] = '\0';
-			}
-		}
-		if(enc == ENC_QP && l->text.n > 0 && l->text.p[l->text.n - 1] == '=' && !is_end_line(s, n)) {
-			l->text.n--;
-			l->text.p[l->text.n] = '\0';
-			physical(text, len, cur, &s, &n);
-			if(add_fold(l, s, n) != 0) {
-				return -1;
-			}
-			continue;
-		}
-		if(enc == ENC_B64 && n > 0 && cx_is_base64_text(s, n) && memchr(l->text.p, ':', l->text.n) != NULL) {
-			physical(text, len, cur, &s, &n);
-			if(add_fold(l, s, n) != 0) {
-				return -1;
-			}
-			continue;
-		}
-		break;
-	}
-	return 0;
-}
-
-static bool blank(const lline *l)
-{
-	for(size_t i = 0; i < l->text.n; i++) {
-		if(l->text.p[i] != ' ' && l->text.p[i] != '\t') {
-			return false;
-		}
-	}
-	return true;
-}
 
 /* ---- content line header: [group "."] name ---- */
 
@@ -261,7 +50,7 @@ static int fail_at(pctx *c, cx_card_code code, unsigned line, const char *prop, 
 }
 
 /* Parses the header of l. Returns 0, or -1 with the error set. */
-static int parse_header(pctx *c, const lline *l, header *h)
+static int parse_header(pctx *c, const cx_vline *l, header *h)
 {
 	const char *s = l->text.p;
 	size_t n = l->text.n;
@@ -288,14 +77,14 @@ static int parse_header(pctx *c, const lline *l, header *h)
 		return fail_at(c, CX_CARD_E_SYNTAX, l->line, NULL, "content line has no property name");
 	}
 	if(t >= n || (s[t] != ';' && s[t] != ':')) {
-		return fail_at(c, CX_CARD_E_SYNTAX, line_at(l, t), h->pname,
+		return fail_at(c, CX_CARD_E_SYNTAX, cx_vline_at(l, t), h->pname,
 				"invalid character in a property or group name");
 	}
 	return 0;
 }
 
 /* True when l is "name:value" for this name and value (case-insensitive, value trimmed). */
-static bool is_line(const lline *l, const char *name, const char *value)
+static bool is_line(const cx_vline *l, const char *name, const char *value)
 {
 	size_t nl = strlen(name);
 	size_t vl = strlen(value);
@@ -317,14 +106,14 @@ static bool is_line(const lline *l, const char *name, const char *value)
 	return k == vl && strncasecmp(v, value, vl) == 0;
 }
 
-static bool is_name(const lline *l, const char *name)
+static bool is_name(const cx_vline *l, const char *name)
 {
 	size_t nl = strlen(name);
 	return l->text.n > nl && strncasecmp(l->text.p, name, nl) == 0 && l->text.p[nl] == ':';
 }
 
 /* The leading name token of l (its group, if it has one), for error reports. */
-static void token_name(const lline *l, char out[32])
+static void token_name(const cx_vline *l, char out[32])
 {
 	size_t t = token_len(l->text.p, l->text.n);
 	size_t pn = t < 31 ? t : 31;
@@ -337,7 +126,7 @@ static void token_name(const lline *l, char out[32])
  * Control characters (only tab is allowed inside a line) and, with utf8,
  * UTF-8 in l->text[0..n).
  */
-static int check_bytes(pctx *c, const lline *l, size_t n, bool utf8)
+static int check_bytes(pctx *c, const cx_vline *l, size_t n, bool utf8)
 {
 	const char *s = l->text.p;
 	char pname[32];
@@ -345,12 +134,12 @@ static int check_bytes(pctx *c, const lline *l, size_t n, bool utf8)
 	token_name(l, pname);
 	size_t bad = utf8 ? cx_card__utf8_bad(s, n) : n;
 	if(bad != n) {
-		return fail_at(c, CX_CARD_E_UTF8, line_at(l, bad), pname, NULL);
+		return fail_at(c, CX_CARD_E_UTF8, cx_vline_at(l, bad), pname, NULL);
 	}
 	for(size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
 		if((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-			return fail_at(c, CX_CARD_E_SYNTAX, line_at(l, i), pname, "control character in a line");
+			return fail_at(c, CX_CARD_E_SYNTAX, cx_vline_at(l, i), pname, "control character in a line");
 		}
 	}
 	return 0;
@@ -403,7 +192,7 @@ static int add_param_value(cx_card_prop *p, const char *name, size_t nlen, const
  * Parses the parameters of l from h->after into p, leaves *value at the
  * offset after the ':'. Returns 0, or -1 with the error set.
  */
-static int parse_params(pctx *c, const lline *l, const header *h, cx_card_prop *p, size_t *value)
+static int parse_params(pctx *c, const cx_vline *l, const header *h, cx_card_prop *p, size_t *value)
 {
 	const char *s = l->text.p;
 	size_t n = l->text.n;
@@ -417,7 +206,7 @@ static int parse_params(pctx *c, const lline *l, const header *h, cx_card_prop *
 		size_t plen = token_len(s + i, n - i);
 		i += plen;
 		if(plen == 0 || plen >= 64) {
-			fail_at(c, CX_CARD_E_SYNTAX, line_at(l, i), h->pname,
+			fail_at(c, CX_CARD_E_SYNTAX, cx_vline_at(l, i), h->pname,
 					plen == 0 ? "empty or invalid parameter name" : "parameter name too long");
 			goto cleanup;
 		}
@@ -431,15 +220,15 @@ static int parse_params(pctx *c, const lline *l, const header *h, cx_card_prop *
 			 * an encoding, a value location, or else a TYPE value.
 			 */
 			if(c->version == 4) {
-				fail_at(c, CX_CARD_E_SYNTAX, line_at(l, i), h->pname, "parameter without '=' and value");
+				fail_at(c, CX_CARD_E_SYNTAX, cx_vline_at(l, i), h->pname, "parameter without '=' and value");
 				goto cleanup;
 			}
 			const char *as = "type";
-			if(word_is(pname, plen, "quoted-printable") || word_is(pname, plen, "base64")
-					|| word_is(pname, plen, "8bit") || word_is(pname, plen, "7bit")) {
+			if(cx_vline_word_is(pname, plen, "quoted-printable") || cx_vline_word_is(pname, plen, "base64")
+					|| cx_vline_word_is(pname, plen, "8bit") || cx_vline_word_is(pname, plen, "7bit")) {
 				as = "encoding";
-			} else if(word_is(pname, plen, "inline") || word_is(pname, plen, "url")
-					|| word_is(pname, plen, "content-id") || word_is(pname, plen, "cid")) {
+			} else if(cx_vline_word_is(pname, plen, "inline") || cx_vline_word_is(pname, plen, "url")
+					|| cx_vline_word_is(pname, plen, "content-id") || cx_vline_word_is(pname, plen, "cid")) {
 				as = "value";
 			}
 			if(add_param_value(p, as, strlen(as), pname, plen, false, &tmp) != 0) {
@@ -448,7 +237,7 @@ static int parse_params(pctx *c, const lline *l, const header *h, cx_card_prop *
 			continue;
 		}
 		if(s[i] != '=') {
-			fail_at(c, CX_CARD_E_SYNTAX, line_at(l, i), h->pname, "invalid character in a parameter name");
+			fail_at(c, CX_CARD_E_SYNTAX, cx_vline_at(l, i), h->pname, "invalid character in a parameter name");
 			goto cleanup;
 		}
 		bool list = (plen == 4 && strncasecmp(pname, "type", 4) == 0)
@@ -460,7 +249,7 @@ static int parse_params(pctx *c, const lline *l, const header *h, cx_card_prop *
 			if(i < n && s[i] == '"') {
 				const char *q = memchr(s + i + 1, '"', n - i - 1);
 				if(q == NULL) {
-					fail_at(c, CX_CARD_E_SYNTAX, line_at(l, i), h->pname,
+					fail_at(c, CX_CARD_E_SYNTAX, cx_vline_at(l, i), h->pname,
 							"unterminated quoted parameter value");
 					goto cleanup;
 				}
@@ -468,7 +257,7 @@ static int parse_params(pctx *c, const lline *l, const header *h, cx_card_prop *
 				end = (size_t)(q - s);
 				i = end + 1;
 				if(i < n && s[i] != ',' && s[i] != ';' && s[i] != ':') {
-					fail_at(c, CX_CARD_E_SYNTAX, line_at(l, i), h->pname,
+					fail_at(c, CX_CARD_E_SYNTAX, cx_vline_at(l, i), h->pname,
 							"text after a quoted parameter value");
 					goto cleanup;
 				}
@@ -526,14 +315,14 @@ static bool has_unescaped(const char *s, size_t n, char sep)
 typedef struct {
 	const char *s;
 	size_t n;
-	const lline *l;
+	const cx_vline *l;
 	size_t off; /* where s starts in l->text; SIZE_MAX when s was decoded */
 } vsrc;
 
 /* The physical line of byte i of v (the line's first when v was decoded). */
 static unsigned vline(const vsrc *v, size_t i)
 {
-	return v->off == SIZE_MAX ? v->l->line : line_at(v->l, v->off + i);
+	return v->off == SIZE_MAX ? v->l->line : cx_vline_at(v->l, v->off + i);
 }
 
 /*
@@ -679,11 +468,11 @@ cleanup:
  * a CHARSET, or any 2.1 value, which may be in Windows-1252): its UTF-8 is
  * checked after the decoding, not as written.
  */
-static bool decoded_line(const lline *l, int version)
+static bool decoded_line(const cx_vline *l, int version)
 {
 	bool charset = false;
-	int enc = line_encoding(l->text.p, l->text.n, &charset);
-	return version == 2 || enc == ENC_QP || charset;
+	int enc = cx_vline_encoding(l->text.p, l->text.n, &charset);
+	return version == 2 || enc == CX_VLINE_ENC_QP || charset;
 }
 
 /* The one value of parameter name of p, or NULL. */
@@ -700,7 +489,7 @@ static const char *param1(const cx_card_prop *p, const char *name)
  * and as "\n" in values kept as written. *src points into l or into buf.
  * Returns 0, or -1 with the error set.
  */
-static int decode_value(pctx *c, const lline *l, const header *h, const cx_card_prop *p, size_t off,
+static int decode_value(pctx *c, const cx_vline *l, const header *h, const cx_card_prop *p, size_t off,
 		cx_sb *buf, vsrc *src)
 {
 	const char *v = l->text.p + off;
@@ -743,7 +532,7 @@ static int decode_value(pctx *c, const lline *l, const header *h, const cx_card_
 		goto nomem;
 	}
 	if(r > 0) {
-		unsigned line = qp ? l->line : line_at(l, off + bad);
+		unsigned line = qp ? l->line : cx_vline_at(l, off + bad);
 		if(cs == CX_CHARSET_UTF8) {
 			return fail_at(c, CX_CARD_E_UTF8, line, h->pname, NULL);
 		}
@@ -799,7 +588,7 @@ static int parse_card(const char *text, size_t len, int depth, cx_card **out, cx
  * becomes RELATED;VALUE=text;TYPE=agent with the agent's name. p is the
  * last property of card. Returns 0, or -1 with the error set.
  */
-static int convert_agent(pctx *c, cx_card *card, cx_card_prop *p, const lline *l, const header *h)
+static int convert_agent(pctx *c, cx_card *card, cx_card_prop *p, const cx_vline *l, const header *h)
 {
 	char *name = cx_card__strndup("related", 7);
 	if(name == NULL) {
@@ -842,7 +631,7 @@ static int convert_agent(pctx *c, cx_card *card, cx_card_prop *p, const lline *l
 	return 0;
 }
 
-static int parse_prop(pctx *c, cx_card *card, const lline *l)
+static int parse_prop(pctx *c, cx_card *card, const cx_vline *l)
 {
 	header h;
 	size_t off;
@@ -958,7 +747,7 @@ static int parse_prop(pctx *c, cx_card *card, const lline *l)
 				goto cleanup;
 			}
 		}
-		if(cx_vcard__upgrade_prop(p, c->version) != 0) {
+		if(cx_vcard__upgrade_prop(p) != 0) {
 			fail_at(c, CX_CARD_E_NOMEM, l->line, h.pname, NULL);
 			goto cleanup;
 		}
@@ -1000,7 +789,7 @@ cleanup:
 /* ---- cards ---- */
 
 /* The VERSION of the collected lines: 2 (2.1), 3 or 4, or -1 with the error set. */
-static int find_version(pctx *c, const lline *lines, size_t n, unsigned begin_line)
+static int find_version(pctx *c, const cx_vline *lines, size_t n, unsigned begin_line)
 {
 	int version = 0;
 
@@ -1026,7 +815,7 @@ static int find_version(pctx *c, const lline *lines, size_t n, unsigned begin_li
 }
 
 /* True when l is an AGENT property (any group or parameters) with nothing after its ':'. */
-static bool is_empty_agent(const lline *l)
+static bool is_empty_agent(const cx_vline *l)
 {
 	size_t t = token_len(l->text.p, l->text.n);
 	const char *name = l->text.p;
@@ -1035,7 +824,7 @@ static bool is_empty_agent(const lline *l)
 		name = l->text.p + t + 1;
 		nlen = token_len(name, l->text.n - t - 1);
 	}
-	if(!word_is(name, nlen, "agent")) {
+	if(!cx_vline_word_is(name, nlen, "agent")) {
 		return false;
 	}
 	const char *colon = memchr(l->text.p, ':', l->text.n);
@@ -1055,7 +844,7 @@ static bool is_empty_agent(const lline *l)
  * into agent, up to the END:VCARD that matches. Returns 0, 1 when the text
  * ends first, -1 when memory runs out.
  */
-static int collect_agent(const char *text, size_t len, cx_vcard_cursor *cur, lline *l, cx_sb *agent)
+static int collect_agent(const char *text, size_t len, cx_vcard_cursor *cur, cx_vline *l, cx_sb *agent)
 {
 	unsigned depth = 1;
 
@@ -1066,7 +855,7 @@ static int collect_agent(const char *text, size_t len, cx_vcard_cursor *cur, lli
 		if(depth == 0) {
 			return 0;
 		}
-		int r = next_line(text, len, cur, l);
+		int r = cx_vline_next(text, len, cur, l);
 		if(r != 0) {
 			return r;
 		}
@@ -1087,15 +876,15 @@ static void skip_card(const char *text, size_t len, cx_vcard_cursor *cur)
 	while(cur->pos < len) {
 		const char *s;
 		size_t n;
-		peek(text, len, cur, &s, &n);
+		cx_vline_peek(text, len, cur, &s, &n);
 		while(n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) {
 			n--;
 		}
-		if(word_is(s, n, "begin:vcard")) {
+		if(cx_vline_word_is(s, n, "begin:vcard")) {
 			return;
 		}
-		physical(text, len, cur, &s, &n);
-		if(is_end_line(s, n)) {
+		cx_vline_physical(text, len, cur, &s, &n);
+		if(cx_vline_is_end(s, n)) {
 			return;
 		}
 	}
@@ -1110,8 +899,8 @@ static int parse_next(const char *text, size_t len, cx_vcard_cursor *cur, cx_car
 		size_t max_photo, cx_card_err *err, int depth, bool *ended)
 {
 	pctx c = {.err = err, .max_photo = max_photo, .version = 4, .depth = depth};
-	lline l = {0};
-	lline *lines = NULL;
+	cx_vline l = {0};
+	cx_vline *lines = NULL;
 	size_t n = 0;
 	cx_card *card = NULL;
 	unsigned begin_line;
@@ -1125,7 +914,7 @@ static int parse_next(const char *text, size_t len, cx_vcard_cursor *cur, cx_car
 	}
 	/* Up to BEGIN:VCARD. */
 	do {
-		r = next_line(text, len, cur, &l);
+		r = cx_vline_next(text, len, cur, &l);
 		if(r == 1) {
 			rc = 1;
 			goto cleanup;
@@ -1133,7 +922,7 @@ static int parse_next(const char *text, size_t len, cx_vcard_cursor *cur, cx_car
 		if(r < 0) {
 			goto nomem;
 		}
-	} while(blank(&l));
+	} while(cx_vline_blank(&l));
 	if(check_bytes(&c, &l, l.text.n, true) != 0) {
 		goto cleanup;
 	}
@@ -1145,7 +934,7 @@ static int parse_next(const char *text, size_t len, cx_vcard_cursor *cur, cx_car
 	/* Collect the lines up to END:VCARD; the VERSION decides how to read them. */
 	for(;;) {
 		cx_vcard_cursor before = *cur;
-		r = next_line(text, len, cur, &l);
+		r = cx_vline_next(text, len, cur, &l);
 		if(r == 1) {
 			fail_at(&c, CX_CARD_E_TRUNCATED, cur->line, NULL, NULL);
 			*ended = true;
@@ -1154,7 +943,7 @@ static int parse_next(const char *text, size_t len, cx_vcard_cursor *cur, cx_car
 		if(r < 0) {
 			goto nomem;
 		}
-		if(blank(&l)) {
+		if(cx_vline_blank(&l)) {
 			continue;
 		}
 		if(check_bytes(&c, &l, l.text.n, false) != 0) {
@@ -1197,7 +986,7 @@ static int parse_next(const char *text, size_t len, cx_vcard_cursor *cur, cx_car
 			fail_at(&c, CX_CARD_E_LIMIT, l.line, pname, NULL);
 			goto cleanup;
 		}
-		lline *m = realloc(lines, (n + 1) * sizeof(*m));
+		cx_vline *m = realloc(lines, (n + 1) * sizeof(*m));
 		if(m == NULL) {
 			goto nomem;
 		}
@@ -1244,9 +1033,9 @@ nomem:
 	fail_at(&c, CX_CARD_E_NOMEM, cur->line, NULL, NULL);
 cleanup:
 	cx_card_free(card);
-	lline_free(&l);
+	cx_vline_free(&l);
 	for(size_t i = 0; i < n; i++) {
-		lline_free(&lines[i]);
+		cx_vline_free(&lines[i]);
 	}
 	free(lines);
 	return rc;
@@ -1290,7 +1079,7 @@ int cx_vcard_parse(const char *text, size_t len, cx_card **out, size_t max_photo
 		cx_card_err *err)
 {
 	cx_vcard_cursor cur = {0};
-	lline l = {0};
+	cx_vline l = {0};
 
 	int r = cx_vcard_parse_next(text, len, &cur, out, max_photo, err);
 	if(r == 1) {
@@ -1300,12 +1089,12 @@ int cx_vcard_parse(const char *text, size_t len, cx_card **out, size_t max_photo
 		return -1;
 	}
 	for(;;) {
-		r = next_line(text, len, &cur, &l);
-		if(r != 0 || !blank(&l)) {
+		r = cx_vline_next(text, len, &cur, &l);
+		if(r != 0 || !cx_vline_blank(&l)) {
 			break;
 		}
 	}
-	lline_free(&l);
+	cx_vline_free(&l);
 	if(r == 1) {
 		return 0;
 	}

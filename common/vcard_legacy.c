@@ -272,9 +272,8 @@ static int media_type_param(cx_card_prop *p)
 	return 0;
 }
 
-int cx_vcard__upgrade_prop(cx_card_prop *p, int version)
+int cx_vcard__upgrade_prop(cx_card_prop *p)
 {
-	(void)version;
 	drop_named(p, "charset");
 	drop_named(p, "context");
 	long i = cx_card__param_index(p, "encoding");
