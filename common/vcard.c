@@ -475,6 +475,18 @@ static bool decoded_line(const cx_vline *l, int version)
 	return version == 2 || enc == CX_VLINE_ENC_QP || charset;
 }
 
+/* True when an ENCODING value of p is QUOTED-PRINTABLE (as cx_vline_encoding finds it). */
+static bool is_qp(const cx_card_prop *p)
+{
+	long e = cx_card__param_index(p, "encoding");
+	for(size_t j = 0; e >= 0 && j < p->params[e].nvalues; j++) {
+		if(strcasecmp(p->params[e].values[j], "quoted-printable") == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
 /* The one value of parameter name of p, or NULL. */
 static const char *param1(const cx_card_prop *p, const char *name)
 {
@@ -494,9 +506,8 @@ static int decode_value(pctx *c, const cx_vline *l, const header *h, const cx_ca
 {
 	const char *v = l->text.p + off;
 	size_t n = l->text.n - off;
-	const char *enc = param1(p, "encoding");
 	const char *cs_name = param1(p, "charset");
-	bool qp = enc != NULL && strcasecmp(enc, "quoted-printable") == 0;
+	bool qp = is_qp(p);
 	bool text = strcmp(p->type, "text") == 0;
 	char *conv = NULL;
 	size_t clen = 0, bad = 0;
@@ -713,6 +724,17 @@ static int parse_prop(pctx *c, cx_card *card, const cx_vline *l)
 	}
 	if(decode_value(c, l, &h, p, off, &buf, &src) != 0) {
 		goto cleanup;
+	}
+	if(src.off == SIZE_MAX) {
+		/* Decoded: the value is UTF-8 text now, in any version. */
+		long e = cx_card__param_index(p, "encoding");
+		if(e >= 0 && is_qp(p)) {
+			cx_card__drop_param(p, (size_t)e);
+		}
+		e = cx_card__param_index(p, "charset");
+		if(e >= 0) {
+			cx_card__drop_param(p, (size_t)e);
+		}
 	}
 	if(cid) {
 		/* RFC 2392: the message part "<id>" is the URI cid:id */

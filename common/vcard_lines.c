@@ -125,6 +125,30 @@ bool cx_vline_is_end(const char *s, size_t n)
 	return cx_vline_word_is(s, n, "end:vcard");
 }
 
+/*
+ * True when the physical line at cur continues a base64 value: base64 text
+ * alone, and no ':' in the lines folded onto it either (a long property
+ * name folded at 75 octets is base64 text by itself, up to its ':').
+ */
+static bool continues_base64(const char *text, size_t len, const cx_vcard_cursor *cur)
+{
+	cx_vcard_cursor c = *cur;
+	const char *s;
+	size_t n;
+
+	cx_vline_physical(text, len, &c, &s, &n);
+	if(n == 0 || !cx_is_base64_text(s, n)) {
+		return false;
+	}
+	while(c.pos < len && (text[c.pos] == ' ' || text[c.pos] == '\t')) {
+		cx_vline_physical(text, len, &c, &s, &n);
+		if(memchr(s, ':', n) != NULL) {
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Appends the continuation line s[0..n) to l, remembering where it starts. */
 static int add_fold(cx_vline *l, const char *s, size_t n)
 {
@@ -188,7 +212,8 @@ int cx_vline_next(const char *text, size_t len, cx_vcard_cursor *cur, cx_vline *
 			}
 			continue;
 		}
-		if(enc == CX_VLINE_ENC_B64 && n > 0 && cx_is_base64_text(s, n) && memchr(l->text.p, ':', l->text.n) != NULL) {
+		if(enc == CX_VLINE_ENC_B64 && memchr(l->text.p, ':', l->text.n) != NULL
+				&& continues_base64(text, len, cur)) {
 			cx_vline_physical(text, len, cur, &s, &n);
 			if(add_fold(l, s, n) != 0) {
 				return -1;

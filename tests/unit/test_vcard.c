@@ -1335,6 +1335,35 @@ static void test_21_details(void **state)
 	cx_card_free(card);
 }
 
+/* Fuzz findings of the 2.1 reading, minimised. */
+static void test_21_fuzz_findings(void **state)
+{
+	(void)state;
+	char name[120];
+	char text[600];
+	cx_card *card;
+
+	/*
+	 * A base64 value that is no base64 (kept as written), then a property
+	 * whose name is longer than a line: written, the name is folded, and
+	 * its first piece alone looks like base64; it is not the photo's.
+	 */
+	memset(name, 'V', 100);
+	name[100] = '\0';
+	snprintf(text, sizeof(text), "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nPHOTO;ENCODING=b;TYPE=JPEG:AA:BB\r\n"
+			"%s;TYPE=x:1\r\nEND:VCARD\r\n", name);
+	card = parse_ok(text);
+	assert_string_equal(str_of(card, "photo", 0), "AA:BB");
+	assert_round_trips(card);
+	cx_card_free(card);
+	/* A value decoded from quoted-printable and a CHARSET is plain UTF-8 text afterwards, in 4.0 too. */
+	card = parse_ok(BEGIN "FN;ENCODING=QUOTED-PRINTABLE;CHARSET=ISO-8859-1:caf=E9=3D\r\n" END);
+	assert_string_equal(cx_card_fn(card), "caf\xc3\xa9=");
+	assert_int_equal(cx_card_find(card, "fn", 0)->nparams, 0);
+	assert_round_trips(card);
+	cx_card_free(card);
+}
+
 static void test_21_errors(void **state)
 {
 	(void)state;
@@ -1502,6 +1531,7 @@ int main(void)
 		cmocka_unit_test(test_30_lotus_notes),
 		cmocka_unit_test(test_line_ends),
 		cmocka_unit_test(test_21_details),
+		cmocka_unit_test(test_21_fuzz_findings),
 		cmocka_unit_test(test_21_errors),
 		cmocka_unit_test(test_stream_recovery),
 		cmocka_unit_test(test_write_30),
