@@ -151,7 +151,8 @@ int cx_vcard_write(const cx_card *card, char **out, size_t *len);
  * dates in the extended form (a birthday without year as Apple writes it,
  * 1604-MM-DD with X-APPLE-OMIT-YEAR=1604), ADR's LABEL parameter as a LABEL
  * property, N's SORT-AS as SORT-STRING, the properties 4.0 added (KIND,
- * GENDER, ANNIVERSARY, LANG, XML, RELATED, MEMBER) as X- extensions,
+ * GENDER, ANNIVERSARY, LANG, XML, RELATED, MEMBER) as X- extensions, and
+ * so an AGENT (in a 4.0 card it is no 3.0 AGENT, whose value is a vCard),
  * CLIENTPIDMAP and the parameters 3.0 lacks (PID, ALTID, CALSCALE, ...)
  * left out, parameter values without RFC 6868 escapes, ';' escaped in every
  * text value, and an N made of FN (as the given name) when the card has

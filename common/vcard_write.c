@@ -358,11 +358,15 @@ static int date30(cx_card_prop *q)
 	return r != 0 ? -1 : cx_card__set_type(q, type, strlen(type));
 }
 
-/* The properties 4.0 added, which 3.0 readers know only as extensions (X-...). */
+/*
+ * The properties 4.0 added, which 3.0 readers know only as extensions
+ * (X-...), and AGENT, whose 3.0 value is a vCard: a 4.0 card holds it only
+ * as a property of no known name, whatever its value.
+ */
 static bool new_in_40(const char *name)
 {
 	static const char *const names[] = {"kind", "gender", "anniversary", "lang", "xml", "related",
-		"member"};
+		"member", "agent"};
 	for(size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if(strcmp(names[i], name) == 0) {
 			return true;

@@ -1492,6 +1492,16 @@ static void test_write_30(void **state)
 	free(t3);
 	cx_card_free(card);
 
+	/* An AGENT of a 4.0 card is no 3.0 AGENT (whose value is a vCard): written as X-AGENT (fuzz finding). */
+	card = parse_ok(BEGIN "FN:Boss\r\nAGENT:BEGIN:VCARD\\nVERSION:3.0\\nFN:Sun\r\n" END);
+	assert_int_equal(cx_vcard_write_version(card, 3, &t3, &n3), 0);
+	assert_non_null(strstr(t3, "\r\nX-AGENT:BEGIN:VCARD\\nVERSION:3.0\\nFN:Sun\r\n"));
+	back = parse_ok(t3);
+	assert_string_equal(cx_card_fn(back), "Boss");
+	cx_card_free(back);
+	free(t3);
+	cx_card_free(card);
+
 	/* No N: 3.0 needs one; the name goes whole into the given name. */
 	card = parse_ok(BEGIN "FN:Ada Lovelace\r\nPHOTO:http://example.com/a.jpg\r\n" END);
 	assert_int_equal(cx_vcard_write_version(card, 3, &t3, &n3), 0);
