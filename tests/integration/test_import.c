@@ -371,6 +371,25 @@ static void test_multi_card_file(void **state)
 	p = run_expect(fx, missing, 1);
 	assert_non_null(strstr(p->ebuf, "numbered or named so"));
 	assert_non_null(strstr(p->ebuf, "    5  Alan Turing"));
+	/* From standard input (no terminal to ask on): the list, and a choice by number works too. */
+	{
+		static char text[4096];
+		const char *stdin_none[] = {"card", "import", "-", NULL};
+		const char *stdin_pick[] = {"card", "import", "--profile", "turing", "-", "5", NULL};
+		FILE *f = fopen(in, "rb");
+		size_t n;
+		assert_non_null(f);
+		n = fread(text, 1, sizeof(text) - 1, f);
+		fclose(f);
+		text[n] = '\0';
+		p = spawn(fx, text, false, stdin_none);
+		assert_int_equal(cxr_finish(p), 1);
+		assert_non_null(strstr(p->ebuf, "(standard input) holds 5 cards"));
+		assert_null(strstr(p->ebuf, "Import which card?"));
+		p = spawn(fx, text, false, stdin_pick);
+		assert_int_equal(cxr_finish(p), 0);
+		assert_non_null(strstr(p->obuf, "(Alan Turing)"));
+	}
 	/* A card to send is one card: the file is refused before any connection. */
 	p = run_expect(fx, offer_card, 5);
 	assert_non_null(strstr(p->ebuf, "holds 5 cards"));
