@@ -55,7 +55,9 @@
  *     VALUE=text (an AGENT of plain text, a name, stays that text); the ADR types intl, dom, postal and parcel and the EMAIL
  *     types internet, x400 and 2.1's mail systems are dropped; a media TYPE
  *     of a PHOTO, LOGO, SOUND or KEY given by URI becomes MEDIATYPE; N and
- *     ADR get their 5 and 7 components; CONTEXT goes; the reading of a
+ *     ADR get their 5 and 7 components; CONTEXT goes; Android's nickname
+ *     row (X-ANDROID-CUSTOM:vnd.android.cursor.item/nickname;NAME;...)
+ *     becomes NICKNAME; the reading of a
  *     Japanese name (SOUND;X-IRMC-N:family;given) becomes SORT-AS of N; an
  *     empty FN is dropped, and a card without FN gets one made from N
  *     (prefix, given, additional, family, suffix; family first in East

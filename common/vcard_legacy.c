@@ -537,6 +537,49 @@ static int fold_irmc_reading(cx_card *card, size_t i, bool *removed)
 	return 0;
 }
 
+/*
+ * Android's Contacts app writes a nickname, which 2.1 has no property for,
+ * as X-ANDROID-CUSTOM:vnd.android.cursor.item/nickname;NAME;TYPE;... It
+ * becomes the NICKNAME it is (other X-ANDROID-CUSTOM rows stay as written).
+ * Returns 0, or -1 when memory runs out.
+ */
+static int android_nickname(cx_card_prop *p)
+{
+	static const char prefix[] = "vnd.android.cursor.item/nickname;";
+	const char *v = p->values[0].comps[0].subs[0];
+	cx_sb b = {0};
+
+	if(strncmp(v, prefix, sizeof(prefix) - 1) != 0) {
+		return 0;
+	}
+	for(v += sizeof(prefix) - 1; *v != '\0' && *v != ';'; v++) {
+		if(*v == '\\' && v[1] != '\0') {
+			v++; /* \; \, \\ stand for the character */
+		}
+		if(cx_sb_chr(&b, *v) != 0) {
+			cx_sb_free(&b);
+			return -1;
+		}
+	}
+	if(b.n == 0) {
+		cx_sb_free(&b);
+		return 0;
+	}
+	char *name = cx_card__strndup("nickname", 8);
+	char *nick = cx_card__strndup(b.p, b.n);
+	cx_sb_free(&b);
+	if(name == NULL || nick == NULL || cx_card__set_type(p, "text", 4) != 0) {
+		cx_card__strfree(name);
+		cx_card__strfree(nick);
+		return -1;
+	}
+	cx_card__strfree(p->name);
+	p->name = name;
+	cx_card__strfree(p->values[0].comps[0].subs[0]);
+	p->values[0].comps[0].subs[0] = nick;
+	return 0;
+}
+
 /* Appends the non-empty strings of components order[] of p to b, blank-separated. */
 static int join_parts(cx_sb *b, const cx_card_prop *p, const int *order, size_t norder)
 {
@@ -632,6 +675,9 @@ int cx_vcard__upgrade_card(cx_card *card)
 			r = fold_sort_string(card, i, &removed);
 		} else if(is_irmc_reading(p)) {
 			r = fold_irmc_reading(card, i, &removed);
+		} else if(strcmp(p->name, "x-android-custom") == 0 && strcmp(p->type, "unknown") == 0
+				&& p->nvalues == 1 && p->values[0].ncomps == 1 && p->values[0].comps[0].nsubs == 1) {
+			r = android_nickname(cx_card__prop_mut(card, i));
 		}
 		if(r != 0) {
 			return -1;
