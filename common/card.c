@@ -646,6 +646,31 @@ void cx_card__pop(cx_card *card)
 	}
 }
 
+cx_card_prop *cx_card__prop_mut(cx_card *card, size_t i)
+{
+	return i < card->n ? &card->props[i] : NULL;
+}
+
+void cx_card__remove(cx_card *card, size_t i)
+{
+	if(i >= card->n) {
+		return;
+	}
+	cx_card__prop_clear(&card->props[i]);
+	memmove(&card->props[i], &card->props[i + 1], (card->n - i - 1) * sizeof(*card->props));
+	card->n--;
+}
+
+void cx_card__move_last(cx_card *card, size_t i)
+{
+	if(card->n == 0 || i >= card->n - 1) {
+		return;
+	}
+	cx_card_prop last = card->props[card->n - 1];
+	memmove(&card->props[i + 1], &card->props[i], (card->n - 1 - i) * sizeof(*card->props));
+	card->props[i] = last;
+}
+
 cx_card_value *cx_card__push_value(cx_card_prop *p)
 {
 	if(grow((void **)&p->values, p->nvalues, sizeof(*p->values)) != 0) {

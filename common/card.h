@@ -78,14 +78,15 @@
 	X(UTF8, "utf8", "invalid UTF-8")                                                \
 	X(TRUNCATED, "truncated", "card ends without END:VCARD")                        \
 	X(BEGIN_END, "begin-end", "BEGIN:VCARD and END:VCARD do not match")             \
-	X(VERSION, "version", "missing or unsupported VERSION (3.0 and 4.0 are read)")  \
+	X(VERSION, "version", "missing or unsupported VERSION (2.1, 3.0, 4.0 are read)")  \
 	X(NO_FN, "no-fn", "card has no FN property")                                    \
 	X(PHOTO_SIZE, "photo-size", "PHOTO is larger than the size limit")              \
 	X(LIMIT, "limit", "card has too many properties")                               \
 	X(JCARD, "jcard", "not a valid jCard")                                          \
 	X(EXTRA, "extra", "text after END:VCARD")                                       \
 	X(EMPTY, "empty", "the input holds no card")                                    \
-	X(PROPERTY, "property", "property value or parameter does not fit the property")
+	X(PROPERTY, "property", "property value or parameter does not fit the property")  \
+	X(CHARSET, "charset", "value is not text of the character set its CHARSET names")
 
 typedef enum {
 	CX_CARD_OK = 0,
@@ -312,6 +313,12 @@ long cx_card__param_index(const cx_card_prop *p, const char *name);
 void cx_card__prop_clear(cx_card_prop *p);
 /* Removes the last property (after a failed build). */
 void cx_card__pop(cx_card *card);
+/* Property i, to change in place, or NULL when i is out of range. */
+cx_card_prop *cx_card__prop_mut(cx_card *card, size_t i);
+/* Removes property i (wiped); nothing when i is out of range. */
+void cx_card__remove(cx_card *card, size_t i);
+/* Moves the last property to index i, the ones from i on one place later. */
+void cx_card__move_last(cx_card *card, size_t i);
 /* Sets the value type or name of p to s (lowercased). Returns -1 when memory runs out. */
 int cx_card__set_type(cx_card_prop *p, const char *s, size_t n);
 

@@ -1,6 +1,8 @@
 /*
- * vCard text reader and writer (vcard.h): content lines, unfolding and
- * folding, escapes, parameters, and the 3.0 to 4.0 conversion.
+ * vCard text reader (vcard.h): content lines (vcard_lines.c unfolds them),
+ * escapes, parameters, values, the decoding of 2.1 values
+ * (quoted-printable, CHARSET), cards and streams; vcard_legacy.c converts
+ * what 2.1 and 3.0 say otherwise.
  */
 #include "vcard.h"
 
@@ -10,151 +12,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "charset.h"
 #include "crypto.h"
 #include "json.h"
-
-/* ---- a growing buffer that wipes what it gives up ---- */
-
-typedef struct {
-	char *p;
-	size_t n;
-	size_t cap;
-} sb;
-
-static int sb_put(sb *b, const char *s, size_t n)
-{
-	if(b->n + n + 1 > b->cap) {
-		size_t cap = b->cap < 64 ? 64 : b->cap;
-		while(cap < b->n + n + 1) {
-			cap *= 2;
-		}
-		/* No realloc: the old block may hold card data and must be wiped. */
-		char *p = malloc(cap);
-		if(p == NULL) {
-			return -1;
-		}
-		if(b->n > 0) {
-			memcpy(p, b->p, b->n);
-		}
-		cx_wipe(b->p, b->cap);
-		free(b->p);
-		b->p = p;
-		b->cap = cap;
-	}
-	if(n > 0) {
-		memcpy(b->p + b->n, s, n);
-	}
-	b->n += n;
-	b->p[b->n] = '\0';
-	return 0;
-}
-
-static int sb_str(sb *b, const char *s)
-{
-	return sb_put(b, s, strlen(s));
-}
-
-static int sb_chr(sb *b, char c)
-{
-	return sb_put(b, &c, 1);
-}
-
-static void sb_free(sb *b)
-{
-	cx_wipe(b->p, b->cap);
-	free(b->p);
-	b->p = NULL;
-	b->n = b->cap = 0;
-}
-
-/* ---- logical lines ---- */
-
-typedef struct {
-	sb text;       /* unfolded, without the line end */
-	unsigned line; /* physical line it starts on */
-	size_t *folds; /* offsets in text where a continuation line's bytes begin */
-	size_t nfolds;
-} lline;
-
-static void lline_free(lline *l)
-{
-	sb_free(&l->text);
-	free(l->folds);
-	l->folds = NULL;
-	l->nfolds = 0;
-}
-
-/* The physical line of byte off of l. */
-static unsigned line_at(const lline *l, size_t off)
-{
-	unsigned line = l->line;
-	for(size_t i = 0; i < l->nfolds; i++) {
-		if(l->folds[i] <= off) {
-			line++;
-		}
-	}
-	return line;
-}
-
-/* One physical line at cur: its bytes without CR LF (or LF). */
-static void physical(const char *text, size_t len, cx_vcard_cursor *cur, const char **s, size_t *n)
-{
-	const char *start = text + cur->pos;
-	const char *nl = memchr(start, '\n', len - cur->pos);
-	size_t end = nl != NULL ? (size_t)(nl - text) : len;
-
-	*s = start;
-	*n = end - cur->pos;
-	if(*n > 0 && start[*n - 1] == '\r') {
-		(*n)--;
-	}
-	cur->pos = nl != NULL ? end + 1 : len;
-	cur->line++;
-}
-
-/* Reads the next logical line into l (emptied first). Returns 1 at the end of text, -1 out of memory. */
-static int next_line(const char *text, size_t len, cx_vcard_cursor *cur, lline *l)
-{
-	const char *s;
-	size_t n;
-
-	l->text.n = 0;
-	l->nfolds = 0;
-	if(cur->pos == 0 && len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
-		cur->pos = 3; /* a UTF-8 byte order mark */
-	}
-	if(cur->pos >= len) {
-		return 1;
-	}
-	physical(text, len, cur, &s, &n);
-	l->line = cur->line;
-	if(sb_put(&l->text, s, n) != 0) {
-		return -1;
-	}
-	while(cur->pos < len && (text[cur->pos] == ' ' || text[cur->pos] == '\t')) {
-		physical(text, len, cur, &s, &n);
-		size_t *f = realloc(l->folds, (l->nfolds + 1) * sizeof(*f));
-		if(f == NULL) {
-			return -1;
-		}
-		l->folds = f;
-		l->folds[l->nfolds++] = l->text.n;
-		if(sb_put(&l->text, s + 1, n - 1) != 0) {
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static bool blank(const lline *l)
-{
-	for(size_t i = 0; i < l->text.n; i++) {
-		if(l->text.p[i] != ' ' && l->text.p[i] != '\t') {
-			return false;
-		}
-	}
-	return true;
-}
+#include "vcard_int.h"
 
 /* ---- content line header: [group "."] name ---- */
 
@@ -179,7 +40,8 @@ typedef struct {
 typedef struct {
 	cx_card_err *err;
 	size_t max_photo;
-	int version; /* 3 or 4 */
+	int version; /* 2 (2.1), 3 or 4 */
+	int depth;   /* AGENT cards read inside this one */
 } pctx;
 
 static int fail_at(pctx *c, cx_card_code code, unsigned line, const char *prop, const char *msg)
@@ -188,7 +50,7 @@ static int fail_at(pctx *c, cx_card_code code, unsigned line, const char *prop, 
 }
 
 /* Parses the header of l. Returns 0, or -1 with the error set. */
-static int parse_header(pctx *c, const lline *l, header *h)
+static int parse_header(pctx *c, const cx_vline *l, header *h)
 {
 	const char *s = l->text.p;
 	size_t n = l->text.n;
@@ -215,14 +77,14 @@ static int parse_header(pctx *c, const lline *l, header *h)
 		return fail_at(c, CX_CARD_E_SYNTAX, l->line, NULL, "content line has no property name");
 	}
 	if(t >= n || (s[t] != ';' && s[t] != ':')) {
-		return fail_at(c, CX_CARD_E_SYNTAX, line_at(l, t), h->pname,
+		return fail_at(c, CX_CARD_E_SYNTAX, cx_vline_at(l, t), h->pname,
 				"invalid character in a property or group name");
 	}
 	return 0;
 }
 
 /* True when l is "name:value" for this name and value (case-insensitive, value trimmed). */
-static bool is_line(const lline *l, const char *name, const char *value)
+static bool is_line(const cx_vline *l, const char *name, const char *value)
 {
 	size_t nl = strlen(name);
 	size_t vl = strlen(value);
@@ -244,14 +106,14 @@ static bool is_line(const lline *l, const char *name, const char *value)
 	return k == vl && strncasecmp(v, value, vl) == 0;
 }
 
-static bool is_name(const lline *l, const char *name)
+static bool is_name(const cx_vline *l, const char *name)
 {
 	size_t nl = strlen(name);
 	return l->text.n > nl && strncasecmp(l->text.p, name, nl) == 0 && l->text.p[nl] == ':';
 }
 
 /* The leading name token of l (its group, if it has one), for error reports. */
-static void token_name(const lline *l, char out[32])
+static void token_name(const cx_vline *l, char out[32])
 {
 	size_t t = token_len(l->text.p, l->text.n);
 	size_t pn = t < 31 ? t : 31;
@@ -260,22 +122,24 @@ static void token_name(const lline *l, char out[32])
 	out[pn] = '\0';
 }
 
-/* UTF-8 and control characters (only tab is allowed inside a line). */
-static int check_bytes(pctx *c, const lline *l)
+/*
+ * Control characters (only tab is allowed inside a line) and, with utf8,
+ * UTF-8 in l->text[0..n).
+ */
+static int check_bytes(pctx *c, const cx_vline *l, size_t n, bool utf8)
 {
 	const char *s = l->text.p;
-	size_t n = l->text.n;
 	char pname[32];
 
 	token_name(l, pname);
-	size_t bad = cx_card__utf8_bad(s, n);
+	size_t bad = utf8 ? cx_card__utf8_bad(s, n) : n;
 	if(bad != n) {
-		return fail_at(c, CX_CARD_E_UTF8, line_at(l, bad), pname, NULL);
+		return fail_at(c, CX_CARD_E_UTF8, cx_vline_at(l, bad), pname, NULL);
 	}
 	for(size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
 		if((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-			return fail_at(c, CX_CARD_E_SYNTAX, line_at(l, i), pname, "control character in a line");
+			return fail_at(c, CX_CARD_E_SYNTAX, cx_vline_at(l, i), pname, "control character in a line");
 		}
 	}
 	return 0;
@@ -284,10 +148,10 @@ static int check_bytes(pctx *c, const lline *l)
 /* ---- parameters ---- */
 
 /* RFC 6868: ^^ -> ^, ^' -> ", ^n -> newline; any other ^ stands for itself. */
-static int caret_decode(sb *out, const char *s, size_t n)
+static int caret_decode(cx_sb *out, const char *s, size_t n)
 {
 	out->n = 0;
-	if(sb_put(out, "", 0) != 0) {
+	if(cx_sb_put(out, "", 0) != 0) {
 		return -1;
 	}
 	for(size_t i = 0; i < n; i++) {
@@ -299,7 +163,7 @@ static int caret_decode(sb *out, const char *s, size_t n)
 				i++;
 			}
 		}
-		if(sb_chr(out, ch) != 0) {
+		if(cx_sb_chr(out, ch) != 0) {
 			return -1;
 		}
 	}
@@ -308,7 +172,7 @@ static int caret_decode(sb *out, const char *s, size_t n)
 
 /* Adds one raw parameter value, decoded, split on ',' when list is set. */
 static int add_param_value(cx_card_prop *p, const char *name, size_t nlen, const char *s, size_t n,
-		bool list, sb *tmp)
+		bool list, cx_sb *tmp)
 {
 	size_t start = 0;
 	for(size_t i = 0; i <= n; i++) {
@@ -328,12 +192,12 @@ static int add_param_value(cx_card_prop *p, const char *name, size_t nlen, const
  * Parses the parameters of l from h->after into p, leaves *value at the
  * offset after the ':'. Returns 0, or -1 with the error set.
  */
-static int parse_params(pctx *c, const lline *l, const header *h, cx_card_prop *p, size_t *value)
+static int parse_params(pctx *c, const cx_vline *l, const header *h, cx_card_prop *p, size_t *value)
 {
 	const char *s = l->text.p;
 	size_t n = l->text.n;
 	size_t i = h->after;
-	sb tmp = {0};
+	cx_sb tmp = {0};
 	int rc = -1;
 
 	while(i < n && s[i] == ';') {
@@ -342,7 +206,7 @@ static int parse_params(pctx *c, const lline *l, const header *h, cx_card_prop *
 		size_t plen = token_len(s + i, n - i);
 		i += plen;
 		if(plen == 0 || plen >= 64) {
-			fail_at(c, CX_CARD_E_SYNTAX, line_at(l, i), h->pname,
+			fail_at(c, CX_CARD_E_SYNTAX, cx_vline_at(l, i), h->pname,
 					plen == 0 ? "empty or invalid parameter name" : "parameter name too long");
 			goto cleanup;
 		}
@@ -351,18 +215,29 @@ static int parse_params(pctx *c, const lline *l, const header *h, cx_card_prop *
 			goto cleanup;
 		}
 		if(s[i] == ';' || s[i] == ':') {
-			/* A bare "TYPE value" (vCard 2.1 style) that 3.0 writers still use. */
-			if(c->version != 3) {
-				fail_at(c, CX_CARD_E_SYNTAX, line_at(l, i), h->pname, "parameter without '=' and value");
+			/*
+			 * A bare value (vCard 2.1 style, which 3.0 writers still use):
+			 * an encoding, a value location, or else a TYPE value.
+			 */
+			if(c->version == 4) {
+				fail_at(c, CX_CARD_E_SYNTAX, cx_vline_at(l, i), h->pname, "parameter without '=' and value");
 				goto cleanup;
 			}
-			if(add_param_value(p, "type", 4, pname, plen, false, &tmp) != 0) {
+			const char *as = "type";
+			if(cx_vline_word_is(pname, plen, "quoted-printable") || cx_vline_word_is(pname, plen, "base64")
+					|| cx_vline_word_is(pname, plen, "8bit") || cx_vline_word_is(pname, plen, "7bit")) {
+				as = "encoding";
+			} else if(cx_vline_word_is(pname, plen, "inline") || cx_vline_word_is(pname, plen, "url")
+					|| cx_vline_word_is(pname, plen, "content-id") || cx_vline_word_is(pname, plen, "cid")) {
+				as = "value";
+			}
+			if(add_param_value(p, as, strlen(as), pname, plen, false, &tmp) != 0) {
 				goto nomem;
 			}
 			continue;
 		}
 		if(s[i] != '=') {
-			fail_at(c, CX_CARD_E_SYNTAX, line_at(l, i), h->pname, "invalid character in a parameter name");
+			fail_at(c, CX_CARD_E_SYNTAX, cx_vline_at(l, i), h->pname, "invalid character in a parameter name");
 			goto cleanup;
 		}
 		bool list = (plen == 4 && strncasecmp(pname, "type", 4) == 0)
@@ -374,7 +249,7 @@ static int parse_params(pctx *c, const lline *l, const header *h, cx_card_prop *
 			if(i < n && s[i] == '"') {
 				const char *q = memchr(s + i + 1, '"', n - i - 1);
 				if(q == NULL) {
-					fail_at(c, CX_CARD_E_SYNTAX, line_at(l, i), h->pname,
+					fail_at(c, CX_CARD_E_SYNTAX, cx_vline_at(l, i), h->pname,
 							"unterminated quoted parameter value");
 					goto cleanup;
 				}
@@ -382,7 +257,7 @@ static int parse_params(pctx *c, const lline *l, const header *h, cx_card_prop *
 				end = (size_t)(q - s);
 				i = end + 1;
 				if(i < n && s[i] != ',' && s[i] != ';' && s[i] != ':') {
-					fail_at(c, CX_CARD_E_SYNTAX, line_at(l, i), h->pname,
+					fail_at(c, CX_CARD_E_SYNTAX, cx_vline_at(l, i), h->pname,
 							"text after a quoted parameter value");
 					goto cleanup;
 				}
@@ -417,7 +292,7 @@ static int parse_params(pctx *c, const lline *l, const header *h, cx_card_prop *
 nomem:
 	fail_at(c, CX_CARD_E_NOMEM, l->line, h->pname, NULL);
 cleanup:
-	sb_free(&tmp);
+	cx_sb_free(&tmp);
 	return rc;
 }
 
@@ -436,23 +311,42 @@ static bool has_unescaped(const char *s, size_t n, char sep)
 	return false;
 }
 
-/* Splits and unescapes the text value at s[off..n) of l into p (see vcard.h). */
-static int text_value(pctx *c, const lline *l, const header *h, cx_card_prop *p, size_t off, int kind)
+/* A value: the bytes after the ':' of a line, or what they decoded to. */
+typedef struct {
+	const char *s;
+	size_t n;
+	const cx_vline *l;
+	size_t off; /* where s starts in l->text; SIZE_MAX when s was decoded */
+} vsrc;
+
+/* The physical line of byte i of v (the line's first when v was decoded). */
+static unsigned vline(const vsrc *v, size_t i)
 {
-	const char *s = l->text.p;
-	size_t n = l->text.n;
-	sb cur = {0};
+	return v->off == SIZE_MAX ? v->l->line : cx_vline_at(v->l, v->off + i);
+}
+
+/*
+ * Splits and unescapes the text value v into p (see vcard.h). 2.1 has no
+ * lists: a ',' is a separator only in NICKNAME and CATEGORIES.
+ */
+static int text_value(pctx *c, const vsrc *src, const header *h, cx_card_prop *p, int kind)
+{
+	const char *s = src->s;
+	size_t n = src->n;
+	size_t off = 0;
+	cx_sb cur = {0};
 	int rc = -1;
 
 	if(kind == CX_CARD__GENERIC) {
-		kind = has_unescaped(s + off, n - off, ';') ? CX_CARD__STRUCT_LIST : CX_CARD__MULTI;
+		kind = has_unescaped(s, n, ';') ? CX_CARD__STRUCT_LIST
+				: c->version == 2 ? CX_CARD__SINGLE : CX_CARD__MULTI;
 	}
 	char vsep = kind == CX_CARD__MULTI ? ',' : '\0';
 	char csep = (kind == CX_CARD__STRUCT || kind == CX_CARD__STRUCT_LIST) ? ';' : '\0';
-	char ssep = kind == CX_CARD__STRUCT_LIST ? ',' : '\0';
+	char ssep = kind == CX_CARD__STRUCT_LIST && c->version != 2 ? ',' : '\0';
 	cx_card_value *v = cx_card__push_value(p);
 	cx_card_comp *comp = v != NULL ? cx_card__push_comp(v) : NULL;
-	if(comp == NULL || sb_put(&cur, "", 0) != 0) {
+	if(comp == NULL || cx_sb_put(&cur, "", 0) != 0) {
 		goto nomem;
 	}
 	for(size_t i = off; i <= n; i++) {
@@ -484,24 +378,24 @@ static int text_value(pctx *c, const lline *l, const header *h, cx_card_prop *p,
 			} else if(e == 'n' || e == 'N') {
 				ch = '\n';
 				i++;
-			} else if(c->version != 3) {
-				fail_at(c, CX_CARD_E_ESCAPE, line_at(l, i), h->pname,
+			} else if(c->version == 4) {
+				fail_at(c, CX_CARD_E_ESCAPE, vline(src, i), h->pname,
 						i + 1 < n ? "invalid backslash escape (only \\\\ \\, \\; \\n are allowed)"
 								: "backslash at the end of a value");
 				goto cleanup;
 			}
-			/* 3.0: a backslash that starts no escape is a SAFE-CHAR (RFC 2426) and stays. */
+			/* 3.0 and 2.1: a backslash that starts no escape is a SAFE-CHAR (RFC 2426) and stays. */
 		}
-		if(sb_chr(&cur, ch) != 0) {
+		if(cx_sb_chr(&cur, ch) != 0) {
 			goto nomem;
 		}
 	}
 	rc = 0;
 	goto cleanup;
 nomem:
-	fail_at(c, CX_CARD_E_NOMEM, l->line, h->pname, NULL);
+	fail_at(c, CX_CARD_E_NOMEM, src->l->line, h->pname, NULL);
 cleanup:
-	sb_free(&cur);
+	cx_sb_free(&cur);
 	return rc;
 }
 
@@ -510,26 +404,26 @@ cleanup:
  * one string, or for the list types of a property of no known name, the
  * strings between ',' (card.h).
  */
-static int raw_value(pctx *c, const lline *l, const header *h, cx_card_prop *p, size_t off)
+static int raw_value(pctx *c, const vsrc *src, const header *h, cx_card_prop *p)
 {
-	const char *s = l->text.p + off;
-	size_t n = l->text.n - off;
+	const char *s = src->s;
+	size_t n = src->n;
 	bool list = cx_card__kind(p->name) == CX_CARD__GENERIC && cx_card__is_list_type(p->type);
-	sb tmp = {0};
+	cx_sb tmp = {0};
 	char *d = NULL;
 	int rc = -1;
 
-	if(c->version == 3 && strcmp(p->type, "uri") == 0) {
+	if(c->version != 4 && strcmp(p->type, "uri") == 0) {
 		/* Some 3.0 writers escape URIs ("http\://"); a URI has no backslash of its own. */
 		for(size_t i = 0; i < n; i++) {
 			if(s[i] == '\\' && i + 1 < n && strchr(":,;\\", s[i + 1]) != NULL) {
 				i++;
 			}
-			if(sb_chr(&tmp, s[i]) != 0) {
+			if(cx_sb_chr(&tmp, s[i]) != 0) {
 				goto nomem;
 			}
 		}
-		if(sb_put(&tmp, "", 0) != 0) {
+		if(cx_sb_put(&tmp, "", 0) != 0) {
 			goto nomem;
 		}
 		s = tmp.p;
@@ -560,242 +454,201 @@ static int raw_value(pctx *c, const lline *l, const header *h, cx_card_prop *p, 
 	rc = 0;
 	goto cleanup;
 nomem:
-	fail_at(c, CX_CARD_E_NOMEM, l->line, h->pname, NULL);
+	fail_at(c, CX_CARD_E_NOMEM, src->l->line, h->pname, NULL);
 cleanup:
 	cx_card__strfree(d);
-	sb_free(&tmp);
+	cx_sb_free(&tmp);
 	return rc;
 }
 
-/* ---- 3.0 to 4.0 ---- */
+/* ---- decoding 2.1 values ---- */
 
-static void lower_str(char *s)
+/*
+ * True when the value of l is decoded before it is read (quoted-printable,
+ * a CHARSET, or any 2.1 value, which may be in Windows-1252): its UTF-8 is
+ * checked after the decoding, not as written.
+ */
+static bool decoded_line(const cx_vline *l, int version)
 {
-	for(; *s != '\0'; s++) {
-		if(*s >= 'A' && *s <= 'Z') {
-			*s = (char)(*s - 'A' + 'a');
+	bool charset = false;
+	int enc = cx_vline_encoding(l->text.p, l->text.n, &charset);
+	return version == 2 || enc == CX_VLINE_ENC_QP || charset;
+}
+
+/* True when an ENCODING value of p is QUOTED-PRINTABLE (as cx_vline_encoding finds it). */
+static bool is_qp(const cx_card_prop *p)
+{
+	long e = cx_card__param_index(p, "encoding");
+	for(size_t j = 0; e >= 0 && j < p->params[e].nvalues; j++) {
+		if(strcasecmp(p->params[e].values[j], "quoted-printable") == 0) {
+			return true;
 		}
 	}
+	return false;
 }
 
-/* Removes value j of parameter i (and the parameter when it was the last). */
-static void drop_param_value(cx_card_prop *p, size_t i, size_t j)
+/* The one value of parameter name of p, or NULL. */
+static const char *param1(const cx_card_prop *p, const char *name)
 {
-	cx_card_param *q = &p->params[i];
-	cx_card__strfree(q->values[j]);
-	memmove(&q->values[j], &q->values[j + 1], (q->nvalues - j - 1) * sizeof(*q->values));
-	if(--q->nvalues == 0) {
-		cx_card__drop_param(p, i);
-	}
-}
-
-/* Replaces the only string of p by s (taken over). */
-static void replace_value(cx_card_prop *p, char *s)
-{
-	cx_card__strfree(p->values[0].comps[0].subs[0]);
-	p->values[0].comps[0].subs[0] = s;
-}
-
-static bool all_digits(const char *s, size_t n)
-{
-	for(size_t i = 0; i < n; i++) {
-		if(s[i] < '0' || s[i] > '9') {
-			return false;
-		}
-	}
-	return true;
-}
-
-/* True for a UTC offset of RFC 2426 and RFC 6350: +hh, +hhmm or +hh:mm (or '-'). */
-static bool is_utc_offset(const char *v, size_t n)
-{
-	if(n < 3 || (v[0] != '+' && v[0] != '-') || !all_digits(v + 1, 2)) {
-		return false;
-	}
-	return n == 3 || (n == 5 && all_digits(v + 3, 2)) || (n == 6 && v[3] == ':' && all_digits(v + 4, 2));
-}
-
-/* True for a media type name or type/subtype of RFC 6838's restricted-name characters. */
-static bool is_media_type(const char *s)
-{
-	size_t slashes = 0;
-
-	if(*s == '\0' || *s == '/') {
-		return false;
-	}
-	for(; *s != '\0'; s++) {
-		if(*s == '/') {
-			slashes++;
-			if(s[1] == '\0') {
-				return false;
-			}
-		} else if(!isalnum((unsigned char)*s) && strchr("!#$&^_.+-", *s) == NULL) {
-			return false;
-		}
-	}
-	return slashes <= 1;
-}
-
-/* True when s is base64 text, blanks (of folded lines) allowed. */
-static bool is_base64_text(const char *s)
-{
-	for(; *s != '\0'; s++) {
-		if(!isalnum((unsigned char)*s) && strchr("+/= \t", *s) == NULL) {
-			return false;
-		}
-	}
-	return true;
+	long i = cx_card__param_index(p, name);
+	return i >= 0 && p->params[i].nvalues == 1 ? p->params[i].values[0] : NULL;
 }
 
 /*
- * An ENCODING=b binary of PHOTO, LOGO, SOUND or KEY becomes a data: URI. A
- * TYPE that is no media type name (it may hold anything, even a newline
- * through RFC 6868's ^n) gives application/octet-stream; data that is not
- * base64 text is left as it is, like a text value.
+ * The value of l from off, decoded: quoted-printable undone, converted from
+ * its CHARSET (2.1 without one: UTF-8 when it is, else Windows-1252, the
+ * 8-bit text of Windows programs) to UTF-8, line breaks as newlines in text
+ * and as "\n" in values kept as written. *src points into l or into buf.
+ * Returns 0, or -1 with the error set.
  */
-static int inline_binary(cx_card_prop *p)
+static int decode_value(pctx *c, const cx_vline *l, const header *h, const cx_card_prop *p, size_t off,
+		cx_sb *buf, vsrc *src)
 {
-	long enc = cx_card__param_index(p, "encoding");
-	const char *prefix = strcmp(p->name, "photo") == 0 || strcmp(p->name, "logo") == 0 ? "image/"
-			: strcmp(p->name, "sound") == 0 ? "audio/"
-			: strcmp(p->name, "key") == 0 ? "application/" : NULL;
+	const char *v = l->text.p + off;
+	size_t n = l->text.n - off;
+	const char *cs_name = param1(p, "charset");
+	bool qp = is_qp(p);
+	bool text = strcmp(p->type, "text") == 0;
+	char *conv = NULL;
+	size_t clen = 0, bad = 0;
+	int cs = CX_CHARSET_UTF8;
+	int rc = -1;
 
-	/* A text value is no base64 data (and may hold a newline, which no URI has). */
-	if(enc < 0 || prefix == NULL || strcmp(p->type, "text") == 0 || p->params[enc].nvalues != 1
-			|| (strcasecmp(p->params[enc].values[0], "b") != 0
-					&& strcasecmp(p->params[enc].values[0], "base64") != 0)
-			|| !is_base64_text(p->values[0].comps[0].subs[0])) {
+	*src = (vsrc){v, n, l, off};
+	if(!decoded_line(l, c->version)) {
 		return 0;
 	}
-	sb uri = {0};
-	long t = cx_card__param_index(p, "type");
-	if(sb_str(&uri, "data:") != 0) {
-		goto nomem;
-	}
-	if(t >= 0 && is_media_type(p->params[t].values[0])) {
-		const char *mt = p->params[t].values[0];
-		if(strchr(mt, '/') == NULL && sb_str(&uri, prefix) != 0) {
-			goto nomem;
-		}
-		if(sb_str(&uri, mt) != 0) {
-			goto nomem;
-		}
-	} else if(sb_str(&uri, "application/octet-stream") != 0) {
-		goto nomem;
-	}
-	if(sb_str(&uri, ";base64,") != 0) {
-		goto nomem;
-	}
-	/* Writers indent the folded base64 text; the blanks are no part of it. */
-	for(const char *s = p->values[0].comps[0].subs[0]; *s != '\0'; s++) {
-		if(*s != ' ' && *s != '\t' && sb_chr(&uri, *s) != 0) {
-			goto nomem;
+	if(cx_card__param_index(p, "charset") >= 0) {
+		cs = cs_name != NULL ? cx_charset_find(cs_name, strlen(cs_name)) : -1;
+		if(cs < 0) {
+			return fail_at(c, CX_CARD_E_CHARSET, l->line, h->pname,
+					"CHARSET names a character set that is not read "
+					"(UTF-8, ISO-8859-x, Windows-125x, KOI8, Macintosh are)");
 		}
 	}
-	char *d = cx_card__strndup(uri.p, uri.n);
-	sb_free(&uri);
-	if(d == NULL || cx_card__set_type(p, "uri", 3) != 0) {
-		cx_card__strfree(d);
-		return -1;
+	if(qp) {
+		if(cx_sb_put(buf, v, n) != 0) {
+			goto nomem;
+		}
+		buf->n = cx_qp_decode(buf->p, buf->n, buf->p);
+		buf->p[buf->n] = '\0';
+		v = buf->p;
+		n = buf->n;
 	}
-	replace_value(p, d);
-	cx_card__drop_param(p, (size_t)enc);
-	t = cx_card__param_index(p, "type");
-	if(t >= 0) {
-		cx_card__drop_param(p, (size_t)t);
+	if(cs_name == NULL && c->version == 2 && cx_card__utf8_bad(v, n) != n) {
+		cs = cx_charset_find("windows-1252", 12);
 	}
-	return 0;
+	int r = cx_charset_to_utf8(cs, v, n, &conv, &clen, &bad);
+	if(r < 0) {
+		goto nomem;
+	}
+	if(r > 0) {
+		unsigned line = qp ? l->line : cx_vline_at(l, off + bad);
+		if(cs == CX_CHARSET_UTF8) {
+			return fail_at(c, CX_CARD_E_UTF8, line, h->pname, NULL);
+		}
+		return fail_at(c, CX_CARD_E_CHARSET, line, h->pname, NULL);
+	}
+	buf->n = 0;
+	for(size_t i = 0; i < clen; i++) {
+		unsigned char ch = (unsigned char)conv[i];
+		int w = 0;
+		if(ch == '\r' || ch == '\n') {
+			if(ch == '\r' && i + 1 < clen && conv[i + 1] == '\n') {
+				i++;
+			}
+			if(!text && strcmp(p->type, "unknown") != 0) {
+				fail_at(c, CX_CARD_E_SYNTAX, l->line, h->pname, "line break in a value that is not text");
+				goto cleanup;
+			}
+			/* Text holds newlines; a value kept as written holds its escape. */
+			w = text ? cx_sb_chr(buf, '\n') : cx_sb_str(buf, "\\n");
+		} else if((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+			fail_at(c, CX_CARD_E_SYNTAX, l->line, h->pname, "control character in a value");
+			goto cleanup;
+		} else {
+			w = cx_sb_chr(buf, (char)ch);
+		}
+		if(w != 0) {
+			goto nomem;
+		}
+	}
+	if(cx_sb_put(buf, "", 0) != 0) {
+		goto nomem;
+	}
+	*src = (vsrc){buf->p, buf->n, l, SIZE_MAX};
+	rc = 0;
+	goto cleanup;
 nomem:
-	sb_free(&uri);
-	return -1;
-}
-
-/* Converts property p read from a 3.0 card to 4.0. Returns -1 when memory runs out. */
-static int upgrade30(cx_card_prop *p)
-{
-	long i = cx_card__param_index(p, "charset");
-	if(i >= 0) {
-		cx_card__drop_param(p, (size_t)i);
+	fail_at(c, CX_CARD_E_NOMEM, l->line, h->pname, NULL);
+cleanup:
+	if(conv != NULL) {
+		cx_wipe(conv, clen);
+		free(conv);
 	}
-	i = cx_card__param_index(p, "type");
-	bool pref = false;
-	if(i >= 0) {
-		cx_card_param *q = &p->params[i];
-		for(size_t j = 0; j < q->nvalues;) {
-			lower_str(q->values[j]);
-			bool is_pref = strcmp(q->values[j], "pref") == 0;
-			pref = pref || is_pref;
-			if(is_pref || strcmp(q->values[j], "internet") == 0) {
-				size_t left = q->nvalues;
-				drop_param_value(p, (size_t)i, j);
-				if(left == 1) {
-					break; /* the parameter is gone */
-				}
-				continue;
-			}
-			j++;
-		}
-	}
-	if(pref && cx_card__param_index(p, "pref") < 0 && cx_card__push_param(p, "pref", 4, "1", 1) == NULL) {
-		return -1;
-	}
-	if(inline_binary(p) != 0) {
-		return -1;
-	}
-	if(strcmp(p->type, "binary") == 0 && cx_card__set_type(p, "uri", 3) != 0) {
-		return -1;
-	}
-	if(p->nvalues != 1 || p->values[0].ncomps != 1 || p->values[0].comps[0].nsubs != 1) {
-		return 0;
-	}
-	const char *v = p->values[0].comps[0].subs[0];
-	size_t n = strlen(v);
-	if(strcmp(p->name, "geo") == 0 && strncasecmp(v, "geo:", 4) != 0 && strchr(v, ';') != NULL) {
-		/* 3.0 GEO:lat;lon is 4.0 GEO:geo:lat,lon */
-		char *d = malloc(n + 5);
-		if(d == NULL) {
-			return -1;
-		}
-		memcpy(d, "geo:", 4);
-		memcpy(d + 4, v, n + 1);
-		*strchr(d, ';') = ',';
-		replace_value(p, d);
-	} else if(strcmp(p->name, "tz") == 0 && strcmp(p->type, "text") == 0 && is_utc_offset(v, n)) {
-		/*
-		 * 3.0 TZ defaults to a UTC offset ("-05:00"); 4.0 says so with
-		 * VALUE=utc-offset. Only an offset: other text (unescaped, so it may
-		 * hold a newline) would not read back as the same utc-offset value.
-		 */
-		char *d = cx_card__date_to_basic("utc-offset", v, n);
-		if(d == NULL || cx_card__set_type(p, "utc-offset", 10) != 0) {
-			cx_card__strfree(d);
-			return -1;
-		}
-		replace_value(p, d);
-	} else if(strcmp(p->name, "bday") == 0) {
-		/* Apple writes a birthday without a year as the year X-APPLE-OMIT-YEAR names. */
-		long k = cx_card__param_index(p, "x-apple-omit-year");
-		if(k >= 0 && n == 8 && all_digits(v, 8) && strlen(p->params[k].values[0]) == 4
-				&& strncmp(p->params[k].values[0], v, 4) == 0) {
-			char *d = malloc(7);
-			if(d == NULL) {
-				return -1;
-			}
-			memcpy(d, "--", 2);
-			memcpy(d + 2, v + 4, 5);
-			replace_value(p, d);
-			cx_card__drop_param(p, (size_t)k);
-		}
-	}
-	return 0;
+	return rc;
 }
 
 /* ---- one property ---- */
 
-static int parse_prop(pctx *c, cx_card *card, const lline *l)
+static int parse_card(const char *text, size_t len, int depth, cx_card **out, cx_card_err *err);
+
+/*
+ * A 2.1 or 3.0 AGENT: by URI it is RELATED;TYPE=agent; an inline vCard
+ * (2.1: the lines after it; 3.0: its escaped text), which 4.0 cannot hold,
+ * becomes RELATED;VALUE=text;TYPE=agent with the agent's name. p is the
+ * last property of card. Returns 0, or -1 with the error set.
+ */
+static int convert_agent(pctx *c, cx_card *card, cx_card_prop *p, const cx_vline *l, const header *h)
+{
+	char *name = cx_card__strndup("related", 7);
+	if(name == NULL) {
+		return fail_at(c, CX_CARD_E_NOMEM, l->line, h->pname, NULL);
+	}
+	cx_card__strfree(p->name);
+	p->name = name;
+	if(cx_card__push_param(p, "type", 4, "agent", 5) == NULL) {
+		return fail_at(c, CX_CARD_E_NOMEM, l->line, h->pname, NULL);
+	}
+	if(strcmp(p->type, "text") != 0) {
+		return 0;
+	}
+	const char *inline_text = l->agent.n > 0 ? l->agent.p : p->values[0].comps[0].subs[0];
+	size_t ilen = l->agent.n > 0 ? l->agent.n : strlen(inline_text);
+	if(ilen == 0) {
+		cx_card__pop(card); /* an AGENT with nothing in it */
+		return 0;
+	}
+	size_t lead = strspn(inline_text, " \t\r\n");
+	if(ilen - lead < 11 || strncasecmp(inline_text + lead, "begin:vcard", 11) != 0) {
+		return 0; /* not a vCard but the agent's name, as some writers put it: kept as text */
+	}
+	if(c->depth >= 2) {
+		return fail_at(c, CX_CARD_E_SYNTAX, l->line, "AGENT", "AGENT cards nested too deep");
+	}
+	cx_card *agent = NULL;
+	cx_card_err aerr = {0};
+	if(parse_card(inline_text, ilen, c->depth + 1, &agent, &aerr) != 0) {
+		return fail_at(c, aerr.code == CX_CARD_E_NOMEM ? CX_CARD_E_NOMEM : CX_CARD_E_PROPERTY, l->line,
+				"AGENT", "the AGENT's vCard is not valid");
+	}
+	char *fn = cx_card__strndup(cx_card_fn(agent), strlen(cx_card_fn(agent)));
+	cx_card_free(agent);
+	if(fn == NULL) {
+		return fail_at(c, CX_CARD_E_NOMEM, l->line, h->pname, NULL);
+	}
+	cx_card__strfree(p->values[0].comps[0].subs[0]);
+	p->values[0].comps[0].subs[0] = fn;
+	return 0;
+}
+
+static int parse_prop(pctx *c, cx_card *card, const cx_vline *l)
 {
 	header h;
 	size_t off;
+	cx_sb buf = {0};
+	vsrc src;
+	int rc = -1;
 
 	if(parse_header(c, l, &h) != 0) {
 		return -1;
@@ -821,14 +674,21 @@ static int parse_prop(pctx *c, cx_card *card, const lline *l)
 	if(p->group == NULL || p->name == NULL) {
 		return fail_at(c, CX_CARD_E_NOMEM, l->line, h.pname, NULL);
 	}
-	lower_str(p->name);
+	cx_vcard__lower(p->name);
 	if(parse_params(c, l, &h, p, &off) != 0) {
 		return -1;
+	}
+	if(decoded_line(l, c->version) && check_bytes(c, l, off, true) != 0) {
+		return -1; /* the value's UTF-8 is checked once decoded */
 	}
 	if(cx_card__param_index(p, "group") >= 0) {
 		/* jCard writes the property group as a "group" parameter (RFC 7095 section 3.3.1.2). */
 		return fail_at(c, CX_CARD_E_SYNTAX, l->line, h.pname,
 				"GROUP parameter (jCard reserves it for the property group)");
+	}
+	if(c->version != 4 && cx_vcard__dropped_name(p->name)) {
+		cx_card__pop(card);
+		return 0;
 	}
 	long vi = cx_card__param_index(p, "value");
 	if(vi >= 0 && (p->params[vi].nvalues != 1
@@ -837,23 +697,87 @@ static int parse_prop(pctx *c, cx_card *card, const lline *l)
 		return fail_at(c, CX_CARD_E_SYNTAX, l->line, h.pname, "VALUE parameter is not one value type name");
 	}
 	const char *type = vi >= 0 ? p->params[vi].values[0] : cx_card__default_type(p->name);
+	int kind = cx_card__kind(p->name);
+	bool cid = false;
+	if(c->version != 4) {
+		/* 2.1 value locations: URL is a URI, CONTENT-ID a cid: URI, INLINE the default. */
+		if(vi >= 0 && strcasecmp(type, "url") == 0) {
+			type = "uri";
+		} else if(vi >= 0 && (strcasecmp(type, "content-id") == 0 || strcasecmp(type, "cid") == 0)) {
+			type = "uri";
+			cid = true;
+		} else if(vi >= 0 && strcasecmp(type, "inline") == 0) {
+			type = cx_card__default_type(p->name);
+		}
+		/* What 4.0 has no more, read as text to be converted (vcard_legacy.c). */
+		if(vi < 0 && (strcmp(p->name, "label") == 0 || strcmp(p->name, "sort-string") == 0
+				|| strcmp(p->name, "agent") == 0)) {
+			type = "text";
+			kind = CX_CARD__SINGLE;
+		}
+	}
 	if(cx_card__set_type(p, type, strlen(type)) != 0) {
 		return fail_at(c, CX_CARD_E_NOMEM, l->line, h.pname, NULL);
 	}
 	if(vi >= 0) {
 		cx_card__drop_param(p, (size_t)vi);
 	}
-	int rc = strcmp(p->type, "text") == 0 ? text_value(c, l, &h, p, off, cx_card__kind(p->name))
-			: raw_value(c, l, &h, p, off);
-	if(rc != 0) {
-		return -1;
+	if(decode_value(c, l, &h, p, off, &buf, &src) != 0) {
+		goto cleanup;
 	}
-	if(c->version == 3 && upgrade30(p) != 0) {
-		return fail_at(c, CX_CARD_E_NOMEM, l->line, h.pname, NULL);
+	if(src.off == SIZE_MAX) {
+		/* Decoded: the value is UTF-8 text now, in any version. */
+		long e = cx_card__param_index(p, "encoding");
+		if(e >= 0 && is_qp(p)) {
+			cx_card__drop_param(p, (size_t)e);
+		}
+		e = cx_card__param_index(p, "charset");
+		if(e >= 0) {
+			cx_card__drop_param(p, (size_t)e);
+		}
+	}
+	if(cid) {
+		/* RFC 2392: the message part "<id>" is the URI cid:id */
+		size_t k = src.n;
+		const char *v = src.s;
+		if(k >= 2 && v[0] == '<' && v[k - 1] == '>') {
+			v++;
+			k -= 2;
+		}
+		cx_sb u = {0};
+		if(cx_sb_str(&u, "cid:") != 0 || cx_sb_put(&u, v, k) != 0) {
+			cx_sb_free(&u);
+			fail_at(c, CX_CARD_E_NOMEM, l->line, h.pname, NULL);
+			goto cleanup;
+		}
+		cx_sb_free(&buf);
+		buf = u;
+		src = (vsrc){buf.p, buf.n, l, SIZE_MAX};
+	}
+	int r = strcmp(p->type, "text") == 0 ? text_value(c, &src, &h, p, kind) : raw_value(c, &src, &h, p);
+	if(r != 0) {
+		goto cleanup;
+	}
+	if(c->version != 4) {
+		if(strcmp(p->name, "agent") == 0) {
+			size_t before = cx_card_count(card);
+			if(convert_agent(c, card, p, l, &h) != 0) {
+				goto cleanup;
+			}
+			if(cx_card_count(card) < before) {
+				rc = 0; /* an empty AGENT was dropped */
+				goto cleanup;
+			}
+		}
+		if(cx_vcard__upgrade_prop(p) != 0) {
+			fail_at(c, CX_CARD_E_NOMEM, l->line, h.pname, NULL);
+			goto cleanup;
+		}
 	}
 	const char *why = cx_card__prop_problem(p);
 	if(why != NULL) {
-		return fail_at(c, CX_CARD_E_PROPERTY, l->line, h.pname, why);
+		fail_at(c, CX_CARD_E_PROPERTY, l->line, h.pname, why);
+		goto cleanup;
 	}
 	if(strcmp(p->name, "photo") == 0 && c->max_photo > 0) {
 		size_t total = 0;
@@ -865,19 +789,29 @@ static int parse_prop(pctx *c, cx_card *card, const lline *l)
 			}
 		}
 		if(total > c->max_photo) {
-			return fail_at(c, CX_CARD_E_PHOTO_SIZE, l->line, "PHOTO", NULL);
+			fail_at(c, CX_CARD_E_PHOTO_SIZE, l->line, "PHOTO", NULL);
+			goto cleanup;
 		}
 	}
 	if(strcmp(p->name, "fn") == 0 && (p->values[0].comps[0].subs[0][0] == '\0')) {
-		return fail_at(c, CX_CARD_E_NO_FN, l->line, "FN", "FN is empty");
+		if(c->version != 4) {
+			cx_card__pop(card); /* 2.1 and 3.0 writers leave it empty: one is made from N */
+			rc = 0;
+			goto cleanup;
+		}
+		fail_at(c, CX_CARD_E_NO_FN, l->line, "FN", "FN is empty");
+		goto cleanup;
 	}
-	return 0;
+	rc = 0;
+cleanup:
+	cx_sb_free(&buf);
+	return rc;
 }
 
 /* ---- cards ---- */
 
-/* The VERSION of the collected lines: 3 or 4, or -1 with the error set. */
-static int find_version(pctx *c, const lline *lines, size_t n, unsigned begin_line)
+/* The VERSION of the collected lines: 2 (2.1), 3 or 4, or -1 with the error set. */
+static int find_version(pctx *c, const cx_vline *lines, size_t n, unsigned begin_line)
 {
 	int version = 0;
 
@@ -885,10 +819,11 @@ static int find_version(pctx *c, const lline *lines, size_t n, unsigned begin_li
 		if(!is_name(&lines[i], "version")) {
 			continue;
 		}
-		int v = is_line(&lines[i], "version", "4.0") ? 4 : is_line(&lines[i], "version", "3.0") ? 3 : -1;
+		int v = is_line(&lines[i], "version", "4.0") ? 4 : is_line(&lines[i], "version", "3.0") ? 3
+				: is_line(&lines[i], "version", "2.1") ? 2 : -1;
 		if(v < 0) {
 			return fail_at(c, CX_CARD_E_VERSION, lines[i].line, "VERSION",
-					"unsupported VERSION (3.0 and 4.0 are read)");
+					"unsupported VERSION (2.1, 3.0 and 4.0 are read)");
 		}
 		if(version != 0 && v != version) {
 			return fail_at(c, CX_CARD_E_VERSION, lines[i].line, "VERSION", "conflicting VERSION lines");
@@ -901,12 +836,93 @@ static int find_version(pctx *c, const lline *lines, size_t n, unsigned begin_li
 	return version;
 }
 
-int cx_vcard_parse_next(const char *text, size_t len, cx_vcard_cursor *cur, cx_card **out,
-		size_t max_photo, cx_card_err *err)
+/* True when l is an AGENT property (any group or parameters) with nothing after its ':'. */
+static bool is_empty_agent(const cx_vline *l)
 {
-	pctx c = {.err = err, .max_photo = max_photo, .version = 4};
-	lline l = {0};
-	lline *lines = NULL;
+	size_t t = token_len(l->text.p, l->text.n);
+	const char *name = l->text.p;
+	size_t nlen = t;
+	if(t < l->text.n && l->text.p[t] == '.') {
+		name = l->text.p + t + 1;
+		nlen = token_len(name, l->text.n - t - 1);
+	}
+	if(!cx_vline_word_is(name, nlen, "agent")) {
+		return false;
+	}
+	const char *colon = memchr(l->text.p, ':', l->text.n);
+	if(colon == NULL) {
+		return false;
+	}
+	for(const char *s = colon + 1; s < l->text.p + l->text.n; s++) {
+		if(*s != ' ' && *s != '\t') {
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Collects the lines of the vCard a 2.1 AGENT holds (l is its BEGIN:VCARD)
+ * into agent, up to the END:VCARD that matches. Returns 0, 1 when the text
+ * ends first, -1 when memory runs out.
+ */
+static int collect_agent(const char *text, size_t len, cx_vcard_cursor *cur, cx_vline *l, cx_sb *agent)
+{
+	unsigned depth = 1;
+
+	for(;;) {
+		if(cx_sb_put(agent, l->text.p, l->text.n) != 0 || cx_sb_put(agent, "\r\n", 2) != 0) {
+			return -1;
+		}
+		if(depth == 0) {
+			return 0;
+		}
+		int r = cx_vline_next(text, len, cur, l);
+		if(r != 0) {
+			return r;
+		}
+		if(is_line(l, "begin", "vcard")) {
+			depth++;
+		} else if(is_line(l, "end", "vcard")) {
+			depth--;
+		}
+	}
+}
+
+/*
+ * After a failure inside a card: moves cur past the next END:VCARD line, or
+ * up to the next BEGIN:VCARD line (a card of its own), or to the end.
+ */
+static void skip_card(const char *text, size_t len, cx_vcard_cursor *cur)
+{
+	while(cur->pos < len) {
+		const char *s;
+		size_t n;
+		cx_vline_peek(text, len, cur, &s, &n);
+		while(n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) {
+			n--;
+		}
+		if(cx_vline_word_is(s, n, "begin:vcard")) {
+			return;
+		}
+		cx_vline_physical(text, len, cur, &s, &n);
+		if(cx_vline_is_end(s, n)) {
+			return;
+		}
+	}
+}
+
+/*
+ * The next card of text from cur (see cx_vcard_parse_next); depth counts
+ * the AGENT cards this one is inside. *ended says whether cur is past the
+ * card's END:VCARD line (or at the end of text) after a failure.
+ */
+static int parse_next(const char *text, size_t len, cx_vcard_cursor *cur, cx_card **out,
+		size_t max_photo, cx_card_err *err, int depth, bool *ended)
+{
+	pctx c = {.err = err, .max_photo = max_photo, .version = 4, .depth = depth};
+	cx_vline l = {0};
+	cx_vline *lines = NULL;
 	size_t n = 0;
 	cx_card *card = NULL;
 	unsigned begin_line;
@@ -914,12 +930,13 @@ int cx_vcard_parse_next(const char *text, size_t len, cx_vcard_cursor *cur, cx_c
 	int r;
 
 	*out = NULL;
+	*ended = false;
 	if(text == NULL) {
 		len = 0;
 	}
 	/* Up to BEGIN:VCARD. */
 	do {
-		r = next_line(text, len, cur, &l);
+		r = cx_vline_next(text, len, cur, &l);
 		if(r == 1) {
 			rc = 1;
 			goto cleanup;
@@ -927,8 +944,8 @@ int cx_vcard_parse_next(const char *text, size_t len, cx_vcard_cursor *cur, cx_c
 		if(r < 0) {
 			goto nomem;
 		}
-	} while(blank(&l));
-	if(check_bytes(&c, &l) != 0) {
+	} while(cx_vline_blank(&l));
+	if(check_bytes(&c, &l, l.text.n, true) != 0) {
 		goto cleanup;
 	}
 	if(!is_line(&l, "begin", "vcard")) {
@@ -938,22 +955,43 @@ int cx_vcard_parse_next(const char *text, size_t len, cx_vcard_cursor *cur, cx_c
 	begin_line = l.line;
 	/* Collect the lines up to END:VCARD; the VERSION decides how to read them. */
 	for(;;) {
-		r = next_line(text, len, cur, &l);
+		cx_vcard_cursor before = *cur;
+		r = cx_vline_next(text, len, cur, &l);
 		if(r == 1) {
 			fail_at(&c, CX_CARD_E_TRUNCATED, cur->line, NULL, NULL);
+			*ended = true;
 			goto cleanup;
 		}
 		if(r < 0) {
 			goto nomem;
 		}
-		if(blank(&l)) {
+		if(cx_vline_blank(&l)) {
 			continue;
 		}
-		if(check_bytes(&c, &l) != 0) {
+		if(check_bytes(&c, &l, l.text.n, false) != 0) {
 			goto cleanup;
 		}
 		if(is_name(&l, "begin")) {
+			if(n > 0 && is_empty_agent(&lines[n - 1]) && lines[n - 1].agent.n == 0
+					&& is_line(&l, "begin", "vcard")) {
+				/* vCard 2.1: the AGENT's own vCard follows it. */
+				r = collect_agent(text, len, cur, &l, &lines[n - 1].agent);
+				if(r < 0) {
+					goto nomem;
+				}
+				if(r == 1) {
+					fail_at(&c, CX_CARD_E_TRUNCATED, cur->line, "AGENT", NULL);
+					*ended = true;
+					goto cleanup;
+				}
+				continue;
+			}
 			fail_at(&c, CX_CARD_E_BEGIN_END, l.line, "BEGIN", "BEGIN inside a card (nested cards are not read)");
+			if(is_line(&l, "begin", "vcard")) {
+				/* Most likely this card lacks its END: the next one starts here. */
+				*cur = before;
+				*ended = true;
+			}
 			goto cleanup;
 		}
 		if(is_name(&l, "end")) {
@@ -970,7 +1008,7 @@ int cx_vcard_parse_next(const char *text, size_t len, cx_vcard_cursor *cur, cx_c
 			fail_at(&c, CX_CARD_E_LIMIT, l.line, pname, NULL);
 			goto cleanup;
 		}
-		lline *m = realloc(lines, (n + 1) * sizeof(*m));
+		cx_vline *m = realloc(lines, (n + 1) * sizeof(*m));
 		if(m == NULL) {
 			goto nomem;
 		}
@@ -978,9 +1016,16 @@ int cx_vcard_parse_next(const char *text, size_t len, cx_vcard_cursor *cur, cx_c
 		lines[n++] = l;
 		memset(&l, 0, sizeof(l));
 	}
+	*ended = true;
 	c.version = find_version(&c, lines, n, begin_line);
 	if(c.version < 0) {
 		goto cleanup;
+	}
+	/* UTF-8 as written, except where a value is decoded first (parse_prop checks those). */
+	for(size_t i = 0; i < n; i++) {
+		if(!decoded_line(&lines[i], c.version) && check_bytes(&c, &lines[i], lines[i].text.n, true) != 0) {
+			goto cleanup;
+		}
 	}
 	card = cx_card_new();
 	if(card == NULL) {
@@ -991,8 +1036,15 @@ int cx_vcard_parse_next(const char *text, size_t len, cx_vcard_cursor *cur, cx_c
 			goto cleanup;
 		}
 	}
+	if(c.version != 4) {
+		r = cx_vcard__upgrade_card(card);
+		if(r < 0) {
+			goto nomem;
+		}
+	}
 	if(cx_card_find(card, "fn", 0) == NULL) {
-		fail_at(&c, CX_CARD_E_NO_FN, begin_line, "FN", NULL);
+		fail_at(&c, CX_CARD_E_NO_FN, begin_line, "FN",
+				c.version == 4 ? NULL : "card has no FN, and no N or ORG to make one from");
 		goto cleanup;
 	}
 	*out = card;
@@ -1003,19 +1055,53 @@ nomem:
 	fail_at(&c, CX_CARD_E_NOMEM, cur->line, NULL, NULL);
 cleanup:
 	cx_card_free(card);
-	lline_free(&l);
+	cx_vline_free(&l);
 	for(size_t i = 0; i < n; i++) {
-		lline_free(&lines[i]);
+		cx_vline_free(&lines[i]);
 	}
 	free(lines);
 	return rc;
+}
+
+int cx_vcard_parse_next(const char *text, size_t len, cx_vcard_cursor *cur, cx_card **out,
+		size_t max_photo, cx_card_err *err)
+{
+	bool ended = false;
+	int rc = parse_next(text, len, cur, out, max_photo, err, 0, &ended);
+
+	if(rc < 0 && !ended && text != NULL) {
+		skip_card(text, len, cur);
+	}
+	return rc;
+}
+
+/* One card and nothing else but blank lines in text (an AGENT's vCard). */
+static int parse_card(const char *text, size_t len, int depth, cx_card **out, cx_card_err *err)
+{
+	cx_vcard_cursor cur = {0};
+	bool ended;
+	int r = parse_next(text, len, &cur, out, 0, err, depth, &ended);
+
+	if(r != 0) {
+		return -1;
+	}
+	while(cur.pos < len && (text[cur.pos] == '\r' || text[cur.pos] == '\n' || text[cur.pos] == ' '
+			|| text[cur.pos] == '\t')) {
+		cur.pos++;
+	}
+	if(cur.pos < len) {
+		cx_card_free(*out);
+		*out = NULL;
+		return cx_card__fail(err, CX_CARD_E_EXTRA, 0, NULL, NULL);
+	}
+	return 0;
 }
 
 int cx_vcard_parse(const char *text, size_t len, cx_card **out, size_t max_photo,
 		cx_card_err *err)
 {
 	cx_vcard_cursor cur = {0};
-	lline l = {0};
+	cx_vline l = {0};
 
 	int r = cx_vcard_parse_next(text, len, &cur, out, max_photo, err);
 	if(r == 1) {
@@ -1025,12 +1111,12 @@ int cx_vcard_parse(const char *text, size_t len, cx_card **out, size_t max_photo
 		return -1;
 	}
 	for(;;) {
-		r = next_line(text, len, &cur, &l);
-		if(r != 0 || !blank(&l)) {
+		r = cx_vline_next(text, len, &cur, &l);
+		if(r != 0 || !cx_vline_blank(&l)) {
 			break;
 		}
 	}
-	lline_free(&l);
+	cx_vline_free(&l);
 	if(r == 1) {
 		return 0;
 	}
@@ -1087,191 +1173,4 @@ int cx_vcard_parse_all(const char *text, size_t len, size_t max_photo, cx_card *
 	*cards = list;
 	*n = count;
 	return 0;
-}
-
-/* ---- writing ---- */
-
-static int put_upper(sb *b, const char *s)
-{
-	for(; *s != '\0'; s++) {
-		char ch = (*s >= 'a' && *s <= 'z') ? (char)(*s - 'a' + 'A') : *s;
-		if(sb_chr(b, ch) != 0) {
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* A text string, escaped; ';' only where it would separate components. */
-static int put_text(sb *b, const char *s, bool semicolon)
-{
-	for(; *s != '\0'; s++) {
-		const char *e = NULL;
-		switch(*s) {
-		case '\\': e = "\\\\"; break;
-		case ',': e = "\\,"; break;
-		case ';': e = semicolon ? "\\;" : NULL; break;
-		case '\n': e = "\\n"; break;
-		case '\r': e = s[1] == '\n' ? "" : "\\n"; break; /* CRLF is one newline */
-		default: break;
-		}
-		if((e != NULL ? sb_str(b, e) : sb_chr(b, *s)) != 0) {
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* A value of another type, as it is; a line break (which no such value has) becomes \n. */
-static int put_raw(sb *b, const char *s)
-{
-	for(; *s != '\0'; s++) {
-		int r;
-		if(*s == '\r' && s[1] == '\n') {
-			continue;
-		}
-		if(*s == '\r' || *s == '\n') {
-			r = sb_str(b, "\\n");
-		} else {
-			r = sb_chr(b, *s);
-		}
-		if(r != 0) {
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* A parameter value: RFC 6868 ^-escapes, quoted when it holds , ; or :. */
-static int put_param_value(sb *b, const char *s)
-{
-	bool quote = strpbrk(s, ",;:") != NULL;
-	if(quote && sb_chr(b, '"') != 0) {
-		return -1;
-	}
-	for(; *s != '\0'; s++) {
-		int r;
-		if(*s == '^') {
-			r = sb_str(b, "^^");
-		} else if(*s == '"') {
-			r = sb_str(b, "^'");
-		} else if(*s == '\r' && s[1] == '\n') {
-			continue;
-		} else if(*s == '\n' || *s == '\r') {
-			r = sb_str(b, "^n");
-		} else {
-			r = sb_chr(b, *s);
-		}
-		if(r != 0) {
-			return -1;
-		}
-	}
-	return quote ? sb_chr(b, '"') : 0;
-}
-
-/* Appends line to out, folded: at most 75 octets a line, never inside a UTF-8 sequence. */
-static int put_folded(sb *out, const char *s, size_t n)
-{
-	size_t limit = 75;
-
-	while(n > limit) {
-		size_t cut = cx_utf8_cut(s, n, limit);
-		if(cut == 0) {
-			cut = limit; /* not UTF-8 after all: cut anywhere rather than loop */
-		}
-		if(sb_put(out, s, cut) != 0 || sb_put(out, "\r\n ", 3) != 0) {
-			return -1;
-		}
-		s += cut;
-		n -= cut;
-		limit = 74; /* the leading space counts */
-	}
-	if(sb_put(out, s, n) != 0 || sb_put(out, "\r\n", 2) != 0) {
-		return -1;
-	}
-	return 0;
-}
-
-static int put_prop(sb *line, const cx_card_prop *p)
-{
-	bool text = strcmp(p->type, "text") == 0;
-	int kind = cx_card__kind(p->name);
-	bool semicolon = kind != CX_CARD__SINGLE && kind != CX_CARD__MULTI;
-
-	line->n = 0;
-	if(p->group[0] != '\0' && (sb_str(line, p->group) != 0 || sb_chr(line, '.') != 0)) {
-		return -1;
-	}
-	if(put_upper(line, p->name) != 0) {
-		return -1;
-	}
-	if(strcmp(p->type, cx_card__default_type(p->name)) != 0 && strcmp(p->type, "unknown") != 0) {
-		if(sb_str(line, ";VALUE=") != 0 || sb_str(line, p->type) != 0) {
-			return -1;
-		}
-	}
-	for(size_t i = 0; i < p->nparams; i++) {
-		const cx_card_param *q = &p->params[i];
-		if(sb_chr(line, ';') != 0 || put_upper(line, q->name) != 0 || sb_chr(line, '=') != 0) {
-			return -1;
-		}
-		for(size_t j = 0; j < q->nvalues; j++) {
-			if((j > 0 && sb_chr(line, ',') != 0) || put_param_value(line, q->values[j]) != 0) {
-				return -1;
-			}
-		}
-	}
-	if(sb_chr(line, ':') != 0) {
-		return -1;
-	}
-	for(size_t i = 0; i < p->nvalues; i++) {
-		if(i > 0 && sb_chr(line, ',') != 0) {
-			return -1;
-		}
-		for(size_t j = 0; j < p->values[i].ncomps; j++) {
-			const cx_card_comp *comp = &p->values[i].comps[j];
-			if(j > 0 && sb_chr(line, ';') != 0) {
-				return -1;
-			}
-			for(size_t k = 0; k < comp->nsubs; k++) {
-				if(k > 0 && sb_chr(line, ',') != 0) {
-					return -1;
-				}
-				int r = text ? put_text(line, comp->subs[k], semicolon) : put_raw(line, comp->subs[k]);
-				if(r != 0) {
-					return -1;
-				}
-			}
-		}
-	}
-	return 0;
-}
-
-int cx_vcard_write(const cx_card *card, char **out, size_t *len)
-{
-	sb doc = {0};
-	sb line = {0};
-	int rc = -1;
-
-	*out = NULL;
-	*len = 0;
-	if(sb_str(&doc, "BEGIN:VCARD\r\nVERSION:4.0\r\n") != 0) {
-		goto cleanup;
-	}
-	for(size_t i = 0; i < cx_card_count(card); i++) {
-		if(put_prop(&line, cx_card_prop_at(card, i)) != 0 || put_folded(&doc, line.p, line.n) != 0) {
-			goto cleanup;
-		}
-	}
-	if(sb_str(&doc, "END:VCARD\r\n") != 0) {
-		goto cleanup;
-	}
-	*out = doc.p;
-	*len = doc.n;
-	doc.p = NULL;
-	rc = 0;
-cleanup:
-	sb_free(&doc);
-	sb_free(&line);
-	return rc;
 }

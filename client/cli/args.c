@@ -45,6 +45,7 @@ typedef enum {
 	OPT_URI,
 	OPT_ADD,
 	OPT_JCARD,
+	OPT_VCARD,
 	OPT_PROVENANCE,
 	OPT_CONFIG,
 	OPT_HELP
@@ -65,7 +66,7 @@ typedef struct {
 static const opt_def options[] = {
 	{"--card", "FILE", NET, OPT_CARD,
 		"send this card file instead of a profile: vCard\n"
-		"3.0 or 4.0, or jCard JSON ('-': standard input)"},
+		"2.1, 3.0 or 4.0, or jCard JSON ('-': standard input)"},
 	{"--profile", "NAME", NET, OPT_PROFILE,
 		"send this profile's card (default: the config\n"
 		"file's profile, else the default profile)"},
@@ -126,6 +127,9 @@ static const opt_def options[] = {
 		"add another property (a second EMAIL) instead of\n"
 		"replacing the first"},
 	{"--jcard", NULL, C(CLI_CMD_CARD_EXPORT), OPT_JCARD, "print jCard JSON (RFC 7095) instead of vCard 4.0"},
+	{"--vcard", "VERSION", C(CLI_CMD_CARD_EXPORT) | C(CLI_CMD_CONTACTS_EXPORT), OPT_VCARD,
+		"vCard version to write: 4.0 (the default) or 3.0,\n"
+		"which phones' address books read best"},
 	{"--with-provenance", NULL, C(CLI_CMD_CONTACTS_EXPORT), OPT_PROVENANCE,
 		"keep X-CARDEX-PEER, X-CARDEX-EXCHANGE,\n"
 		"X-CARDEX-RECEIVED and X-CARDEX-VERIFIED (left out\n"
@@ -167,16 +171,20 @@ static const cmd_def commands[] = {
 		"with --key-stdin), else asked for on the terminal without echo. Spaces in the\n"
 		"key are ignored (\"483 920\"). A key or URI on the command line is visible to\n"
 		"other local users; prefer the prompt, standard input or --uri -."},
-	{"card", "import", CLI_CMD_CARD_IMPORT, cli_cmd_card_import, 1, 1,
-		"cardex card import [--profile NAME] FILE",
+	{"card", "import", CLI_CMD_CARD_IMPORT, cli_cmd_card_import, 1, 2,
+		"cardex card import [--profile NAME] FILE [NUMBER-OR-NAME]",
 		"store a card file (vCard or jCard) as a profile",
-		"Reads FILE ('-': standard input), a vCard 3.0 or 4.0 (as phones and address\n"
-		"books export it) or a jCard, checks it, and stores it as a vCard 4.0 profile.\n"
-		"The first profile becomes the default."},
+		"Reads FILE ('-': standard input), a vCard 2.1, 3.0 or 4.0 (as phones and\n"
+		"address books export it) or a jCard, checks it, and stores it as a vCard 4.0\n"
+		"profile. When FILE holds several cards, NUMBER-OR-NAME picks one: its number\n"
+		"in the file (1 is the first), or its name or part of it (any case); without\n"
+		"it, the cards are listed and, on a terminal, you are asked which. The first\n"
+		"profile becomes the default."},
 	{"card", "export", CLI_CMD_CARD_EXPORT, cli_cmd_card_export, 0, 0,
-		"cardex card export [--profile NAME] [--jcard]",
-		"print a profile as vCard 4.0",
-		"Prints the profile's card as vCard 4.0 text (CRLF line ends), or as jCard."},
+		"cardex card export [--profile NAME] [--jcard | --vcard VERSION]",
+		"print a profile as vCard 4.0 (or 3.0, or jCard)",
+		"Prints the profile's card as vCard 4.0 text (CRLF line ends), as vCard 3.0\n"
+		"with --vcard 3.0, or as jCard."},
 	{"card", "show", CLI_CMD_CARD_SHOW, cli_cmd_card_show, 0, 0,
 		"cardex card show [--profile NAME]",
 		"show a profile readably",
@@ -220,10 +228,10 @@ static const cmd_def commands[] = {
 		"Shows one contact: NAME-OR-ID is its ID, at least 4 leading digits of it, its\n"
 		"name, or part of its name (any case), as long as only one contact matches."},
 	{"contacts", "export", CLI_CMD_CONTACTS_EXPORT, cli_cmd_contacts_export, 0, CLI_ARGS_MAX,
-		"cardex contacts export [--with-provenance] [NAME-OR-ID...]",
-		"print contacts as one vCard 4.0 stream",
+		"cardex contacts export [--with-provenance] [--vcard VERSION] [NAME-OR-ID...]",
+		"print contacts as one vCard 4.0 (or 3.0) stream",
 		"Prints the contacts named (all when none is) as one .vcf stream that address\n"
-		"book programs import."},
+		"book programs import: vCard 4.0, or 3.0 with --vcard 3.0."},
 	{"contacts", "rm", CLI_CMD_CONTACTS_RM, cli_cmd_contacts_rm, 1, 1,
 		"cardex contacts rm NAME-OR-ID",
 		"remove a contact",
@@ -260,7 +268,8 @@ static const char exit_text[] =
 	"Exit status:\n"
 	"  0  success (offer, claim: the exchange completed, both cards passed)\n"
 	"  1  the exchange failed: refused (for example no-match), revoked or expired;\n"
-	"     card, contacts: no such profile or contact, or an ambiguous name\n"
+	"     card, contacts: no such profile or contact, or an ambiguous name;\n"
+	"     card import: no card of a file of several chosen\n"
 	"  2  usage error: command line, environment or config file\n"
 	"  3  connection or authentication failure\n"
 	"  4  timeout (--timeout)\n"
@@ -492,7 +501,22 @@ static int apply(cli_config *cfg, const cmd_def *c, const opt_def *o, const char
 		cfg->add = true;
 		break;
 	case OPT_JCARD:
+		if(cfg->vcard_version) {
+			return cli_usage_error("--jcard and --vcard exclude each other");
+		}
 		cfg->jcard = true;
+		break;
+	case OPT_VCARD:
+		if(cfg->jcard) {
+			return cli_usage_error("--jcard and --vcard exclude each other");
+		}
+		if(strcmp(val, "4.0") == 0 || strcmp(val, "4") == 0) {
+			cfg->vcard_version = 4;
+		} else if(strcmp(val, "3.0") == 0 || strcmp(val, "3") == 0) {
+			cfg->vcard_version = 3;
+		} else {
+			return cli_usage_error("--vcard must be 4.0 or 3.0");
+		}
 		break;
 	case OPT_PROVENANCE:
 		cfg->provenance = true;

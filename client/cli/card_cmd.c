@@ -126,18 +126,218 @@ static void touch_rev(cx_card *card)
 	cx_card_set(card, "rev", basic);
 }
 
+/* ---- card import ---- */
+
+/* True when s contains q, ignoring ASCII case. */
+static bool contains_nocase(const char *s, const char *q)
+{
+	size_t n = strlen(q);
+
+	for(; *s; s++) {
+		if(strncasecmp(s, q, n) == 0) {
+			return true;
+		}
+	}
+	return n == 0;
+}
+
+/*
+ * The cards of a file that which names: its number ("2"), else the cards
+ * whose name is which (any case), else those whose name contains it. Sets
+ * hits[] (indexes) and returns how many.
+ */
+static size_t match_cards(const cli_file_card *cards, size_t n, const char *which, size_t *hits)
+{
+	char *end = NULL;
+	unsigned long k;
+	size_t count = 0, i;
+	int level;
+
+	if(which[0] >= '0' && which[0] <= '9') {
+		k = strtoul(which, &end, 10);
+		if(*end == '\0') {
+			if(k >= 1 && k <= n) {
+				hits[0] = k - 1;
+				return 1;
+			}
+			return 0;
+		}
+	}
+	for(level = 0; level < 2 && count == 0; level++) {
+		for(i = 0; i < n; i++) {
+			const char *fn = cards[i].card ? cx_card_fn(cards[i].card) : NULL;
+			if(fn && (level == 0 ? strcasecmp(fn, which) == 0 : contains_nocase(fn, which))) {
+				hits[count++] = i;
+			}
+		}
+	}
+	return count;
+}
+
+/* Columns s takes on a terminal, roughly: one per UTF-8 character. */
+static int text_cols(const char *s)
+{
+	int n = 0;
+
+	for(; *s; s++) {
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	}
+	return n;
+}
+
+/* Lists cards hits[0..count) (all when hits is NULL) of a file on f: number, name, first e-mail and phone. */
+static void list_cards(FILE *f, const cli_file_card *cards, size_t n, const size_t *hits, size_t count)
+{
+	int width = 0;
+	size_t k;
+
+	for(k = 0; k < (hits ? count : n); k++) {
+		const cx_card *c = cards[hits ? hits[k] : k].card;
+		int w = c ? text_cols(cx_card_fn(c)) : 0;
+		width = w > width ? (w < 32 ? w : 32) : width;
+	}
+	for(k = 0; k < (hits ? count : n); k++) {
+		size_t i = hits ? hits[k] : k;
+		const cx_card *c = cards[i].card;
+		int w;
+		fprintf(f, "  %3zu  ", i + 1);
+		if(!c) {
+			fprintf(f, "(not valid: %s)\n", cards[i].reason);
+			continue;
+		}
+		cli_put_clean(f, cx_card_fn(c));
+		w = text_cols(cx_card_fn(c));
+		if(cx_card_get(c, "email", 0) || cx_card_get(c, "tel", 0)) {
+			fprintf(f, "%*s", w < width ? width - w : 0, "");
+		}
+		if(cx_card_get(c, "email", 0)) {
+			fputs("  <", f);
+			cli_put_clean(f, cx_card_get(c, "email", 0));
+			fputc('>', f);
+		}
+		if(cx_card_get(c, "tel", 0)) {
+			const char *tel = cx_card_get(c, "tel", 0);
+			fputs("  ", f);
+			cli_put_clean(f, strncasecmp(tel, "tel:", 4) == 0 ? tel + 4 : tel);
+		}
+		fputc('\n', f);
+	}
+}
+
+/*
+ * Asks on the terminal which card to import. Returns the index, or -1 when
+ * the user gives none (an empty line, end of input) after saying why.
+ */
+static long ask_card(const cli_file_card *cards, size_t n, size_t *hits)
+{
+	char line[256];
+
+	for(;;) {
+		long len;
+		size_t count;
+
+		fprintf(stderr, "Import which card? [1-%zu or a name; Enter to cancel] ", n);
+		fflush(stderr);
+		len = cli_read_line(STDIN_FILENO, line, sizeof(line));
+		if(len <= 0) {
+			fputs(len == -1 ? "\n" : "", stderr);
+			return -1;
+		}
+		count = match_cards(cards, n, line, hits);
+		if(count == 1 && cards[hits[0]].card) {
+			return (long)hits[0];
+		}
+		if(count == 1) {
+			fprintf(stderr, "Card %zu is not valid: %s\n", hits[0] + 1, cards[hits[0]].reason);
+		} else if(count == 0) {
+			fprintf(stderr, "No card is numbered or named so.\n");
+		} else {
+			fprintf(stderr, "%zu cards match:\n", count);
+			list_cards(stderr, cards, n, hits, count);
+		}
+	}
+}
+
+/*
+ * The card of the file the user means: the only one, the one which names,
+ * or the one picked on the terminal. Returns CLI_EXIT_OK with *idx, or an
+ * exit code after printing why.
+ */
+static int pick_card(const cli_config *cfg, const cli_file_card *cards, size_t n, size_t *idx)
+{
+	const char *path = cfg->args[0];
+	const char *name = strcmp(path, "-") == 0 ? "(standard input)" : path;
+	const char *which = cfg->nargs > 1 ? cfg->args[1] : NULL;
+	size_t *hits = calloc(n, sizeof(*hits));
+	size_t count;
+	long asked;
+	int rc = CLI_EXIT_FAILED;
+
+	if(!hits) {
+		fprintf(stderr, "cardex: out of memory\n");
+		return CLI_EXIT_LOCAL;
+	}
+	if(n == 1 && (!which || match_cards(cards, n, which, hits) == 1)) {
+		*idx = 0;
+		rc = cards[0].card ? CLI_EXIT_OK : CLI_EXIT_LOCAL;
+		if(!cards[0].card) {
+			fprintf(stderr, "cardex: card file %s is not a valid %s: %s\n", name,
+					cards[0].jcard ? "jCard" : "vCard", cards[0].reason);
+		}
+		goto done;
+	}
+	if(which) {
+		count = match_cards(cards, n, which, hits);
+		if(count == 1 && cards[hits[0]].card) {
+			*idx = hits[0];
+			rc = CLI_EXIT_OK;
+		} else if(count == 1) {
+			fprintf(stderr, "cardex: card %zu of %s is not valid: %s\n", hits[0] + 1, name,
+					cards[hits[0]].reason);
+			rc = CLI_EXIT_LOCAL;
+		} else if(count == 0) {
+			fprintf(stderr, "cardex: no card of %s is numbered or named so; it holds:\n", name);
+			list_cards(stderr, cards, n, NULL, 0);
+		} else {
+			fprintf(stderr, "cardex: %zu cards of %s match; give the number of one:\n", count, name);
+			list_cards(stderr, cards, n, hits, count);
+		}
+		goto done;
+	}
+	fprintf(stderr, "%s holds %zu cards:\n", name, n);
+	list_cards(stderr, cards, n, NULL, 0);
+	if(strcmp(path, "-") != 0 && isatty(STDIN_FILENO) && isatty(STDERR_FILENO)) {
+		asked = ask_card(cards, n, hits);
+		if(asked >= 0) {
+			*idx = (size_t)asked;
+			rc = CLI_EXIT_OK;
+		} else {
+			fprintf(stderr, "cardex: nothing imported\n");
+		}
+		goto done;
+	}
+	fprintf(stderr, "cardex: pick one by number or name: cardex card import %s NUMBER-OR-NAME\n", path);
+done:
+	free(hits);
+	return rc;
+}
+
 int cli_cmd_card_import(const cli_config *cfg)
 {
 	char name[CLI_PROFILE_MAX + 1];
 	char why[CLI_WHY_MAX];
+	cli_file_card *cards = NULL;
 	cli_store st;
-	cx_card *card = NULL;
+	size_t n = 0, idx = 0;
 	int rc;
 
-	card = cli_read_card(cfg->args[0], why);
-	if(!card) {
+	if(cli_read_cards(cfg->args[0], &cards, &n, why) != 0) {
 		fprintf(stderr, "cardex: %s\n", why);
 		return CLI_EXIT_LOCAL;
+	}
+	rc = pick_card(cfg, cards, n, &idx);
+	if(rc != CLI_EXIT_OK) {
+		goto cleanup;
 	}
 	rc = open_store(&st);
 	if(rc != CLI_EXIT_OK) {
@@ -151,9 +351,9 @@ int cli_cmd_card_import(const cli_config *cfg)
 		rc = CLI_EXIT_LOCAL;
 		goto cleanup;
 	}
-	rc = save_profile(&st, name, card, profile_exists(&st, name) ? "Replaced" : "Imported into");
+	rc = save_profile(&st, name, cards[idx].card, profile_exists(&st, name) ? "Replaced" : "Imported into");
 cleanup:
-	cx_card_free(card);
+	cli_file_cards_free(cards, n);
 	return rc;
 }
 
@@ -176,7 +376,7 @@ int cli_cmd_card_export(const cli_config *cfg)
 	rc = CLI_EXIT_LOCAL;
 	if(cfg->jcard) {
 		text = cx_card_to_jcard_text(card, &len);
-	} else if(cx_vcard_write(card, &text, &len) != 0) {
+	} else if(cx_vcard_write_version(card, cfg->vcard_version ? cfg->vcard_version : 4, &text, &len) != 0) {
 		text = NULL;
 	}
 	if(!text) {

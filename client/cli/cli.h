@@ -118,6 +118,7 @@ struct cli_config {
 	const char *uri;       /* claim: --uri as given */
 	bool add;              /* card set --add */
 	bool jcard;            /* card export --jcard */
+	int vcard_version;     /* card and contacts export --vcard: 3 or 4 (0: 4) */
 	bool provenance;       /* contacts export --with-provenance */
 	const char *config_file; /* --config */
 	const char *args[CLI_ARGS_MAX]; /* positional arguments of the card and contacts commands */
@@ -185,12 +186,29 @@ int cli_conf_default_path(char *buf, size_t cap, char *why);
 char *cli_read_fd(int fd, size_t max, size_t *len, bool *toolarge);
 
 /*
- * Reads and checks a card file ("-": standard input): vCard 3.0 or 4.0
- * text, or jCard JSON (when it starts with '['). Returns the card (free
- * with cx_card_free), or NULL with the reason in why[CLI_WHY_MAX] (the line
- * and property at fault, never the file's content).
+ * Reads and checks a card file ("-": standard input) of one card: vCard
+ * 2.1, 3.0 or 4.0 text, or jCard JSON (when it starts with '['). Returns
+ * the card (free with cx_card_free), or NULL with the reason in
+ * why[CLI_WHY_MAX] (the line and property at fault, never the file's
+ * content; a file of several cards is refused).
  */
 cx_card *cli_read_card(const char *path, char *why);
+
+/* One card of a card file: the card, or why it is not valid. */
+typedef struct {
+	cx_card *card;     /* NULL when not valid */
+	char reason[200];  /* "line 12: FN: card has no FN property" when card is NULL */
+	bool jcard;        /* the file is a jCard */
+} cli_file_card;
+
+/*
+ * Reads every card of a card file (see cli_read_card), at most 16 MiB: an
+ * invalid card does not stop the reading of those after it. Returns 0 with
+ * *cards (free with cli_file_cards_free) and *n >= 1, or -1 with why set
+ * (the file cannot be read).
+ */
+int cli_read_cards(const char *path, cli_file_card **cards, size_t *n, char *why);
+void cli_file_cards_free(cli_file_card *cards, size_t n);
 
 /*
  * Reads the first line of path into buf[cap] (no line end). Refuses a file
@@ -500,11 +518,12 @@ int cli_contacts_find(const cli_contact *c, size_t n, const char *query, size_t 
 
 /*
  * Writes the contacts of idx[0..nidx) (all when idx is NULL) to f as one
- * vCard 4.0 stream; without provenance, X-CARDEX-* properties are left out.
+ * vCard stream of version 3 (3.0) or 4 (4.0); without provenance,
+ * X-CARDEX-* properties are left out.
  * Returns 0, or -1 when memory runs out or writing fails.
  */
 int cli_contacts_export(const cli_contact *c, size_t n, const size_t *idx, size_t nidx,
-		bool provenance, FILE *f);
+		bool provenance, int version, FILE *f);
 
 /* Removes contact id. Returns 0, 1 when absent, or -1 with why set. */
 int cli_contacts_remove(const cli_store *st, const char *id, char *why);

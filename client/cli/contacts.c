@@ -416,7 +416,7 @@ int cli_contacts_find(const cli_contact *c, size_t n, const char *query, size_t 
 }
 
 int cli_contacts_export(const cli_contact *c, size_t n, const size_t *idx, size_t nidx,
-		bool provenance, FILE *f)
+		bool provenance, int version, FILE *f)
 {
 	size_t k, count = idx ? nidx : n;
 	int rc = 0;
@@ -427,7 +427,7 @@ int cli_contacts_export(const cli_contact *c, size_t n, const size_t *idx, size_
 		char *text = NULL;
 		size_t len = 0;
 
-		if((!provenance && !plain) || cx_vcard_write(plain ? plain : card, &text, &len) != 0) {
+		if((!provenance && !plain) || cx_vcard_write_version(plain ? plain : card, version, &text, &len) != 0) {
 			rc = -1;
 		} else if(fwrite(text, 1, len, f) != len) {
 			rc = -1;

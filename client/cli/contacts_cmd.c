@@ -189,7 +189,7 @@ int cli_cmd_contacts_export(const cli_config *cfg)
 		rc = find_one(c, n, cfg->args[i], &idx[i]);
 	}
 	if(rc == CLI_EXIT_OK && cli_contacts_export(c, n, cfg->nargs ? idx : NULL, cfg->nargs,
-			cfg->provenance, stdout) != 0) {
+			cfg->provenance, cfg->vcard_version ? cfg->vcard_version : 4, stdout) != 0) {
 		fprintf(stderr, "cardex: cannot write the contacts to standard output\n");
 		rc = CLI_EXIT_LOCAL;
 	}

@@ -20,8 +20,8 @@
 #include "proto.h"
 #include "vcard.h"
 
-/* A card file larger than this is refused before parsing. */
-#define CARD_FILE_MAX (1024 * 1024)
+/* A card file larger than this is refused before parsing (a whole address book with photos fits). */
+#define CARD_FILE_MAX (16 * 1024 * 1024)
 /* Longest key line accepted, spaces included. */
 #define KEY_LINE_MAX 64
 
@@ -86,37 +86,100 @@ static bool looks_like_json(const char *text, size_t len)
 	return i < len && text[i] == '[';
 }
 
-/* The number of valid cards in a .vcf stream, 0 when one of them is invalid. */
-static size_t count_cards(const char *text, size_t len)
+void cli_file_cards_free(cli_file_card *cards, size_t n)
 {
-	cx_card **cards = NULL;
-	cx_card_err err = {0};
-	size_t n = 0;
+	size_t i;
 
-	if(cx_vcard_parse_all(text, len, CX_VCARD_PHOTO_MAX_DEFAULT, &cards, &n, &err) != 0) {
-		return 0;
+	if(!cards) {
+		return;
 	}
-	cx_card_list_free(cards, n);
-	return n;
+	for(i = 0; i < n; i++) {
+		cx_card_free(cards[i].card);
+	}
+	free(cards);
 }
 
-cx_card *cli_read_card(const char *path, char *why)
+/* Appends an entry to *cards; returns it, or NULL when memory runs out. */
+static cli_file_card *add_entry(cli_file_card **cards, size_t *n)
+{
+	cli_file_card *m = realloc(*cards, (*n + 1) * sizeof(*m));
+
+	if(!m) {
+		return NULL;
+	}
+	*cards = m;
+	memset(&m[*n], 0, sizeof(*m));
+	return &m[(*n)++];
+}
+
+/* The cards of text[0..len): a jCard, or every card of a vCard stream. Returns 0, or -1 (no memory). */
+static int parse_cards(const char *text, size_t len, cli_file_card **cards, size_t *n)
+{
+	cx_vcard_cursor cur = {0};
+	cli_file_card *e;
+
+	if(looks_like_json(text, len)) {
+		cx_card_err err = {0};
+		if(!(e = add_entry(cards, n))) {
+			return -1;
+		}
+		if(cx_card_from_jcard_text(text, len, &e->card, &err) != 0
+				|| cx_card_check(e->card, CX_VCARD_PHOTO_MAX_DEFAULT, &err) != 0) {
+			cx_card_free(e->card);
+			e->card = NULL;
+			cx_card_err_format(&err, e->reason, sizeof(e->reason));
+		}
+		e->jcard = true;
+		return 0;
+	}
+	for(;;) {
+		cx_card_err err = {0};
+		cx_card *card = NULL;
+		int r = cx_vcard_parse_next(text, len, &cur, &card, CX_VCARD_PHOTO_MAX_DEFAULT, &err);
+
+		if(r == 1) {
+			break;
+		}
+		if(r < 0 && err.code == CX_CARD_E_NOMEM) {
+			return -1;
+		}
+		if(!(e = add_entry(cards, n))) {
+			cx_card_free(card);
+			return -1;
+		}
+		e->card = card;
+		if(r < 0) {
+			cx_card_err_format(&err, e->reason, sizeof(e->reason));
+		}
+	}
+	if(*n == 0) {
+		/* Blank: say so as the reader does. */
+		cx_card_err err = {0};
+		cx_card *card = NULL;
+		if(!(e = add_entry(cards, n))) {
+			return -1;
+		}
+		cx_vcard_parse(text, len, &card, 0, &err);
+		cx_card_free(card);
+		cx_card_err_format(&err, e->reason, sizeof(e->reason));
+	}
+	return 0;
+}
+
+int cli_read_cards(const char *path, cli_file_card **cards, size_t *n, char *why)
 {
 	const char *name = strcmp(path, "-") == 0 ? "(standard input)" : path;
-	char reason[200];
-	cx_card_err err = {0};
-	cx_card *card = NULL;
 	bool toolarge = false;
-	bool json;
-	size_t ncards = 0;
 	char *text = NULL;
 	size_t len = 0;
-	int fd;
+	int fd, rc;
 
+	*cards = NULL;
+	*n = 0;
 	fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 	if(fd < 0) {
 		snprintf(why, CLI_WHY_MAX, "cannot open card file %s: %s", path, strerror(errno));
-		return NULL;
+		return -1;
 	}
 	text = cli_read_fd(fd, CARD_FILE_MAX, &len, &toolarge);
 	if(fd != STDIN_FILENO) {
@@ -124,35 +187,47 @@ cx_card *cli_read_card(const char *path, char *why)
 	}
 	if(!text) {
 		if(toolarge) {
-			snprintf(why, CLI_WHY_MAX, "card file %s is larger than 1 MiB", name);
+			snprintf(why, CLI_WHY_MAX, "card file %s is larger than %d MiB", name, CARD_FILE_MAX >> 20);
 		} else {
 			snprintf(why, CLI_WHY_MAX, "cannot read card file %s", name);
 		}
-		return NULL;
+		return -1;
 	}
-	json = looks_like_json(text, len);
-	if(json) {
-		if(cx_card_from_jcard_text(text, len, &card, &err) == 0) {
-			cx_card_check(card, CX_VCARD_PHOTO_MAX_DEFAULT, &err);
-		}
-	} else if(cx_vcard_parse(text, len, &card, CX_VCARD_PHOTO_MAX_DEFAULT, &err) != 0
-			&& err.code == CX_CARD_E_EXTRA) {
-		ncards = count_cards(text, len);
-	}
+	rc = parse_cards(text, len, cards, n);
 	cx_wipe(text, len);
 	free(text);
-	if(card && err.code == CX_CARD_OK) {
-		return card;
+	if(rc != 0) {
+		cli_file_cards_free(*cards, *n);
+		*cards = NULL;
+		*n = 0;
+		snprintf(why, CLI_WHY_MAX, "out of memory reading card file %s", name);
+		return -1;
 	}
-	cx_card_free(card);
-	if(ncards > 1) {
-		snprintf(why, CLI_WHY_MAX, "card file %s holds %zu cards; give a file with one", name, ncards);
+	return 0;
+}
+
+cx_card *cli_read_card(const char *path, char *why)
+{
+	const char *name = strcmp(path, "-") == 0 ? "(standard input)" : path;
+	cli_file_card *cards = NULL;
+	cx_card *card = NULL;
+	size_t n = 0;
+
+	if(cli_read_cards(path, &cards, &n, why) != 0) {
 		return NULL;
 	}
-	cx_card_err_format(&err, reason, sizeof(reason));
-	snprintf(why, CLI_WHY_MAX, "card file %s is not a valid %s: %s", name, json ? "jCard" : "vCard",
-			reason);
-	return NULL;
+	if(n > 1) {
+		snprintf(why, CLI_WHY_MAX, "card file %s holds %zu cards; give a file with one "
+				"('cardex card import FILE NUMBER' stores one of them as a profile)", name, n);
+	} else if(!cards[0].card) {
+		snprintf(why, CLI_WHY_MAX, "card file %s is not a valid %s: %s", name,
+				cards[0].jcard ? "jCard" : "vCard", cards[0].reason);
+	} else {
+		card = cards[0].card;
+		cards[0].card = NULL;
+	}
+	cli_file_cards_free(cards, n);
+	return card;
 }
 
 long cli_read_line(int fd, char *buf, size_t cap)

@@ -258,6 +258,19 @@ static const cx_card_param *type_param(const cx_card_prop *p)
 	return NULL;
 }
 
+/* The LABEL parameter of an ADR (its label as printed on an envelope), or NULL. */
+static const char *label_param(const cx_card_prop *p)
+{
+	size_t i;
+
+	for(i = 0; i < p->nparams; i++) {
+		if(strcmp(p->params[i].name, "label") == 0 && p->params[i].nvalues > 0) {
+			return p->params[i].values[0];
+		}
+	}
+	return NULL;
+}
+
 /* One "  Label  value (types)" line of a card; a value that cannot be joined (no memory) shows empty. */
 static void put_prop(const cx_card_prop *p, const char *label)
 {
@@ -275,6 +288,9 @@ static void put_prop(const cx_card_prop *p, const char *label)
 		}
 	} else if(strcmp(p->name, "bday") == 0) {
 		put_date(s);
+	} else if(strcmp(p->name, "adr") == 0 && s[0] == '\0' && label_param(p)) {
+		/* An address known only by its label (a vCard 2.1 or 3.0 LABEL). */
+		put_multiline(label_param(p));
 	} else {
 		if(strncasecmp(s, "mailto:", 7) == 0) {
 			s += 7;

@@ -1,6 +1,8 @@
 /*
  * Fuzz target: the vCard reader (common/vcard.h, cx_vcard_parse and
- * cx_vcard_parse_all), which reads whatever file a user hands to the CLI.
+ * cx_vcard_parse_all), which reads whatever file a user hands to the CLI:
+ * vCard 4.0, 3.0 and 2.1 (quoted-printable, CHARSET, AGENT), and the 3.0
+ * writer.
  *
  * Invariants of an accepted card:
  *   - it passes cx_card_check (a non-empty FN, PHOTO within the limit) and
@@ -10,8 +12,12 @@
  *     sends), fits a card request that cx_card_decode accepts, and converts
  *     back (cx_card_from_jcard_text) into the same card;
  *   - a PHOTO limit only ever adds a photo-size refusal;
- *   - cx_vcard_parse_all reads the same single card.
- * A refused input reports a code in range, a message and no card.
+ *   - cx_vcard_parse_all reads the same single card;
+ *   - its vCard 3.0 text (cx_vcard_write_version) reads back as a card with
+ *     the same FN, or is refused only because the properties 3.0 adds
+ *     (LABEL, SORT-STRING, N) pass the property limit.
+ * A refused input reports a code in range, a message and no card. A
+ * stream reader goes on after a refused card and always ends.
  */
 #include "fuzz.h"
 
@@ -94,6 +100,27 @@ static void check_jcard(const cx_card *card)
 	free(text);
 }
 
+/* The 3.0 text reads back with the same name. */
+static void check_30(const cx_card *card)
+{
+	char *text = NULL;
+	size_t len = 0;
+	cx_card *again = NULL;
+	cx_card_err err;
+
+	FUZZ_CHECK(cx_vcard_write_version(card, 3, &text, &len) == 0);
+	FUZZ_CHECK(text != NULL && strlen(text) == len);
+	if(cx_vcard_parse(text, len, &again, 0, &err) == 0) {
+		FUZZ_CHECK(strcmp(cx_card_fn(card), cx_card_fn(again)) == 0);
+		cx_card_free(again);
+	} else if(err.code != CX_CARD_E_LIMIT) {
+		fprintf(stderr, "3.0 text refused: line %u %s: %s\n", err.line, err.prop, err.msg);
+		FUZZ_CHECK(!"cx_vcard_write_version 3 output reads back");
+	}
+	cx_wipe(text, len);
+	free(text);
+}
+
 static void check_accepted(const char *text, size_t len, const cx_card *card)
 {
 	cx_card_err err;
@@ -107,6 +134,7 @@ static void check_accepted(const char *text, size_t len, const cx_card *card)
 	FUZZ_CHECK(cx_card_check(card, 0, NULL) == 0);
 	check_vcard_round_trip(card);
 	check_jcard(card);
+	check_30(card);
 
 	if(cx_vcard_parse(text, len, &limited, PHOTO_LIMIT, &err) == 0) {
 		FUZZ_CHECK(cx_card_equal(card, limited));
@@ -135,6 +163,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	check_refused(card, &err);
+
+	/* Card by card, going on after a refused one: every byte read once, so it ends. */
+	cx_vcard_cursor cur = {0};
+	for(unsigned rounds = 0;; rounds++) {
+		cx_vcard_cursor before = cur;
+		cx_card *one = NULL;
+		int r = cx_vcard_parse_next(text, size, &cur, &one, 0, &err);
+		FUZZ_CHECK(r == 1 || cur.pos > before.pos);
+		FUZZ_CHECK(cur.pos <= size);
+		if(r == 0) {
+			FUZZ_CHECK(cx_card_check(one, 0, NULL) == 0);
+			cx_card_free(one);
+		} else if(r < 0) {
+			check_refused(one, &err);
+		} else {
+			break;
+		}
+		FUZZ_CHECK(rounds <= size);
+	}
 
 	/* A stream reader may accept more (several cards), never crash or leak. */
 	cx_card **all = NULL;

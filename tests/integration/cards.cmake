@@ -6,3 +6,11 @@ cardex_add_test(test_cards
   LABELS integration
   TIMEOUT 300)
 add_dependencies(test_cards cardex_cli)
+
+# card import and export with the vCard corpus, read back by python3-vobject; no broker.
+cardex_add_test(test_import
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_import.c
+  LIBS cardex_cli_run
+  LABELS integration
+  TIMEOUT 120)
+add_dependencies(test_import cardex_cli)

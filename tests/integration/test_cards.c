@@ -468,6 +468,7 @@ static void test_export_independent_parser(void **state)
 	const char *card_export[] = {"card", "export", "--profile", "work", NULL};
 	const char *contacts_export[] = {"contacts", "export", NULL};
 	const char *contacts_export_prov[] = {"contacts", "export", "--with-provenance", NULL};
+	const char *contacts_export_30[] = {"contacts", "export", "--vcard", "3.0", "appleseed", NULL};
 	run_opts oa = {.password = true};
 	run_opts ob = {0};
 	cxr_proc *a, *b, *p, *py;
@@ -516,6 +517,18 @@ static void test_export_independent_parser(void **state)
 		fail_msg("vobject refused the contacts export: %s", py->ebuf);
 	}
 	assert_int_equal(strncmp(py->obuf, "4.0|Dr. Johnny Q. Appleseed Jr.|", 32), 0);
+	assert_int_equal(strchr(py->obuf, '\n') - py->obuf + 1, (long)strlen(py->obuf));
+	cxr_free(py);
+	/* One contact as vCard 3.0, for phones' address books. */
+	p = run_ok(fx, &fx->b_term, contacts_export_30);
+	assert_int_equal(strncmp(p->obuf, "BEGIN:VCARD\r\nVERSION:3.0\r\n", 26), 0);
+	assert_null(strstr(p->obuf, "X-CARDEX"));
+	save_output(p, path);
+	py = vobject_read(path, &rc);
+	if(rc != 0) {
+		fail_msg("vobject refused the 3.0 contacts export: %s", py->ebuf);
+	}
+	assert_non_null(strstr(py->obuf, "3.0|Dr. Johnny Q. Appleseed Jr.|"));
 	assert_int_equal(strchr(py->obuf, '\n') - py->obuf + 1, (long)strlen(py->obuf));
 	cxr_free(py);
 	p = run_ok(fx, &fx->a, contacts_export_prov);

@@ -224,7 +224,7 @@ static char *export_text(fx *f, const size_t *idx, size_t nidx, bool provenance,
 	snprintf(path, sizeof(path), "%s/export.vcf", f->home.dir);
 	out = fopen(path, "wb");
 	assert_non_null(out);
-	assert_int_equal(cli_contacts_export(f->c, f->n, idx, nidx, provenance, out), 0);
+	assert_int_equal(cli_contacts_export(f->c, f->n, idx, nidx, provenance, 4, out), 0);
 	fclose(out);
 	text = cxt_read_file(path, len);
 	assert_non_null(text);

@@ -155,7 +155,7 @@ static void test_whole_card(void **state)
 	card = sent_card(f);
 	assert_int_equal(cli_profile_load(&f->st, "home", &profile, f->why), 0);
 	assert_true(cx_card_equal(card, profile));
-	assert_non_null(strstr(f->own.fields, "label"));
+	assert_non_null(strstr(f->own.fields, "adr"));
 	cx_card_free(card);
 	cx_card_free(profile);
 }

@@ -1,6 +1,6 @@
 /*
- * Unit tests of common/vcard.c: reading vCard 4.0 and 3.0 text, writing 4.0
- * text (folding, escaping), the conversions to and from jCard through the
+ * Unit tests of common/vcard*.c: reading vCard 4.0, 3.0 and 2.1 text,
+ * writing 4.0 and 3.0 text (folding, escaping), the conversions to and from jCard through the
  * card model, and the errors, which name the line and the property.
  *
  * The sample files in tests/data/vcard/ are hand-written imitations of what
@@ -474,7 +474,7 @@ static void test_30_details(void **state)
 	assert_string_equal(email->params[0].values[0], "2");
 	assert_string_equal(cx_card_get(card, "logo", 0), "data:application/octet-stream;base64,AAAA");
 	assert_string_equal(cx_card_get(card, "sound", 0), "data:audio/ogg;base64,BBBB");
-	assert_string_equal(cx_card_get(card, "key", 0), "data:application/pgp;base64,CCCC");
+	assert_string_equal(cx_card_get(card, "key", 0), "data:application/pgp-keys;base64,CCCC");
 	assert_string_equal(cx_card_get(card, "photo", 0), "http://example.org/a.png");
 	assert_string_equal(cx_card_find(card, "photo", 0)->type, "uri");
 	assert_string_equal(cx_card_find(card, "bday", 0)->type, "date");
@@ -870,7 +870,7 @@ static void test_errors(void **state)
 	parse_err(BEGIN "FN:A\r\n" BEGIN "FN:B\r\n" END END, 0, CX_CARD_E_BEGIN_END, 4, "BEGIN");
 	/* VERSION. */
 	parse_err("BEGIN:VCARD\r\nFN:A\r\nEND:VCARD\r\n", 0, CX_CARD_E_VERSION, 1, "VERSION");
-	parse_err("BEGIN:VCARD\r\nVERSION:2.1\r\nFN:A\r\nEND:VCARD\r\n", 0, CX_CARD_E_VERSION, 2, "VERSION");
+	parse_err("BEGIN:VCARD\r\nVERSION:2.0\r\nFN:A\r\nEND:VCARD\r\n", 0, CX_CARD_E_VERSION, 2, "VERSION");
 	parse_err(BEGIN "FN:A\r\nVERSION:3.0\r\n" END, 0, CX_CARD_E_VERSION, 4, "VERSION");
 	/* Other syntax. */
 	parse_err(CARD("TEL;TYPE=\"work:+1\r\n"), 0, CX_CARD_E_SYNTAX, 4, "TEL");
@@ -880,7 +880,8 @@ static void test_errors(void **state)
 	parse_err(CARD("NO TE:x\r\n"), 0, CX_CARD_E_SYNTAX, 4, "NO");
 	parse_err(CARD(":x\r\n"), 0, CX_CARD_E_SYNTAX, 4, "");
 	parse_err(CARD("NOTE:a\x01z\r\n"), 0, CX_CARD_E_SYNTAX, 4, "NOTE");
-	parse_err(CARD("NOTE:a\rz\r\n"), 0, CX_CARD_E_SYNTAX, 4, "NOTE");
+	/* A lone CR ends a line (classic Mac OS files): "z" is then a line of its own. */
+	parse_err(CARD("NOTE:a\rz\r\n"), 0, CX_CARD_E_NO_COLON, 5, "Z");
 	parse_err(CARD("NOTE:a\0z\r\n"), 0, CX_CARD_E_TRUNCATED, 4, "");
 	/* One card only, and at least one. */
 	parse_err(CARD("") "\r\nFN:x\r\n", 0, CX_CARD_E_EXTRA, 6, "");
@@ -1000,6 +1001,528 @@ static void test_select_written(void **state)
 	free(text);
 }
 
+/* ---- vCard 2.1 and the 3.0 to 4.0 conversion ---- */
+
+/* The only value string of the index-th property called name. */
+static const char *str_of(const cx_card *card, const char *name, size_t index)
+{
+	const cx_card_prop *p = cx_card_find(card, name, index);
+	if(p == NULL) {
+		fail_msg("no %s #%zu", name, index);
+	}
+	return cx_card_prop_str(p, 0, 0, 0);
+}
+
+/* The values of parameter name of p joined with ',' into buf ("" when absent). */
+static const char *param_of(const cx_card_prop *p, const char *name, char *buf, size_t cap)
+{
+	long i = cx_card__param_index(p, name);
+	buf[0] = '\0';
+	for(size_t j = 0; i >= 0 && j < p->params[i].nvalues; j++) {
+		size_t k = strlen(buf);
+		snprintf(buf + k, cap - k, "%s%s", j > 0 ? "," : "", p->params[i].values[j]);
+	}
+	return buf;
+}
+
+static cx_card *load_ok(const char *name)
+{
+	size_t len;
+	char *text = load(name, &len);
+	cx_card *card = NULL;
+	cx_card_err err = {0};
+	if(cx_vcard_parse(text, len, &card, 0, &err) != 0) {
+		char buf[200];
+		cx_card_err_format(&err, buf, sizeof(buf));
+		fail_msg("%s rejected: %s", name, buf);
+	}
+	free(text);
+	return card;
+}
+
+/*
+ * Every card read writes as 4.0 and as 3.0 text that reads back: the 4.0
+ * text as the same card, the 3.0 text with the same FN, N, e-mails and
+ * phone numbers (tel: URIs become numbers).
+ */
+static void assert_both_versions(const cx_card *card)
+{
+	cx_card *back;
+
+	assert_round_trips(card);
+
+	char *t3 = NULL;
+	size_t n3 = 0;
+	assert_int_equal(cx_vcard_write_version(card, 3, &t3, &n3), 0);
+	assert_int_equal(strncmp(t3, "BEGIN:VCARD\r\nVERSION:3.0\r\n", 26), 0);
+	for(const char *s = t3; *s != '\0';) {
+		const char *crlf = strstr(s, "\r\n");
+		assert_non_null(crlf);
+		assert_true(crlf - s <= 75);
+		s = crlf + 2;
+	}
+	back = parse_ok(t3);
+	assert_string_equal(cx_card_fn(back), cx_card_fn(card));
+	assert_non_null(cx_card_find(back, "n", 0));
+	for(size_t i = 0; cx_card_find(card, "email", i) != NULL; i++) {
+		assert_string_equal(str_of(back, "email", i), str_of(card, "email", i));
+	}
+	for(size_t i = 0; cx_card_find(card, "tel", i) != NULL; i++) {
+		const char *tel = str_of(card, "tel", i);
+		assert_string_equal(str_of(back, "tel", i), strncmp(tel, "tel:", 4) == 0 ? tel + 4 : tel);
+	}
+	assert_null(cx_card_find(back, "tel", cx_card_count(card)));
+	cx_card_free(back);
+	free(t3);
+}
+
+static void test_21_android(void **state)
+{
+	(void)state;
+	char buf[256];
+	cx_card *card = load_ok("android-2.1.vcf");
+
+	/* Quoted-printable UTF-8; soft line breaks join inside a word ("1=" "35", "T=" "unnel"). */
+	assert_string_equal(cx_card_fn(card), "J\xc3\xbcrgen M\xc3\xbcller");
+	const cx_card_prop *n = cx_card_find(card, "n", 0);
+	assert_int_equal(n->values[0].ncomps, 5);
+	assert_string_equal(cx_card_prop_str(n, 0, 0, 0), "M\xc3\xbcller");
+	assert_string_equal(cx_card_prop_str(n, 0, 1, 0), "J\xc3\xbcrgen");
+	assert_int_equal(n->nparams, 0); /* CHARSET and ENCODING are gone */
+	const cx_card_prop *adr = cx_card_find(card, "adr", 0);
+	assert_string_equal(cx_card_prop_str(adr, 0, 2, 0), "Stra\xc3\x9f" "e des 17. Juni 135");
+	assert_string_equal(cx_card_prop_str(adr, 0, 3, 0), "Berlin");
+	assert_string_equal(param_of(adr, "type", buf, sizeof(buf)), "home");
+	assert_string_equal(str_of(card, "note", 0),
+			"Erste Zeile\n\xc3\x9c" "ber Br\xc3\xbc" "cken und Tunnel, zweite Zeile.");
+	/* Bare types: TEL;CELL;PREF is TYPE=cell;PREF=1. */
+	const cx_card_prop *tel = cx_card_find(card, "tel", 0);
+	assert_string_equal(param_of(tel, "type", buf, sizeof(buf)), "cell");
+	assert_string_equal(param_of(tel, "pref", buf, sizeof(buf)), "1");
+	assert_string_equal(param_of(cx_card_find(card, "tel", 2), "type", buf, sizeof(buf)), "x-assistant");
+	/* The base64 photo, its blank line after it, the bare JPEG type. */
+	const char *photo = str_of(card, "photo", 0);
+	assert_int_equal(strncmp(photo, "data:image/jpeg;base64,AAECAwQF", 31), 0);
+	assert_null(strchr(photo, ' '));
+	assert_int_equal(strlen(photo), strlen("data:image/jpeg;base64,") + 684);
+	/* Android's nickname row is the NICKNAME it stands for. */
+	assert_string_equal(str_of(card, "nickname", 0), "Jogi");
+	assert_null(cx_card_find(card, "x-android-custom", 0));
+	assert_string_equal(str_of(card, "bday", 0), "19750321");
+	assert_both_versions(card);
+	cx_card_free(card);
+}
+
+static void test_21_outlook(void **state)
+{
+	(void)state;
+	char buf[256];
+	cx_card *card = load_ok("outlook2003-2.1.vcf");
+
+	/* Windows-1252 as raw 8-bit bytes and in quoted-printable. */
+	assert_string_equal(cx_card_fn(card), "H\xc3\xa9l\xc3\xa8ne Lef\xc3\xa8vre");
+	assert_string_equal(str_of(card, "title", 0), "Charg\xc3\xa9" "e d\xe2\x80\x99" "affaires");
+	assert_string_equal(str_of(card, "note", 0), "Rencontr\xc3\xa9" "e au salon \xe2\x82\xacuro 2003 "
+			"\xe2\x80\x93 stand 12.\nPr\xc3\xa9" "f\xc3\xa8re le th\xc3\xa9.");
+	assert_string_equal(param_of(cx_card_find(card, "n", 0), "language", buf, sizeof(buf)), "fr-fr");
+	/* The LABEL is the LABEL parameter of the ADR of its type. */
+	assert_null(cx_card_find(card, "label", 0));
+	const cx_card_prop *adr = cx_card_find(card, "adr", 0);
+	assert_string_equal(param_of(adr, "label", buf, sizeof(buf)),
+			"29 boulevard Haussmann\nB\xc3\xa2timent A\nParis 75009\nFrance");
+	assert_string_equal(cx_card_prop_str(adr, 0, 2, 0), "29 boulevard Haussmann\nB\xc3\xa2timent A");
+	assert_null(cx_card_find(card, "adr", 1));
+	/* EMAIL;PREF;INTERNET: PREF=1 and no TYPE. */
+	const cx_card_prop *email = cx_card_find(card, "email", 0);
+	assert_int_equal(email->nparams, 1);
+	assert_string_equal(param_of(email, "pref", buf, sizeof(buf)), "1");
+	assert_both_versions(card);
+	cx_card_free(card);
+
+	card = load_ok("outlook2007-2.1.vcf");
+	assert_string_equal(cx_card_fn(card), "Dr. Bj\xc3\xb6rn Gr\xc3\xb6\xc3\x9f" "er");
+	adr = cx_card_find(card, "adr", 0);
+	assert_string_equal(param_of(adr, "label", buf, sizeof(buf)),
+			"Bahnhofstra\xc3\x9f" "e 1\nZ\xc3\xbcrich 8001\nSchweiz");
+	assert_string_equal(param_of(adr, "pref", buf, sizeof(buf)), "1");
+	assert_string_equal(param_of(adr, "type", buf, sizeof(buf)), "work");
+	assert_int_equal(strncmp(str_of(card, "photo", 0), "data:image/jpeg;base64,/9j/4AAQ", 31), 0);
+	/* The property after the photo's blank line is its own. */
+	assert_int_equal(strncmp(str_of(card, "x-ms-ol-design", 0), "<card xmlns=", 12), 0);
+	assert_int_equal(cx_card_find(card, "x-ms-ol-design", 0)->nparams, 0);
+	assert_both_versions(card);
+	cx_card_free(card);
+}
+
+static void test_21_blackberry_agent(void **state)
+{
+	(void)state;
+	char buf[64];
+	cx_card *card = load_ok("blackberry-2.1.vcf");
+
+	/* No FN in 2.1: made from N, before it. */
+	assert_string_equal(cx_card_fn(card), "Siobhan O'Brien");
+	assert_string_equal(cx_card_prop_at(card, 0)->name, "fn");
+	assert_int_equal(cx_card_find(card, "n", 0)->values[0].ncomps, 5);
+	/* The nested AGENT card: RELATED;VALUE=text;TYPE=agent with its name. */
+	const cx_card_prop *rel = cx_card_find(card, "related", 0);
+	assert_string_equal(rel->type, "text");
+	assert_string_equal(cx_card_prop_str(rel, 0, 0, 0), "Aoife Walsh");
+	assert_string_equal(param_of(rel, "type", buf, sizeof(buf)), "agent");
+	assert_null(cx_card_find(card, "agent", 0));
+	/* Its lines are not the card's: one TEL;WORK of ours, and CATEGORIES after it. */
+	assert_string_equal(str_of(card, "tel", 0), "+353 1 555 0100");
+	assert_null(cx_card_find(card, "tel", 3));
+	assert_string_equal(str_of(card, "categories", 0), "Business");
+	assert_both_versions(card);
+	cx_card_free(card);
+
+	/* 3.0 inline AGENT: escaped vCard text. */
+	card = parse_ok("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Boss\r\n"
+			"AGENT:BEGIN:VCARD\\nVERSION:3.0\\nFN:Susan Thomas\\nTEL:+1-919-555-1234\\nEND:VCARD\\n\r\n"
+			"AGENT;VALUE=uri:CID:JQPUBLIC.part3.960129T083020.xyzMail@host3.com\r\nAGENT:\r\nEND:VCARD\r\n");
+	rel = cx_card_find(card, "related", 0);
+	assert_string_equal(cx_card_prop_str(rel, 0, 0, 0), "Susan Thomas");
+	rel = cx_card_find(card, "related", 1);
+	assert_string_equal(rel->type, "uri");
+	assert_string_equal(cx_card_prop_str(rel, 0, 0, 0), "CID:JQPUBLIC.part3.960129T083020.xyzMail@host3.com");
+	assert_null(cx_card_find(card, "related", 2)); /* the empty one is gone */
+	cx_card_free(card);
+	/* An AGENT that is no vCard but a name. */
+	card = parse_ok("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Boss\r\nAGENT:Susan Thomas\\, assistant\r\nEND:VCARD\r\n");
+	rel = cx_card_find(card, "related", 0);
+	assert_string_equal(rel->type, "text");
+	assert_string_equal(cx_card_prop_str(rel, 0, 0, 0), "Susan Thomas, assistant");
+	cx_card_free(card);
+}
+
+static void test_21_docomo(void **state)
+{
+	(void)state;
+	char buf[128];
+	cx_card *card = load_ok("docomo-2.1.vcf");
+
+	/* Shift_JIS, raw and quoted-printable; FN made from N, family name first. */
+	assert_string_equal(cx_card_fn(card), "\xe5\xb1\xb1\xe7\x94\xb0 \xe5\xa4\xaa\xe9\x83\x8e");
+	const cx_card_prop *n = cx_card_find(card, "n", 0);
+	/* The reading (SOUND;X-IRMC-N, half-width katakana) is what the name sorts by. */
+	assert_string_equal(param_of(n, "sort-as", buf, sizeof(buf)),
+			"\xef\xbe\x94\xef\xbe\x8f\xef\xbe\x80\xef\xbe\x9e,\xef\xbe\x80\xef\xbe\x9b\xef\xbd\xb3");
+	assert_null(cx_card_find(card, "sound", 0));
+	assert_string_equal(cx_card_prop_str(cx_card_find(card, "adr", 0), 0, 4, 0), "\xe6\x9d\xb1\xe4\xba\xac\xe9\x83\xbd");
+	assert_string_equal(str_of(card, "note", 0),
+			"\xe4\xbc\x9a\xe8\xad\xb0\xe3\x81\xa7\xe4\xbc\x9a\xe3\x81\xa3\xe3\x81\x9f");
+	assert_both_versions(card);
+	cx_card_free(card);
+}
+
+static void test_30_lotus_notes(void **state)
+{
+	(void)state;
+	char buf[128];
+	cx_card *card = load_ok("lotus-notes-3.0.vcf");
+
+	/* RFC 6350 Appendix A: gone, or carried by parameters of other properties. */
+	static const char *const gone[] = {"profile", "name", "mailer", "class", "sort-string", "label", "agent"};
+	for(size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
+		assert_null(cx_card_find(card, gone[i], 0));
+	}
+	assert_string_equal(param_of(cx_card_find(card, "n", 0), "sort-as", buf, sizeof(buf)), "Sato");
+	assert_string_equal(str_of(card, "source", 0), "ldap://ldap.example.com/cn=Kenji%20Sato,o=Example");
+	/* TYPE=X400 and INTERNET go; the removed ADR types postal and parcel too. */
+	assert_int_equal(cx_card_find(card, "email", 1)->nparams, 0);
+	assert_string_equal(str_of(card, "email", 1), "G=Kenji;S=Sato;O=Example;P=Example;A=;C=jp");
+	const cx_card_prop *adr = cx_card_find(card, "adr", 0);
+	assert_string_equal(param_of(adr, "type", buf, sizeof(buf)), "work");
+	assert_string_equal(param_of(adr, "label", buf, sizeof(buf)),
+			"1-1 Marunouchi\nChiyoda-ku, Tokyo 100-0005\nJapan");
+	/* The home LABEL has no ADR: it becomes one, with empty components. */
+	adr = cx_card_find(card, "adr", 1);
+	assert_string_equal(param_of(adr, "type", buf, sizeof(buf)), "home");
+	assert_string_equal(param_of(adr, "label", buf, sizeof(buf)), "Dormitory 3\nTsukuba");
+	assert_int_equal(adr->values[0].ncomps, 7);
+	char *joined = cx_card_prop_join(adr, "");
+	assert_string_equal(joined, "");
+	free(joined);
+	const cx_card_prop *rel = cx_card_find(card, "related", 0);
+	assert_string_equal(rel->type, "uri");
+	assert_string_equal(cx_card_prop_str(rel, 0, 0, 0), "mailto:assistant@example.com");
+	assert_string_equal(cx_card_find(card, "tz", 0)->type, "utc-offset");
+	assert_both_versions(card);
+	cx_card_free(card);
+
+	/* A SORT-STRING with no N nor ORG is kept as X-SORT-STRING; one with commas is a list. */
+	card = parse_ok("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:X\r\nSORT-STRING:Ex\r\nEND:VCARD\r\n");
+	assert_string_equal(str_of(card, "x-sort-string", 0), "Ex");
+	cx_card_free(card);
+	card = parse_ok("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:X\r\nORG:Y\r\nSORT-STRING:Lovelace\\, Ada\r\nEND:VCARD\r\n");
+	assert_string_equal(param_of(cx_card_find(card, "org", 0), "sort-as", buf, sizeof(buf)), "Lovelace,Ada");
+	cx_card_free(card);
+}
+
+static void test_line_ends(void **state)
+{
+	(void)state;
+	cx_card *card = load_ok("crcrlf-3.0.vcf");
+	assert_string_equal(cx_card_fn(card), "Chidi Okafor");
+	assert_string_equal(str_of(card, "note", 0), "Exported on Windows, converted once more on the way.");
+	assert_both_versions(card);
+	cx_card_free(card);
+
+	card = load_ok("bom-lf-4.0.vcf");
+	assert_string_equal(cx_card_fn(card), "Zo\xc3\xab \xc3\x85ngstr\xc3\xb6m");
+	assert_both_versions(card);
+	cx_card_free(card);
+
+	/* CR CR LF lines are counted once each: the error names line 4. */
+	parse_err("BEGIN:VCARD\r\r\nVERSION:4.0\r\r\nFN:A\r\r\nNOTE:\\q\r\r\nEND:VCARD\r\r\n", 0,
+			CX_CARD_E_ESCAPE, 4, "NOTE");
+	/* Classic Mac OS: CR alone. */
+	card = parse_ok("BEGIN:VCARD\rVERSION:3.0\rFN:Mac\rNOTE:a\r b\rEND:VCARD\r");
+	assert_string_equal(str_of(card, "note", 0), "ab");
+	cx_card_free(card);
+}
+
+static void test_21_details(void **state)
+{
+	(void)state;
+	char buf[64];
+	cx_card *card;
+
+	/* Blanks after a soft break's '=' (some writers leave them) do not hide it. */
+	card = parse_ok("BEGIN:VCARD\r\nVERSION:2.1\r\nN:A;B\r\nNOTE;ENCODING=QUOTED-PRINTABLE:one=20=  \r\ntwo \t\r\nEND:VCARD\r\n");
+	assert_string_equal(str_of(card, "note", 0), "one two");
+	cx_card_free(card);
+	/* A soft break right before END:VCARD ends the value. */
+	card = parse_ok("BEGIN:VCARD\r\nVERSION:2.1\r\nFN;ENCODING=QUOTED-PRINTABLE:Ada=\r\nEND:VCARD\r\n");
+	assert_string_equal(cx_card_fn(card), "Ada");
+	cx_card_free(card);
+	/* Bare QUOTED-PRINTABLE and a charset name in any spelling. */
+	card = parse_ok("BEGIN:VCARD\r\nVERSION:2.1\r\nFN;QUOTED-PRINTABLE;CHARSET=iso-8859-1:Ren=E9\r\nEND:VCARD\r\n");
+	assert_string_equal(cx_card_fn(card), "Ren\xc3\xa9");
+	assert_int_equal(cx_card_find(card, "fn", 0)->nparams, 0);
+	cx_card_free(card);
+	/* 2.1 without CHARSET: UTF-8 when it is, else Windows-1252. */
+	card = parse_ok("BEGIN:VCARD\r\nVERSION:2.1\r\nFN:Ren\xc3\xa9\r\nNOTE:\x80 5\r\nEND:VCARD\r\n");
+	assert_string_equal(cx_card_fn(card), "Ren\xc3\xa9");
+	assert_string_equal(str_of(card, "note", 0), "\xe2\x82\xac 5");
+	cx_card_free(card);
+	/* 2.1 has no lists: ',' stays in N and ADR, and separates only NICKNAME and CATEGORIES. */
+	card = parse_ok("BEGIN:VCARD\r\nVERSION:2.1\r\nN:Smith, Jr.;John\r\nCATEGORIES:a,b\r\nEND:VCARD\r\n");
+	assert_string_equal(cx_card_fn(card), "John Smith, Jr.");
+	assert_int_equal(cx_card_find(card, "n", 0)->values[0].comps[0].nsubs, 1);
+	assert_int_equal(cx_card_find(card, "categories", 0)->nvalues, 2);
+	cx_card_free(card);
+	/* Base64 lines that are not indented; VALUE=URL; a CONTENT-ID part; ENCODING=8BIT. */
+	card = parse_ok("BEGIN:VCARD\r\nVERSION:2.1\r\nFN:B\r\nPHOTO;ENCODING=BASE64;TYPE=GIF:R0lG\r\nODlh\r\nAQAB\r\n\r\n"
+			"LOGO;VALUE=URL;TYPE=PNG:http://example.com/l.png\r\nSOUND;VALUE=CONTENT-ID:<part1@example>\r\n"
+			"NOTE;ENCODING=8BIT:x\r\nEND:VCARD\r\n");
+	assert_string_equal(str_of(card, "photo", 0), "data:image/gif;base64,R0lGODlhAQAB");
+	const cx_card_prop *logo = cx_card_find(card, "logo", 0);
+	assert_string_equal(logo->type, "uri");
+	assert_string_equal(param_of(logo, "mediatype", buf, sizeof(buf)), "image/png");
+	assert_int_equal(logo->nparams, 1);
+	assert_string_equal(str_of(card, "sound", 0), "cid:part1@example");
+	assert_int_equal(cx_card_find(card, "note", 0)->nparams, 0);
+	assert_both_versions(card);
+	cx_card_free(card);
+	/* Quoted-printable line breaks: newlines in text, \n kept in values kept as written. */
+	card = parse_ok("BEGIN:VCARD\r\nVERSION:2.1\r\nFN:C\r\nX-A;ENCODING=QUOTED-PRINTABLE:a=0D=0Ab\r\nEND:VCARD\r\n");
+	assert_string_equal(str_of(card, "x-a", 0), "a\\nb");
+	assert_both_versions(card);
+	cx_card_free(card);
+	/* Android rows other than the nickname stay as written; an escaped ';' in a nickname is one. */
+	card = parse_ok("BEGIN:VCARD\r\nVERSION:2.1\r\nN:A;B\r\n"
+			"X-ANDROID-CUSTOM:vnd.android.cursor.item/nickname;Bee\\;Jay;1;;;;;;;;;;;;;\r\n"
+			"X-ANDROID-CUSTOM:vnd.android.cursor.item/relation;Carol;14;;;;;;;;;;;;;\r\nEND:VCARD\r\n");
+	assert_string_equal(str_of(card, "nickname", 0), "Bee;Jay");
+	assert_string_equal(str_of(card, "x-android-custom", 0), "vnd.android.cursor.item/relation;Carol;14;;;;;;;;;;;;;");
+	assert_both_versions(card);
+	cx_card_free(card);
+	/* Quoted-printable in a 3.0 card (some writers do it). */
+	card = parse_ok("BEGIN:VCARD\r\nVERSION:3.0\r\nFN;ENCODING=QUOTED-PRINTABLE;CHARSET=UTF-8:=C3=89mile\r\nEND:VCARD\r\n");
+	assert_string_equal(cx_card_fn(card), "\xc3\x89mile");
+	cx_card_free(card);
+}
+
+/* Fuzz findings of the 2.1 reading, minimised. */
+static void test_21_fuzz_findings(void **state)
+{
+	(void)state;
+	char name[120];
+	char text[600];
+	cx_card *card;
+
+	/*
+	 * A base64 value that is no base64 (kept as written), then a property
+	 * whose name is longer than a line: written, the name is folded, and
+	 * its first piece alone looks like base64; it is not the photo's.
+	 */
+	memset(name, 'V', 100);
+	name[100] = '\0';
+	snprintf(text, sizeof(text), "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:A\r\nPHOTO;ENCODING=b;TYPE=JPEG:AA:BB\r\n"
+			"%s;TYPE=x:1\r\nEND:VCARD\r\n", name);
+	card = parse_ok(text);
+	assert_string_equal(str_of(card, "photo", 0), "AA:BB");
+	assert_round_trips(card);
+	cx_card_free(card);
+	/* A value decoded from quoted-printable and a CHARSET is plain UTF-8 text afterwards, in 4.0 too. */
+	card = parse_ok(BEGIN "FN;ENCODING=QUOTED-PRINTABLE;CHARSET=ISO-8859-1:caf=E9=3D\r\n" END);
+	assert_string_equal(cx_card_fn(card), "caf\xc3\xa9=");
+	assert_int_equal(cx_card_find(card, "fn", 0)->nparams, 0);
+	assert_round_trips(card);
+	cx_card_free(card);
+}
+
+static void test_21_errors(void **state)
+{
+	(void)state;
+#define V21(body) "BEGIN:VCARD\r\nVERSION:2.1\r\nN:A;B\r\n" body "END:VCARD\r\n"
+	/* The line and the property, never the value. */
+	parse_err(V21("NOTE;CHARSET=UTF-7:x\r\n"), 0, CX_CARD_E_CHARSET, 4, "NOTE");
+	parse_err(V21("NOTE;CHARSET=Windows-1253:ok\xaa\r\n"), 0, CX_CARD_E_CHARSET, 4, "NOTE");
+	parse_err(V21("TEL:1\r\nNOTE;CHARSET=UTF-8:\xe9t\xe9\r\n"), 0, CX_CARD_E_UTF8, 5, "NOTE");
+	parse_err(V21("NOTE;ENCODING=QUOTED-PRINTABLE;CHARSET=UTF-8:a=\r\n=E9=\r\nb\r\n"), 0, CX_CARD_E_UTF8, 4, "NOTE");
+	parse_err(V21("NOTE;ENCODING=QUOTED-PRINTABLE:a=00b\r\n"), 0, CX_CARD_E_SYNTAX, 4, "NOTE");
+	parse_err(V21("URL;ENCODING=QUOTED-PRINTABLE:http://a=0D=0Ab\r\n"), 0, CX_CARD_E_SYNTAX, 4, "URL");
+	parse_err(V21("AGENT:\r\nBEGIN:VCARD\r\nVERSION:2.1\r\nTEL:1\r\nEND:VCARD\r\n"), 0, CX_CARD_E_PROPERTY, 4, "AGENT");
+	/* The END:VCARD closes the AGENT's card: the outer one has none. */
+	parse_err(V21("AGENT:\r\nBEGIN:VCARD\r\nVERSION:2.1\r\nN:x\r\n"), 0, CX_CARD_E_TRUNCATED, 8, "");
+	parse_err("BEGIN:VCARD\r\nVERSION:2.1\r\nN:A\r\nAGENT:\r\nBEGIN:VCARD\r\nN:x\r\n", 0,
+			CX_CARD_E_TRUNCATED, 6, "AGENT");
+	parse_err("BEGIN:VCARD\r\nVERSION:2.1\r\nTEL:1\r\nEND:VCARD\r\n", 0, CX_CARD_E_NO_FN, 1, "FN");
+	/* Nested agents end somewhere. */
+	parse_err(V21("AGENT:BEGIN:VCARD\\nVERSION:3.0\\nFN:x\\nAGENT:BEGIN:VCARD\\\\nVERSION:3.0\\\\nFN:y\\\\n"
+			"AGENT:BEGIN:VCARD\\\\\\\\nVERSION:3.0\\\\\\\\nFN:z\\\\\\\\nEND:VCARD\\\\nEND:VCARD\\nEND:VCARD\r\n"),
+			0, CX_CARD_E_PROPERTY, 4, "AGENT");
+	/* 4.0 keeps its rules: no bare parameters. */
+	parse_err(CARD("TEL;CELL:1\r\n"), 0, CX_CARD_E_SYNTAX, 4, "TEL");
+#undef V21
+}
+
+static void test_stream_recovery(void **state)
+{
+	(void)state;
+	size_t len;
+	char *text = load("multi.vcf", &len);
+	cx_vcard_cursor cur = {0};
+	cx_card *card = NULL;
+	cx_card_err err = {0};
+	const char *want[] = {"Ada Lovelace", "Grace Brewster Hopper", "Ada Byron", NULL, "Alan Turing"};
+
+	for(size_t i = 0; i < 5; i++) {
+		int r = cx_vcard_parse_next(text, len, &cur, &card, 0, &err);
+		if(want[i] == NULL) {
+			assert_int_equal(r, -1);
+			assert_int_equal(err.code, CX_CARD_E_NO_FN);
+			continue;
+		}
+		assert_int_equal(r, 0);
+		assert_string_equal(cx_card_fn(card), want[i]);
+		cx_card_free(card);
+	}
+	assert_int_equal(cx_vcard_parse_next(text, len, &cur, &card, 0, &err), 1);
+	free(text);
+
+	/* A card without END: the next BEGIN starts the next card. */
+	const char *t = "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:A\r\nBEGIN:VCARD\r\nVERSION:4.0\r\nFN:B\r\nEND:VCARD\r\n"
+			"junk\r\nBEGIN:VCARD\r\nVERSION:4.0\r\nFN:C\r\nEND:VCARD\r\n";
+	cur = (cx_vcard_cursor){0};
+	assert_int_equal(cx_vcard_parse_next(t, strlen(t), &cur, &card, 0, &err), -1);
+	assert_int_equal(err.code, CX_CARD_E_BEGIN_END);
+	assert_int_equal(err.line, 4);
+	assert_int_equal(cx_vcard_parse_next(t, strlen(t), &cur, &card, 0, &err), 0);
+	assert_string_equal(cx_card_fn(card), "B");
+	cx_card_free(card);
+	/* Junk between cards: refused, and the card after it still read. */
+	assert_int_equal(cx_vcard_parse_next(t, strlen(t), &cur, &card, 0, &err), -1);
+	assert_int_equal(err.line, 8);
+	assert_int_equal(cx_vcard_parse_next(t, strlen(t), &cur, &card, 0, &err), 0);
+	assert_string_equal(cx_card_fn(card), "C");
+	cx_card_free(card);
+	assert_int_equal(cx_vcard_parse_next(t, strlen(t), &cur, &card, 0, &err), 1);
+}
+
+static void test_write_30(void **state)
+{
+	(void)state;
+	cx_card *card = parse_ok(BEGIN "FN:Ada Lovelace\r\nN;SORT-AS=Lovelace:Lovelace;Ada;;;\r\n"
+			"EMAIL;PREF=1;PID=1.1:ada@example.org\r\n"
+			"TEL;VALUE=uri;TYPE=cell:tel:+44-20-7946-0001\r\n"
+			"PHOTO;MEDIATYPE=image/png:data:image/png;base64,iVBORw0KGgo=\r\n"
+			"LOGO;MEDIATYPE=image/gif:http://example.com/l.gif\r\n"
+			"GEO:geo:51.5,-0.12\r\nBDAY:--1210\r\nANNIVERSARY:18350708\r\nREV:20240301T093000Z\r\n"
+			"TZ;VALUE=utc-offset:+0100\r\nKIND:individual\r\nCLIENTPIDMAP:1;urn:uuid:x\r\n"
+			"ADR;TYPE=home;LABEL=\"12 St James's Square^nLondon\":;;12 St James's Square;London;;;\r\n"
+			"NOTE;LANGUAGE=en:said \"hello\"\\; left\r\nUID:urn:uuid:0f1e\r\n" END);
+	char *t3 = NULL;
+	size_t n3 = 0;
+	assert_int_equal(cx_vcard_write_version(card, 3, &t3, &n3), 0);
+	char *u = unfold(t3);
+	static const char *const lines[] = {
+		"\r\nFN:Ada Lovelace\r\nN:Lovelace;Ada;;;\r\nSORT-STRING:Lovelace\r\n",
+		"\r\nEMAIL;TYPE=pref:ada@example.org\r\n",
+		"\r\nTEL;TYPE=cell:+44-20-7946-0001\r\n",
+		"\r\nPHOTO;ENCODING=b;TYPE=PNG:iVBORw0KGgo=\r\n",
+		"\r\nLOGO;VALUE=uri;TYPE=GIF:http://example.com/l.gif\r\n",
+		"\r\nGEO:51.5;-0.12\r\n",
+		"\r\nBDAY;X-APPLE-OMIT-YEAR=1604:1604-12-10\r\n",
+		"\r\nX-ANNIVERSARY;VALUE=date:1835-07-08\r\n",
+		"\r\nREV:2024-03-01T09:30:00Z\r\n",
+		"\r\nTZ:+01:00\r\n",
+		"\r\nX-KIND:individual\r\n",
+		"\r\nADR;TYPE=home:;;12 St James's Square;London;;;\r\nLABEL;TYPE=home:12 St James's Square\\nLondon\r\n",
+		"\r\nNOTE;LANGUAGE=en:said \"hello\"\\; left\r\n",
+		"\r\nUID:urn:uuid:0f1e\r\n",
+	};
+	for(size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		if(strstr(u, lines[i]) == NULL) {
+			fail_msg("3.0 text lacks %s:\n%s", lines[i], u);
+		}
+	}
+	assert_null(strstr(u, "CLIENTPIDMAP"));
+	assert_null(strstr(u, "PID"));
+	assert_null(strstr(u, "MEDIATYPE"));
+	/* Read back: what 3.0 can say comes back the same. */
+	cx_card *back = parse_ok(t3);
+	static const char *const same[] = {"fn", "n", "email", "photo", "geo", "bday", "rev", "tz", "adr", "note"};
+	for(size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		const cx_card_prop *a = cx_card_find(card, same[i], 0);
+		const cx_card_prop *b = cx_card_find(back, same[i], 0);
+		assert_non_null(b);
+		char *ja = cx_card_prop_join(a, "|"), *jb = cx_card_prop_join(b, "|");
+		if(strcmp(ja, jb) != 0) {
+			fail_msg("%s: %s != %s", same[i], ja, jb);
+		}
+		free(ja);
+		free(jb);
+	}
+	cx_card_free(back);
+	free(u);
+	free(t3);
+	cx_card_free(card);
+
+	/* An AGENT of a 4.0 card is no 3.0 AGENT (whose value is a vCard): written as X-AGENT (fuzz finding). */
+	card = parse_ok(BEGIN "FN:Boss\r\nAGENT:BEGIN:VCARD\\nVERSION:3.0\\nFN:Sun\r\n" END);
+	assert_int_equal(cx_vcard_write_version(card, 3, &t3, &n3), 0);
+	assert_non_null(strstr(t3, "\r\nX-AGENT:BEGIN:VCARD\\nVERSION:3.0\\nFN:Sun\r\n"));
+	back = parse_ok(t3);
+	assert_string_equal(cx_card_fn(back), "Boss");
+	cx_card_free(back);
+	free(t3);
+	cx_card_free(card);
+
+	/* No N: 3.0 needs one; the name goes whole into the given name. */
+	card = parse_ok(BEGIN "FN:Ada Lovelace\r\nPHOTO:http://example.com/a.jpg\r\n" END);
+	assert_int_equal(cx_vcard_write_version(card, 3, &t3, &n3), 0);
+	assert_non_null(strstr(t3, "\r\nFN:Ada Lovelace\r\nN:;Ada Lovelace;;;\r\n"));
+	assert_non_null(strstr(t3, "\r\nPHOTO;VALUE=uri:http://example.com/a.jpg\r\n"));
+	free(t3);
+	assert_int_equal(cx_vcard_write_version(card, 2, &t3, &n3), -1);
+	assert_null(t3);
+	cx_card_free(card);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1021,6 +1544,17 @@ int main(void)
 		cmocka_unit_test(test_value_shapes),
 		cmocka_unit_test(test_quoted_params),
 		cmocka_unit_test(test_reserved),
+		cmocka_unit_test(test_21_android),
+		cmocka_unit_test(test_21_outlook),
+		cmocka_unit_test(test_21_blackberry_agent),
+		cmocka_unit_test(test_21_docomo),
+		cmocka_unit_test(test_30_lotus_notes),
+		cmocka_unit_test(test_line_ends),
+		cmocka_unit_test(test_21_details),
+		cmocka_unit_test(test_21_fuzz_findings),
+		cmocka_unit_test(test_21_errors),
+		cmocka_unit_test(test_stream_recovery),
+		cmocka_unit_test(test_write_30),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
