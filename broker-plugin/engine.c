@@ -68,7 +68,8 @@ enum timer_kind {
 	TIMER_OFFER = 1,
 	TIMER_EXCHANGE,
 	TIMER_LIMITER,     /* a claimer's failure window */
-	TIMER_ADDR_LIMITER /* a source address's failure window */
+	TIMER_ADDR_LIMITER, /* a source address's failure window */
+	TIMER_RECENT       /* a claimer's last evaluated claim, kept to recognise a copy */
 };
 
 /* A pending offer. Members ordered so the struct packs into 128 bytes. */
@@ -109,6 +110,26 @@ typedef struct {
 	char id[CX_ID_MAX + 1];
 } errwin;
 
+/*
+ * What a claimer last claimed and how it was answered, so that a copy of
+ * that claim (a QoS 2 PUBLISH resent with DUP before PUBREL, which reaches
+ * the plugin again; a claim resent after a reconnect) is answered the same
+ * way without being evaluated or counted a second time. The MAC binds the
+ * owner and the key, so a copy is the same ref and the same MAC.
+ */
+#define RECENT_NO_MATCH 1u
+#define RECENT_MATCH 2u
+
+typedef struct {
+	cx_hnode hn;
+	cx_timer timer;                 /* due = when a copy is no longer recognised */
+	uint8_t outcome;                /* RECENT_NO_MATCH, RECENT_MATCH */
+	unsigned char mac[CX_MAC_LEN];  /* of the claim's owner and key; never the key */
+	unsigned char xid[XID_LEN];     /* RECENT_MATCH: the exchange it opened */
+	char ref[CX_REF_MAX + 1];
+	char claimer[CX_ID_MAX + 1];
+} recent;
+
 /* Which spare limiter entry (struct cx_engine's spare[]) serves which table. */
 enum {
 	SPARE_CLAIMER,
@@ -128,6 +149,7 @@ struct cx_engine {
 	cx_htab limiters;      /* by claimer ID */
 	cx_htab addr_limiters; /* by address key */
 	cx_htab errwins;       /* by terminal ID, for err_second only */
+	cx_htab recents;       /* by claimer ID */
 	cx_theap timers;
 	limiter *spare[NSPARES]; /* secured before a claim is evaluated; see prepare_counting */
 	int64_t err_second;      /* the clock second errwins counts */
@@ -135,6 +157,8 @@ struct cx_engine {
 	int64_t total_due;
 	uint32_t total_failures;
 	cx_engine_stats counters; /* only the counter fields are used */
+	/* Compared against when a claim names no live offer, so both paths do the same work. */
+	unsigned char dummy_mac[CX_MAC_LEN];
 };
 
 #if CX_ADDR_MAX != CX_ID_MAX
@@ -252,6 +276,16 @@ static bool errwin_eq(const cx_hnode *n, const void *key)
 	return strcmp(CONTAINER(n, errwin, hn)->id, key) == 0;
 }
 
+static uint64_t recent_hash(const cx_hnode *n, const void *ctx)
+{
+	return hash_str(ctx, CONTAINER(n, recent, hn)->claimer);
+}
+
+static bool recent_eq(const cx_hnode *n, const void *key)
+{
+	return strcmp(CONTAINER(n, recent, hn)->claimer, key) == 0;
+}
+
 static offer *offer_find(const cx_engine *e, const char *owner)
 {
 	cx_hnode *n = cx_htab_find(&e->offers, hash_str(e, owner), offer_eq, owner);
@@ -274,6 +308,12 @@ static errwin *errwin_find(const cx_engine *e, const char *id)
 {
 	cx_hnode *n = cx_htab_find(&e->errwins, hash_str(e, id), errwin_eq, id);
 	return n ? CONTAINER(n, errwin, hn) : NULL;
+}
+
+static recent *recent_find(const cx_engine *e, const char *claimer)
+{
+	cx_hnode *n = cx_htab_find(&e->recents, hash_str(e, claimer), recent_eq, claimer);
+	return n ? CONTAINER(n, recent, hn) : NULL;
 }
 
 /* The table a limiter lives in, by the kind of its timer. */
@@ -305,6 +345,14 @@ static void limiter_destroy(cx_engine *e, limiter *l)
 	cx_htab_remove(limiter_table(e, l), &l->hn, hash_str(e, l->id));
 	cx_theap_remove(&e->timers, &l->timer);
 	free(l);
+}
+
+static void recent_destroy(cx_engine *e, recent *r)
+{
+	cx_htab_remove(&e->recents, &r->hn, hash_str(e, r->claimer));
+	cx_theap_remove(&e->timers, &r->timer);
+	cx_wipe(r, sizeof(*r));
+	free(r);
 }
 
 /* ---- error budget ---- */
@@ -444,6 +492,9 @@ static void expire_timer(cx_engine *e, cx_timer *t)
 	case TIMER_ADDR_LIMITER:
 		limiter_destroy(e, CONTAINER(t, limiter, timer));
 		break;
+	case TIMER_RECENT:
+		recent_destroy(e, CONTAINER(t, recent, timer));
+		break;
 	default:
 		/* Unreachable: every timer is embedded by one of the kinds above. */
 		cx_theap_remove(&e->timers, t);
@@ -481,6 +532,7 @@ size_t cx_engine_tick(cx_engine *e, int64_t now_ms, size_t budget)
 	cx_htab_rehash(&e->limiters, TICK_REHASH);
 	cx_htab_rehash(&e->addr_limiters, TICK_REHASH);
 	cx_htab_rehash(&e->errwins, TICK_REHASH);
+	cx_htab_rehash(&e->recents, TICK_REHASH);
 	return done;
 }
 
@@ -533,6 +585,14 @@ static void free_limiter_node(cx_hnode *n, void *arg)
 	free(CONTAINER(n, limiter, hn));
 }
 
+static void free_recent_node(cx_hnode *n, void *arg)
+{
+	(void)arg;
+	recent *r = CONTAINER(n, recent, hn);
+	cx_wipe(r, sizeof(*r));
+	free(r);
+}
+
 cx_engine *cx_engine_new(const cx_limits *lim, cx_emit_fn emit, void *ctx)
 {
 	unsigned char secret[SECRET_LEN];
@@ -554,7 +614,8 @@ cx_engine *cx_engine_new(const cx_limits *lim, cx_emit_fn emit, void *ctx)
 		goto cleanup;
 	}
 	if(cx_rng_bytes(e->rng, secret, sizeof(secret)) != 0
-			|| cx_rng_bytes(e->rng, e->hkey, sizeof(e->hkey)) != 0){
+			|| cx_rng_bytes(e->rng, e->hkey, sizeof(e->hkey)) != 0
+			|| cx_rng_bytes(e->rng, e->dummy_mac, sizeof(e->dummy_mac)) != 0){
 		goto cleanup;
 	}
 	/* The context keeps what it needs of the secret; the secret itself goes. */
@@ -566,7 +627,8 @@ cx_engine *cx_engine_new(const cx_limits *lim, cx_emit_fn emit, void *ctx)
 			|| cx_htab_init(&e->exchanges, exchange_hash, e) != 0
 			|| cx_htab_init(&e->limiters, limiter_hash, e) != 0
 			|| cx_htab_init(&e->addr_limiters, limiter_hash, e) != 0
-			|| cx_htab_init(&e->errwins, errwin_hash, e) != 0){
+			|| cx_htab_init(&e->errwins, errwin_hash, e) != 0
+			|| cx_htab_init(&e->recents, recent_hash, e) != 0){
 		goto cleanup;
 	}
 	cx_wipe(secret, sizeof(secret));
@@ -590,12 +652,14 @@ void cx_engine_free(cx_engine *e)
 	cx_htab_free(&e->limiters, free_limiter_node, NULL);
 	cx_htab_free(&e->addr_limiters, free_limiter_node, NULL);
 	cx_htab_free(&e->errwins, free_errwin_node, NULL);
+	cx_htab_free(&e->recents, free_recent_node, NULL);
 	for(size_t i = 0; i < NSPARES; i++){
 		free(e->spare[i]);
 	}
 	cx_rng_free(e->rng);
 	cx_mac_free(e->mac);
 	cx_wipe(e->hkey, sizeof(e->hkey));
+	cx_wipe(e->dummy_mac, sizeof(e->dummy_mac));
 	free(e);
 }
 
@@ -608,6 +672,7 @@ void cx_engine_get_stats(const cx_engine *e, cx_engine_stats *out)
 	out->timers = e->timers.len;
 	out->address_limiters = e->addr_limiters.count;
 	out->error_windows = e->errwins.count;
+	out->recent_claims = e->recents.count;
 	out->total_failures = e->total_open ? e->total_failures : 0;
 }
 
@@ -709,55 +774,77 @@ cleanup:
 /* ---- claim ---- */
 
 /*
- * Seconds until the window of key in table t ends when its failures reached
- * max, else 0. A window that has ended is dropped here.
+ * The live window of key in table t, or NULL. A window that has ended is
+ * dropped here.
  */
-static uint32_t limiter_wait(cx_engine *e, int64_t now_ms, cx_htab *t, const char *key, uint32_t max)
+static limiter *limiter_live(cx_engine *e, int64_t now_ms, cx_htab *t, const char *key)
 {
 	limiter *l = limiter_find(e, t, key);
 
-	if(l == NULL){
-		return 0;
-	}
-	if(l->timer.due <= now_ms){
+	if(l != NULL && l->timer.due <= now_ms){
 		limiter_destroy(e, l);
-		return 0;
+		l = NULL;
 	}
-	if(l->failures < max){
-		return 0;
-	}
-	return (uint32_t)((l->timer.due - now_ms + 999) / 1000);
+	return l;
 }
 
-/* The same for the all-claimers window, which has no entry of its own. */
-static uint32_t total_wait(cx_engine *e, int64_t now_ms)
+/* Whole seconds from now_ms until due (at least 1 when due is later). */
+static uint32_t seconds_until(int64_t now_ms, int64_t due)
+{
+	return due > now_ms ? (uint32_t)((due - now_ms + 999) / 1000) : 0;
+}
+
+/* Ends the all-claimers window when its time is over. */
+static void total_roll(cx_engine *e, int64_t now_ms)
 {
 	if(e->total_open && e->total_due <= now_ms){
 		e->total_open = false;
 		e->total_failures = 0;
 	}
-	if(!e->total_open || e->total_failures < e->lim.claim_failures_per_min_total){
-		return 0;
-	}
-	return (uint32_t)((e->total_due - now_ms + 999) / 1000);
 }
 
 /*
  * Seconds until a claim of claimer from address key addr (may be "") would
- * be evaluated: the longest wait among the windows at their limit, 0 when
- * none is.
+ * be evaluated, 0 when it is now. The rule, fair to terminals that share an
+ * address or the server with an attacker:
+ * - a claimer whose own window is at its limit waits for it to end;
+ * - a claimer with failures in its own window waits while its address's or
+ *   the all-claimers window is at its limit (until the first of its own
+ *   window and those ends: then it is evaluated again);
+ * - a claimer without failures in a live window is evaluated even then, so
+ *   an attacker next to it cannot lock it out; each terminal can add at
+ *   most one failure per window this way (it has one at once);
+ * - nobody is evaluated once the all-claimers window holds twice its limit:
+ *   a hard ceiling that many terminals cannot get past one failure each.
  */
 static uint32_t rate_limited_for(cx_engine *e, int64_t now_ms, const char *claimer, const char *addr)
 {
-	uint32_t wait = limiter_wait(e, now_ms, &e->limiters, claimer, e->lim.claim_failures_per_min);
-	uint32_t w;
+	limiter *own = limiter_live(e, now_ms, &e->limiters, claimer);
+	limiter *at = addr[0] != '\0' ? limiter_live(e, now_ms, &e->addr_limiters, addr) : NULL;
+	uint32_t shared = 0, w;
 
-	if(addr[0] != '\0'){
-		w = limiter_wait(e, now_ms, &e->addr_limiters, addr, e->lim.claim_failures_per_min_per_address);
-		wait = w > wait ? w : wait;
+	total_roll(e, now_ms);
+	if(own != NULL && own->failures >= e->lim.claim_failures_per_min){
+		return seconds_until(now_ms, own->timer.due);
 	}
-	w = total_wait(e, now_ms);
-	return w > wait ? w : wait;
+	if(e->total_open && e->total_failures >= 2 * (uint64_t)e->lim.claim_failures_per_min_total){
+		return seconds_until(now_ms, e->total_due);
+	}
+	if(own == NULL){
+		return 0;
+	}
+	if(at != NULL && at->failures >= e->lim.claim_failures_per_min_per_address){
+		shared = seconds_until(now_ms, at->timer.due);
+	}
+	if(e->total_open && e->total_failures >= e->lim.claim_failures_per_min_total){
+		w = seconds_until(now_ms, e->total_due);
+		shared = w > shared ? w : shared;
+	}
+	if(shared == 0){
+		return 0;
+	}
+	w = seconds_until(now_ms, own->timer.due);
+	return w < shared ? w : shared;
 }
 
 /*
@@ -884,8 +971,12 @@ static void offer_wrong_key(cx_engine *e, offer *o)
 	offer_destroy(e, o);
 }
 
-/* Key matched offer o: open the exchange, tell both, consume the offer. */
-static void offer_matched(cx_engine *e, int64_t now_ms, offer *o, const char *claimer,
+/*
+ * Key matched offer o: open the exchange, tell both, consume the offer.
+ * Returns the exchange, or NULL when none could be opened (the claimer was
+ * told: capacity or internal; the offer stays).
+ */
+static exchange *offer_matched(cx_engine *e, int64_t now_ms, offer *o, const char *claimer,
 		const cx_claim_req *req, const char *topic)
 {
 	char hex[CX_XID_HEX + 1];
@@ -896,12 +987,12 @@ static void offer_matched(cx_engine *e, int64_t now_ms, offer *o, const char *cl
 		e->counters.capacity_exchanges++;
 		emit_error(e, now_ms, claimer, CX_CODE_CAPACITY, topic, req->ref, NULL,
 				"the server holds as many live exchanges as it is configured to; try again later");
-		return;
+		return NULL;
 	}
 	x = exchange_create(e, now_ms, o->owner, claimer);
 	if(x == NULL){
 		emit_error(e, now_ms, claimer, CX_CODE_INTERNAL, topic, req->ref, NULL, NULL);
-		return;
+		return NULL;
 	}
 	cx_xid_format(x->xid, hex);
 	cx_reply r = {
@@ -916,6 +1007,82 @@ static void offer_matched(cx_engine *e, int64_t now_ms, offer *o, const char *cl
 	r.ref = req->ref;
 	e->emit(e->ctx, x->b, &r);
 	offer_destroy(e, o);
+	return x;
+}
+
+/* Copies of a claim are recognised for as long as a failure window lasts. */
+#define RECENT_MS WINDOW_MS
+
+/*
+ * Remembers claimer's evaluated claim (MAC of its owner and key, its ref)
+ * and the outcome, replacing the claim it remembered before. Best effort:
+ * when max_limiters entries are held or memory runs out, nothing is kept,
+ * and a copy of this claim would be evaluated as a new claim.
+ */
+static void recent_note(cx_engine *e, int64_t now_ms, const char *claimer, const unsigned char mac[CX_MAC_LEN],
+		const char *ref, uint8_t outcome, const unsigned char *xid)
+{
+	recent *r = recent_find(e, claimer);
+
+	if(r == NULL){
+		if(!room_for(e, now_ms, &e->recents, e->lim.max_limiters)){
+			return;
+		}
+		r = calloc(1, sizeof(*r));
+		if(r == NULL){
+			return;
+		}
+		memcpy(r->claimer, claimer, strlen(claimer) + 1);
+		r->timer.kind = TIMER_RECENT;
+		r->timer.idx = CX_TIMER_DETACHED;
+		r->timer.due = now_ms + RECENT_MS;
+		if(cx_theap_push(&e->timers, &r->timer) != 0){
+			free(r);
+			return;
+		}
+		cx_htab_insert(&e->recents, &r->hn, hash_str(e, claimer));
+	}else{
+		r->timer.due = now_ms + RECENT_MS;
+		cx_theap_update(&e->timers, &r->timer);
+	}
+	r->outcome = outcome;
+	memcpy(r->mac, mac, CX_MAC_LEN);
+	memcpy(r->ref, ref, sizeof(r->ref));
+	r->ref[CX_REF_MAX] = '\0';
+	if(xid != NULL){
+		memcpy(r->xid, xid, XID_LEN);
+	}else{
+		memset(r->xid, 0, XID_LEN);
+	}
+}
+
+/*
+ * A copy of the claim r remembers: answered as that claim was, neither
+ * evaluated nor counted. A match is sent again to the claimer alone while
+ * its exchange lives (the owner heard of it once); after that, or after a
+ * no-match, the answer is no-match.
+ */
+static void claim_repeat(cx_engine *e, int64_t now_ms, const recent *r, const char *claimer,
+		const cx_claim_req *req, const char *topic)
+{
+	e->counters.claims_repeated++;
+	if(r->outcome == RECENT_MATCH){
+		exchange *x = exchange_live(e, now_ms, r->xid);
+		if(x != NULL && strcmp(x->b, claimer) == 0){
+			char hex[CX_XID_HEX + 1];
+			cx_xid_format(x->xid, hex);
+			cx_reply m = {
+				.type = CX_REPLY_MATCH,
+				.xid = hex,
+				.peer = x->a,
+				.expires_in = seconds_until(now_ms, x->timer.due),
+				.ref = req->ref,
+			};
+			e->emit(e->ctx, claimer, &m);
+			return;
+		}
+	}
+	emit_error(e, now_ms, claimer, CX_CODE_NO_MATCH, topic, req->ref, NULL, NULL);
 }
 
 void cx_engine_claim(cx_engine *e, int64_t now_ms, const char *claimer, const char *owner,
@@ -929,12 +1096,32 @@ void cx_engine_claim_from(cx_engine *e, int64_t now_ms, const char *claimer, con
 {
 	unsigned char mac[CX_MAC_LEN];
 	char addr[CX_ADDR_MAX + 1];
+	bool have_mac = false, matched;
 	uint32_t retry;
 	cx_code code;
+	recent *last;
+	exchange *x;
 	offer *o;
 
 	if(!sender_valid(claimer) || owner == NULL){
 		return;
+	}
+	/*
+	 * A copy of the last claim is answered first, as the claim was, also
+	 * when a limit has been reached since: the MAC is computed only when
+	 * the ref matches, so refused floods stay cheap.
+	 */
+	last = recent_find(e, claimer);
+	if(last != NULL && last->timer.due > now_ms && strcmp(last->ref, req->ref) == 0){
+		if(cx_mac_compute(e->mac, owner, req->key, mac) != 0){
+			emit_error(e, now_ms, claimer, CX_CODE_INTERNAL, topic, req->ref, NULL, NULL);
+			goto cleanup;
+		}
+		have_mac = true;
+		if(cx_ct_equal(mac, last->mac, CX_MAC_LEN)){
+			claim_repeat(e, now_ms, last, claimer, req, topic);
+			goto cleanup;
+		}
 	}
 	cx_address_key(address, addr);
 	retry = rate_limited_for(e, now_ms, claimer, addr);
@@ -948,44 +1135,54 @@ void cx_engine_claim_from(cx_engine *e, int64_t now_ms, const char *claimer, con
 		};
 		e->counters.claims_rate_limited++;
 		emit_error_reply(e, now_ms, claimer, &r);
-		return;
+		goto cleanup;
 	}
 	if(req->from[0] != '\0' && strcmp(req->from, claimer) != 0){
 		emit_error(e, now_ms, claimer, CX_CODE_BAD_REQUEST, topic, req->ref, NULL,
 				"from is not the sender's terminal ID");
-		return;
+		goto cleanup;
 	}
 	if(strcmp(claimer, owner) == 0){
 		emit_error(e, now_ms, claimer, CX_CODE_SELF_CLAIM, topic, req->ref, NULL, NULL);
-		return;
+		goto cleanup;
 	}
 	code = prepare_counting(e, now_ms, claimer, addr);
 	if(code == CX_CODE_CAPACITY){
 		e->counters.capacity_limiters++;
 		emit_error(e, now_ms, claimer, code, topic, req->ref, NULL,
 				"the server tracks as many failing claimers as it is configured to; try again later");
-		return;
+		goto cleanup;
 	}
 	if(code != CX_CODE_NONE){
 		emit_error(e, now_ms, claimer, code, topic, req->ref, NULL, NULL);
-		return;
+		goto cleanup;
 	}
-	/* MAC first, so that a missing offer costs the same work as a wrong key. */
-	if(cx_mac_compute(e->mac, owner, req->key, mac) != 0){
+	/*
+	 * From here on a missing offer costs the same work as a wrong key, so
+	 * that no-match cannot tell whether an offer exists: the MAC is always
+	 * computed and compared (against a random one when there is no offer),
+	 * and the claimer is answered before the owner's notice is even built.
+	 */
+	if(!have_mac && cx_mac_compute(e->mac, owner, req->key, mac) != 0){
 		emit_error(e, now_ms, claimer, CX_CODE_INTERNAL, topic, req->ref, NULL, NULL);
 		goto cleanup;
 	}
 	e->counters.claims_evaluated++;
 	o = offer_live(e, now_ms, owner);
-	if(o != NULL && cx_ct_equal(mac, o->mac, CX_MAC_LEN)){
-		offer_matched(e, now_ms, o, claimer, req, topic);
+	matched = cx_ct_equal(mac, o != NULL ? o->mac : e->dummy_mac, CX_MAC_LEN);
+	if(matched && o != NULL){
+		x = offer_matched(e, now_ms, o, claimer, req, topic);
+		if(x != NULL){
+			recent_note(e, now_ms, claimer, mac, req->ref, RECENT_MATCH, x->xid);
+		}
 		goto cleanup;
-	}
-	if(o != NULL){
-		offer_wrong_key(e, o);
 	}
 	count_failure(e, now_ms, claimer, addr);
 	emit_error(e, now_ms, claimer, CX_CODE_NO_MATCH, topic, req->ref, NULL, NULL);
+	if(o != NULL){
+		offer_wrong_key(e, o);
+	}
+	recent_note(e, now_ms, claimer, mac, req->ref, RECENT_NO_MATCH, NULL);
 
 cleanup:
 	cx_wipe(mac, sizeof(mac));
