@@ -21,10 +21,13 @@
 #include <cmocka.h>
 
 #include <inttypes.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1155,6 +1158,252 @@ static void test_claim_resent_after_reconnect(void **state)
 	assert_int_equal(st.repeated, 2);
 }
 
+/* ---- a raw MQTT 3.1.1 connection, for packets libmosquitto does not send ---- */
+
+#define RAW_MAX 4096
+
+typedef struct {
+	int fd;
+	unsigned char type;       /* of the last packet read: its first byte */
+	unsigned char body[RAW_MAX];
+	size_t len;
+	cx_reply_msg replies[8];  /* PUBLISH packets received (QoS 0), decoded */
+	size_t nreplies;
+} raw;
+
+static void raw_write(raw *r, const unsigned char *p, size_t n)
+{
+	while(n > 0){
+		ssize_t w = write(r->fd, p, n);
+		assert_true(w > 0);
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Writes a packet: first byte, remaining length, body. */
+static void raw_packet(raw *r, unsigned char first, const unsigned char *body, size_t n)
+{
+	unsigned char head[5];
+	size_t h = 0, rem = n;
+
+	head[h++] = first;
+	do{
+		head[h] = (unsigned char)(rem % 128);
+		rem /= 128;
+		head[h++] |= rem > 0 ? 0x80 : 0;
+	}while(rem > 0);
+	raw_write(r, head, h);
+	raw_write(r, body, n);
+}
+
+static size_t put_str(unsigned char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	p[0] = (unsigned char)(n >> 8);
+	p[1] = (unsigned char)n;
+	memcpy(p + 2, s, n);
+	return n + 2;
+}
+
+static bool raw_read_full(raw *r, unsigned char *p, size_t n, long long deadline)
+{
+	while(n > 0){
+		struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
+		int left = (int)(deadline - cxb_now_ms());
+		ssize_t got;
+
+		if(left <= 0 || poll(&pfd, 1, left) <= 0){
+			return false;
+		}
+		got = read(r->fd, p, n);
+		if(got <= 0){
+			return false;
+		}
+		p += got;
+		n -= (size_t)got;
+	}
+	return true;
+}
+
+/*
+ * Reads packets until one whose first byte is want arrives within
+ * timeout_ms (true), decoding every PUBLISH on the way into r->replies.
+ * want 0: read until the time is up, and return true.
+ */
+static bool raw_until(raw *r, unsigned char want, int timeout_ms)
+{
+	long long deadline = cxb_now_ms() + timeout_ms;
+
+	for(;;){
+		unsigned char b;
+		size_t rem = 0, mult = 1;
+
+		if(!raw_read_full(r, &r->type, 1, deadline)){
+			return want == 0;
+		}
+		do{
+			assert_true(raw_read_full(r, &b, 1, deadline));
+			rem += (size_t)(b & 0x7f) * mult;
+			mult *= 128;
+		}while(b & 0x80);
+		assert_true(rem <= RAW_MAX);
+		assert_true(raw_read_full(r, r->body, rem, deadline));
+		r->len = rem;
+		if((r->type & 0xf0) == 0x30 && r->nreplies < 8){
+			size_t tl = (size_t)r->body[0] << 8 | r->body[1];
+			const char *why = NULL;
+			cx_reply_msg *m = &r->replies[r->nreplies++];
+
+			assert_true(2 + tl <= rem);
+			memset(m, 0, sizeof(*m));
+			assert_int_equal(cx_reply_decode((const char *)r->body + 2 + tl, rem - 2 - tl, m, &why), CX_CODE_NONE);
+		}
+		if(want != 0 && r->type == want){
+			return true;
+		}
+	}
+}
+
+/* Connects account i of the fixture (clean session, client ID = terminal ID) and subscribes at QoS 0. */
+static void raw_open(fx *f, raw *r, size_t i)
+{
+	struct sockaddr_in sa;
+	unsigned char body[256], topic[64];
+	size_t n = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(r->fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)f->b.port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(r->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	n += put_str(body + n, "MQTT");
+	body[n++] = 4;    /* 3.1.1 */
+	body[n++] = 0xc2; /* username, password, clean session */
+	body[n++] = 0;
+	body[n++] = 60;   /* keepalive */
+	n += put_str(body + n, f->ids[i]);
+	n += put_str(body + n, f->ids[i]);
+	n += put_str(body + n, f->passwords[i]);
+	raw_packet(r, 0x10, body, n);
+	assert_true(raw_until(r, 0x20, WAIT_MS));
+	assert_int_equal(r->len, 2);
+	assert_int_equal(r->body[1], 0);
+	snprintf((char *)topic, sizeof(topic), "reply/%s", f->ids[i]);
+	n = 0;
+	body[n++] = 0;
+	body[n++] = 1;
+	n += put_str(body + n, (const char *)topic);
+	body[n++] = 0;
+	raw_packet(r, 0x82, body, n);
+	assert_true(raw_until(r, 0x90, WAIT_MS));
+}
+
+/* PUBLISH at QoS 2 with packet ID pid, DUP set or not. */
+static void raw_publish_qos2(raw *r, const char *topic, const char *payload, uint16_t pid, bool dup)
+{
+	unsigned char body[512];
+	size_t n = put_str(body, topic), pl = strlen(payload);
+
+	body[n++] = (unsigned char)(pid >> 8);
+	body[n++] = (unsigned char)pid;
+	memcpy(body + n, payload, pl);
+	raw_packet(r, (unsigned char)(0x34 | (dup ? 0x08 : 0)), body, n + pl);
+}
+
+/*
+ * One QoS 2 claim as a client resending it before PUBREL does: PUBLISH,
+ * PUBREC, the same PUBLISH again with DUP and the same packet ID, PUBREC,
+ * PUBREL, PUBCOMP.
+ */
+static void raw_claim_qos2_twice(raw *r, const char *owner, const char *key, const char *ref, uint16_t pid)
+{
+	char topic[128], payload[128];
+	unsigned char pubrel[2] = {(unsigned char)(pid >> 8), (unsigned char)pid};
+
+	snprintf(topic, sizeof(topic), "claim/%s", owner);
+	snprintf(payload, sizeof(payload), "{\"key\":\"%s\",\"ref\":\"%s\"}", key, ref);
+	raw_publish_qos2(r, topic, payload, pid, false);
+	assert_true(raw_until(r, 0x50, WAIT_MS));
+	raw_publish_qos2(r, topic, payload, pid, true);
+	assert_true(raw_until(r, 0x50, WAIT_MS));
+	assert_int_equal(r->body[0] << 8 | r->body[1], pid);
+	raw_packet(r, 0x62, pubrel, 2);
+	assert_true(raw_until(r, 0x70, WAIT_MS));
+}
+
+static void raw_close(raw *r)
+{
+	for(size_t i = 0; i < r->nreplies; i++){
+		cx_reply_msg_clear(&r->replies[i]);
+	}
+	if(r->fd >= 0){
+		close(r->fd);
+	}
+	r->fd = -1;
+}
+
+/*
+ * Mosquitto 2.0.11 hands a QoS 2 PUBLISH resent with DUP and the same packet
+ * ID before PUBREL to the plugin again (its duplicate check comes after the
+ * MESSAGE event). The copy is answered like the first, neither evaluated
+ * nor counted: one failure and one attempt for a wrong key, one match for
+ * the owner for the right one.
+ */
+static void test_qos2_duplicate(void **state)
+{
+	fx *f = *state;
+	raw r;
+	cl *a;
+	char key[7], wrong[7];
+	cx_reply_msg m;
+	stats st;
+
+	fx_start(f, "plugin_opt_stats_interval 1\n", NULL);
+	a = terminal(f, 100, NULL);
+	random_key(f, key);
+	snprintf(wrong, sizeof(wrong), "%06u", (unsigned)(strtoul(key, NULL, 10) + 1) % 1000000u);
+	offer(a, key, "ra");
+	raw_open(f, &r, 101);
+
+	raw_claim_qos2_twice(&r, a->id, wrong, "q1", 7);
+	assert_true(raw_until(&r, 0, 300 * slowdown));
+	assert_int_equal(r.nreplies, 2);
+	for(size_t i = 0; i < 2; i++){
+		assert_int_equal(r.replies[i].type, CX_REPLY_ERROR);
+		assert_int_equal(r.replies[i].code, CX_CODE_NO_MATCH);
+		assert_string_equal(r.replies[i].ref, "q1");
+	}
+	expect_type(a, &m, CX_REPLY_ATTEMPT);
+	assert_int_equal(m.attempts_left, 2);
+	cx_reply_msg_clear(&m);
+
+	raw_claim_qos2_twice(&r, a->id, key, "q2", 8);
+	assert_true(raw_until(&r, 0, 300 * slowdown));
+	assert_int_equal(r.nreplies, 4);
+	for(size_t i = 2; i < 4; i++){
+		assert_int_equal(r.replies[i].type, CX_REPLY_MATCH);
+		assert_string_equal(r.replies[i].ref, "q2");
+		assert_string_equal(r.replies[i].peer, a->id);
+	}
+	assert_string_equal(r.replies[2].xid, r.replies[3].xid);
+	expect_type(a, &m, CX_REPLY_MATCH);
+	assert_string_equal(m.xid, r.replies[2].xid);
+	cx_reply_msg_clear(&m);
+	pump(f, 200);
+	assert_int_equal(a->qlen, 0);
+
+	fresh_stats(f, &st);
+	assert_int_equal(st.evaluated, 2);
+	assert_int_equal(st.failed, 1);
+	assert_int_equal(st.repeated, 2);
+	raw_close(&r);
+}
+
 /* ---- floods ---- */
 
 struct flood {
@@ -1671,6 +1920,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_brute_force_total, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_address, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_resent_after_reconnect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_qos2_duplicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flood_every_topic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flood_oversized, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flood_offer_replacement, setup, teardown),
