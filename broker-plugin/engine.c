@@ -131,6 +131,19 @@ typedef struct {
 	char claimer[CX_ID_MAX + 1];
 } recent;
 
+/*
+ * An owner's notice of a wrong key (attempt, or revoked for attempts),
+ * held back until the claimer's answer has left (cx_engine_defer_notices).
+ */
+typedef struct {
+	uint64_t tick;                  /* the engine's tick count when it was held */
+	int64_t due;                    /* not emitted before this time */
+	uint8_t type;                   /* CX_REPLY_ATTEMPT or CX_REPLY_REVOKED */
+	uint8_t attempts_left;
+	char ref[CX_REF_MAX + 1];
+	char owner[CX_ID_MAX + 1];
+} notice;
+
 /* Which spare limiter entry (struct cx_engine's spare[]) serves which table. */
 enum {
 	SPARE_CLAIMER,
@@ -160,6 +173,10 @@ struct cx_engine {
 	cx_engine_stats counters; /* only the counter fields are used */
 	/* Compared against when a claim names no live offer, so both paths do the same work. */
 	unsigned char dummy_mac[CX_MAC_LEN];
+	bool defer;          /* owners' wrong-key notices wait for the second tick */
+	uint64_t ticks;      /* cx_engine_tick calls so far */
+	notice *held;        /* held notices, in order; malloc'ed */
+	size_t nheld, held_cap;
 };
 
 #if CX_ADDR_MAX != CX_ID_MAX
@@ -520,9 +537,20 @@ static size_t expire_due(cx_engine *e, int64_t now_ms, size_t budget)
 	return done;
 }
 
+static void notices_release(cx_engine *e, int64_t now_ms);
+
+void cx_engine_defer_notices(cx_engine *e, bool defer)
+{
+	e->defer = defer;
+}
+
 size_t cx_engine_tick(cx_engine *e, int64_t now_ms, size_t budget)
 {
-	size_t done = expire_due(e, now_ms, budget);
+	size_t done;
+
+	e->ticks++;
+	notices_release(e, now_ms);
+	done = expire_due(e, now_ms, budget);
 
 	/*
 	 * Tables grow a few entries per insert; the ticks also finish a
@@ -647,6 +675,10 @@ void cx_engine_free(cx_engine *e)
 	cx_htab_free(&e->addr_limiters, free_limiter_node, NULL);
 	cx_htab_free(&e->errwins, free_errwin_node, NULL);
 	cx_htab_free(&e->recents, free_recent_node, NULL);
+	if(e->held != NULL){
+		cx_wipe(e->held, e->held_cap * sizeof(*e->held));
+		free(e->held);
+	}
 	for(size_t i = 0; i < NSPARES; i++){
 		free(e->spare[i]);
 	}
@@ -971,16 +1003,79 @@ static exchange *exchange_create(cx_engine *e, int64_t now_ms, const char *a, co
 	return x;
 }
 
+/* Emits the owner's notice n. */
+static void notice_emit(cx_engine *e, const notice *n)
+{
+	cx_reply r = {.type = (cx_reply_type)n->type, .attempts_left = n->attempts_left, .ref = n->ref};
+
+	if(n->type == CX_REPLY_REVOKED){
+		r.reason = "attempts";
+	}
+	e->emit(e->ctx, n->owner, &r);
+}
+
+/*
+ * Tells the owner of o about a wrong key: at once, or, deferring, held
+ * until the second tick from now and NOTICE_DELAY_MS, when the claimer's
+ * answer has surely left the broker and reached the claimer (emitted in the
+ * same callback, the two would be written in the same round, in no set
+ * order, and the owner's, which can go to several connections, would delay
+ * the claimer's; emitted right after it, it would still keep the broker
+ * busy while the claimer's answer is on its way). Emitted at once when it
+ * cannot be held (memory).
+ */
+#define NOTICE_DELAY_MS 10
+
+static void notice_owner(cx_engine *e, int64_t now_ms, const offer *o, cx_reply_type type)
+{
+	notice n;
+
+	memset(&n, 0, sizeof(n));
+	n.tick = e->ticks;
+	n.due = now_ms + NOTICE_DELAY_MS;
+	n.type = (uint8_t)type;
+	n.attempts_left = o->attempts_left;
+	memcpy(n.ref, o->ref, sizeof(n.ref));
+	memcpy(n.owner, o->owner, strlen(o->owner) + 1);
+	if(e->defer && e->nheld == e->held_cap){
+		size_t cap = e->held_cap ? 2 * e->held_cap : 64;
+		notice *grown = realloc(e->held, cap * sizeof(*grown));
+		if(grown != NULL){
+			e->held = grown;
+			e->held_cap = cap;
+		}
+	}
+	if(e->defer && e->nheld < e->held_cap){
+		e->held[e->nheld++] = n;
+		return;
+	}
+	notice_emit(e, &n);
+}
+
+/* Emits the held notices that have waited for a tick past the one they were held in, and long enough. */
+static void notices_release(cx_engine *e, int64_t now_ms)
+{
+	size_t done = 0;
+
+	while(done < e->nheld && e->held[done].tick + 1 < e->ticks && e->held[done].due <= now_ms){
+		notice_emit(e, &e->held[done]);
+		done++;
+	}
+	if(done > 0){
+		memmove(e->held, e->held + done, (e->nheld - done) * sizeof(*e->held));
+		e->nheld -= done;
+	}
+}
+
 /* A wrong key against live offer o: one attempt gone, and the owner is told. */
-static void offer_wrong_key(cx_engine *e, offer *o)
+static void offer_wrong_key(cx_engine *e, int64_t now_ms, offer *o)
 {
 	o->attempts_left--;
 	if(o->attempts_left > 0){
-		cx_reply r = {.type = CX_REPLY_ATTEMPT, .attempts_left = o->attempts_left, .ref = o->ref};
-		e->emit(e->ctx, o->owner, &r);
+		notice_owner(e, now_ms, o, CX_REPLY_ATTEMPT);
 		return;
 	}
-	emit_revoked(e, o, "attempts");
+	notice_owner(e, now_ms, o, CX_REPLY_REVOKED);
 	offer_destroy(e, o);
 }
 
@@ -1189,7 +1284,7 @@ void cx_engine_claim_from(cx_engine *e, int64_t now_ms, const char *claimer, con
 	count_failure(e, now_ms, claimer, addr);
 	emit_error(e, now_ms, claimer, CX_CODE_NO_MATCH, topic, req->ref, NULL, NULL);
 	if(o != NULL){
-		offer_wrong_key(e, o);
+		offer_wrong_key(e, now_ms, o);
 	}
 	recent_note(e, now_ms, claimer, mac, req->ref, RECENT_NO_MATCH, NULL);
 

@@ -183,10 +183,23 @@ bool cx_engine_error(cx_engine *e, int64_t now_ms, const char *to, cx_code code,
 		const char *message, const char *ref, const char *xid);
 
 /*
+ * With defer set, an owner's notice of a wrong key (attempt, or revoked
+ * with reason attempts) is held and emitted by the second cx_engine_tick
+ * after the claim, instead of right after the claimer's no-match. In a
+ * broker that writes every reply of one round in no set order, that keeps
+ * the owner's notice from delaying the claimer's answer, which would tell
+ * the claimer that an offer exists. Off when the engine is created (the
+ * notice follows the answer at once). Cannot fail; a notice that cannot be
+ * held (memory) is emitted at once.
+ */
+void cx_engine_defer_notices(cx_engine *e, bool defer);
+
+/*
  * Expires at most budget timers that are due at now_ms (offers: "expired"
  * with offer true to the owner; exchanges: "expired" with the xid to both
- * parties; rate-limit windows are dropped silently). Returns how many timers
- * it handled; call again when it returns budget. Also drops the error-reply
+ * parties; rate-limit windows are dropped silently), after emitting the
+ * owners' notices held long enough (cx_engine_defer_notices). Returns how
+ * many timers it handled; call again when it returns budget. Also drops the error-reply
  * windows of a second that has passed, and moves a bounded number of entries
  * (256 per table) of a table that is growing (neither counted in the result).
  */

@@ -114,6 +114,8 @@ PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void 
 		rc = MOSQ_ERR_UNKNOWN;
 		goto cleanup;
 	}
+	/* Mosquitto writes the replies of one round in no set order: the owner's notice waits a round. */
+	cx_engine_defer_notices(data->engine, true);
 
 	for(size_t i = 0; i < NCALLBACKS; i++){
 		rc = mosquitto_callback_register(identifier, callbacks[i].event, callbacks[i].cb, NULL, data);

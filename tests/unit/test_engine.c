@@ -1896,6 +1896,42 @@ static void test_claim_copy_match(void **state)
 	assert_int_equal(st.limiters, 0);
 }
 
+/*
+ * Deferring (as the plugin does), the owner's notices of wrong keys wait for
+ * the second tick and 10 ms, in order, the claimer's answers going first.
+ */
+static void test_owner_notices_deferred(void **state)
+{
+	fx *f = *state;
+
+	cx_engine_defer_notices(f->e, true);
+	do_offer(f, T0, "A", "483920", 600, "ra");
+	expect_offer(f, "A", 600, "ra");
+	do_claim(f, T0, "B", "A", "000000", "", "b1");
+	do_claim(f, T0, "C", "A", "000001", "", "c1");
+	do_claim(f, T0, "D", "A", "000002", "", "d1");
+	expect_error(f, "B", CX_CODE_NO_MATCH, "claim/A", "b1");
+	expect_error(f, "C", CX_CODE_NO_MATCH, "claim/A", "c1");
+	expect_error(f, "D", CX_CODE_NO_MATCH, "claim/A", "d1");
+	expect_none(f);
+	/* The offer burned at once: the right key no longer matches, before any notice. */
+	do_claim(f, T0, "E", "A", "483920", "", "e1");
+	expect_error(f, "E", CX_CODE_NO_MATCH, "claim/A", "e1");
+	/* The first tick: the notices wait for the second, and for 10 ms. */
+	assert_int_equal(cx_engine_tick(f->e, T0 + 1, 10), 0);
+	expect_none(f);
+	/* The second tick, but too early. */
+	assert_int_equal(cx_engine_tick(f->e, T0 + 5, 10), 0);
+	expect_none(f);
+	assert_int_equal(cx_engine_tick(f->e, T0 + 10, 10), 0);
+	expect_attempt(f, "A", 2, "ra");
+	expect_attempt(f, "A", 1, "ra");
+	expect_revoked(f, "A", "attempts", "ra");
+	expect_none(f);
+	assert_int_equal(cx_engine_tick(f->e, T0 + 20, 10), 0);
+	expect_none(f);
+}
+
 /* No-match is answered to the claimer before the owner hears of the attempt. */
 static void test_no_match_claimer_first(void **state)
 {
@@ -2143,6 +2179,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_claim_copy_no_match, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_copy_match, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_match_claimer_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_owner_notices_deferred, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_limiters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_match_leaves_no_limiter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_budget, setup, teardown),
