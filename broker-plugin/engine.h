@@ -132,7 +132,8 @@ void cx_engine_offer(cx_engine *e, int64_t now_ms, const char *owner, const cx_o
  * an error: bad-request (from present and not claimer), self-claim,
  * rate-limited (with retry_after), no-match (no offer, expired, used, wrong
  * key: indistinguishable), capacity. On a wrong key against a live offer,
- * emits "attempt" to the owner, or "revoked"/"attempts" when none is left.
+ * emits "attempt" to the owner, or "revoked"/"attempts" when none is left,
+ * after the claimer's no-match (or later: cx_engine_defer_notices).
  * Every no-match counts against claimer's failures in the current window.
  * On a match the offer is consumed and both get "match".
  * Same as cx_engine_claim_from with no address.
