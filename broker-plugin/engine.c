@@ -1025,6 +1025,12 @@ static void notice_emit(cx_engine *e, const notice *n)
  * cannot be held (memory).
  */
 #define NOTICE_DELAY_MS 10
+/*
+ * Held this long, a notice goes with the next request even without ticks
+ * (Mosquitto 2.0.11 never calls TICK with per_listener_settings true), so
+ * that the held notices stay few.
+ */
+#define NOTICE_LATE_MS 250
 
 static void notice_owner(cx_engine *e, int64_t now_ms, const offer *o, cx_reply_type type)
 {
@@ -1052,12 +1058,16 @@ static void notice_owner(cx_engine *e, int64_t now_ms, const offer *o, cx_reply_
 	notice_emit(e, &n);
 }
 
-/* Emits the held notices that have waited for a tick past the one they were held in, and long enough. */
+/*
+ * Emits the held notices, oldest first, that have waited for a tick past
+ * the one they were held in and NOTICE_DELAY_MS, or NOTICE_LATE_MS.
+ */
 static void notices_release(cx_engine *e, int64_t now_ms)
 {
 	size_t done = 0;
 
-	while(done < e->nheld && e->held[done].tick + 1 < e->ticks && e->held[done].due <= now_ms){
+	while(done < e->nheld && ((e->held[done].tick + 1 < e->ticks && e->held[done].due <= now_ms)
+			|| e->held[done].due + NOTICE_LATE_MS <= now_ms)){
 		notice_emit(e, &e->held[done]);
 		done++;
 	}
@@ -1213,6 +1223,9 @@ void cx_engine_claim_from(cx_engine *e, int64_t now_ms, const char *claimer, con
 
 	if(!sender_valid(claimer) || owner == NULL){
 		return;
+	}
+	if(e->nheld > 0){
+		notices_release(e, now_ms);
 	}
 	/*
 	 * A copy of the last claim is answered first, as the claim was, also

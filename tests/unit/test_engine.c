@@ -1930,6 +1930,18 @@ static void test_owner_notices_deferred(void **state)
 	expect_none(f);
 	assert_int_equal(cx_engine_tick(f->e, T0 + 20, 10), 0);
 	expect_none(f);
+	/* Without ticks, a held notice goes with the next claim once it is late. */
+	do_offer(f, T0 + 30, "A", "483920", 600, "ra2");
+	expect_offer(f, "A", 600, "ra2");
+	do_claim(f, T0 + 30, "B", "A", "000003", "", "b2");
+	expect_error(f, "B", CX_CODE_NO_MATCH, "claim/A", "b2");
+	do_claim(f, T0 + 289, "C", "X", "000004", "", "c2");
+	expect_error(f, "C", CX_CODE_NO_MATCH, "claim/X", "c2");
+	expect_none(f);
+	do_claim(f, T0 + 290, "C", "X", "000005", "", "c3");
+	expect_attempt(f, "A", 2, "ra2");
+	expect_error(f, "C", CX_CODE_NO_MATCH, "claim/X", "c3");
+	expect_none(f);
 }
 
 /* No-match is answered to the claimer before the owner hears of the attempt. */
