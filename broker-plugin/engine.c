@@ -3,7 +3,8 @@
  *
  * State lives in keyed hash tables (offers by owner ID, exchanges by raw
  * 16-byte exchange ID, failure windows by claimer ID and by source address,
- * error-reply windows by terminal ID) whose entries embed their table link
+ * error-reply windows by terminal ID, each claimer's last claim by claimer
+ * ID) whose entries embed their table link
  * and, but for the error windows, their timer, and in one min-heap holding
  * every timer. Each request therefore costs O(1) expected table work plus
  * O(log n) heap work, whatever the number of pending offers.
