@@ -3,7 +3,8 @@
  *
  * State lives in keyed hash tables (offers by owner ID, exchanges by raw
  * 16-byte exchange ID, failure windows by claimer ID and by source address,
- * error-reply windows by terminal ID) whose entries embed their table link
+ * error-reply windows by terminal ID, each claimer's last claim by claimer
+ * ID) whose entries embed their table link
  * and, but for the error windows, their timer, and in one min-heap holding
  * every timer. Each request therefore costs O(1) expected table work plus
  * O(log n) heap work, whatever the number of pending offers.
@@ -43,7 +44,6 @@
 #include "engine_table.h"
 #include "ids.h"
 
-#define SECRET_LEN 32
 #define XID_LEN 16
 /* Every failure window: fixed, from the first failure it counts. */
 #define WINDOW_MS 60000
@@ -62,13 +62,16 @@
 /* Fresh exchange IDs drawn when one collides with a live exchange. */
 #define XID_TRIES 4
 
+_Static_assert(CX_MAC_LEN == 2 * sizeof(uint64_t), "key_mac writes two SipHash outputs");
+
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 enum timer_kind {
 	TIMER_OFFER = 1,
 	TIMER_EXCHANGE,
 	TIMER_LIMITER,     /* a claimer's failure window */
-	TIMER_ADDR_LIMITER /* a source address's failure window */
+	TIMER_ADDR_LIMITER, /* a source address's failure window */
+	TIMER_RECENT       /* a claimer's last evaluated claim, kept to recognise a copy */
 };
 
 /* A pending offer. Members ordered so the struct packs into 128 bytes. */
@@ -76,7 +79,7 @@ typedef struct {
 	cx_hnode hn;
 	cx_timer timer;                 /* due = expiry */
 	uint8_t attempts_left;          /* >= 1 while held (attempts is at most 100) */
-	unsigned char mac[CX_MAC_LEN];  /* cx_mac_compute(engine's key, owner, key); never the key */
+	unsigned char mac[CX_MAC_LEN];  /* key_mac(owner, key); never the key */
 	char ref[CX_REF_MAX + 1];
 	char owner[CX_ID_MAX + 1];
 } offer;
@@ -111,6 +114,39 @@ typedef struct {
 	char id[CX_ID_MAX + 1];
 } errwin;
 
+/*
+ * What a claimer last claimed and how it was answered, so that a copy of
+ * that claim (a QoS 2 PUBLISH resent with DUP before PUBREL, which reaches
+ * the plugin again; a claim resent after a reconnect) is answered the same
+ * way without being evaluated or counted a second time. The MAC binds the
+ * owner and the key, so a copy is the same ref and the same MAC.
+ */
+#define RECENT_NO_MATCH 1u
+#define RECENT_MATCH 2u
+
+typedef struct {
+	cx_hnode hn;
+	cx_timer timer;                 /* due = when a copy is no longer recognised */
+	uint8_t outcome;                /* RECENT_NO_MATCH, RECENT_MATCH */
+	unsigned char mac[CX_MAC_LEN];  /* of the claim's owner and key; never the key */
+	unsigned char xid[XID_LEN];     /* RECENT_MATCH: the exchange it opened */
+	char ref[CX_REF_MAX + 1];
+	char claimer[CX_ID_MAX + 1];
+} recent;
+
+/*
+ * An owner's notice of a wrong key (attempt, or revoked for attempts),
+ * held back until the claimer's answer has left (cx_engine_defer_notices).
+ */
+typedef struct {
+	uint64_t tick;                  /* the engine's tick count when it was held */
+	int64_t due;                    /* not emitted before this time */
+	uint8_t type;                   /* CX_REPLY_ATTEMPT or CX_REPLY_REVOKED */
+	uint8_t attempts_left;
+	char ref[CX_REF_MAX + 1];
+	char owner[CX_ID_MAX + 1];
+} notice;
+
 /* Which spare limiter entry (struct cx_engine's spare[]) serves which table. */
 enum {
 	SPARE_CLAIMER,
@@ -123,13 +159,14 @@ struct cx_engine {
 	cx_emit_fn emit;
 	void *ctx;
 	cx_rng *rng;
-	cx_mac *mac;                          /* keyed once with a random secret, for instant keys */
+	unsigned char mkey[2][CX_SIPHASH_KEY_LEN]; /* random keys of key_mac, for instant keys */
 	unsigned char hkey[CX_SIPHASH_KEY_LEN]; /* hash-table key */
 	cx_htab offers;
 	cx_htab exchanges;
 	cx_htab limiters;      /* by claimer ID */
 	cx_htab addr_limiters; /* by address key */
 	cx_htab errwins;       /* by terminal ID, for err_second only */
+	cx_htab recents;       /* by claimer ID */
 	cx_theap timers;
 	limiter *spare[NSPARES]; /* secured before a claim is evaluated; see prepare_counting */
 	int64_t err_second;      /* the clock second errwins counts */
@@ -137,6 +174,12 @@ struct cx_engine {
 	int64_t total_due;
 	uint32_t total_failures;
 	cx_engine_stats counters; /* only the counter fields are used */
+	/* Compared against when a claim names no live offer, so both paths do the same work. */
+	unsigned char dummy_mac[CX_MAC_LEN];
+	bool defer;          /* owners' wrong-key notices wait for the second tick */
+	uint64_t ticks;      /* cx_engine_tick calls so far */
+	notice *held;        /* held notices, in order; malloc'ed */
+	size_t nheld, held_cap;
 };
 
 #if CX_ADDR_MAX != CX_ID_MAX
@@ -255,6 +298,16 @@ static bool errwin_eq(const cx_hnode *n, const void *key)
 	return strcmp(CONTAINER(n, errwin, hn)->id, key) == 0;
 }
 
+static uint64_t recent_hash(const cx_hnode *n, const void *ctx)
+{
+	return hash_str(ctx, CONTAINER(n, recent, hn)->claimer);
+}
+
+static bool recent_eq(const cx_hnode *n, const void *key)
+{
+	return strcmp(CONTAINER(n, recent, hn)->claimer, key) == 0;
+}
+
 static offer *offer_find(const cx_engine *e, const char *owner)
 {
 	cx_hnode *n = cx_htab_find(&e->offers, hash_str(e, owner), offer_eq, owner);
@@ -277,6 +330,12 @@ static errwin *errwin_find(const cx_engine *e, const char *id)
 {
 	cx_hnode *n = cx_htab_find(&e->errwins, hash_str(e, id), errwin_eq, id);
 	return n ? CONTAINER(n, errwin, hn) : NULL;
+}
+
+static recent *recent_find(const cx_engine *e, const char *claimer)
+{
+	cx_hnode *n = cx_htab_find(&e->recents, hash_str(e, claimer), recent_eq, claimer);
+	return n ? CONTAINER(n, recent, hn) : NULL;
 }
 
 /* The table a limiter lives in, by the kind of its timer. */
@@ -308,6 +367,14 @@ static void limiter_destroy(cx_engine *e, limiter *l)
 	cx_htab_remove(limiter_table(e, l), &l->hn, hash_str(e, l->id));
 	cx_theap_remove(&e->timers, &l->timer);
 	free(l);
+}
+
+static void recent_destroy(cx_engine *e, recent *r)
+{
+	cx_htab_remove(&e->recents, &r->hn, hash_str(e, r->claimer));
+	cx_theap_remove(&e->timers, &r->timer);
+	cx_wipe(r, sizeof(*r));
+	free(r);
 }
 
 /* ---- error budget ---- */
@@ -448,6 +515,9 @@ static void expire_timer(cx_engine *e, cx_timer *t)
 	case TIMER_ADDR_LIMITER:
 		limiter_destroy(e, CONTAINER(t, limiter, timer));
 		break;
+	case TIMER_RECENT:
+		recent_destroy(e, CONTAINER(t, recent, timer));
+		break;
 	default:
 		/* Unreachable: every timer is embedded by one of the kinds above. */
 		cx_theap_remove(&e->timers, t);
@@ -472,9 +542,20 @@ static size_t expire_due(cx_engine *e, int64_t now_ms, size_t budget)
 	return done;
 }
 
+static void notices_release(cx_engine *e, int64_t now_ms);
+
+void cx_engine_defer_notices(cx_engine *e, bool defer)
+{
+	e->defer = defer;
+}
+
 size_t cx_engine_tick(cx_engine *e, int64_t now_ms, size_t budget)
 {
-	size_t done = expire_due(e, now_ms, budget);
+	size_t done;
+
+	e->ticks++;
+	notices_release(e, now_ms);
+	done = expire_due(e, now_ms, budget);
 
 	/*
 	 * Tables grow a few entries per insert; the ticks also finish a
@@ -485,6 +566,7 @@ size_t cx_engine_tick(cx_engine *e, int64_t now_ms, size_t budget)
 	cx_htab_rehash(&e->limiters, TICK_REHASH);
 	cx_htab_rehash(&e->addr_limiters, TICK_REHASH);
 	cx_htab_rehash(&e->errwins, TICK_REHASH);
+	cx_htab_rehash(&e->recents, TICK_REHASH);
 	return done;
 }
 
@@ -537,9 +619,16 @@ static void free_limiter_node(cx_hnode *n, void *arg)
 	free(CONTAINER(n, limiter, hn));
 }
 
+static void free_recent_node(cx_hnode *n, void *arg)
+{
+	(void)arg;
+	recent *r = CONTAINER(n, recent, hn);
+	cx_wipe(r, sizeof(*r));
+	free(r);
+}
+
 cx_engine *cx_engine_new(const cx_limits *lim, cx_emit_fn emit, void *ctx)
 {
-	unsigned char secret[SECRET_LEN];
 	cx_engine *e = NULL;
 
 	if(emit == NULL || cx_limits_check(lim) != NULL){
@@ -557,27 +646,23 @@ cx_engine *cx_engine_new(const cx_limits *lim, cx_emit_fn emit, void *ctx)
 	if(e->rng == NULL){
 		goto cleanup;
 	}
-	if(cx_rng_bytes(e->rng, secret, sizeof(secret)) != 0
-			|| cx_rng_bytes(e->rng, e->hkey, sizeof(e->hkey)) != 0){
-		goto cleanup;
-	}
-	/* The context keeps what it needs of the secret; the secret itself goes. */
-	e->mac = cx_mac_new(secret, sizeof(secret));
-	if(e->mac == NULL){
+	if(cx_rng_bytes(e->rng, e->mkey[0], sizeof(e->mkey[0])) != 0
+			|| cx_rng_bytes(e->rng, e->mkey[1], sizeof(e->mkey[1])) != 0
+			|| cx_rng_bytes(e->rng, e->hkey, sizeof(e->hkey)) != 0
+			|| cx_rng_bytes(e->rng, e->dummy_mac, sizeof(e->dummy_mac)) != 0){
 		goto cleanup;
 	}
 	if(cx_htab_init(&e->offers, offer_hash, e) != 0
 			|| cx_htab_init(&e->exchanges, exchange_hash, e) != 0
 			|| cx_htab_init(&e->limiters, limiter_hash, e) != 0
 			|| cx_htab_init(&e->addr_limiters, limiter_hash, e) != 0
-			|| cx_htab_init(&e->errwins, errwin_hash, e) != 0){
+			|| cx_htab_init(&e->errwins, errwin_hash, e) != 0
+			|| cx_htab_init(&e->recents, recent_hash, e) != 0){
 		goto cleanup;
 	}
-	cx_wipe(secret, sizeof(secret));
 	return e;
 
 cleanup:
-	cx_wipe(secret, sizeof(secret));
 	cx_engine_free(e);
 	return NULL;
 }
@@ -594,12 +679,18 @@ void cx_engine_free(cx_engine *e)
 	cx_htab_free(&e->limiters, free_limiter_node, NULL);
 	cx_htab_free(&e->addr_limiters, free_limiter_node, NULL);
 	cx_htab_free(&e->errwins, free_errwin_node, NULL);
+	cx_htab_free(&e->recents, free_recent_node, NULL);
+	if(e->held != NULL){
+		cx_wipe(e->held, e->held_cap * sizeof(*e->held));
+		free(e->held);
+	}
 	for(size_t i = 0; i < NSPARES; i++){
 		free(e->spare[i]);
 	}
 	cx_rng_free(e->rng);
-	cx_mac_free(e->mac);
+	cx_wipe(e->mkey, sizeof(e->mkey));
 	cx_wipe(e->hkey, sizeof(e->hkey));
+	cx_wipe(e->dummy_mac, sizeof(e->dummy_mac));
 	free(e);
 }
 
@@ -612,10 +703,34 @@ void cx_engine_get_stats(const cx_engine *e, cx_engine_stats *out)
 	out->timers = e->timers.len;
 	out->address_limiters = e->addr_limiters.count;
 	out->error_windows = e->errwins.count;
+	out->recent_claims = e->recents.count;
 	out->total_failures = e->total_open ? e->total_failures : 0;
 }
 
 /* ---- offer ---- */
+
+/*
+ * The MAC an offer keeps instead of its key, and a claim is compared by:
+ * two SipHash-2-4 (a PRF) under independent random keys, over owner, a 0
+ * byte and key, 128 bits in all. Being bound to the owner, a key found for
+ * one offer says nothing about another's. A few hundred instructions, where
+ * HMAC-SHA256 took some 8,800: every claim computes one. Cannot fail.
+ */
+static void key_mac(const cx_engine *e, const char *owner, const char *key, unsigned char out[CX_MAC_LEN])
+{
+	unsigned char in[CX_ID_MAX + 1 + CX_KEY_DIGITS_MAX];
+	size_t olen = strnlen(owner, CX_ID_MAX), klen = strnlen(key, CX_KEY_DIGITS_MAX);
+	uint64_t h[2];
+
+	memcpy(in, owner, olen);
+	in[olen] = 0;
+	memcpy(in + olen + 1, key, klen);
+	h[0] = cx_siphash24(e->mkey[0], in, olen + 1 + klen);
+	h[1] = cx_siphash24(e->mkey[1], in, olen + 1 + klen);
+	memcpy(out, h, CX_MAC_LEN);
+	cx_wipe(in, sizeof(in));
+	cx_wipe(h, sizeof(h));
+}
 
 static bool sender_valid(const char *id)
 {
@@ -676,11 +791,7 @@ void cx_engine_offer(cx_engine *e, int64_t now_ms, const char *owner, const cx_o
 				"ttl is outside the range this server allows");
 		return;
 	}
-	if(cx_mac_compute(e->mac, owner, req->key, mac) != 0){
-		emit_error(e, now_ms, owner, CX_CODE_INTERNAL, topic, req->ref, NULL, NULL);
-		goto cleanup;
-	}
-
+	key_mac(e, owner, req->key, mac);
 	o = offer_live(e, now_ms, owner);
 	if(o != NULL){
 		/* Replace in place: the owner keeps its slot, so no capacity check. */
@@ -730,55 +841,77 @@ bool cx_engine_withdraw(cx_engine *e, int64_t now_ms, const char *owner)
 /* ---- claim ---- */
 
 /*
- * Seconds until the window of key in table t ends when its failures reached
- * max, else 0. A window that has ended is dropped here.
+ * The live window of key in table t, or NULL. A window that has ended is
+ * dropped here.
  */
-static uint32_t limiter_wait(cx_engine *e, int64_t now_ms, cx_htab *t, const char *key, uint32_t max)
+static limiter *limiter_live(cx_engine *e, int64_t now_ms, cx_htab *t, const char *key)
 {
 	limiter *l = limiter_find(e, t, key);
 
-	if(l == NULL){
-		return 0;
-	}
-	if(l->timer.due <= now_ms){
+	if(l != NULL && l->timer.due <= now_ms){
 		limiter_destroy(e, l);
-		return 0;
+		l = NULL;
 	}
-	if(l->failures < max){
-		return 0;
-	}
-	return (uint32_t)((l->timer.due - now_ms + 999) / 1000);
+	return l;
 }
 
-/* The same for the all-claimers window, which has no entry of its own. */
-static uint32_t total_wait(cx_engine *e, int64_t now_ms)
+/* Whole seconds from now_ms until due (at least 1 when due is later). */
+static uint32_t seconds_until(int64_t now_ms, int64_t due)
+{
+	return due > now_ms ? (uint32_t)((due - now_ms + 999) / 1000) : 0;
+}
+
+/* Ends the all-claimers window when its time is over. */
+static void total_roll(cx_engine *e, int64_t now_ms)
 {
 	if(e->total_open && e->total_due <= now_ms){
 		e->total_open = false;
 		e->total_failures = 0;
 	}
-	if(!e->total_open || e->total_failures < e->lim.claim_failures_per_min_total){
-		return 0;
-	}
-	return (uint32_t)((e->total_due - now_ms + 999) / 1000);
 }
 
 /*
  * Seconds until a claim of claimer from address key addr (may be "") would
- * be evaluated: the longest wait among the windows at their limit, 0 when
- * none is.
+ * be evaluated, 0 when it is now. The rule, fair to terminals that share an
+ * address or the server with an attacker:
+ * - a claimer whose own window is at its limit waits for it to end;
+ * - a claimer with failures in its own window waits while its address's or
+ *   the all-claimers window is at its limit (until the first of its own
+ *   window and those ends: then it is evaluated again);
+ * - a claimer without failures in a live window is evaluated even then, so
+ *   an attacker next to it cannot lock it out; each terminal can add at
+ *   most one failure per window this way (it has one at once);
+ * - nobody is evaluated once the all-claimers window holds twice its limit:
+ *   a hard ceiling that many terminals cannot get past one failure each.
  */
 static uint32_t rate_limited_for(cx_engine *e, int64_t now_ms, const char *claimer, const char *addr)
 {
-	uint32_t wait = limiter_wait(e, now_ms, &e->limiters, claimer, e->lim.claim_failures_per_min);
-	uint32_t w;
+	limiter *own = limiter_live(e, now_ms, &e->limiters, claimer);
+	limiter *at = addr[0] != '\0' ? limiter_live(e, now_ms, &e->addr_limiters, addr) : NULL;
+	uint32_t shared = 0, w;
 
-	if(addr[0] != '\0'){
-		w = limiter_wait(e, now_ms, &e->addr_limiters, addr, e->lim.claim_failures_per_min_per_address);
-		wait = w > wait ? w : wait;
+	total_roll(e, now_ms);
+	if(own != NULL && own->failures >= e->lim.claim_failures_per_min){
+		return seconds_until(now_ms, own->timer.due);
 	}
-	w = total_wait(e, now_ms);
-	return w > wait ? w : wait;
+	if(e->total_open && e->total_failures >= 2 * (uint64_t)e->lim.claim_failures_per_min_total){
+		return seconds_until(now_ms, e->total_due);
+	}
+	if(own == NULL){
+		return 0;
+	}
+	if(at != NULL && at->failures >= e->lim.claim_failures_per_min_per_address){
+		shared = seconds_until(now_ms, at->timer.due);
+	}
+	if(e->total_open && e->total_failures >= e->lim.claim_failures_per_min_total){
+		w = seconds_until(now_ms, e->total_due);
+		shared = w > shared ? w : shared;
+	}
+	if(shared == 0){
+		return 0;
+	}
+	w = seconds_until(now_ms, own->timer.due);
+	return w < shared ? w : shared;
 }
 
 /*
@@ -893,21 +1026,98 @@ static exchange *exchange_create(cx_engine *e, int64_t now_ms, const char *a, co
 	return x;
 }
 
+/* Emits the owner's notice n. */
+static void notice_emit(cx_engine *e, const notice *n)
+{
+	cx_reply r = {.type = (cx_reply_type)n->type, .attempts_left = n->attempts_left, .ref = n->ref};
+
+	if(n->type == CX_REPLY_REVOKED){
+		r.reason = "attempts";
+	}
+	e->emit(e->ctx, n->owner, &r);
+}
+
+/*
+ * Tells the owner of o about a wrong key: at once, or, deferring, held
+ * until the second tick from now and NOTICE_DELAY_MS, when the claimer's
+ * answer has surely left the broker and reached the claimer (emitted in the
+ * same callback, the two would be written in the same round, in no set
+ * order, and the owner's, which can go to several connections, would delay
+ * the claimer's; emitted right after it, it would still keep the broker
+ * busy while the claimer's answer is on its way). Emitted at once when it
+ * cannot be held (memory).
+ */
+#define NOTICE_DELAY_MS 10
+/*
+ * Held this long, a notice goes with the next request even without ticks
+ * (Mosquitto 2.0.11 never calls TICK with per_listener_settings true), so
+ * that the held notices stay few.
+ */
+#define NOTICE_LATE_MS 250
+
+static void notice_owner(cx_engine *e, int64_t now_ms, const offer *o, cx_reply_type type)
+{
+	notice n;
+
+	memset(&n, 0, sizeof(n));
+	n.tick = e->ticks;
+	n.due = now_ms + NOTICE_DELAY_MS;
+	n.type = (uint8_t)type;
+	n.attempts_left = o->attempts_left;
+	memcpy(n.ref, o->ref, sizeof(n.ref));
+	memcpy(n.owner, o->owner, strlen(o->owner) + 1);
+	if(e->defer && e->nheld == e->held_cap){
+		size_t cap = e->held_cap ? 2 * e->held_cap : 64;
+		notice *grown = realloc(e->held, cap * sizeof(*grown));
+		if(grown != NULL){
+			e->held = grown;
+			e->held_cap = cap;
+		}
+	}
+	if(e->defer && e->nheld < e->held_cap){
+		e->held[e->nheld++] = n;
+		return;
+	}
+	notice_emit(e, &n);
+}
+
+/*
+ * Emits the held notices, oldest first, that have waited for a tick past
+ * the one they were held in and NOTICE_DELAY_MS, or NOTICE_LATE_MS.
+ */
+static void notices_release(cx_engine *e, int64_t now_ms)
+{
+	size_t done = 0;
+
+	while(done < e->nheld && ((e->held[done].tick + 1 < e->ticks && e->held[done].due <= now_ms)
+			|| e->held[done].due + NOTICE_LATE_MS <= now_ms)){
+		notice_emit(e, &e->held[done]);
+		done++;
+	}
+	if(done > 0){
+		memmove(e->held, e->held + done, (e->nheld - done) * sizeof(*e->held));
+		e->nheld -= done;
+	}
+}
+
 /* A wrong key against live offer o: one attempt gone, and the owner is told. */
-static void offer_wrong_key(cx_engine *e, offer *o)
+static void offer_wrong_key(cx_engine *e, int64_t now_ms, offer *o)
 {
 	o->attempts_left--;
 	if(o->attempts_left > 0){
-		cx_reply r = {.type = CX_REPLY_ATTEMPT, .attempts_left = o->attempts_left, .ref = o->ref};
-		e->emit(e->ctx, o->owner, &r);
+		notice_owner(e, now_ms, o, CX_REPLY_ATTEMPT);
 		return;
 	}
-	emit_revoked(e, o, "attempts");
+	notice_owner(e, now_ms, o, CX_REPLY_REVOKED);
 	offer_destroy(e, o);
 }
 
-/* Key matched offer o: open the exchange, tell both, consume the offer. */
-static void offer_matched(cx_engine *e, int64_t now_ms, offer *o, const char *claimer,
+/*
+ * Key matched offer o: open the exchange, tell both, consume the offer.
+ * Returns the exchange, or NULL when none could be opened (the claimer was
+ * told: capacity or internal; the offer stays).
+ */
+static exchange *offer_matched(cx_engine *e, int64_t now_ms, offer *o, const char *claimer,
 		const cx_claim_req *req, const char *topic)
 {
 	char hex[CX_XID_HEX + 1];
@@ -918,12 +1128,12 @@ static void offer_matched(cx_engine *e, int64_t now_ms, offer *o, const char *cl
 		e->counters.capacity_exchanges++;
 		emit_error(e, now_ms, claimer, CX_CODE_CAPACITY, topic, req->ref, NULL,
 				"the server holds as many live exchanges as it is configured to; try again later");
-		return;
+		return NULL;
 	}
 	x = exchange_create(e, now_ms, o->owner, claimer);
 	if(x == NULL){
 		emit_error(e, now_ms, claimer, CX_CODE_INTERNAL, topic, req->ref, NULL, NULL);
-		return;
+		return NULL;
 	}
 	cx_xid_format(x->xid, hex);
 	x->sealed = req->commit[0] != '\0';
@@ -941,6 +1151,82 @@ static void offer_matched(cx_engine *e, int64_t now_ms, offer *o, const char *cl
 	r.commit = NULL;
 	e->emit(e->ctx, x->b, &r);
 	offer_destroy(e, o);
+	return x;
+}
+
+/* Copies of a claim are recognised for as long as a failure window lasts. */
+#define RECENT_MS WINDOW_MS
+
+/*
+ * Remembers claimer's evaluated claim (MAC of its owner and key, its ref)
+ * and the outcome, replacing the claim it remembered before. Best effort:
+ * when max_limiters entries are held or memory runs out, nothing is kept,
+ * and a copy of this claim would be evaluated as a new claim.
+ */
+static void recent_note(cx_engine *e, int64_t now_ms, const char *claimer, const unsigned char mac[CX_MAC_LEN],
+		const char *ref, uint8_t outcome, const unsigned char *xid)
+{
+	recent *r = recent_find(e, claimer);
+
+	if(r == NULL){
+		if(!room_for(e, now_ms, &e->recents, e->lim.max_limiters)){
+			return;
+		}
+		r = calloc(1, sizeof(*r));
+		if(r == NULL){
+			return;
+		}
+		memcpy(r->claimer, claimer, strlen(claimer) + 1);
+		r->timer.kind = TIMER_RECENT;
+		r->timer.idx = CX_TIMER_DETACHED;
+		r->timer.due = now_ms + RECENT_MS;
+		if(cx_theap_push(&e->timers, &r->timer) != 0){
+			free(r);
+			return;
+		}
+		cx_htab_insert(&e->recents, &r->hn, hash_str(e, claimer));
+	}else{
+		r->timer.due = now_ms + RECENT_MS;
+		cx_theap_update(&e->timers, &r->timer);
+	}
+	r->outcome = outcome;
+	memcpy(r->mac, mac, CX_MAC_LEN);
+	memcpy(r->ref, ref, sizeof(r->ref));
+	r->ref[CX_REF_MAX] = '\0';
+	if(xid != NULL){
+		memcpy(r->xid, xid, XID_LEN);
+	}else{
+		memset(r->xid, 0, XID_LEN);
+	}
+}
+
+/*
+ * A copy of the claim r remembers: answered as that claim was, neither
+ * evaluated nor counted. A match is sent again to the claimer alone while
+ * its exchange lives (the owner heard of it once); after that, or after a
+ * no-match, the answer is no-match.
+ */
+static void claim_repeat(cx_engine *e, int64_t now_ms, const recent *r, const char *claimer,
+		const cx_claim_req *req, const char *topic)
+{
+	e->counters.claims_repeated++;
+	if(r->outcome == RECENT_MATCH){
+		exchange *x = exchange_live(e, now_ms, r->xid);
+		if(x != NULL && strcmp(x->b, claimer) == 0){
+			char hex[CX_XID_HEX + 1];
+			cx_xid_format(x->xid, hex);
+			cx_reply m = {
+				.type = CX_REPLY_MATCH,
+				.xid = hex,
+				.peer = x->a,
+				.expires_in = seconds_until(now_ms, x->timer.due),
+				.ref = req->ref,
+			};
+			e->emit(e->ctx, claimer, &m);
+			return;
+		}
+	}
+	emit_error(e, now_ms, claimer, CX_CODE_NO_MATCH, topic, req->ref, NULL, NULL);
 }
 
 void cx_engine_claim(cx_engine *e, int64_t now_ms, const char *claimer, const char *owner,
@@ -954,12 +1240,32 @@ void cx_engine_claim_from(cx_engine *e, int64_t now_ms, const char *claimer, con
 {
 	unsigned char mac[CX_MAC_LEN];
 	char addr[CX_ADDR_MAX + 1];
+	bool have_mac = false, matched;
 	uint32_t retry;
 	cx_code code;
+	recent *last;
+	exchange *x;
 	offer *o;
 
 	if(!sender_valid(claimer) || owner == NULL){
 		return;
+	}
+	if(e->nheld > 0){
+		notices_release(e, now_ms);
+	}
+	/*
+	 * A copy of the last claim is answered first, as the claim was, also
+	 * when a limit has been reached since: the MAC is computed only when
+	 * the ref matches, so refused floods stay cheap.
+	 */
+	last = recent_find(e, claimer);
+	if(last != NULL && last->timer.due > now_ms && strcmp(last->ref, req->ref) == 0){
+		key_mac(e, owner, req->key, mac);
+		have_mac = true;
+		if(cx_ct_equal(mac, last->mac, CX_MAC_LEN)){
+			claim_repeat(e, now_ms, last, claimer, req, topic);
+			goto cleanup;
+		}
 	}
 	cx_address_key(address, addr);
 	retry = rate_limited_for(e, now_ms, claimer, addr);
@@ -973,12 +1279,12 @@ void cx_engine_claim_from(cx_engine *e, int64_t now_ms, const char *claimer, con
 		};
 		e->counters.claims_rate_limited++;
 		emit_error_reply(e, now_ms, claimer, &r);
-		return;
+		goto cleanup;
 	}
 	if(req->from[0] != '\0' && strcmp(req->from, claimer) != 0){
 		emit_error(e, now_ms, claimer, CX_CODE_BAD_REQUEST, topic, req->ref, NULL,
 				"from is not the sender's terminal ID");
-		return;
+		goto cleanup;
 	}
 	if(e->lim.require_sealed && req->commit[0] == '\0'){
 		emit_error(e, now_ms, claimer, CX_CODE_SEALED_REQUIRED, topic, req->ref, NULL,
@@ -987,35 +1293,44 @@ void cx_engine_claim_from(cx_engine *e, int64_t now_ms, const char *claimer, con
 	}
 	if(strcmp(claimer, owner) == 0){
 		emit_error(e, now_ms, claimer, CX_CODE_SELF_CLAIM, topic, req->ref, NULL, NULL);
-		return;
+		goto cleanup;
 	}
 	code = prepare_counting(e, now_ms, claimer, addr);
 	if(code == CX_CODE_CAPACITY){
 		e->counters.capacity_limiters++;
 		emit_error(e, now_ms, claimer, code, topic, req->ref, NULL,
 				"the server tracks as many failing claimers as it is configured to; try again later");
-		return;
+		goto cleanup;
 	}
 	if(code != CX_CODE_NONE){
 		emit_error(e, now_ms, claimer, code, topic, req->ref, NULL, NULL);
-		return;
-	}
-	/* MAC first, so that a missing offer costs the same work as a wrong key. */
-	if(cx_mac_compute(e->mac, owner, req->key, mac) != 0){
-		emit_error(e, now_ms, claimer, CX_CODE_INTERNAL, topic, req->ref, NULL, NULL);
 		goto cleanup;
+	}
+	/*
+	 * From here on a missing offer costs the same work as a wrong key, so
+	 * that no-match cannot tell whether an offer exists: the MAC is always
+	 * computed and compared (against a random one when there is no offer),
+	 * and the claimer is answered before the owner's notice is even built.
+	 */
+	if(!have_mac){
+		key_mac(e, owner, req->key, mac);
 	}
 	e->counters.claims_evaluated++;
 	o = offer_live(e, now_ms, owner);
-	if(o != NULL && cx_ct_equal(mac, o->mac, CX_MAC_LEN)){
-		offer_matched(e, now_ms, o, claimer, req, topic);
+	matched = cx_ct_equal(mac, o != NULL ? o->mac : e->dummy_mac, CX_MAC_LEN);
+	if(matched && o != NULL){
+		x = offer_matched(e, now_ms, o, claimer, req, topic);
+		if(x != NULL){
+			recent_note(e, now_ms, claimer, mac, req->ref, RECENT_MATCH, x->xid);
+		}
 		goto cleanup;
-	}
-	if(o != NULL){
-		offer_wrong_key(e, o);
 	}
 	count_failure(e, now_ms, claimer, addr);
 	emit_error(e, now_ms, claimer, CX_CODE_NO_MATCH, topic, req->ref, NULL, NULL);
+	if(o != NULL){
+		offer_wrong_key(e, now_ms, o);
+	}
+	recent_note(e, now_ms, claimer, mac, req->ref, RECENT_NO_MATCH, NULL);
 
 cleanup:
 	cx_wipe(mac, sizeof(mac));

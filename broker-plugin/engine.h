@@ -39,11 +39,19 @@
  * survives `attempts` wrong keys, and failed claims (no-match) are counted in
  * three fixed 60 s windows, each opened by the first failure it counts: one
  * per claiming terminal, one per source address (cx_address_key), one for
- * all claimers together. A claim is evaluated only while none of its three
- * windows has reached its limit; otherwise it is answered rate-limited,
- * unevaluated. Every evaluated failure counts in all three, so within one
- * window the failures evaluated are at most
- *   min(terminals x per_min, addresses x per_min_per_address, per_min_total).
+ * all claimers together. Every evaluated failure counts in all three.
+ *
+ * The limits are fair to terminals that share an address (NAT) or the
+ * server with an attacker: a claim is answered rate-limited, unevaluated,
+ * when its terminal's window is at per_min; or when its terminal has
+ * failures in its live window and its address's window is at
+ * per_min_per_address or the all-claimers window at per_min_total; or when
+ * the all-claimers window holds 2 x per_min_total (a hard ceiling). A
+ * terminal without failures in a live window is evaluated while the shared
+ * windows are full, so each terminal adds at most one failure per window
+ * beyond a shared limit. For T terminals on S addresses, within one window
+ * the failures evaluated are at most
+ *   min(T x per_min, S x per_min_per_address + T, per_min_total + min(T, per_min_total)).
  */
 typedef struct {
 	uint32_t ttl_default_s;          /* offer lifetime when the offer has no ttl (120) */
@@ -61,7 +69,8 @@ typedef struct {
 	 * (100000, at least 2). A claim whose failure could not be counted
 	 * because the ceiling is reached is refused with "capacity", unevaluated:
 	 * no guess is ever evaluated without being counted. The same ceiling
-	 * bounds the error-reply windows below.
+	 * bounds the error-reply windows below and the claims remembered to
+	 * recognise copies (see cx_engine_claim_from).
 	 */
 	uint32_t max_limiters;
 	/*
@@ -128,7 +137,8 @@ void cx_engine_offer(cx_engine *e, int64_t now_ms, const char *owner, const cx_o
  * an error: bad-request (from present and not claimer), self-claim,
  * rate-limited (with retry_after), no-match (no offer, expired, used, wrong
  * key: indistinguishable), capacity. On a wrong key against a live offer,
- * emits "attempt" to the owner, or "revoked"/"attempts" when none is left.
+ * emits "attempt" to the owner, or "revoked"/"attempts" when none is left,
+ * after the claimer's no-match (or later: cx_engine_defer_notices).
  * Every no-match counts against claimer's failures in the current window.
  * On a match the offer is consumed and both get "match"; the owner's carries
  * the claim's "commit" as "peer_commit", which makes the exchange sealed.
@@ -141,12 +151,18 @@ void cx_engine_claim(cx_engine *e, int64_t now_ms, const char *claimer, const ch
  * cx_engine_claim for a claimer connected from address (the broker's text
  * form of the peer address, keyed by cx_address_key; NULL or "" when unknown,
  * which exempts the claim from the per-address limit only). The checks, in
- * order: the three rate limits (rate-limited, retry_after the longest wait
- * among the limits reached), from (bad-request), a missing commit under
- * require_sealed (sealed-required), self-claim, room to count a
- * failure (capacity when max_limiters is reached, internal when memory runs
- * out; both unevaluated), then lookup, expiry and key comparison (no-match).
- * Every no-match counts once against the claimer, its address and the total.
+ * order: a copy of the claimer's last evaluated claim (same ref, same owner
+ * and key, within 60 s: a QoS 2 PUBLISH resent before PUBREL reaches the
+ * plugin twice, and clients resend after a reconnect) is answered as that
+ * claim was, "match" again to the claimer alone while the exchange lives,
+ * else no-match, and is neither evaluated nor counted; the rate limits
+ * (rate-limited, retry_after the wait until the claim would be evaluated;
+ * the rule is above cx_limits), from (bad-request), a missing commit under
+ * require_sealed (sealed-required), self-claim, room to count a failure
+ * (capacity when max_limiters is reached, internal when memory runs out;
+ * both unevaluated), then lookup, expiry and key comparison (no-match). Every no-match counts once against the claimer, its address
+ * and the total. A no-match costs the same work whether or not an offer
+ * exists, and the claimer's answer is emitted before the owner's notice.
  */
 void cx_engine_claim_from(cx_engine *e, int64_t now_ms, const char *claimer, const char *address,
 		const char *owner, const cx_claim_req *req, const char *topic);
@@ -193,10 +209,23 @@ bool cx_engine_error(cx_engine *e, int64_t now_ms, const char *to, cx_code code,
 bool cx_engine_withdraw(cx_engine *e, int64_t now_ms, const char *owner);
 
 /*
+ * With defer set, an owner's notice of a wrong key (attempt, or revoked
+ * with reason attempts) is held and emitted by the second cx_engine_tick
+ * after the claim, instead of right after the claimer's no-match. In a
+ * broker that writes every reply of one round in no set order, that keeps
+ * the owner's notice from delaying the claimer's answer, which would tell
+ * the claimer that an offer exists. Off when the engine is created (the
+ * notice follows the answer at once). Cannot fail; a notice that cannot be
+ * held (memory) is emitted at once.
+ */
+void cx_engine_defer_notices(cx_engine *e, bool defer);
+
+/*
  * Expires at most budget timers that are due at now_ms (offers: "expired"
  * with offer true to the owner; exchanges: "expired" with the xid to both
- * parties; rate-limit windows are dropped silently). Returns how many timers
- * it handled; call again when it returns budget. Also drops the error-reply
+ * parties; rate-limit windows are dropped silently), after emitting the
+ * owners' notices held long enough (cx_engine_defer_notices). Returns how
+ * many timers it handled; call again when it returns budget. Also drops the error-reply
  * windows of a second that has passed, and moves a bounded number of entries
  * (256 per table) of a table that is growing (neither counted in the result).
  */
@@ -209,11 +238,13 @@ typedef struct {
 	size_t timers;    /* entries in the timer heap */
 	size_t address_limiters; /* source addresses with an open failure window */
 	size_t error_windows;    /* terminals sent an error in the current second */
+	size_t recent_claims;    /* claimers whose last evaluated claim is remembered */
 	uint32_t total_failures; /* failed claims counted in the all-claimers window (0 when none is open) */
 	/* Counters since the engine was created: */
 	uint64_t claims_evaluated;    /* claims that reached the key comparison (matches and no-matches) */
 	uint64_t claims_failed;       /* of those, no-match */
 	uint64_t claims_rate_limited; /* claims refused rate-limited, unevaluated */
+	uint64_t claims_repeated;     /* copies of a claim answered as it was, unevaluated */
 	uint64_t total_limit_reached; /* times the all-claimers window reached its limit */
 	uint64_t capacity_offers;     /* offers refused: max_offers */
 	uint64_t capacity_exchanges;  /* matches refused: max_exchanges */

@@ -45,7 +45,9 @@ static uint64_t load_le64(const unsigned char *p)
 	return v;
 }
 
-uint64_t cx_siphash13(const unsigned char key[CX_SIPHASH_KEY_LEN], const void *data, size_t len)
+/* SipHash-c-d (Aumasson and Bernstein): c rounds per message block, d to finalise. */
+static inline uint64_t siphash(const unsigned char key[CX_SIPHASH_KEY_LEN], const void *data, size_t len,
+		int c, int d)
 {
 	const unsigned char *in = data;
 	uint64_t k0 = load_le64(key);
@@ -60,20 +62,34 @@ uint64_t cx_siphash13(const unsigned char key[CX_SIPHASH_KEY_LEN], const void *d
 	for(size_t i = 0; i < full; i += 8){
 		uint64_t m = load_le64(in + i);
 		v3 ^= m;
-		SIPROUND(v0, v1, v2, v3);
+		for(int r = 0; r < c; r++){
+			SIPROUND(v0, v1, v2, v3);
+		}
 		v0 ^= m;
 	}
 	for(size_t i = full; i < len; i++){
 		b |= (uint64_t)in[i] << (8 * (i - full));
 	}
 	v3 ^= b;
-	SIPROUND(v0, v1, v2, v3);
+	for(int r = 0; r < c; r++){
+		SIPROUND(v0, v1, v2, v3);
+	}
 	v0 ^= b;
 	v2 ^= 0xff;
-	SIPROUND(v0, v1, v2, v3);
-	SIPROUND(v0, v1, v2, v3);
-	SIPROUND(v0, v1, v2, v3);
+	for(int r = 0; r < d; r++){
+		SIPROUND(v0, v1, v2, v3);
+	}
 	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+uint64_t cx_siphash13(const unsigned char key[CX_SIPHASH_KEY_LEN], const void *data, size_t len)
+{
+	return siphash(key, data, len, 1, 3);
+}
+
+uint64_t cx_siphash24(const unsigned char key[CX_SIPHASH_KEY_LEN], const void *data, size_t len)
+{
+	return siphash(key, data, len, 2, 4);
 }
 
 /* A zeroed array of n buckets, or NULL. Free with free(). */

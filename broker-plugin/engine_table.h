@@ -15,8 +15,11 @@
 
 #define CX_SIPHASH_KEY_LEN 16
 
-/* SipHash-1-3 of data[0..len) under a 16-byte key. Cannot fail. */
+/* SipHash-1-3 of data[0..len) under a 16-byte key, for hash tables. Cannot fail. */
 uint64_t cx_siphash13(const unsigned char key[CX_SIPHASH_KEY_LEN], const void *data, size_t len);
+
+/* SipHash-2-4 (the PRF of the SipHash paper) of data[0..len) under a 16-byte key. Cannot fail. */
+uint64_t cx_siphash24(const unsigned char key[CX_SIPHASH_KEY_LEN], const void *data, size_t len);
 
 typedef struct cx_hnode {
 	struct cx_hnode *next;

@@ -120,6 +120,8 @@ PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void 
 		rc = MOSQ_ERR_UNKNOWN;
 		goto cleanup;
 	}
+	/* Mosquitto writes the replies of one round in no set order: the owner's notice waits a round. */
+	cx_engine_defer_notices(data->engine, true);
 
 	/* Known terminals, state file, the answer outside the namespace: coexist.c. */
 	rc = plugin__coexist_setup(data);

@@ -364,6 +364,14 @@ void cx_jw_lit(cx_jw *w, const char *s)
 	cx_jw_raw(w, s, strlen(s));
 }
 
+/* Bytes a JSON string cannot hold as they are: controls, DEL, quote, backslash. */
+#define E4(c) [c] = true, [c + 1] = true, [c + 2] = true, [c + 3] = true
+static const bool needs_escape[256] = {
+	E4(0), E4(4), E4(8), E4(12), E4(16), E4(20), E4(24), E4(28),
+	['"'] = true, ['\\'] = true, [0x7f] = true,
+};
+#undef E4
+
 void cx_jw_strn(cx_jw *w, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -374,6 +382,9 @@ void cx_jw_strn(cx_jw *w, const char *s, size_t n)
 		unsigned char c = (unsigned char)s[i];
 		char esc[6];
 		size_t elen = 2;
+		if(!needs_escape[c]) {
+			continue;
+		}
 		esc[0] = '\\';
 		switch(c) {
 		case '"': esc[1] = '"'; break;

@@ -21,10 +21,14 @@
 #include <cmocka.h>
 
 #include <inttypes.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -527,6 +531,7 @@ static size_t log_count(fx *f, const char *needle)
 typedef struct {
 	long long offers, exchanges, limiters, address_limiters, error_windows, timers, total_failures;
 	long long evaluated, failed, rate_limited, capacity, errors_sent, errors_dropped;
+	long long recent_claims, repeated;
 } stats;
 
 static long long stat_field(const char *line, const char *name)
@@ -584,6 +589,8 @@ static void fresh_stats(fx *f, stats *st)
 	st->capacity = stat_field(line, "capacity");
 	st->errors_sent = stat_field(line, "errors_sent");
 	st->errors_dropped = stat_field(line, "errors_dropped");
+	st->recent_claims = stat_field(line, "recent_claims");
+	st->repeated = stat_field(line, "repeated");
 	fprintf(stderr, "plugin %s\n", line);
 	free(log);
 }
@@ -794,6 +801,29 @@ static unsigned min3(unsigned a, unsigned b, unsigned c)
 	return m < c ? m : c;
 }
 
+static unsigned min2(unsigned a, unsigned b)
+{
+	return a < b ? a : b;
+}
+
+/*
+ * The bound of docs/protocol.md section 7 on the failures evaluated in one
+ * window, for attackers[i] terminals on address i (n addresses), limits t
+ * per terminal, s per address and a in total: a terminal without failures
+ * is evaluated while a shared window is full, so each adds at most one
+ * failure beyond a shared limit.
+ */
+static unsigned failure_bound(const unsigned *attackers, size_t n, unsigned t, unsigned s, unsigned a)
+{
+	unsigned sum = 0, terminals = 0;
+
+	for(size_t i = 0; i < n; i++){
+		sum += min2(attackers[i] * t, s + attackers[i]);
+		terminals += attackers[i];
+	}
+	return min2(sum, a + min2(terminals, a));
+}
+
 /*
  * Many attacker terminals on several source addresses guess keys against
  * many live offers, each guess a real claim through the broker, while honest
@@ -806,7 +836,7 @@ static void test_brute_force(void **state)
 	struct attack *a = calloc(1, sizeof(*a));
 	cl *honest[4];
 	char opts[512];
-	unsigned fmax_formula, fmax_exact = 0, bound;
+	unsigned fmax_formula, fmax_old = 0, bound, layout[BF_ADDRESSES];
 	double p;
 	uint64_t no_match, rate_limited;
 	long long worst = 0, took, start, rss0;
@@ -823,25 +853,28 @@ static void test_brute_force(void **state)
 	f->drive = drive_attack;
 	a->period_ms = 10 * slowdown;
 
-	/* The bound, from the limits alone (one window each: the test lasts well under 60 s). */
-	fmax_formula = min3(BF_ATTACKERS * BF_PER_TERMINAL, BF_ADDRESSES * BF_PER_ADDRESS, BF_TOTAL);
-	for(size_t i = 0; i < BF_SINGLE; i++){
-		fmax_exact += BF_PER_TERMINAL < BF_PER_ADDRESS ? BF_PER_TERMINAL : BF_PER_ADDRESS;
+	/*
+	 * The bound, from the limits alone (one window each: the test lasts well
+	 * under 60 s); and what the limits alone allow when no terminal is let
+	 * through a full shared window, the least that must be evaluated.
+	 */
+	for(size_t i = 0; i < BF_ADDRESSES; i++){
+		layout[i] = i < BF_SINGLE ? 1 : BF_PER_SHARED;
+		fmax_old += min2(layout[i] * BF_PER_TERMINAL, BF_PER_ADDRESS);
 	}
-	for(size_t i = 0; i < BF_SHARED; i++){
-		fmax_exact += BF_PER_SHARED * BF_PER_TERMINAL < BF_PER_ADDRESS ? BF_PER_SHARED * BF_PER_TERMINAL
-				: BF_PER_ADDRESS;
-	}
-	fmax_exact = fmax_exact < BF_TOTAL ? fmax_exact : BF_TOTAL;
+	fmax_formula = failure_bound(layout, BF_ADDRESSES, BF_PER_TERMINAL, BF_PER_ADDRESS, BF_TOTAL);
+	assert_true(fmax_formula <= min3(BF_ATTACKERS * BF_PER_TERMINAL,
+			BF_ADDRESSES * BF_PER_ADDRESS + BF_ATTACKERS, BF_TOTAL + BF_ATTACKERS));
+	fmax_old = min2(fmax_old, BF_TOTAL);
 	p = 1.0 / (1e6 - (BF_ATTEMPTS - 1));
 	bound = success_bound(fmax_formula, p, 1e-9);
 	fprintf(stderr, "brute force: %d attackers on %d addresses, %d-digit keys, %d attempts per offer; "
 			"limits %d/terminal, %d/address, %d total per 60 s\n", BF_ATTACKERS, BF_ADDRESSES, BF_KEY_DIGITS,
 			BF_ATTEMPTS, BF_PER_TERMINAL, BF_PER_ADDRESS, BF_TOTAL);
-	fprintf(stderr, "brute force: failures evaluated <= min(%d, %d, %d) = %u (exactly %u with this layout); "
-			"successes <= %u (P(more) <= 1e-9, expected %.2g)\n", BF_ATTACKERS * BF_PER_TERMINAL,
-			BF_ADDRESSES * BF_PER_ADDRESS, BF_TOTAL, fmax_formula, fmax_exact, bound,
-			(double)fmax_formula * p / (1 - p));
+	fprintf(stderr, "brute force: failures evaluated <= %u with this layout (min(%d, %d + %d, %d + %d) "
+			"whatever the layout), at least %u; successes <= %u (P(more) <= 1e-9, expected %.2g)\n",
+			fmax_formula, BF_ATTACKERS * BF_PER_TERMINAL, BF_ADDRESSES * BF_PER_ADDRESS, BF_ATTACKERS,
+			BF_TOTAL, BF_ATTACKERS, fmax_old, bound, (double)fmax_formula * p / (1 - p));
 
 	start_victims(f, a, 0, BF_VICTIMS);
 	for(size_t i = 0; i < 4; i++){
@@ -869,7 +902,7 @@ static void test_brute_force(void **state)
 			"worst honest exchange %lld ms\n", no_match, a->successes, rate_limited, a->attempts_seen,
 			a->reoffers, worst);
 	assert_true(no_match <= fmax_formula);
-	assert_int_equal(no_match, fmax_exact);
+	assert_true(no_match >= fmax_old);
 	assert_true(a->successes <= bound);
 	assert_int_equal(a->successes, a->victim_matches);
 	/* Only evaluated failures can cost an offer an attempt. */
@@ -895,18 +928,20 @@ static const char *own_address(size_t i)
 
 /*
  * Attackers on 40 addresses, each within its own limits, exhaust the limit
- * for all claimers together: exactly that many failures are evaluated, then
- * every claim waits, honest ones too (the price of a global ceiling), while
- * exchanges already matched complete. The operator is warned.
+ * for all claimers together. The failures evaluated stay within the bound
+ * (the limit, plus at most one per terminal that had none when it was
+ * reached), the attackers are then refused, and honest terminals, which
+ * have no failures, still exchange: their claims are evaluated. Exchanges
+ * matched before go on. The operator is warned.
  */
 static void test_brute_force_total(void **state)
 {
 	fx *f = *state;
 	struct attack *a = calloc(1, sizeof(*a));
-	cl *h0, *h1, *h2;
-	char key[7], xid[CX_XID_HEX + 1], t[128], payload[128];
-	cx_reply_msg m;
-	uint64_t no_match;
+	cl *h0, *h1, *h2, *h3;
+	char key[7], xid[CX_XID_HEX + 1];
+	unsigned layout[40], fmax;
+	uint64_t no_match, rate_limited;
 	long long deadline;
 	stats st;
 
@@ -914,6 +949,10 @@ static void test_brute_force_total(void **state)
 	fx_start(f, "plugin_opt_claim_failures_per_min 3\nplugin_opt_claim_failures_per_min_per_address 3\n"
 			"plugin_opt_claim_failures_per_min_total 50\nplugin_opt_error_replies_per_sec 100000\n"
 			"plugin_opt_stats_interval 1\n", NULL);
+	for(size_t i = 0; i < 40; i++){
+		layout[i] = 1;
+	}
+	fmax = failure_bound(layout, 40, 3, 3, 50);
 	f->dctx = a;
 	f->drive = drive_attack;
 	a->period_ms = 20 * slowdown;
@@ -921,6 +960,7 @@ static void test_brute_force_total(void **state)
 	h0 = terminal(f, 100, NULL);
 	h1 = terminal(f, 101, NULL);
 	h2 = terminal(f, 102, NULL);
+	h3 = terminal(f, 103, NULL);
 	/* An exchange matched before the attack. */
 	random_key(f, key);
 	offer(h0, key, "before");
@@ -928,44 +968,666 @@ static void test_brute_force_total(void **state)
 	start_attackers(f, a, 40, 40, own_address);
 
 	a->on = true;
-	deadline = cxb_now_ms() + 10000;
+	deadline = cxb_now_ms() + 10000 * slowdown;
 	do{
 		pump(f, 100);
 		no_match = sum_code(a->attackers, a->nattackers, CX_CODE_NO_MATCH);
 	}while(no_match < 50 && cxb_now_ms() < deadline);
-	pump(f, 1000);
+	assert_true(no_match >= 50);
+	/* The window is full and the attack goes on: honest terminals exchange all the same. */
+	for(int round = 0; round < 4; round++){
+		honest_exchange(f, round % 2 ? h2 : h3, round % 2 ? h3 : h2);
+		pump(f, 200);
+	}
 	a->on = false;
 	pump(f, 300);
-	no_match = sum_code(a->attackers, a->nattackers, CX_CODE_NO_MATCH);
-	fprintf(stderr, "total limit: %" PRIu64 " failures evaluated (limits allow min(40 x 3, 40 x 3, 50) = 50), "
-			"%" PRIu64 " successes\n", no_match, a->successes);
-	assert_int_equal(no_match, 50);
-	assert_true(a->successes <= success_bound(50, 1.0 / (1e6 - 2), 1e-9));
-
-	/* An honest claimer from an untouched address, with the right key, waits too. */
-	random_key(f, key);
-	offer(h2, key, "late");
-	snprintf(t, sizeof(t), "claim/%s", h2->id);
-	snprintf(payload, sizeof(payload), "{\"key\":\"%s\",\"ref\":\"honest\"}", key);
-	publish_str(h1, t, payload);
-	expect_type(h1, &m, CX_REPLY_ERROR);
-	assert_int_equal(m.code, CX_CODE_RATE_LIMITED);
-	assert_string_equal(m.ref, "honest");
-	assert_true(m.retry_after >= 1 && m.retry_after <= 60);
-	cx_reply_msg_clear(&m);
-	/* It was not evaluated: h2's offer lost no attempt. */
-	pump(f, 300);
-	assert_int_equal(h2->qlen, 0);
-
 	/* Cards are not claims: the exchange matched before completes. */
 	send_card(h0, h1, xid, card_a);
 	send_card(h1, h0, xid, card_b);
 
+	no_match = sum_code(a->attackers, a->nattackers, CX_CODE_NO_MATCH);
+	rate_limited = sum_code(a->attackers, a->nattackers, CX_CODE_RATE_LIMITED);
+	fprintf(stderr, "total limit: %" PRIu64 " failures evaluated (bound min(40 x 3, 40 x 3 + 40, 50 + 40) = %u), "
+			"%" PRIu64 " successes, %" PRIu64 " refused rate-limited\n", no_match, fmax, a->successes,
+			rate_limited);
+	assert_true(no_match >= 50 && no_match <= fmax);
+	assert_true(a->successes <= success_bound(fmax, 1.0 / (1e6 - 2), 1e-9));
+	assert_true(rate_limited > 2 * no_match);
+	assert_int_equal(a->retry_after_bad, 0);
+
 	fresh_stats(f, &st);
-	assert_int_equal(st.failed, 50);
-	assert_int_equal(st.total_failures, 50);
+	assert_int_equal(st.failed, (long long)no_match);
+	assert_int_equal(st.total_failures, (long long)no_match);
 	assert_true(log_count(f, "cardex: limit claim_failures_per_min_total (50) reached") >= 1);
 	free(a);
+}
+
+/* Attackers layout of test_shared_address: all on one address, with the honest terminals. */
+#define SA_ATTACKERS 8
+#define SA_PER_TERMINAL 4
+#define SA_PER_ADDRESS 10
+#define SA_ADDRESS "127.0.0.30"
+
+static const char *shared_address(size_t i)
+{
+	(void)i;
+	return SA_ADDRESS;
+}
+
+/*
+ * Attackers and honest terminals behind one address (a NAT in a crowded
+ * hall): the attackers fill the address's window within moments and are
+ * throttled, but every honest exchange, claims from that same address
+ * included, completes; the failures evaluated stay within the bound.
+ */
+static void test_shared_address(void **state)
+{
+	fx *f = *state;
+	struct attack *a = calloc(1, sizeof(*a));
+	cl *honest[4];
+	char opts[512];
+	unsigned layout[1] = {SA_ATTACKERS}, fmax;
+	uint64_t no_match, rate_limited;
+	long long start, took, worst = 0;
+	int exchanges = 0;
+	stats st;
+
+	assert_non_null(a);
+	snprintf(opts, sizeof(opts),
+			"plugin_opt_claim_failures_per_min %d\nplugin_opt_claim_failures_per_min_per_address %d\n"
+			"plugin_opt_error_replies_per_sec 100000\nplugin_opt_stats_interval 1\n",
+			SA_PER_TERMINAL, SA_PER_ADDRESS);
+	fx_start(f, opts, NULL);
+	fmax = failure_bound(layout, 1, SA_PER_TERMINAL, SA_PER_ADDRESS, 1000);
+	f->dctx = a;
+	f->drive = drive_attack;
+	a->period_ms = 10 * slowdown;
+	start_victims(f, a, 0, 10);
+	for(size_t i = 0; i < 4; i++){
+		honest[i] = terminal(f, 100 + i, SA_ADDRESS);
+	}
+	start_attackers(f, a, 40, SA_ATTACKERS, shared_address);
+
+	a->on = true;
+	start = cxb_now_ms();
+	while(cxb_now_ms() - start < 4000){
+		took = honest_exchange(f, honest[exchanges % 4], honest[(exchanges + 1) % 4]);
+		worst = took > worst ? took : worst;
+		exchanges++;
+		pump(f, 200);
+	}
+	a->on = false;
+	pump(f, 300);
+	no_match = sum_code(a->attackers, a->nattackers, CX_CODE_NO_MATCH);
+	rate_limited = sum_code(a->attackers, a->nattackers, CX_CODE_RATE_LIMITED);
+	fprintf(stderr, "shared address: %d attackers and 4 honest terminals on %s; %d honest exchanges, worst "
+			"%lld ms; %" PRIu64 " failures evaluated (bound min(%d x %d, %d + %d) = %u), %" PRIu64
+			" refused rate-limited, %" PRIu64 " successes\n", SA_ATTACKERS, SA_ADDRESS, exchanges, worst,
+			no_match, SA_ATTACKERS, SA_PER_TERMINAL, SA_PER_ADDRESS, SA_ATTACKERS, fmax, rate_limited,
+			a->successes);
+	assert_true(exchanges >= 4);
+	for(size_t i = 0; i < 4; i++){
+		assert_int_equal(honest[i]->by_code[CX_CODE_RATE_LIMITED], 0);
+		assert_int_equal(honest[i]->by_code[CX_CODE_NO_MATCH], 0);
+	}
+	assert_true(no_match >= SA_PER_ADDRESS && no_match <= fmax);
+	assert_true(rate_limited > 10 * no_match);
+	assert_int_equal(a->retry_after_bad, 0);
+	fresh_stats(f, &st);
+	assert_int_equal(st.failed, (long long)no_match);
+	assert_int_equal(st.address_limiters, 1);
+	free(a);
+}
+
+/* Publishes a claim of c on owner's offer with key and ref (QoS 1). */
+static void claim_with(cl *c, const char *owner, const char *key, const char *ref)
+{
+	char t[128], payload[128];
+
+	snprintf(t, sizeof(t), "claim/%s", owner);
+	snprintf(payload, sizeof(payload), "{\"key\":\"%s\",\"ref\":\"%s\"}", key, ref);
+	publish_str(c, t, payload);
+}
+
+/* Disconnects c and connects a new client of the same terminal in its place. */
+static cl *reconnect(fx *f, cl *c, size_t account)
+{
+	long long deadline = cxb_now_ms() + WAIT_MS;
+
+	mosquitto_disconnect(c->m);
+	while(c->connected && cxb_now_ms() < deadline){
+		pump_once(f, 5);
+	}
+	assert_false(c->connected);
+	return terminal(f, account, NULL);
+}
+
+/*
+ * A claim resent after a reconnect, as clients do when they got no answer,
+ * is answered like the first and is not counted twice: neither a second
+ * failure nor a second attempt gone from the offer; a resent matching claim
+ * gets its match again, and the owner hears of the match once.
+ */
+static void test_claim_resent_after_reconnect(void **state)
+{
+	fx *f = *state;
+	cl *a, *b;
+	char key[7], wrong[7], xid[CX_XID_HEX + 1];
+	cx_reply_msg m;
+	stats st;
+
+	fx_start(f, "plugin_opt_stats_interval 1\n", NULL);
+	a = terminal(f, 100, NULL);
+	b = terminal(f, 101, NULL);
+	random_key(f, key);
+	snprintf(wrong, sizeof(wrong), "%06u", (unsigned)(strtoul(key, NULL, 10) + 1) % 1000000u);
+	offer(a, key, "ra");
+
+	claim_with(b, a->id, wrong, "r1");
+	expect_error_code(b, CX_CODE_NO_MATCH);
+	expect_type(a, &m, CX_REPLY_ATTEMPT);
+	assert_int_equal(m.attempts_left, 2);
+	cx_reply_msg_clear(&m);
+	b = reconnect(f, b, 101);
+	claim_with(b, a->id, wrong, "r1");
+	expect_error_code(b, CX_CODE_NO_MATCH);
+
+	claim_with(b, a->id, key, "r2");
+	expect_type(b, &m, CX_REPLY_MATCH);
+	memcpy(xid, m.xid, sizeof(xid));
+	cx_reply_msg_clear(&m);
+	expect_type(a, &m, CX_REPLY_MATCH);
+	assert_string_equal(m.xid, xid);
+	cx_reply_msg_clear(&m);
+	b = reconnect(f, b, 101);
+	claim_with(b, a->id, key, "r2");
+	expect_type(b, &m, CX_REPLY_MATCH);
+	assert_string_equal(m.xid, xid);
+	assert_string_equal(m.peer, a->id);
+	assert_string_equal(m.ref, "r2");
+	cx_reply_msg_clear(&m);
+	pump(f, 300);
+	/* The owner heard of one wrong key and one match, nothing more. */
+	assert_int_equal(a->qlen, 0);
+	assert_int_equal(a->by_type[CX_REPLY_ATTEMPT], 1);
+	assert_int_equal(a->by_type[CX_REPLY_MATCH], 1);
+	send_card(a, b, xid, card_a);
+	send_card(b, a, xid, card_b);
+	fresh_stats(f, &st);
+	assert_int_equal(st.evaluated, 2);
+	assert_int_equal(st.failed, 1);
+	assert_int_equal(st.repeated, 2);
+}
+
+/* ---- a raw MQTT 3.1.1 connection, for packets libmosquitto does not send ---- */
+
+#define RAW_MAX 4096
+
+typedef struct {
+	int fd;
+	unsigned char type;       /* of the last packet read: its first byte */
+	unsigned char body[RAW_MAX];
+	size_t len;
+	cx_reply_msg replies[8];  /* the first PUBLISH packets received (QoS 0), decoded */
+	size_t nreplies;
+	uint64_t by_type[CX_REPLY_ERROR + 1]; /* every PUBLISH received, by reply type */
+} raw;
+
+static void raw_write(raw *r, const unsigned char *p, size_t n)
+{
+	while(n > 0){
+		ssize_t w = write(r->fd, p, n);
+		assert_true(w > 0);
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Writes a packet: first byte, remaining length, body. */
+static void raw_packet(raw *r, unsigned char first, const unsigned char *body, size_t n)
+{
+	unsigned char head[5];
+	size_t h = 0, rem = n;
+
+	head[h++] = first;
+	do{
+		head[h] = (unsigned char)(rem % 128);
+		rem /= 128;
+		head[h++] |= rem > 0 ? 0x80 : 0;
+	}while(rem > 0);
+	raw_write(r, head, h);
+	raw_write(r, body, n);
+}
+
+static size_t put_str(unsigned char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	p[0] = (unsigned char)(n >> 8);
+	p[1] = (unsigned char)n;
+	memcpy(p + 2, s, n);
+	return n + 2;
+}
+
+static bool raw_read_full(raw *r, unsigned char *p, size_t n, long long deadline)
+{
+	while(n > 0){
+		struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
+		int left = (int)(deadline - cxb_now_ms());
+		ssize_t got;
+
+		if(left < 0 || poll(&pfd, 1, left) <= 0){
+			return false;
+		}
+		got = read(r->fd, p, n);
+		if(got <= 0){
+			fprintf(stderr, "raw connection: %s\n", got == 0 ? "closed by the broker" : strerror(errno));
+			fail();
+		}
+		p += got;
+		n -= (size_t)got;
+	}
+	return true;
+}
+
+/*
+ * Reads packets until one whose first byte is want arrives within
+ * timeout_ms (true), decoding every PUBLISH on the way into r->replies.
+ * want 0: read until the time is up, and return true.
+ */
+static bool raw_until(raw *r, unsigned char want, int timeout_ms)
+{
+	long long deadline = cxb_now_ms() + timeout_ms;
+
+	for(;;){
+		unsigned char b;
+		size_t rem = 0, mult = 1;
+		long long packet_deadline;
+
+		if(!raw_read_full(r, &r->type, 1, deadline)){
+			return want == 0;
+		}
+		/* A packet begun is read to its end. */
+		packet_deadline = cxb_now_ms() + WAIT_MS;
+		do{
+			assert_true(raw_read_full(r, &b, 1, packet_deadline));
+			rem += (size_t)(b & 0x7f) * mult;
+			mult *= 128;
+		}while(b & 0x80);
+		assert_true(rem <= RAW_MAX);
+		assert_true(raw_read_full(r, r->body, rem, packet_deadline));
+		r->len = rem;
+		if((r->type & 0xf0) == 0x30){
+			size_t tl = (size_t)r->body[0] << 8 | r->body[1];
+			const char *why = NULL;
+			cx_reply_msg m;
+
+			assert_true(2 + tl <= rem);
+			memset(&m, 0, sizeof(m));
+			assert_int_equal(cx_reply_decode((const char *)r->body + 2 + tl, rem - 2 - tl, &m, &why), CX_CODE_NONE);
+			r->by_type[m.type]++;
+			if(r->nreplies < 8){
+				r->replies[r->nreplies++] = m;
+			}else{
+				cx_reply_msg_clear(&m);
+			}
+		}
+		if(want != 0 && r->type == want){
+			return true;
+		}
+	}
+}
+
+/*
+ * Connects account i of the fixture (clean session, client ID client_id,
+ * NULL: the terminal ID) and subscribes to its reply topic at QoS 0.
+ */
+static void raw_open_as(fx *f, raw *r, size_t i, const char *client_id)
+{
+	struct sockaddr_in sa;
+	unsigned char body[256], topic[64];
+	size_t n = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(r->fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)f->b.port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(r->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	n += put_str(body + n, "MQTT");
+	body[n++] = 4;    /* 3.1.1 */
+	body[n++] = 0xc2; /* username, password, clean session */
+	body[n++] = 0;
+	body[n++] = 60;   /* keepalive */
+	n += put_str(body + n, client_id != NULL ? client_id : f->ids[i]);
+	n += put_str(body + n, f->ids[i]);
+	n += put_str(body + n, f->passwords[i]);
+	raw_packet(r, 0x10, body, n);
+	assert_true(raw_until(r, 0x20, WAIT_MS));
+	assert_int_equal(r->len, 2);
+	assert_int_equal(r->body[1], 0);
+	snprintf((char *)topic, sizeof(topic), "reply/%s", f->ids[i]);
+	n = 0;
+	body[n++] = 0;
+	body[n++] = 1;
+	n += put_str(body + n, (const char *)topic);
+	body[n++] = 0;
+	raw_packet(r, 0x82, body, n);
+	assert_true(raw_until(r, 0x90, WAIT_MS));
+}
+
+static void raw_open(fx *f, raw *r, size_t i)
+{
+	raw_open_as(f, r, i, NULL);
+}
+
+/* PUBLISH at QoS 2 with packet ID pid, DUP set or not. */
+static void raw_publish_qos2(raw *r, const char *topic, const char *payload, uint16_t pid, bool dup)
+{
+	unsigned char body[512];
+	size_t n = put_str(body, topic), pl = strlen(payload);
+
+	body[n++] = (unsigned char)(pid >> 8);
+	body[n++] = (unsigned char)pid;
+	memcpy(body + n, payload, pl);
+	raw_packet(r, (unsigned char)(0x34 | (dup ? 0x08 : 0)), body, n + pl);
+}
+
+/*
+ * One QoS 2 claim as a client resending it before PUBREL does: PUBLISH,
+ * PUBREC, the same PUBLISH again with DUP and the same packet ID, PUBREC,
+ * PUBREL, PUBCOMP.
+ */
+static void raw_claim_qos2_twice(raw *r, const char *owner, const char *key, const char *ref, uint16_t pid)
+{
+	char topic[128], payload[128];
+	unsigned char pubrel[2] = {(unsigned char)(pid >> 8), (unsigned char)pid};
+
+	snprintf(topic, sizeof(topic), "claim/%s", owner);
+	snprintf(payload, sizeof(payload), "{\"key\":\"%s\",\"ref\":\"%s\"}", key, ref);
+	raw_publish_qos2(r, topic, payload, pid, false);
+	assert_true(raw_until(r, 0x50, WAIT_MS));
+	raw_publish_qos2(r, topic, payload, pid, true);
+	assert_true(raw_until(r, 0x50, WAIT_MS));
+	assert_int_equal(r->body[0] << 8 | r->body[1], pid);
+	raw_packet(r, 0x62, pubrel, 2);
+	assert_true(raw_until(r, 0x70, WAIT_MS));
+}
+
+static void raw_close(raw *r)
+{
+	for(size_t i = 0; i < r->nreplies; i++){
+		cx_reply_msg_clear(&r->replies[i]);
+	}
+	if(r->fd >= 0){
+		close(r->fd);
+	}
+	r->fd = -1;
+}
+
+/*
+ * Mosquitto 2.0.11 hands a QoS 2 PUBLISH resent with DUP and the same packet
+ * ID before PUBREL to the plugin again (its duplicate check comes after the
+ * MESSAGE event). The copy is answered like the first, neither evaluated
+ * nor counted: one failure and one attempt for a wrong key, one match for
+ * the owner for the right one.
+ */
+static void test_qos2_duplicate(void **state)
+{
+	fx *f = *state;
+	raw r;
+	cl *a;
+	char key[7], wrong[7];
+	cx_reply_msg m;
+	stats st;
+
+	fx_start(f, "plugin_opt_stats_interval 1\n", NULL);
+	a = terminal(f, 100, NULL);
+	random_key(f, key);
+	snprintf(wrong, sizeof(wrong), "%06u", (unsigned)(strtoul(key, NULL, 10) + 1) % 1000000u);
+	offer(a, key, "ra");
+	raw_open(f, &r, 101);
+
+	raw_claim_qos2_twice(&r, a->id, wrong, "q1", 7);
+	assert_true(raw_until(&r, 0, 300 * slowdown));
+	assert_int_equal(r.nreplies, 2);
+	for(size_t i = 0; i < 2; i++){
+		assert_int_equal(r.replies[i].type, CX_REPLY_ERROR);
+		assert_int_equal(r.replies[i].code, CX_CODE_NO_MATCH);
+		assert_string_equal(r.replies[i].ref, "q1");
+	}
+	expect_type(a, &m, CX_REPLY_ATTEMPT);
+	assert_int_equal(m.attempts_left, 2);
+	cx_reply_msg_clear(&m);
+
+	raw_claim_qos2_twice(&r, a->id, key, "q2", 8);
+	assert_true(raw_until(&r, 0, 300 * slowdown));
+	assert_int_equal(r.nreplies, 4);
+	for(size_t i = 2; i < 4; i++){
+		assert_int_equal(r.replies[i].type, CX_REPLY_MATCH);
+		assert_string_equal(r.replies[i].ref, "q2");
+		assert_string_equal(r.replies[i].peer, a->id);
+	}
+	assert_string_equal(r.replies[2].xid, r.replies[3].xid);
+	expect_type(a, &m, CX_REPLY_MATCH);
+	assert_string_equal(m.xid, r.replies[2].xid);
+	cx_reply_msg_clear(&m);
+	pump(f, 200);
+	assert_int_equal(a->qlen, 0);
+
+	fresh_stats(f, &st);
+	assert_int_equal(st.evaluated, 2);
+	assert_int_equal(st.failed, 1);
+	assert_int_equal(st.repeated, 2);
+	raw_close(&r);
+}
+
+/* ---- timing ---- */
+
+#define TIMING_CLAIMS 300 /* per kind */
+#define TIMING_WARMUP 20
+#define TIMING_OWNER_CONNECTIONS 16
+#define TIMING_ATTEMPTS 100
+
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int cmp_ll(const void *x, const void *y)
+{
+	long long a = *(const long long *)x, b = *(const long long *)y;
+
+	return (a > b) - (a < b);
+}
+
+/* Nearest-rank percentile of sorted v[0..n). */
+static long long pct(const long long *v, size_t n, unsigned p)
+{
+	size_t k = (n * p + 99) / 100;
+
+	return v[k > 0 ? k - 1 : 0];
+}
+
+/*
+ * How often a latency of x exceeds one of y (ties count half): 0.5 when a
+ * single latency tells nothing about which kind it came from, 1 or 0 when it
+ * always tells (the Mann-Whitney statistic over n * n pairs).
+ */
+static double prob_greater(const long long *x, const long long *y, size_t n)
+{
+	double wins = 0;
+
+	for(size_t i = 0; i < n; i++){
+		for(size_t j = 0; j < n; j++){
+			wins += x[i] > y[j] ? 1.0 : x[i] == y[j] ? 0.5 : 0.0;
+		}
+	}
+	return wins / ((double)n * (double)n);
+}
+
+/* One claim of b on owner's offer with a wrong key; returns microseconds until b's no-match. */
+static long long timed_claim(fx *f, cl *b, const char *owner, const char *live_key, unsigned i)
+{
+	char t[128], payload[128], key[7];
+	long long start, took;
+	cx_reply_msg m;
+
+	do{
+		random_key(f, key);
+	}while(strcmp(key, live_key) == 0);
+	snprintf(t, sizeof(t), "claim/%s", owner);
+	snprintf(payload, sizeof(payload), "{\"key\":\"%s\",\"ref\":\"t%u\"}", key, i);
+	start = now_us();
+	publish(b, t, payload, strlen(payload), 0);
+	while(b->qlen == 0 && now_us() - start < (long long)WAIT_MS * 1000){
+		pump_once(f, 5);
+	}
+	took = now_us() - start;
+	next_reply_within(b, &m, 0);
+	assert_int_equal(m.type, CX_REPLY_ERROR);
+	assert_int_equal(m.code, CX_CODE_NO_MATCH);
+	cx_reply_msg_clear(&m);
+	return took;
+}
+
+/*
+ * The owner's side between two timed claims: reads the notices of all its
+ * connections until the first has heard of `notices` wrong keys (attempt,
+ * or revoked when the offer burned), and offers again, and waits for the
+ * offer to be taken, once one burned.
+ */
+static void owner_keep_offer(fx *f, raw *owners, char key[7], uint64_t *revoked_seen, uint64_t notices)
+{
+	long long deadline = cxb_now_ms() + WAIT_MS;
+	char topic[64], payload[96];
+	raw *owner = &owners[0];
+
+	/* The notices come some 10 to 100 ms later: waited for only when the offer may have burned. */
+	raw_until(owner, 0, 0);
+	while(notices % TIMING_ATTEMPTS == 0 && notices > 0
+			&& owner->by_type[CX_REPLY_ATTEMPT] + owner->by_type[CX_REPLY_REVOKED] - 1 < notices
+			&& cxb_now_ms() < deadline){
+		raw_until(owner, 0, 1);
+	}
+	for(size_t k = 1; k < TIMING_OWNER_CONNECTIONS; k++){
+		raw_until(&owners[k], 0, 0);
+	}
+	if(owner->by_type[CX_REPLY_REVOKED] == *revoked_seen){
+		return;
+	}
+	*revoked_seen = owner->by_type[CX_REPLY_REVOKED];
+	random_key(f, key);
+	snprintf(topic, sizeof(topic), "keys/%s", f->ids[0]);
+	snprintf(payload, sizeof(payload), "{\"key\":\"%s\",\"ttl\":600}", key);
+	{
+		unsigned char body[256];
+		size_t n = put_str(body, topic), pl = strlen(payload);
+
+		memcpy(body + n, payload, pl);
+		raw_packet(owner, 0x30, body, n + pl);
+	}
+	while(owner->by_type[CX_REPLY_OFFER] < *revoked_seen && cxb_now_ms() < deadline){
+		raw_until(owner, 0, 1);
+	}
+	assert_int_equal(owner->by_type[CX_REPLY_OFFER], *revoked_seen);
+}
+
+/*
+ * no-match must not tell whether an offer exists: wrong claims on a terminal
+ * with a live offer (its owner online, told of every attempt) and on one
+ * without, interleaved so that the machine's load falls on both alike,
+ * with the limits raised for the measurement. The owner is online with
+ * several connections, each of which gets every notice: any work the broker
+ * does for the notice before the claimer's answer shows many times over
+ * (with the notice sent first, P(live > none) is about 1). They are raw
+ * connections read between claims only, so that the claimer's clock
+ * measures the broker, not this process reading the owner's notices. Both
+ * latency distributions are printed; a single latency must not tell the two
+ * apart (Mann-Whitney: P(live > none) near 0.5), and the medians must be
+ * close.
+ */
+static void test_no_match_timing(void **state)
+{
+	fx *f = *state;
+	long long *live = calloc(TIMING_CLAIMS, sizeof(*live)), *none = calloc(TIMING_CLAIMS, sizeof(*none));
+	uint64_t revoked_seen = 0, notices = 0;
+	char key[7] = "";
+	double auc, ratio;
+	raw owner[TIMING_OWNER_CONNECTIONS];
+	char cid[32];
+	cl *b;
+
+	assert_non_null(live);
+	assert_non_null(none);
+	fx_start(f, "plugin_opt_attempts 100\nplugin_opt_claim_failures_per_min 10000\n"
+			"plugin_opt_claim_failures_per_min_per_address 1000000\n"
+			"plugin_opt_claim_failures_per_min_total 100000000\nplugin_opt_error_replies_per_sec 100000\n"
+			/* The owner holds a session per connection. */
+			"plugin_opt_max_sessions_per_terminal 64\n",
+			NULL);
+	for(size_t k = 0; k < TIMING_OWNER_CONNECTIONS; k++){
+		snprintf(cid, sizeof(cid), "%s:%zu", f->ids[0], k);
+		raw_open_as(f, &owner[k], 0, cid);
+	}
+	owner[0].by_type[CX_REPLY_REVOKED] = 1; /* makes the first call offer */
+	owner_keep_offer(f, owner, key, &revoked_seen, 0);
+	/* Without TCP_NODELAY every reply waits for a delayed ACK, some 40 ms. */
+	b = cl_new(f, 101, NULL);
+	b->queue = true;
+	assert_int_equal(mosquitto_int_option(b->m, MOSQ_OPT_TCP_NODELAY, 1), MOSQ_ERR_SUCCESS);
+	cl_connect_all(f, &b, 1, NULL);
+	for(unsigned i = 0; i < TIMING_WARMUP; i++){
+		timed_claim(f, b, i % 2 ? "t0" : "t2", key, 10000 + i);
+		notices += i % 2;
+		owner_keep_offer(f, owner, key, &revoked_seen, notices);
+	}
+	for(unsigned i = 0; i < 2 * TIMING_CLAIMS; i++){
+		/* L N N L L N N L ...: each kind as often first as second, and after either kind. */
+		bool is_live = (i % 4 == 0) || (i % 4 == 3);
+		long long took = timed_claim(f, b, is_live ? "t0" : "t2", key, i);
+
+		if(is_live){
+			live[i / 2] = took;
+			notices++;
+		}else{
+			none[i / 2] = took;
+		}
+		owner_keep_offer(f, owner, key, &revoked_seen, notices);
+	}
+	/* Every notice arrives in the end. */
+	for(long long deadline = cxb_now_ms() + WAIT_MS; owner[0].by_type[CX_REPLY_ATTEMPT]
+			+ owner[0].by_type[CX_REPLY_REVOKED] - 1 < notices && cxb_now_ms() < deadline;){
+		raw_until(&owner[0], 0, 10);
+	}
+	auc = prob_greater(live, none, TIMING_CLAIMS);
+	qsort(live, TIMING_CLAIMS, sizeof(*live), cmp_ll);
+	qsort(none, TIMING_CLAIMS, sizeof(*none), cmp_ll);
+	ratio = (double)pct(live, TIMING_CLAIMS, 50) / (double)pct(none, TIMING_CLAIMS, 50);
+	fprintf(stderr, "no-match latency (us, %d claims each, p10 / p50 / p90 / p99): live offer %lld / %lld / %lld / "
+			"%lld, no offer %lld / %lld / %lld / %lld; median ratio %.3f; P(live > none) %.3f; the owner was "
+			"told of %" PRIu64 " attempts and %" PRIu64 " burned offers on each of %d connections%s\n", TIMING_CLAIMS,
+			pct(live, TIMING_CLAIMS, 10), pct(live, TIMING_CLAIMS, 50), pct(live, TIMING_CLAIMS, 90),
+			pct(live, TIMING_CLAIMS, 99), pct(none, TIMING_CLAIMS, 10), pct(none, TIMING_CLAIMS, 50),
+			pct(none, TIMING_CLAIMS, 90), pct(none, TIMING_CLAIMS, 99), ratio, auc,
+			owner[0].by_type[CX_REPLY_ATTEMPT], owner[0].by_type[CX_REPLY_REVOKED] - 1, TIMING_OWNER_CONNECTIONS,
+			cxb_instrumented() ? " [instrumented: not judged]" : "");
+	/* Every wrong key on the live offer reached its owner: the two kinds really differ inside. */
+	assert_int_equal(owner[0].by_type[CX_REPLY_ATTEMPT] + owner[0].by_type[CX_REPLY_REVOKED] - 1, notices);
+	if(!cxb_instrumented()){
+		assert_true(auc > 0.35 && auc < 0.65);
+		assert_true(ratio > 0.75 && ratio < 1.33);
+	}
+	for(size_t k = 0; k < TIMING_OWNER_CONNECTIONS; k++){
+		raw_close(&owner[k]);
+	}
+	free(live);
+	free(none);
 }
 
 /* ---- floods ---- */
@@ -1346,9 +2008,13 @@ static void test_flood_ghost_claims(void **state)
 	}
 	fprintf(stderr, "ghost claims: %u claims for IDs that never existed, %" PRIu64 " evaluated (the address "
 			"allows 50)\n", ghost, no_match);
-	/* One address: its 50 failures, then rate-limited; one window per terminal and one for the address. */
-	assert_int_equal(st.failed, 50);
-	assert_true(no_match <= 50);
+	/*
+	 * One address: its 50 failures, then one more at most from each of the
+	 * 20 that had none yet, then rate-limited; one window per terminal and
+	 * one for the address.
+	 */
+	assert_true(st.failed >= 50 && st.failed <= 70);
+	assert_true(no_match <= (uint64_t)st.failed);
 	assert_int_equal(st.offers, 0);
 	assert_int_equal(st.exchanges, 0);
 	assert_true(st.limiters <= 20);
@@ -1478,6 +2144,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_brute_force, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_brute_force_total, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_address, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claim_resent_after_reconnect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_qos2_duplicate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_match_timing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flood_every_topic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flood_oversized, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flood_offer_replacement, setup, teardown),
@@ -1490,6 +2160,10 @@ int main(void)
 
 	if(cxb_instrumented()){
 		slowdown = wrapper != NULL && *wrapper != '\0' ? 8 : 2;
+	}
+	/* CARDEX_TEST_FILTER=test_shared_address runs one test (a cmocka pattern, * and ? allowed). */
+	if(getenv("CARDEX_TEST_FILTER") != NULL){
+		cmocka_set_test_filter(getenv("CARDEX_TEST_FILTER"));
 	}
 	mosquitto_lib_init();
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
