@@ -30,11 +30,10 @@
 #include "cli_run.h"
 #include "mitm.h"
 #include "seal.h"
+#include "term.h"
 
 #define WAIT_MS 8000
 #define QUIET_MS 600
-#define SLICE_MS 20
-#define MAX_EVS 64
 
 /* What must never be readable outside the two terminals. */
 static const char *const secrets[] = {
@@ -46,12 +45,6 @@ static const cxb_account accounts[] = {
 	{"A", "pw-a-secret"},
 	{"B", "pw-b-secret"},
 	{"ops", "pw-ops-secret"},
-};
-
-struct term {
-	cardex *cx;
-	cardex_event evs[MAX_EVS];
-	size_t n;
 };
 
 struct fx {
@@ -143,77 +136,6 @@ static int connect_term(struct fx *fx, const char *id, const char *pw, int port,
 	return cardex_connect(&o, out);
 }
 
-static void term_close(struct term *t)
-{
-	for(size_t i = 0; i < t->n; i++) {
-		cardex_event_clear(&t->evs[i]);
-	}
-	t->n = 0;
-	cardex_close(t->cx);
-	t->cx = NULL;
-}
-
-static void turn(struct term *t, int ms)
-{
-	cardex_event ev;
-	int rc;
-
-	if(!t || !t->cx) {
-		return;
-	}
-	rc = cardex_wait(t->cx, ms, &ev);
-	if(rc == CARDEX_ETIMEOUT) {
-		return;
-	}
-	assert_int_equal(rc, CARDEX_OK);
-	assert_true(t->n < MAX_EVS);
-	t->evs[t->n++] = ev;
-}
-
-static const cardex_event *find(const struct term *t, cardex_event_type type)
-{
-	for(size_t i = 0; i < t->n; i++) {
-		if(t->evs[i].type == type) {
-			return &t->evs[i];
-		}
-	}
-	return NULL;
-}
-
-static size_t count(const struct term *t, cardex_event_type type)
-{
-	size_t c = 0;
-
-	for(size_t i = 0; i < t->n; i++) {
-		c += t->evs[i].type == type;
-	}
-	return c;
-}
-
-static const cardex_event *wait_for(struct term *t, cardex_event_type type, struct term *also)
-{
-	long long deadline = cxb_now_ms() + WAIT_MS;
-
-	while(!find(t, type)) {
-		if(cxb_now_ms() > deadline) {
-			fail_msg("no %s event within %d ms", cardex_event_type_name(type), WAIT_MS);
-		}
-		turn(t, SLICE_MS);
-		turn(also, SLICE_MS);
-	}
-	return find(t, type);
-}
-
-static void quiet(struct term *t, struct term *also)
-{
-	long long end = cxb_now_ms() + QUIET_MS;
-
-	while(cxb_now_ms() < end) {
-		turn(t, SLICE_MS);
-		turn(also, SLICE_MS);
-	}
-}
-
 /* Offer by a, claim by b; returns the exchange ID (valid while a's events are). */
 static const char *match(struct term *a, struct term *b)
 {
@@ -222,16 +144,16 @@ static const char *match(struct term *a, struct term *b)
 
 	assert_int_equal(cardex_generate_key(6, key, sizeof(key)), CARDEX_OK);
 	assert_int_equal(cardex_offer(a->cx, key, 0), CARDEX_OK);
-	wait_for(a, CARDEX_EV_OFFER, b);
+	term_wait_for(a, CARDEX_EV_OFFER, b);
 	assert_int_equal(cardex_claim(b->cx, cardex_id(a->cx), key), CARDEX_OK);
-	wait_for(a, CARDEX_EV_MATCH, b);
-	wait_for(b, CARDEX_EV_MATCH, a);
+	term_wait_for(a, CARDEX_EV_MATCH, b);
+	term_wait_for(b, CARDEX_EV_MATCH, a);
 	for(size_t i = n; i < a->n; i++) {
 		if(a->evs[i].type == CARDEX_EV_MATCH) {
 			return a->evs[i].exchange;
 		}
 	}
-	return find(a, CARDEX_EV_MATCH)->exchange;
+	return term_find(a, CARDEX_EV_MATCH)->exchange;
 }
 
 /* ---- raw MQTT client (an operator, a plaintext terminal) ---- */
@@ -467,9 +389,9 @@ static void test_no_plaintext_at_rest_or_in_transit(void **state)
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
 	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_OK);
-	assert_non_null(strstr(wait_for(&fx->b_, CARDEX_EV_CARD, &fx->a)->card, "Ada Lovelace"));
-	assert_non_null(strstr(wait_for(&fx->a, CARDEX_EV_CARD, &fx->b_)->card, "Grace Hopper"));
-	assert_true(find(&fx->a, CARDEX_EV_CARD)->sealed);
+	assert_non_null(strstr(term_wait_for(&fx->b_, CARDEX_EV_CARD, &fx->a)->card, "Ada Lovelace"));
+	assert_non_null(strstr(term_wait_for(&fx->a, CARDEX_EV_CARD, &fx->b_)->card, "Grace Hopper"));
+	assert_true(term_find(&fx->a, CARDEX_EV_CARD)->sealed);
 
 	/* Exchange 2: B leaves once the keys are agreed; A's card waits in B's session. */
 	for(size_t i = 0; i < fx->a.n; i++) {
@@ -481,11 +403,11 @@ static void test_no_plaintext_at_rest_or_in_transit(void **state)
 	}
 	fx->b_.n = 0;
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
-	wait_for(&fx->a, CARDEX_EV_SAFETY, &fx->b_);
-	wait_for(&fx->b_, CARDEX_EV_SAFETY, &fx->a);
+	term_wait_for(&fx->a, CARDEX_EV_SAFETY, &fx->b_);
+	term_wait_for(&fx->b_, CARDEX_EV_SAFETY, &fx->a);
 	term_close(&fx->b_);
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
-	wait_for(&fx->a, CARDEX_EV_SENT, NULL);
+	term_wait_for(&fx->a, CARDEX_EV_SENT, NULL);
 	raw_loop(&ops, 200);
 
 	/* In transit: the operator's "#" (it may see nothing of the namespace at all). */
@@ -524,25 +446,25 @@ static void test_mitm_swapped_keys(void **state)
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
 	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_OK);
-	wait_for(&fx->a, CARDEX_EV_SAFETY, &fx->b_);
-	wait_for(&fx->b_, CARDEX_EV_SAFETY, &fx->a);
+	term_wait_for(&fx->a, CARDEX_EV_SAFETY, &fx->b_);
+	term_wait_for(&fx->b_, CARDEX_EV_SAFETY, &fx->a);
 	assert_true(mitm_rewrites(fx->m) >= 3);
 	/* About one in a million times the codes would match by chance. */
-	assert_string_not_equal(find(&fx->a, CARDEX_EV_SAFETY)->safety_code,
-			find(&fx->b_, CARDEX_EV_SAFETY)->safety_code);
-	assert_null(find(&fx->a, CARDEX_EV_ERROR));
-	quiet(&fx->a, &fx->b_);
+	assert_string_not_equal(term_find(&fx->a, CARDEX_EV_SAFETY)->safety_code,
+			term_find(&fx->b_, CARDEX_EV_SAFETY)->safety_code);
+	assert_null(term_find(&fx->a, CARDEX_EV_ERROR));
+	term_quiet(&fx->a, &fx->b_, QUIET_MS);
 	/* Nothing moved while the codes were being compared. */
 	assert_int_equal(mitm_sealed_sent(fx->m), 0);
 	assert_int_equal(cardex_confirm(fx->a.cx, xid, false), CARDEX_OK);
 	assert_int_equal(cardex_confirm(fx->b_.cx, xid, false), CARDEX_OK);
 	assert_int_equal(cardex_confirm(fx->a.cx, xid, true), CARDEX_EABORTED);
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_EABORTED);
-	quiet(&fx->a, &fx->b_);
+	term_quiet(&fx->a, &fx->b_, QUIET_MS);
 	assert_int_equal(mitm_sealed_sent(fx->m), 0);
 	assert_int_equal(mitm_plain_sent(fx->m), 0);
-	assert_int_equal(count(&fx->a, CARDEX_EV_CARD) + count(&fx->b_, CARDEX_EV_CARD), 0);
-	assert_int_equal(count(&fx->a, CARDEX_EV_SENT) + count(&fx->b_, CARDEX_EV_SENT), 0);
+	assert_int_equal(term_count(&fx->a, CARDEX_EV_CARD) + term_count(&fx->b_, CARDEX_EV_CARD), 0);
+	assert_int_equal(term_count(&fx->a, CARDEX_EV_SENT) + term_count(&fx->b_, CARDEX_EV_SENT), 0);
 	assert_true(cxb_alive(&fx->b));
 }
 
@@ -556,16 +478,16 @@ static void test_mitm_swapped_key_fails_commitment(void **state)
 	two_terms(fx, MITM_SWAP_PK, true);
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
-	ev = wait_for(&fx->a, CARDEX_EV_ERROR, &fx->b_);
+	ev = term_wait_for(&fx->a, CARDEX_EV_ERROR, &fx->b_);
 	assert_string_equal(ev->code, "altered");
 	assert_string_equal(ev->exchange, xid);
 	assert_non_null(strstr(ev->message, "the server altered this exchange"));
-	assert_null(find(&fx->a, CARDEX_EV_SAFETY));
+	assert_null(term_find(&fx->a, CARDEX_EV_SAFETY));
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_EABORTED);
-	quiet(&fx->a, &fx->b_);
+	term_quiet(&fx->a, &fx->b_, QUIET_MS);
 	assert_int_equal(mitm_sealed_sent(fx->m), 0);
 	assert_int_equal(mitm_plain_sent(fx->m), 0);
-	assert_null(find(&fx->b_, CARDEX_EV_CARD));
+	assert_null(term_find(&fx->b_, CARDEX_EV_CARD));
 }
 
 /* A key of low order for B: refused as an alteration; B sends neither its key nor its card. */
@@ -578,11 +500,11 @@ static void test_low_order_key(void **state)
 	two_terms(fx, MITM_ZERO_PK, false);
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
 	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_OK);
-	ev = wait_for(&fx->b_, CARDEX_EV_ERROR, &fx->a);
+	ev = term_wait_for(&fx->b_, CARDEX_EV_ERROR, &fx->a);
 	assert_string_equal(ev->code, "altered");
 	assert_non_null(strstr(ev->message, "not a valid key"));
-	quiet(&fx->a, &fx->b_);
-	assert_null(find(&fx->b_, CARDEX_EV_SAFETY));
+	term_quiet(&fx->a, &fx->b_, QUIET_MS);
+	assert_null(term_find(&fx->b_, CARDEX_EV_SAFETY));
 	/* Only A's key went out; B's key and card did not. */
 	assert_int_equal(mitm_pk_sent(fx->m), 1);
 	assert_int_equal(mitm_sealed_sent(fx->m) + mitm_plain_sent(fx->m), 0);
@@ -598,13 +520,13 @@ static void tampered(struct fx *fx, mitm_mode mode)
 	two_terms(fx, mode, false);
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
-	wait_for(&fx->a, CARDEX_EV_SENT, &fx->b_);
-	ev = wait_for(&fx->b_, CARDEX_EV_ERROR, &fx->a);
+	term_wait_for(&fx->a, CARDEX_EV_SENT, &fx->b_);
+	ev = term_wait_for(&fx->b_, CARDEX_EV_ERROR, &fx->a);
 	assert_string_equal(ev->code, "altered");
 	assert_non_null(strstr(ev->message, "failed authentication"));
 	assert_int_equal(mitm_rewrites(fx->m), 1);
-	quiet(&fx->a, &fx->b_);
-	assert_null(find(&fx->b_, CARDEX_EV_CARD));
+	term_quiet(&fx->a, &fx->b_, QUIET_MS);
+	assert_null(term_find(&fx->b_, CARDEX_EV_CARD));
 	/* B's own card no longer goes out in that exchange. */
 	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_EABORTED);
 	assert_true(cxb_alive(&fx->b));
@@ -630,19 +552,19 @@ static void test_replayed_card(void **state)
 	two_terms(fx, MITM_REPLAY, false);
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
-	assert_non_null(strstr(wait_for(&fx->b_, CARDEX_EV_CARD, &fx->a)->card, "Ada Lovelace"));
+	assert_non_null(strstr(term_wait_for(&fx->b_, CARDEX_EV_CARD, &fx->a)->card, "Ada Lovelace"));
 	for(size_t i = 0; i < fx->b_.n; i++) {
 		cardex_event_clear(&fx->b_.evs[i]);
 	}
 	fx->b_.n = 0;
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
-	ev = wait_for(&fx->b_, CARDEX_EV_ERROR, &fx->a);
+	ev = term_wait_for(&fx->b_, CARDEX_EV_ERROR, &fx->a);
 	assert_string_equal(ev->code, "altered");
 	assert_string_equal(ev->exchange, xid);
 	assert_int_equal(mitm_rewrites(fx->m), 1);
-	quiet(&fx->a, &fx->b_);
-	assert_null(find(&fx->b_, CARDEX_EV_CARD));
+	term_quiet(&fx->a, &fx->b_, QUIET_MS);
+	assert_null(term_find(&fx->b_, CARDEX_EV_CARD));
 	assert_true(cxb_alive(&fx->b));
 }
 
@@ -699,17 +621,17 @@ static void test_downgrade_stripped(void **state)
 
 	two_terms(fx, MITM_STRIP_COMMIT, false);
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
-	assert_false(find(&fx->a, CARDEX_EV_MATCH)->sealed);
-	ev = wait_for(&fx->a, CARDEX_EV_ERROR, &fx->b_);
+	assert_false(term_find(&fx->a, CARDEX_EV_MATCH)->sealed);
+	ev = term_wait_for(&fx->a, CARDEX_EV_ERROR, &fx->b_);
 	assert_string_equal(ev->code, "not-sealed");
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_EPLAIN);
 	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_OK);
-	quiet(&fx->a, &fx->b_);
+	term_quiet(&fx->a, &fx->b_, QUIET_MS);
 	assert_int_equal(mitm_plain_sent(fx->m), 0);
 	assert_int_equal(mitm_sealed_sent(fx->m), 0);
 	assert_int_equal(mitm_pk_sent(fx->m), 0);
-	assert_null(find(&fx->a, CARDEX_EV_CARD));
-	assert_null(find(&fx->b_, CARDEX_EV_CARD));
+	assert_null(term_find(&fx->a, CARDEX_EV_CARD));
+	assert_null(term_find(&fx->b_, CARDEX_EV_CARD));
 }
 
 /*
@@ -732,7 +654,7 @@ static void test_plain_peer(void **state)
 				CARDEX_OK);
 		raw_request(&a, "keys/A", "{\"key\":\"483920\"}");
 		assert_int_equal(cardex_claim(fx->b_.cx, "A", "483920"), CARDEX_OK);
-		snprintf(xid, sizeof(xid), "%s", wait_for(&fx->b_, CARDEX_EV_MATCH, NULL)->exchange);
+		snprintf(xid, sizeof(xid), "%s", term_wait_for(&fx->b_, CARDEX_EV_MATCH, NULL)->exchange);
 		raw_loop(&a, 100);
 		x = strstr(a.last, "\"exchange\":\"");
 		assert_non_null(x);
@@ -743,18 +665,18 @@ static void test_plain_peer(void **state)
 		raw_request(&a, "card/B", msg);
 		assert_non_null(strstr(a.last, "\"type\":\"sent\""));
 		if(!allow) {
-			ev = wait_for(&fx->b_, CARDEX_EV_ERROR, NULL);
+			ev = term_wait_for(&fx->b_, CARDEX_EV_ERROR, NULL);
 			assert_string_equal(ev->code, "not-sealed");
-			quiet(&fx->b_, NULL);
+			term_quiet(&fx->b_, NULL, QUIET_MS);
 			raw_loop(&a, 200);
-			assert_null(find(&fx->b_, CARDEX_EV_CARD));
+			assert_null(term_find(&fx->b_, CARDEX_EV_CARD));
 			/* B's card never went out in plaintext. */
 			assert_null(find_bytes(a.all, a.all_len, "Grace Hopper", 12));
 		} else {
-			ev = wait_for(&fx->b_, CARDEX_EV_CARD, NULL);
+			ev = term_wait_for(&fx->b_, CARDEX_EV_CARD, NULL);
 			assert_false(ev->sealed);
 			assert_non_null(strstr(ev->card, "Ada Lovelace"));
-			wait_for(&fx->b_, CARDEX_EV_SENT, NULL);
+			term_wait_for(&fx->b_, CARDEX_EV_SENT, NULL);
 			raw_loop(&a, 200);
 			assert_non_null(find_bytes(a.all, a.all_len, "Grace Hopper", 12));
 		}
@@ -779,8 +701,8 @@ static void test_require_sealed(void **state)
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
 	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_OK);
-	assert_true(wait_for(&fx->b_, CARDEX_EV_CARD, &fx->a)->sealed);
-	assert_true(wait_for(&fx->a, CARDEX_EV_CARD, &fx->b_)->sealed);
+	assert_true(term_wait_for(&fx->b_, CARDEX_EV_CARD, &fx->a)->sealed);
+	assert_true(term_wait_for(&fx->a, CARDEX_EV_CARD, &fx->b_)->sealed);
 }
 
 /* ---- the CLI ---- */
@@ -846,14 +768,14 @@ static void test_cli_confirm(void **state)
 		assert_int_equal(connect_term(fx, "A", "pw-a-secret", mitm_port(fx->m), true, false, &fx->a.cx),
 				CARDEX_OK);
 		assert_int_equal(cardex_offer(fx->a.cx, "483920", 0), CARDEX_OK);
-		wait_for(&fx->a, CARDEX_EV_OFFER, NULL);
+		term_wait_for(&fx->a, CARDEX_EV_OFFER, NULL);
 		const char *args[] = {"claim", "A", "483920", "--confirm", "--host", "127.0.0.1", "--port", port,
 			"--id", "B", "--card", card_path, "--timeout", "20", NULL};
 		p = cli(fx, "pw-b-secret", true, args);
-		wait_for(&fx->a, CARDEX_EV_MATCH, NULL);
-		assert_int_equal(cardex_send_card(fx->a.cx, find(&fx->a, CARDEX_EV_MATCH)->exchange, fx->card_ada,
+		term_wait_for(&fx->a, CARDEX_EV_MATCH, NULL);
+		assert_int_equal(cardex_send_card(fx->a.cx, term_find(&fx->a, CARDEX_EV_MATCH)->exchange, fx->card_ada,
 				fx->ada_len), CARDEX_OK);
-		code = wait_for(&fx->a, CARDEX_EV_SAFETY, NULL)->safety_code;
+		code = term_wait_for(&fx->a, CARDEX_EV_SAFETY, NULL)->safety_code;
 		cxr_wait_for(p, "(compare it with the other screen)");
 		cxr_wait_for(p, "Type the safety code");
 		/* What the user reads off A's screen, grouped as shown there. */
@@ -864,15 +786,15 @@ static void test_cli_confirm(void **state)
 			assert_non_null(strstr(p->obuf, "Safety code: "));
 			assert_non_null(strstr(p->obuf, "not confirmed"));
 			assert_int_equal(contacts(fx), 0);
-			assert_int_equal(cardex_confirm(fx->a.cx, find(&fx->a, CARDEX_EV_MATCH)->exchange, false),
+			assert_int_equal(cardex_confirm(fx->a.cx, term_find(&fx->a, CARDEX_EV_MATCH)->exchange, false),
 					CARDEX_OK);
-			quiet(&fx->a, NULL);
+			term_quiet(&fx->a, NULL, QUIET_MS);
 			assert_int_equal(mitm_sealed_sent(fx->m), 0);
-			assert_null(find(&fx->a, CARDEX_EV_CARD));
+			assert_null(term_find(&fx->a, CARDEX_EV_CARD));
 		} else {
-			assert_int_equal(cardex_confirm(fx->a.cx, find(&fx->a, CARDEX_EV_MATCH)->exchange, true),
+			assert_int_equal(cardex_confirm(fx->a.cx, term_find(&fx->a, CARDEX_EV_MATCH)->exchange, true),
 					CARDEX_OK);
-			assert_true(wait_for(&fx->a, CARDEX_EV_CARD, NULL)->verified);
+			assert_true(term_wait_for(&fx->a, CARDEX_EV_CARD, NULL)->verified);
 			assert_int_equal(cxr_finish(p), 0);
 			assert_int_equal(contacts(fx), 1);
 			snprintf(path, sizeof(path), "%s/cardex/contacts", fx->dir);
