@@ -750,3 +750,26 @@ bool cxb_log_contains(const cxb_broker *b, const char *needle)
 	free(log);
 	return found;
 }
+
+const char *cxb_dynsec_plugin(void)
+{
+	static const char *const paths[] = {
+		"/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
+		"/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so",
+		"/usr/lib/i386-linux-gnu/mosquitto_dynamic_security.so",
+		"/usr/lib/arm-linux-gnueabihf/mosquitto_dynamic_security.so",
+		"/usr/lib/mosquitto_dynamic_security.so",
+		"/usr/local/lib/mosquitto_dynamic_security.so",
+	};
+	const char *env = getenv("MOSQUITTO_DYNSEC_PLUGIN");
+
+	if(env != NULL && *env != '\0'){
+		return access(env, R_OK) == 0 ? env : NULL;
+	}
+	for(size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++){
+		if(access(paths[i], R_OK) == 0){
+			return paths[i];
+		}
+	}
+	return NULL;
+}

@@ -100,6 +100,13 @@ char *cxb_log_read(const cxb_broker *b);
 /* A port on 127.0.0.1 that was free a moment ago, or -1. */
 int cxb_free_port(void);
 
+/*
+ * Mosquitto's dynamic-security plugin: $MOSQUITTO_DYNSEC_PLUGIN when set
+ * (NULL when it cannot be read), else the first readable usual place, else
+ * NULL (tests that need it skip).
+ */
+const char *cxb_dynsec_plugin(void);
+
 /* Milliseconds of a monotonic clock, for bounded waits in tests. */
 long long cxb_now_ms(void);
 

@@ -204,24 +204,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static void remove_tree(const char *dir)
-{
-	char path[512];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if(d != NULL){
-		while((de = readdir(d)) != NULL){
-			if(strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0){
-				snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-				unlink(path);
-			}
-		}
-		closedir(d);
-	}
-	rmdir(dir);
-}
-
 static int stop(struct fx *f)
 {
 	int rc = 0;
@@ -240,7 +222,7 @@ static int teardown(void **state)
 	int rc = stop(f);
 
 	cxr_free_all(f->procs, sizeof(f->procs) / sizeof(f->procs[0]));
-	remove_tree(f->tmpdir);
+	cxr_remove_tree(f->tmpdir);
 	free(f);
 	return rc;
 }
@@ -627,7 +609,7 @@ static void test_corrupt_state_file(void **state)
 	slash = strrchr(dir, '/');
 	if(!keep && slash != NULL && strstr(b.log, "/cardex-test-") != NULL){
 		*slash = '\0';
-		remove_tree(dir);
+		cxr_remove_tree(dir);
 	}
 	assert_non_null(log);
 	if(strstr(log, "line 3: invalid session record") == NULL){
@@ -708,27 +690,6 @@ static void test_session_bound(void **state)
 
 /* ---- dynamic security beside cardex ---- */
 
-static const char *dynsec_plugin(void)
-{
-	static const char *const paths[] = {
-		"/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
-		"/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so",
-		"/usr/lib/mosquitto_dynamic_security.so",
-		"/usr/local/lib/mosquitto_dynamic_security.so",
-	};
-	const char *env = getenv("MOSQUITTO_DYNSEC_PLUGIN");
-
-	if(env != NULL && *env != '\0'){
-		return access(env, R_OK) == 0 ? env : NULL;
-	}
-	for(size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++){
-		if(access(paths[i], R_OK) == 0){
-			return paths[i];
-		}
-	}
-	return NULL;
-}
-
 /*
  * Runs mosquitto_ctrl with args (connection options come from an options
  * file in f->tmpdir, passwords on stdin, never on argv: a command that
@@ -779,7 +740,7 @@ static void write_ctrl_options(struct fx *f)
  */
 static void dynsec_run(struct fx *f, bool cardex_first)
 {
-	const char *dynsec = dynsec_plugin();
+	const char *dynsec = cxb_dynsec_plugin();
 	const char *cardex = getenv("CARDEX_PLUGIN");
 	char conf[160], extra[1024];
 	mc_client *sensor, *viewer, *tina;
