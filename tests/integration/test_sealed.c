@@ -29,6 +29,7 @@
 #include "cardex.h"
 #include "cli_run.h"
 #include "mitm.h"
+#include "mqttc.h"
 #include "seal.h"
 #include "term.h"
 
@@ -51,6 +52,7 @@ struct fx {
 	cxb_broker b;
 	bool started;
 	mitm *m;
+	mc_set mc;             /* raw MQTT clients */
 	struct term a;
 	struct term b_;
 	char *card_ada;
@@ -156,115 +158,64 @@ static const char *match(struct term *a, struct term *b)
 	return term_find(a, CARDEX_EV_MATCH)->exchange;
 }
 
-/* ---- raw MQTT client (an operator, a plaintext terminal) ---- */
+/* ---- raw MQTT clients (an operator, a plaintext terminal), mqttc.h ---- */
 
-struct raw {
-	struct mosquitto *m;
-	int connack;
-	bool subscribed;
-	char *all;         /* every payload received, concatenated */
-	size_t all_len;
-	int nmsgs;
-	char last[4096];
-};
-
-static void raw_on_connect(struct mosquitto *m, void *ud, int rc)
+/* A client connected as id and subscribed QoS 1 to sub; the fixture's set owns it. */
+static mc_client *raw_connect(struct fx *fx, const char *id, const char *pw, const char *sub)
 {
-	(void)m;
-	((struct raw *)ud)->connack = rc;
+	mc_client *c = mc_new(&fx->mc, id, id, pw, true, MQTT_PROTOCOL_V311);
+
+	assert_non_null(c);
+	assert_int_equal(mc_connect(&fx->mc, c, NULL), 0);
+	assert_int_equal(mc_subscribe(&fx->mc, c, sub, 1, 0, NULL), 1);
+	return c;
 }
 
-static void raw_on_subscribe(struct mosquitto *m, void *ud, int mid, int n, const int *q)
+/* The payload of the last message c received, "" before any. */
+static const char *last(const mc_client *c)
 {
-	(void)m;
-	(void)mid;
-	(void)n;
-	(void)q;
-	((struct raw *)ud)->subscribed = true;
+	return c->nmsgs > 0 ? c->msgs[c->nmsgs - 1].payload : "";
 }
 
-static void raw_on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
+/* Whether needle[0..n) is in the topic or the payload of a message c received. */
+static bool received(const mc_client *c, const char *needle, size_t n)
 {
-	struct raw *r = ud;
-
-	(void)m;
-	r->all = realloc(r->all, r->all_len + (size_t)msg->payloadlen + strlen(msg->topic) + 2);
-	assert_non_null(r->all);
-	memcpy(r->all + r->all_len, msg->topic, strlen(msg->topic));
-	r->all_len += strlen(msg->topic);
-	r->all[r->all_len++] = ' ';
-	memcpy(r->all + r->all_len, msg->payload, (size_t)msg->payloadlen);
-	r->all_len += (size_t)msg->payloadlen;
-	r->all[r->all_len++] = '\n';
-	snprintf(r->last, sizeof(r->last), "%.*s", msg->payloadlen, (const char *)msg->payload);
-	r->nmsgs++;
-}
-
-static void raw_connect(struct raw *r, int port, const char *id, const char *pw, const char *sub)
-{
-	long long deadline = cxb_now_ms() + WAIT_MS;
-
-	memset(r, 0, sizeof(*r));
-	r->connack = -1;
-	r->m = mosquitto_new(id, true, r);
-	assert_non_null(r->m);
-	mosquitto_connect_callback_set(r->m, raw_on_connect);
-	mosquitto_subscribe_callback_set(r->m, raw_on_subscribe);
-	mosquitto_message_callback_set(r->m, raw_on_message);
-	assert_int_equal(mosquitto_username_pw_set(r->m, id, pw), MOSQ_ERR_SUCCESS);
-	assert_int_equal(mosquitto_connect(r->m, "127.0.0.1", port, 30), MOSQ_ERR_SUCCESS);
-	while(r->connack < 0 && cxb_now_ms() < deadline) {
-		mosquitto_loop(r->m, 20, 1);
+	assert_int_equal(c->dropped, 0);
+	for(size_t i = 0; i < c->nmsgs; i++) {
+		if(find_bytes(c->msgs[i].topic, strlen(c->msgs[i].topic), needle, n) != NULL
+				|| find_bytes(c->msgs[i].payload, (size_t)c->msgs[i].len, needle, n) != NULL) {
+			return true;
+		}
 	}
-	assert_int_equal(r->connack, 0);
-	assert_int_equal(mosquitto_subscribe(r->m, NULL, sub, 1), MOSQ_ERR_SUCCESS);
-	while(!r->subscribed && cxb_now_ms() < deadline) {
-		mosquitto_loop(r->m, 20, 1);
-	}
-	assert_true(r->subscribed);
+	return false;
 }
 
-static void raw_loop(struct raw *r, int ms)
+/* True when none of the secrets is in what c received. */
+static bool received_no_secret(const mc_client *c)
 {
-	long long end = cxb_now_ms() + ms;
-
-	while(cxb_now_ms() < end) {
-		mosquitto_loop(r->m, 10, 1);
+	for(size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+		if(received(c, secrets[i], strlen(secrets[i]))) {
+			fprintf(stderr, "found \"%s\"\n", secrets[i]);
+			return false;
+		}
 	}
+	return true;
 }
 
-/* Publishes and waits until a reply arrives (n messages more than before). */
-static void raw_request(struct raw *r, const char *topic, const char *payload)
+/* Publishes (QoS 1) and waits until a reply arrives (one message more than before). */
+static void raw_request(struct fx *fx, mc_client *c, const char *topic, const char *payload)
 {
-	int before = r->nmsgs;
-	long long deadline = cxb_now_ms() + WAIT_MS;
+	size_t before = c->nmsgs;
 
-	assert_int_equal(mosquitto_publish(r->m, NULL, topic, (int)strlen(payload), payload, 1, false),
-			MOSQ_ERR_SUCCESS);
-	while(r->nmsgs == before && cxb_now_ms() < deadline) {
-		mosquitto_loop(r->m, 10, 1);
-	}
-	assert_true(r->nmsgs > before);
+	assert_int_equal(mc_publish(&fx->mc, c, topic, payload, (int)strlen(payload), 1, false, NULL), 0);
+	assert_true(mc_wait_msgs(&fx->mc, c, before + 1));
 }
 
 /* Publishes a request that gets no reply when it passes. */
-static void raw_send(struct raw *r, const char *topic, const char *payload)
+static void raw_send(struct fx *fx, mc_client *c, const char *topic, const char *payload)
 {
-	assert_int_equal(mosquitto_publish(r->m, NULL, topic, (int)strlen(payload), payload, 1, false),
-			MOSQ_ERR_SUCCESS);
-	raw_loop(r, 100);
-}
-
-static void raw_close(struct raw *r)
-{
-	if(r->m) {
-		mosquitto_disconnect(r->m);
-		mosquitto_loop(r->m, 10, 1);
-		mosquitto_destroy(r->m);
-		r->m = NULL;
-	}
-	free(r->all);
-	r->all = NULL;
+	assert_int_equal(mc_publish(&fx->mc, c, topic, payload, (int)strlen(payload), 1, false, NULL), 0);
+	mc_pump(&fx->mc, 100);
 }
 
 /* ---- fixtures ---- */
@@ -283,6 +234,8 @@ static int start_broker(struct fx *fx, const char *plugin_opts, const char *extr
 		return -1;
 	}
 	fx->started = true;
+	mc_set_free(&fx->mc);
+	mc_set_init(&fx->mc, fx->b.port);
 	return 0;
 }
 
@@ -330,6 +283,7 @@ static int teardown(void **state)
 	term_close(&fx->a);
 	term_close(&fx->b_);
 	mitm_stop(fx->m);
+	mc_set_free(&fx->mc);
 	if(fx->started) {
 		cxb_stop(&fx->b);
 	}
@@ -368,7 +322,7 @@ static void test_no_plaintext_at_rest_or_in_transit(void **state)
 	char extra[1024];
 	char path[512];
 	char xid[CARDEX_XID_LEN + 1];
-	struct raw ops;
+	mc_client *ops;
 	char *log, *db;
 	size_t len;
 	FILE *f;
@@ -383,7 +337,7 @@ static void test_no_plaintext_at_rest_or_in_transit(void **state)
 	snprintf(extra, sizeof(extra), "acl_file %s\npersistence true\npersistence_location %s/\n"
 			"autosave_interval 0\n", path, fx->dir);
 	assert_int_equal(start_broker(fx, "", extra), 0);
-	raw_connect(&ops, fx->b.port, "ops", "pw-ops-secret", "#");
+	ops = raw_connect(fx, "ops", "pw-ops-secret", "#");
 
 	two_terms(fx, -1, false);
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
@@ -394,25 +348,19 @@ static void test_no_plaintext_at_rest_or_in_transit(void **state)
 	assert_true(term_find(&fx->a, CARDEX_EV_CARD)->sealed);
 
 	/* Exchange 2: B leaves once the keys are agreed; A's card waits in B's session. */
-	for(size_t i = 0; i < fx->a.n; i++) {
-		cardex_event_clear(&fx->a.evs[i]);
-	}
-	fx->a.n = 0;
-	for(size_t i = 0; i < fx->b_.n; i++) {
-		cardex_event_clear(&fx->b_.evs[i]);
-	}
-	fx->b_.n = 0;
+	term_reset(&fx->a);
+	term_reset(&fx->b_);
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
 	term_wait_for(&fx->a, CARDEX_EV_SAFETY, &fx->b_);
 	term_wait_for(&fx->b_, CARDEX_EV_SAFETY, &fx->a);
 	term_close(&fx->b_);
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
 	term_wait_for(&fx->a, CARDEX_EV_SENT, NULL);
-	raw_loop(&ops, 200);
+	mc_pump(&fx->mc, 200);
 
 	/* In transit: the operator's "#" (it may see nothing of the namespace at all). */
-	assert_true(no_secret(ops.all ? ops.all : "", ops.all_len));
-	raw_close(&ops);
+	assert_true(received_no_secret(ops));
+	mc_close(&fx->mc, ops);
 	/* The log, at log_type all. */
 	log = cxb_log_read(&fx->b);
 	assert_non_null(log);
@@ -553,10 +501,7 @@ static void test_replayed_card(void **state)
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
 	assert_non_null(strstr(term_wait_for(&fx->b_, CARDEX_EV_CARD, &fx->a)->card, "Ada Lovelace"));
-	for(size_t i = 0; i < fx->b_.n; i++) {
-		cardex_event_clear(&fx->b_.evs[i]);
-	}
-	fx->b_.n = 0;
+	term_reset(&fx->b_);
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
 	ev = term_wait_for(&fx->b_, CARDEX_EV_ERROR, &fx->a);
@@ -574,41 +519,41 @@ static void test_second_pk_and_order(void **state)
 	struct fx *fx = *state;
 	static const char pk[] = "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo";
 	static const char commit[] = "fcaQqoDMsHFdA2PFbC2yCdfLyL-GsE_fz8yEO61H1_Q";
-	struct raw a, b;
+	mc_client *a, *b;
 	char msg[512];
 	char xid[CARDEX_XID_LEN + 1];
 	const char *x;
 
-	raw_connect(&a, fx->b.port, "A", "pw-a-secret", "reply/A");
-	raw_connect(&b, fx->b.port, "B", "pw-b-secret", "reply/B");
-	raw_request(&a, "keys/A", "{\"key\":\"483920\"}");
+	a = raw_connect(fx, "A", "pw-a-secret", "reply/A");
+	b = raw_connect(fx, "B", "pw-b-secret", "reply/B");
+	raw_request(fx, a, "keys/A", "{\"key\":\"483920\"}");
 	snprintf(msg, sizeof(msg), "{\"key\":\"483920\",\"commit\":\"%s\"}", commit);
-	raw_request(&b, "claim/A", msg);
-	raw_loop(&a, 100);
-	assert_non_null(strstr(a.last, "\"peer_commit\":\"fcaQqoDMsHFdA2PFbC2yCdfLyL-GsE_fz8yEO61H1_Q\""));
-	assert_null(strstr(b.last, "peer_commit"));
-	x = strstr(b.last, "\"exchange\":\"");
+	raw_request(fx, b, "claim/A", msg);
+	mc_pump(&fx->mc, 100);
+	assert_non_null(strstr(last(a), "\"peer_commit\":\"fcaQqoDMsHFdA2PFbC2yCdfLyL-GsE_fz8yEO61H1_Q\""));
+	assert_null(strstr(last(b), "peer_commit"));
+	x = strstr(last(b), "\"exchange\":\"");
 	assert_non_null(x);
 	snprintf(xid, sizeof(xid), "%.32s", x + 12);
 
 	snprintf(msg, sizeof(msg), "{\"exchange\":\"%s\",\"pk\":\"%s\"}", xid, pk);
-	raw_request(&b, "card/A", msg);
-	assert_non_null(strstr(b.last, "\"code\":\"bad-order\""));
+	raw_request(fx, b, "card/A", msg);
+	assert_non_null(strstr(last(b), "\"code\":\"bad-order\""));
 	snprintf(msg, sizeof(msg), "{\"exchange\":\"%s\",\"n\":\"AAECAwQFBgcICQoL\",\"ct\":\"%s\"}", xid, pk);
-	raw_request(&a, "card/B", msg);
-	assert_non_null(strstr(a.last, "\"code\":\"bad-order\""));
+	raw_request(fx, a, "card/B", msg);
+	assert_non_null(strstr(last(a), "\"code\":\"bad-order\""));
 	snprintf(msg, sizeof(msg), "{\"exchange\":\"%s\",\"pk\":\"%s\"}", xid, pk);
-	raw_send(&a, "card/B", msg);
-	raw_loop(&b, 100);
-	assert_non_null(strstr(b.last, "\"type\":\"pk\""));
-	raw_request(&a, "card/B", msg);
-	assert_non_null(strstr(a.last, "\"code\":\"already-sent\""));
+	raw_send(fx, a, "card/B", msg);
+	mc_pump(&fx->mc, 100);
+	assert_non_null(strstr(last(b), "\"type\":\"pk\""));
+	raw_request(fx, a, "card/B", msg);
+	assert_non_null(strstr(last(a), "\"code\":\"already-sent\""));
 	/* Plaintext from a party that sealed. */
 	snprintf(msg, sizeof(msg), "{\"exchange\":\"%s\",\"card\":%s}", xid, fx->card_ada);
-	raw_request(&a, "card/B", msg);
-	assert_non_null(strstr(a.last, "\"code\":\"bad-order\""));
-	raw_close(&a);
-	raw_close(&b);
+	raw_request(fx, a, "card/B", msg);
+	assert_non_null(strstr(last(a), "\"code\":\"bad-order\""));
+	mc_close(&fx->mc, a);
+	mc_close(&fx->mc, b);
 	assert_true(cxb_alive(&fx->b));
 }
 
@@ -642,45 +587,45 @@ static void test_downgrade_stripped(void **state)
 static void test_plain_peer(void **state)
 {
 	struct fx *fx = *state;
-	struct raw a;
+	mc_client *a;
 	char msg[2048];
 	char xid[CARDEX_XID_LEN + 1];
 	const cardex_event *ev;
 	const char *x;
 
 	for(int allow = 0; allow < 2; allow++) {
-		raw_connect(&a, fx->b.port, "A", "pw-a-secret", "reply/A");
+		a = raw_connect(fx, "A", "pw-a-secret", "reply/A");
 		assert_int_equal(connect_term(fx, "B", "pw-b-secret", fx->b.port, false, allow == 1, &fx->b_.cx),
 				CARDEX_OK);
-		raw_request(&a, "keys/A", "{\"key\":\"483920\"}");
+		raw_request(fx, a, "keys/A", "{\"key\":\"483920\"}");
 		assert_int_equal(cardex_claim(fx->b_.cx, "A", "483920"), CARDEX_OK);
 		snprintf(xid, sizeof(xid), "%s", term_wait_for(&fx->b_, CARDEX_EV_MATCH, NULL)->exchange);
-		raw_loop(&a, 100);
-		x = strstr(a.last, "\"exchange\":\"");
+		mc_pump(&fx->mc, 100);
+		x = strstr(last(a), "\"exchange\":\"");
 		assert_non_null(x);
 		assert_int_equal(strncmp(x + 12, xid, 32), 0);
 		/* The plaintext terminal ignores peer_commit and sends its card as it always did. */
 		assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_OK);
 		snprintf(msg, sizeof(msg), "{\"exchange\":\"%s\",\"card\":%s}", xid, fx->card_ada);
-		raw_request(&a, "card/B", msg);
-		assert_non_null(strstr(a.last, "\"type\":\"sent\""));
+		raw_request(fx, a, "card/B", msg);
+		assert_non_null(strstr(last(a), "\"type\":\"sent\""));
 		if(!allow) {
 			ev = term_wait_for(&fx->b_, CARDEX_EV_ERROR, NULL);
 			assert_string_equal(ev->code, "not-sealed");
 			term_quiet(&fx->b_, NULL, QUIET_MS);
-			raw_loop(&a, 200);
+			mc_pump(&fx->mc, 200);
 			assert_null(term_find(&fx->b_, CARDEX_EV_CARD));
 			/* B's card never went out in plaintext. */
-			assert_null(find_bytes(a.all, a.all_len, "Grace Hopper", 12));
+			assert_false(received(a, "Grace Hopper", 12));
 		} else {
 			ev = term_wait_for(&fx->b_, CARDEX_EV_CARD, NULL);
 			assert_false(ev->sealed);
 			assert_non_null(strstr(ev->card, "Ada Lovelace"));
 			term_wait_for(&fx->b_, CARDEX_EV_SENT, NULL);
-			raw_loop(&a, 200);
-			assert_non_null(find_bytes(a.all, a.all_len, "Grace Hopper", 12));
+			mc_pump(&fx->mc, 200);
+			assert_true(received(a, "Grace Hopper", 12));
 		}
-		raw_close(&a);
+		mc_close(&fx->mc, a);
 		term_close(&fx->b_);
 	}
 }
@@ -689,14 +634,14 @@ static void test_plain_peer(void **state)
 static void test_require_sealed(void **state)
 {
 	struct fx *fx = *state;
-	struct raw a;
+	mc_client *a;
 	char xid[CARDEX_XID_LEN + 1];
 
 	assert_true(cxb_log_contains(&fx->b, "require_sealed=true"));
-	raw_connect(&a, fx->b.port, "A", "pw-a-secret", "reply/A");
-	raw_request(&a, "claim/B", "{\"key\":\"483920\"}");
-	assert_non_null(strstr(a.last, "\"code\":\"sealed-required\""));
-	raw_close(&a);
+	a = raw_connect(fx, "A", "pw-a-secret", "reply/A");
+	raw_request(fx, a, "claim/B", "{\"key\":\"483920\"}");
+	assert_non_null(strstr(last(a), "\"code\":\"sealed-required\""));
+	mc_close(&fx->mc, a);
 	two_terms(fx, -1, false);
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
