@@ -349,6 +349,55 @@ const char *cxr_jstr(const cJSON *o, const char *name)
 	return v->valuestring;
 }
 
+void cxr_copy_data(const char *rel, const char *to)
+{
+	const char *dir = getenv("CARDEX_TEST_DATA");
+	char src[1024];
+	char *buf, *start;
+	long n;
+	FILE *f;
+
+	snprintf(src, sizeof(src), "%s/%s", dir ? dir : "tests/data", rel);
+	f = fopen(src, "rb");
+	if(!f) {
+		fail_msg("cannot open %s", src);
+	}
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n >= 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	buf[n] = '\0';
+	start = buf;
+	while(*start == '#') {
+		start = strchr(start, '\n');
+		assert_non_null(start);
+		start++;
+	}
+	f = fopen(to, "wb");
+	if(!f) {
+		fail_msg("cannot create %s", to);
+	}
+	assert_int_equal(fwrite(start, 1, (size_t)n - (size_t)(start - buf), f), (size_t)n - (size_t)(start - buf));
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(to, 0600), 0);
+	free(buf);
+}
+
+void cxr_save_output(const cxr_proc *p, const char *path)
+{
+	FILE *f = fopen(path, "wb");
+
+	if(!f) {
+		fail_msg("cannot create %s", path);
+	}
+	assert_int_equal(fwrite(p->obuf, 1, p->olen, f), p->olen);
+	assert_int_equal(fclose(f), 0);
+}
+
 void cxr_remove_tree(const char *path)
 {
 	struct stat st;

@@ -86,6 +86,16 @@ cJSON *cxr_json_lines(const cxr_proc *p);
 /* The string member name of o; fails the test when there is none. Owned by o. */
 const char *cxr_jstr(const cJSON *o, const char *name);
 
+/*
+ * Copies $CARDEX_TEST_DATA/rel (tests/data/rel by default) to the new file
+ * to (mode 0600) without its leading '#' comment lines, which the test data
+ * carries and vCard has not. Fails the test when either file fails.
+ */
+void cxr_copy_data(const char *rel, const char *to);
+
+/* Writes p's stdout to path; fails the test when it cannot. */
+void cxr_save_output(const cxr_proc *p, const char *path);
+
 /* Removes path and everything below it; a missing path is not an error. */
 void cxr_remove_tree(const char *path);
 

@@ -128,33 +128,6 @@ static void write_file(const char *path, const char *text, mode_t mode)
 	assert_int_equal(chmod(path, mode), 0);
 }
 
-/* Copies a test data file without its leading '#' comment lines (vCard has no comments). */
-static void copy_data(const char *rel, const char *to)
-{
-	const char *dir = getenv("CARDEX_TEST_DATA");
-	char src[1024];
-	char buf[65536];
-	char *start;
-	size_t n;
-	FILE *f;
-
-	snprintf(src, sizeof(src), "%s/%s", dir ? dir : "tests/data", rel);
-	f = fopen(src, "rb");
-	if(!f) {
-		fail_msg("cannot open %s", src);
-	}
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	start = buf;
-	while(*start == '#') {
-		start = strchr(start, '\n');
-		assert_non_null(start);
-		start++;
-	}
-	write_file(to, start, 0600);
-}
-
 static int count_entries(const char *path)
 {
 	struct dirent *de;
@@ -241,7 +214,7 @@ static void profiles_a(struct fx *fx)
 		"urn:uuid:5ad380fd-b2de-4261-ba99-de1d1db52fbe", NULL};
 	const char *imp_personal[] = {"card", "import", "--profile", "personal", fx->ada_json, NULL};
 
-	copy_data("vcard/apple-3.0.vcf", fx->apple);
+	cxr_copy_data("vcard/apple-3.0.vcf", fx->apple);
 	run_ok(fx, &fx->a, imp_work);
 	run_ok(fx, &fx->a, set_uid);
 	run_ok(fx, &fx->a, imp_personal);
@@ -256,7 +229,7 @@ static void profiles_b(struct fx *fx)
 	char path[400], text[1200];
 	const char *imp_main[] = {"card", "import", "--profile", "main", fx->gump, NULL};
 
-	copy_data("vcard/wikipedia-3.0.vcf", fx->gump);
+	cxr_copy_data("vcard/wikipedia-3.0.vcf", fx->gump);
 	run_ok(fx, &fx->b_term, imp_main);
 	snprintf(path, sizeof(path), "%s/pw", fx->b_term.dir);
 	write_file(path, "pw-b-secret\n", 0600);
@@ -449,16 +422,6 @@ static cxr_proc *vobject_read(const char *path, int *rc)
 	return p;
 }
 
-/* Writes a command's stdout to path. */
-static void save_output(const cxr_proc *p, const char *path)
-{
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(p->obuf, 1, p->olen, f), p->olen);
-	fclose(f);
-}
-
 static void test_export_independent_parser(void **state)
 {
 	struct fx *fx = *state;
@@ -492,7 +455,7 @@ static void test_export_independent_parser(void **state)
 	p = run_ok(fx, &fx->a, card_export);
 	assert_non_null(strstr(p->obuf, "BEGIN:VCARD\r\nVERSION:4.0\r\n"));
 	snprintf(path, sizeof(path), "%s/work.vcf", fx->a.dir);
-	save_output(p, path);
+	cxr_save_output(p, path);
 	py = vobject_read(path, &rc);
 	if(rc == 77) {
 		cxr_free(py);
@@ -511,7 +474,7 @@ static void test_export_independent_parser(void **state)
 	p = run_ok(fx, &fx->b_term, contacts_export);
 	assert_null(strstr(p->obuf, "X-CARDEX"));
 	snprintf(path, sizeof(path), "%s/contacts.vcf", fx->b_term.dir);
-	save_output(p, path);
+	cxr_save_output(p, path);
 	py = vobject_read(path, &rc);
 	if(rc != 0) {
 		fail_msg("vobject refused the contacts export: %s", py->ebuf);
@@ -523,7 +486,7 @@ static void test_export_independent_parser(void **state)
 	p = run_ok(fx, &fx->b_term, contacts_export_30);
 	assert_int_equal(strncmp(p->obuf, "BEGIN:VCARD\r\nVERSION:3.0\r\n", 26), 0);
 	assert_null(strstr(p->obuf, "X-CARDEX"));
-	save_output(p, path);
+	cxr_save_output(p, path);
 	py = vobject_read(path, &rc);
 	if(rc != 0) {
 		fail_msg("vobject refused the 3.0 contacts export: %s", py->ebuf);
@@ -534,7 +497,7 @@ static void test_export_independent_parser(void **state)
 	p = run_ok(fx, &fx->a, contacts_export_prov);
 	assert_non_null(strstr(p->obuf, "X-CARDEX-PEER:B\r\n"));
 	snprintf(path, sizeof(path), "%s/contacts.vcf", fx->a.dir);
-	save_output(p, path);
+	cxr_save_output(p, path);
 	py = vobject_read(path, &rc);
 	if(rc != 0) {
 		fail_msg("vobject refused the contacts export: %s", py->ebuf);
