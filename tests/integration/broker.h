@@ -94,6 +94,13 @@ bool cxb_alive(cxb_broker *b);
 /* True when the broker's log file contains needle. */
 bool cxb_log_contains(const cxb_broker *b, const char *needle);
 
+/*
+ * Reads the whole file at path into a malloc'ed buffer with a NUL after its
+ * end (the file may hold NUL bytes too); *len (when len is not NULL) gets
+ * its size. NULL when it cannot be read.
+ */
+char *cxb_read_file(const char *path, size_t *len);
+
 /* Reads the whole log into a malloc'ed NUL-terminated string (NULL on error). */
 char *cxb_log_read(const cxb_broker *b);
 

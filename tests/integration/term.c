@@ -7,11 +7,27 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "broker.h"
 #include "term.h"
+
+char *term_load(const char *name, size_t *len)
+{
+	const char *dir = getenv("CARDEX_TEST_DATA");
+	char path[1024];
+	char *buf;
+
+	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/data", name);
+	buf = cxb_read_file(path, len);
+	if(buf == NULL) {
+		fail_msg("cannot read %s", path);
+	}
+	assert_true(*len > 0);
+	return buf;
+}
 
 void term_reset(struct term *t)
 {

@@ -23,6 +23,13 @@ struct term {
 	size_t n;
 };
 
+/*
+ * The test data file name ($CARDEX_TEST_DATA/name, tests/data/name by
+ * default), such as a card to send, in a malloc'ed NUL-terminated buffer;
+ * *len gets its size. Fails the test when it is missing or empty.
+ */
+char *term_load(const char *name, size_t *len);
+
 /* Clears every recorded event; the handle stays open. */
 void term_reset(struct term *t);
 

@@ -50,30 +50,6 @@ struct fx {
 
 /* ---- helpers ---- */
 
-static char *load(const char *name, size_t *len)
-{
-	const char *dir = getenv("CARDEX_TEST_DATA");
-	char path[1024];
-	FILE *f;
-	char *buf;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/data", name);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
 /*
  * Connects; plain true allows plaintext exchanges (the filter tests play a
  * server that knows nothing of sealing).
@@ -272,8 +248,8 @@ static void two_terms(struct fx *fx)
 {
 	assert_int_equal(connect_as(fx, "A", "pw-a-secret", &fx->a.cx), CARDEX_OK);
 	assert_int_equal(connect_as(fx, "B", "pw-b-secret", &fx->b_.cx), CARDEX_OK);
-	fx->card_ada = load("ada.json", &fx->ada_len);
-	fx->card_grace = load("grace.json", &fx->grace_len);
+	fx->card_ada = term_load("ada.json", &fx->ada_len);
+	fx->card_grace = term_load("grace.json", &fx->grace_len);
 }
 
 /* ---- tests ---- */
@@ -525,7 +501,7 @@ static void test_local_errors(void **state)
 	assert_int_equal(cardex_send_card(fx->a.cx, "0123456789abcdef0123456789abcdef", fx->card_ada,
 			fx->ada_len), CARDEX_ESTATE);
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
-	bad = load("no-fn.json", &bad_len);
+	bad = term_load("no-fn.json", &bad_len);
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, bad, bad_len), CARDEX_ECARD);
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, "[\"vcard\"", 8), CARDEX_ECARD);
 	free(bad);

@@ -65,39 +65,6 @@ struct fx {
 
 /* ---- helpers ---- */
 
-static char *load_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if(!f) {
-		return NULL;
-	}
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
-static char *load(const char *name, size_t *len)
-{
-	const char *dir = getenv("CARDEX_TEST_DATA");
-	char path[1024];
-	char *buf;
-
-	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/data", name);
-	buf = load_file(path, len);
-	assert_non_null(buf);
-	return buf;
-}
-
 /* Where needle[0..n) is in buf[0..len) (which may hold NUL bytes), or NULL. */
 static const char *find_bytes(const char *buf, size_t len, const char *needle, size_t n)
 {
@@ -252,8 +219,8 @@ static int setup_fx(void **state, const char *plugin_opts)
 		return -1;
 	}
 	*state = fx;
-	fx->card_ada = load("ada.json", &fx->ada_len);
-	fx->card_grace = load("grace.json", &fx->grace_len);
+	fx->card_ada = term_load("ada.json", &fx->ada_len);
+	fx->card_grace = term_load("grace.json", &fx->grace_len);
 	return plugin_opts == NULL ? 0 : start_broker(fx, plugin_opts, NULL);
 }
 
@@ -372,7 +339,7 @@ static void test_no_plaintext_at_rest_or_in_transit(void **state)
 	assert_int_equal(cxb_stop_check(&fx->b), 0);
 	fx->started = false;
 	snprintf(path, sizeof(path), "%s/mosquitto.db", fx->dir);
-	db = load_file(path, &len);
+	db = cxb_read_file(path, &len);
 	assert_non_null(db);
 	assert_non_null(find_bytes(db, len, "\"ct\":\"", 6));
 	assert_non_null(find_bytes(db, len, xid, strlen(xid)));
@@ -751,7 +718,7 @@ static void test_cli_confirm(void **state)
 				}
 			}
 			closedir(d);
-			text = load_file(path, &len);
+			text = cxb_read_file(path, &len);
 			assert_non_null(text);
 			assert_non_null(strstr(text, "X-CARDEX-VERIFIED:true"));
 			assert_non_null(strstr(text, "Ada Lovelace"));
