@@ -209,6 +209,21 @@ void cxr_next_line(cxr_proc *p, char *line, size_t cap)
 	p->oline = (size_t)(nl - p->obuf) + 1;
 }
 
+void cxr_offer_key(cxr_proc *p, char *key_line, size_t cap)
+{
+	char line[1024];
+	cJSON *j;
+
+	cxr_next_line(p, line, sizeof(line));
+	j = cJSON_Parse(line);
+	if(j == NULL) {
+		fail_msg("not JSON: %s", line);
+	}
+	assert_string_equal(cxr_jstr(j, "event"), "offer");
+	snprintf(key_line, cap, "%s\n", cxr_jstr(j, "key"));
+	cJSON_Delete(j);
+}
+
 void cxr_wait_for(cxr_proc *p, const char *needle)
 {
 	long long deadline = cxb_now_ms() + CXR_RUN_MS;

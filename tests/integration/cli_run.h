@@ -58,6 +58,13 @@ bool cxr_pump(cxr_proc *p, int ms);
 /* Copies the next whole stdout line (without '\n') into line[cap]; fails the test after CXR_RUN_MS. */
 void cxr_next_line(cxr_proc *p, char *line, size_t cap);
 
+/*
+ * Reads an offering CLI's next stdout line, which must be its JSON "offer"
+ * event, and copies the key from it into key_line[cap] as "KEY\n" (what
+ * the claiming CLI reads on stdin). Fails the test otherwise.
+ */
+void cxr_offer_key(cxr_proc *p, char *key_line, size_t cap);
+
 /* Waits until stdout contains needle; fails the test after CXR_RUN_MS or at EOF. */
 void cxr_wait_for(cxr_proc *p, const char *needle);
 

@@ -242,19 +242,6 @@ static void profiles_b(struct fx *fx)
 	write_file(path, text, 0600);
 }
 
-/* Reads the key from an offer's first JSON line, as "KEY\n". */
-static void offer_key(cxr_proc *offer, char *key_line, size_t cap)
-{
-	cJSON *j;
-
-	cxr_wait_for(offer, "\n");
-	j = cJSON_Parse(offer->obuf);
-	assert_non_null(j);
-	assert_string_equal(cxr_jstr(j, "event"), "offer");
-	snprintf(key_line, cap, "%s\n", cxr_jstr(j, "key"));
-	cJSON_Delete(j);
-}
-
 /* The JSON lines of `contacts list --json` of t. */
 static cJSON *contacts_of(struct fx *fx, const term *t)
 {
@@ -283,7 +270,7 @@ static void test_profiles_exchange(void **state)
 	profiles_a(fx);
 	profiles_b(fx);
 	a = spawn(fx, &fx->a, &oa, offer);
-	offer_key(a, key, sizeof(key));
+	cxr_offer_key(a, key, sizeof(key));
 	ob.stdin_data = key;
 	b = spawn(fx, &fx->b_term, &ob, claim);
 	if(cxr_finish(b) != 0 || cxr_finish(a) != 0) {
@@ -356,7 +343,7 @@ static void test_second_exchange_updates(void **state)
 	profiles_a(fx);
 	profiles_b(fx);
 	a = spawn(fx, &fx->a, &oa, offer_a);
-	offer_key(a, key, sizeof(key));
+	cxr_offer_key(a, key, sizeof(key));
 	ob.stdin_data = key;
 	b = spawn(fx, &fx->b_term, &ob, claim_b);
 	assert_int_equal(cxr_finish(b), 0);
@@ -367,7 +354,7 @@ static void test_second_exchange_updates(void **state)
 
 	run_ok(fx, &fx->a, retitle);
 	b = spawn(fx, &fx->b_term, &ob, offer_b);
-	offer_key(b, key, sizeof(key));
+	cxr_offer_key(b, key, sizeof(key));
 	oa.stdin_data = key;
 	a = spawn(fx, &fx->a, &oa, claim_a);
 	if(cxr_finish(a) != 0 || cxr_finish(b) != 0) {
@@ -445,7 +432,7 @@ static void test_export_independent_parser(void **state)
 	profiles_a(fx);
 	profiles_b(fx);
 	a = spawn(fx, &fx->a, &oa, offer);
-	offer_key(a, key, sizeof(key));
+	cxr_offer_key(a, key, sizeof(key));
 	ob.stdin_data = key;
 	b = spawn(fx, &fx->b_term, &ob, claim);
 	assert_int_equal(cxr_finish(b), 0);
@@ -582,7 +569,7 @@ static void test_claim_uri(void **state)
 	profiles_a(fx);
 	profiles_b(fx);
 	a = spawn(fx, &fx->a, &oa, offer);
-	offer_key(a, key, sizeof(key));
+	cxr_offer_key(a, key, sizeof(key));
 	/* What a QR reader hands over, on standard input rather than the command line. */
 	snprintf(uri, sizeof(uri), "cardex:A/%s", key);
 	ob.stdin_data = uri;

@@ -488,7 +488,7 @@ static void test_dynsec_provision(void **state)
 {
 	struct fx *f = *state;
 	struct dynsec d;
-	char port[16], key_line[64], line[1024];
+	char port[16], key_line[64];
 	cxr_proc *a, *b;
 
 	if(cxb_dynsec_plugin() == NULL){
@@ -508,7 +508,6 @@ static void test_dynsec_provision(void **state)
 		char card1[256], card2[256];
 		cxr_opts oa = {.password = "pw-dora-secret"};
 		cxr_opts ob = {.password = "pw-emil-secret"};
-		cJSON *j;
 
 		snprintf(card1, sizeof(card1), "%s/ada.json", getenv("CARDEX_TEST_DATA"));
 		snprintf(card2, sizeof(card2), "%s/grace.json", getenv("CARDEX_TEST_DATA"));
@@ -516,12 +515,7 @@ static void test_dynsec_provision(void **state)
 		claim_args[10] = card2;
 		a = cxr_spawn(&oa, offer_args);
 		cxr_track(f->procs, sizeof(f->procs) / sizeof(f->procs[0]), a);
-		cxr_next_line(a, line, sizeof(line));
-		j = cJSON_Parse(line);
-		assert_non_null(j);
-		assert_string_equal(cxr_jstr(j, "event"), "offer");
-		snprintf(key_line, sizeof(key_line), "%s\n", cxr_jstr(j, "key"));
-		cJSON_Delete(j);
+		cxr_offer_key(a, key_line, sizeof(key_line));
 		ob.stdin_data = key_line;
 		b = cxr_spawn(&ob, claim_args);
 		cxr_track(f->procs, sizeof(f->procs) / sizeof(f->procs[0]), b);

@@ -620,17 +620,11 @@ static void test_cli_exchange(void **state)
 	const char *claim[] = {"claim", "A", "--json", "--host", "127.0.0.1", "--port", fx->port,
 		"--cafile", pki.ca, "--id", "B", "--card", fx->card_grace, "--timeout", "30", NULL};
 	cxr_proc *a, *b;
-	char line[1024];
 	char key_line[64];
 	cJSON *j;
 
 	a = spawn(fx, "pw-a-secret", NULL, offer);
-	cxr_next_line(a, line, sizeof(line));
-	j = cJSON_Parse(line);
-	assert_non_null(j);
-	assert_string_equal(cxr_jstr(j, "event"), "offer");
-	snprintf(key_line, sizeof(key_line), "%s\n", cxr_jstr(j, "key"));
-	cJSON_Delete(j);
+	cxr_offer_key(a, key_line, sizeof(key_line));
 	b = spawn(fx, "pw-b-secret", key_line, claim);
 	if(cxr_finish(b) != 0) {
 		fail_msg("claim exit %d; stdout: %s; stderr: %s", b->status, b->obuf, b->ebuf);
