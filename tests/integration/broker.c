@@ -713,17 +713,17 @@ long cxb_rss_kb(const cxb_broker *b)
 	return kb;
 }
 
-char *cxb_log_read(const cxb_broker *b)
+char *cxb_read_file(const char *path, size_t *len)
 {
 	char *buf = NULL;
-	size_t cap = 0, len = 0, n;
+	size_t cap = 0, used = 0, n;
 	FILE *f;
 
-	f = fopen(b->log, "r");
+	f = fopen(path, "rb");
 	if (f == NULL)
 		return NULL;
 	do {
-		if (cap - len < 4096) {
+		if (cap - used < 4096) {
 			char *nb = realloc(buf, cap + 65536);
 
 			if (nb == NULL) {
@@ -734,12 +734,19 @@ char *cxb_log_read(const cxb_broker *b)
 			buf = nb;
 			cap += 65536;
 		}
-		n = fread(buf + len, 1, cap - len - 1, f);
-		len += n;
+		n = fread(buf + used, 1, cap - used - 1, f);
+		used += n;
 	} while (n > 0);
 	fclose(f);
-	buf[len] = '\0';
+	buf[used] = '\0';
+	if (len != NULL)
+		*len = used;
 	return buf;
+}
+
+char *cxb_log_read(const cxb_broker *b)
+{
+	return cxb_read_file(b->log, NULL);
 }
 
 bool cxb_log_contains(const cxb_broker *b, const char *needle)
@@ -749,4 +756,27 @@ bool cxb_log_contains(const cxb_broker *b, const char *needle)
 
 	free(log);
 	return found;
+}
+
+const char *cxb_dynsec_plugin(void)
+{
+	static const char *const paths[] = {
+		"/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
+		"/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so",
+		"/usr/lib/i386-linux-gnu/mosquitto_dynamic_security.so",
+		"/usr/lib/arm-linux-gnueabihf/mosquitto_dynamic_security.so",
+		"/usr/lib/mosquitto_dynamic_security.so",
+		"/usr/local/lib/mosquitto_dynamic_security.so",
+	};
+	const char *env = getenv("MOSQUITTO_DYNSEC_PLUGIN");
+
+	if(env != NULL && *env != '\0'){
+		return access(env, R_OK) == 0 ? env : NULL;
+	}
+	for(size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++){
+		if(access(paths[i], R_OK) == 0){
+			return paths[i];
+		}
+	}
+	return NULL;
 }

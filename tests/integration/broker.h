@@ -94,11 +94,25 @@ bool cxb_alive(cxb_broker *b);
 /* True when the broker's log file contains needle. */
 bool cxb_log_contains(const cxb_broker *b, const char *needle);
 
+/*
+ * Reads the whole file at path into a malloc'ed buffer with a NUL after its
+ * end (the file may hold NUL bytes too); *len (when len is not NULL) gets
+ * its size. NULL when it cannot be read.
+ */
+char *cxb_read_file(const char *path, size_t *len);
+
 /* Reads the whole log into a malloc'ed NUL-terminated string (NULL on error). */
 char *cxb_log_read(const cxb_broker *b);
 
 /* A port on 127.0.0.1 that was free a moment ago, or -1. */
 int cxb_free_port(void);
+
+/*
+ * Mosquitto's dynamic-security plugin: $MOSQUITTO_DYNSEC_PLUGIN when set
+ * (NULL when it cannot be read), else the first readable usual place, else
+ * NULL (tests that need it skip).
+ */
+const char *cxb_dynsec_plugin(void);
 
 /* Milliseconds of a monotonic clock, for bounded waits in tests. */
 long long cxb_now_ms(void);

@@ -209,6 +209,21 @@ void cxr_next_line(cxr_proc *p, char *line, size_t cap)
 	p->oline = (size_t)(nl - p->obuf) + 1;
 }
 
+void cxr_offer_key(cxr_proc *p, char *key_line, size_t cap)
+{
+	char line[1024];
+	cJSON *j;
+
+	cxr_next_line(p, line, sizeof(line));
+	j = cJSON_Parse(line);
+	if(j == NULL) {
+		fail_msg("not JSON: %s", line);
+	}
+	assert_string_equal(cxr_jstr(j, "event"), "offer");
+	snprintf(key_line, cap, "%s\n", cxr_jstr(j, "key"));
+	cJSON_Delete(j);
+}
+
 void cxr_wait_for(cxr_proc *p, const char *needle)
 {
 	long long deadline = cxb_now_ms() + CXR_RUN_MS;
@@ -347,6 +362,55 @@ const char *cxr_jstr(const cJSON *o, const char *name)
 		fail_msg("no string member %s", name);
 	}
 	return v->valuestring;
+}
+
+void cxr_copy_data(const char *rel, const char *to)
+{
+	const char *dir = getenv("CARDEX_TEST_DATA");
+	char src[1024];
+	char *buf, *start;
+	long n;
+	FILE *f;
+
+	snprintf(src, sizeof(src), "%s/%s", dir ? dir : "tests/data", rel);
+	f = fopen(src, "rb");
+	if(!f) {
+		fail_msg("cannot open %s", src);
+	}
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n >= 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	buf[n] = '\0';
+	start = buf;
+	while(*start == '#') {
+		start = strchr(start, '\n');
+		assert_non_null(start);
+		start++;
+	}
+	f = fopen(to, "wb");
+	if(!f) {
+		fail_msg("cannot create %s", to);
+	}
+	assert_int_equal(fwrite(start, 1, (size_t)n - (size_t)(start - buf), f), (size_t)n - (size_t)(start - buf));
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(to, 0600), 0);
+	free(buf);
+}
+
+void cxr_save_output(const cxr_proc *p, const char *path)
+{
+	FILE *f = fopen(path, "wb");
+
+	if(!f) {
+		fail_msg("cannot create %s", path);
+	}
+	assert_int_equal(fwrite(p->obuf, 1, p->olen, f), p->olen);
+	assert_int_equal(fclose(f), 0);
 }
 
 void cxr_remove_tree(const char *path)

@@ -58,6 +58,13 @@ bool cxr_pump(cxr_proc *p, int ms);
 /* Copies the next whole stdout line (without '\n') into line[cap]; fails the test after CXR_RUN_MS. */
 void cxr_next_line(cxr_proc *p, char *line, size_t cap);
 
+/*
+ * Reads an offering CLI's next stdout line, which must be its JSON "offer"
+ * event, and copies the key from it into key_line[cap] as "KEY\n" (what
+ * the claiming CLI reads on stdin). Fails the test otherwise.
+ */
+void cxr_offer_key(cxr_proc *p, char *key_line, size_t cap);
+
 /* Waits until stdout contains needle; fails the test after CXR_RUN_MS or at EOF. */
 void cxr_wait_for(cxr_proc *p, const char *needle);
 
@@ -85,6 +92,16 @@ cJSON *cxr_json_lines(const cxr_proc *p);
 
 /* The string member name of o; fails the test when there is none. Owned by o. */
 const char *cxr_jstr(const cJSON *o, const char *name);
+
+/*
+ * Copies $CARDEX_TEST_DATA/rel (tests/data/rel by default) to the new file
+ * to (mode 0600) without its leading '#' comment lines, which the test data
+ * carries and vCard has not. Fails the test when either file fails.
+ */
+void cxr_copy_data(const char *rel, const char *to);
+
+/* Writes p's stdout to path; fails the test when it cannot. */
+void cxr_save_output(const cxr_proc *p, const char *path);
 
 /* Removes path and everything below it; a missing path is not an error. */
 void cxr_remove_tree(const char *path);

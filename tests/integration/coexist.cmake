@@ -4,6 +4,6 @@
 # it (tests/integration/test_coexist.c).
 cardex_add_test(test_coexist
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_coexist.c
-  LIBS cardex_cli_run cardex_broker_harness PkgConfig::MOSQUITTO
+  LIBS cardex_mqtt_clients cardex_cli_run cardex_broker_harness PkgConfig::MOSQUITTO
   LABELS integration
   TIMEOUT 300)

@@ -1,7 +1,7 @@
 # The namespace matrix: every MQTT way to put or read a message, against every namespace topic.
 cardex_add_test(test_matrix
-  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_matrix.c ${CMAKE_CURRENT_SOURCE_DIR}/integration/mqttc.c
-  LIBS cardex_broker_harness PkgConfig::MOSQUITTO
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_matrix.c
+  LIBS cardex_mqtt_clients cardex_broker_harness PkgConfig::MOSQUITTO
   LABELS integration
   TIMEOUT 300)
 

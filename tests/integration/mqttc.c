@@ -50,6 +50,17 @@ static void on_subscribe(struct mosquitto *m, void *obj, int mid, int count, con
 	}
 }
 
+static void on_unsubscribe(struct mosquitto *m, void *obj, int mid, const mosquitto_property *props)
+{
+	mc_client *c = obj;
+
+	(void)m;
+	(void)props;
+	if(mid == c->unsub_mid){
+		c->unsubacked = true;
+	}
+}
+
 static void on_publish(struct mosquitto *m, void *obj, int mid, int reason, const mosquitto_property *props)
 {
 	mc_client *c = obj;
@@ -164,6 +175,7 @@ mc_client *mc_new(mc_set *s, const char *id, const char *user, const char *passw
 	mosquitto_connect_v5_callback_set(c->m, on_connect);
 	mosquitto_disconnect_v5_callback_set(c->m, on_disconnect);
 	mosquitto_subscribe_v5_callback_set(c->m, on_subscribe);
+	mosquitto_unsubscribe_v5_callback_set(c->m, on_unsubscribe);
 	mosquitto_publish_v5_callback_set(c->m, on_publish);
 	mosquitto_message_v5_callback_set(c->m, on_message);
 	return c;
@@ -229,6 +241,20 @@ int mc_subscribe(mc_set *s, mc_client *c, const char *filter, int qos, int optio
 	return c->sub_granted;
 }
 
+bool mc_unsubscribe(mc_set *s, mc_client *c, const char *filter)
+{
+	long long deadline = cxb_now_ms() + MC_WAIT_MS;
+
+	c->unsubacked = false;
+	if(mosquitto_unsubscribe(c->m, &c->unsub_mid, filter) != MOSQ_ERR_SUCCESS){
+		return false;
+	}
+	while(!c->unsubacked && cxb_now_ms() < deadline){
+		mc_pump(s, 2);
+	}
+	return c->unsubacked;
+}
+
 int mc_publish(mc_set *s, mc_client *c, const char *topic, const void *payload, int len, int qos,
 		bool retain, const mosquitto_property *props)
 {
@@ -287,6 +313,16 @@ bool mc_wait_count(mc_set *s, const mc_client *c, const char *needle, size_t n)
 		mc_pump(s, 2);
 	}
 	return mc_count(c, needle) >= n;
+}
+
+bool mc_wait_msgs(mc_set *s, const mc_client *c, size_t n)
+{
+	long long deadline = cxb_now_ms() + MC_WAIT_MS;
+
+	while(c->nmsgs < n && cxb_now_ms() < deadline){
+		mc_pump(s, 2);
+	}
+	return c->nmsgs >= n;
 }
 
 /* ---- raw MQTT 3.1.1 ---- */

@@ -36,6 +36,8 @@ typedef struct {
 	bool connected;
 	int sub_mid;
 	int sub_granted;  /* -1 until the SUBACK for sub_mid arrived */
+	int unsub_mid;
+	bool unsubacked;  /* the UNSUBACK for unsub_mid arrived */
 	int pub_mid;      /* the publish being waited for */
 	int pub_done;     /* -1 until it completed; then its reason code (0 in MQTT 3.1.1) */
 	mc_msg msgs[MC_MAX_MSGS];
@@ -85,6 +87,9 @@ void mc_pump(mc_set *s, int ms);
 int mc_subscribe(mc_set *s, mc_client *c, const char *filter, int qos, int options,
 		const mosquitto_property *props);
 
+/* Unsubscribes and waits for the UNSUBACK. Returns whether it came. */
+bool mc_unsubscribe(mc_set *s, mc_client *c, const char *filter);
+
 /*
  * Publishes and waits until the flow completes: PUBACK for QoS 1, PUBCOMP
  * (or a failed PUBREC) for QoS 2, the packet written for QoS 0. topic NULL
@@ -109,6 +114,9 @@ size_t mc_count_topic(const mc_client *c, const char *topic);
  * or MC_WAIT_MS passed. Returns whether it did.
  */
 bool mc_wait_count(mc_set *s, const mc_client *c, const char *needle, size_t n);
+
+/* Pumps until c received at least n messages, or MC_WAIT_MS passed. Returns whether it did. */
+bool mc_wait_msgs(mc_set *s, const mc_client *c, size_t n);
 
 /* Forgets what c received so far. */
 void mc_clear(mc_client *c);

@@ -128,33 +128,6 @@ static void write_file(const char *path, const char *text, mode_t mode)
 	assert_int_equal(chmod(path, mode), 0);
 }
 
-/* Copies a test data file without its leading '#' comment lines (vCard has no comments). */
-static void copy_data(const char *rel, const char *to)
-{
-	const char *dir = getenv("CARDEX_TEST_DATA");
-	char src[1024];
-	char buf[65536];
-	char *start;
-	size_t n;
-	FILE *f;
-
-	snprintf(src, sizeof(src), "%s/%s", dir ? dir : "tests/data", rel);
-	f = fopen(src, "rb");
-	if(!f) {
-		fail_msg("cannot open %s", src);
-	}
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	start = buf;
-	while(*start == '#') {
-		start = strchr(start, '\n');
-		assert_non_null(start);
-		start++;
-	}
-	write_file(to, start, 0600);
-}
-
 static int count_entries(const char *path)
 {
 	struct dirent *de;
@@ -241,7 +214,7 @@ static void profiles_a(struct fx *fx)
 		"urn:uuid:5ad380fd-b2de-4261-ba99-de1d1db52fbe", NULL};
 	const char *imp_personal[] = {"card", "import", "--profile", "personal", fx->ada_json, NULL};
 
-	copy_data("vcard/apple-3.0.vcf", fx->apple);
+	cxr_copy_data("vcard/apple-3.0.vcf", fx->apple);
 	run_ok(fx, &fx->a, imp_work);
 	run_ok(fx, &fx->a, set_uid);
 	run_ok(fx, &fx->a, imp_personal);
@@ -256,7 +229,7 @@ static void profiles_b(struct fx *fx)
 	char path[400], text[1200];
 	const char *imp_main[] = {"card", "import", "--profile", "main", fx->gump, NULL};
 
-	copy_data("vcard/wikipedia-3.0.vcf", fx->gump);
+	cxr_copy_data("vcard/wikipedia-3.0.vcf", fx->gump);
 	run_ok(fx, &fx->b_term, imp_main);
 	snprintf(path, sizeof(path), "%s/pw", fx->b_term.dir);
 	write_file(path, "pw-b-secret\n", 0600);
@@ -267,19 +240,6 @@ static void profiles_b(struct fx *fx)
 	snprintf(text, sizeof(text), "# terminal B\nhost = 127.0.0.1\nport = %s\nid = B\n"
 			"password-file = ~/pw\nprofile = main\n", fx->port);
 	write_file(path, text, 0600);
-}
-
-/* Reads the key from an offer's first JSON line, as "KEY\n". */
-static void offer_key(cxr_proc *offer, char *key_line, size_t cap)
-{
-	cJSON *j;
-
-	cxr_wait_for(offer, "\n");
-	j = cJSON_Parse(offer->obuf);
-	assert_non_null(j);
-	assert_string_equal(cxr_jstr(j, "event"), "offer");
-	snprintf(key_line, cap, "%s\n", cxr_jstr(j, "key"));
-	cJSON_Delete(j);
 }
 
 /* The JSON lines of `contacts list --json` of t. */
@@ -310,7 +270,7 @@ static void test_profiles_exchange(void **state)
 	profiles_a(fx);
 	profiles_b(fx);
 	a = spawn(fx, &fx->a, &oa, offer);
-	offer_key(a, key, sizeof(key));
+	cxr_offer_key(a, key, sizeof(key));
 	ob.stdin_data = key;
 	b = spawn(fx, &fx->b_term, &ob, claim);
 	if(cxr_finish(b) != 0 || cxr_finish(a) != 0) {
@@ -383,7 +343,7 @@ static void test_second_exchange_updates(void **state)
 	profiles_a(fx);
 	profiles_b(fx);
 	a = spawn(fx, &fx->a, &oa, offer_a);
-	offer_key(a, key, sizeof(key));
+	cxr_offer_key(a, key, sizeof(key));
 	ob.stdin_data = key;
 	b = spawn(fx, &fx->b_term, &ob, claim_b);
 	assert_int_equal(cxr_finish(b), 0);
@@ -394,7 +354,7 @@ static void test_second_exchange_updates(void **state)
 
 	run_ok(fx, &fx->a, retitle);
 	b = spawn(fx, &fx->b_term, &ob, offer_b);
-	offer_key(b, key, sizeof(key));
+	cxr_offer_key(b, key, sizeof(key));
 	oa.stdin_data = key;
 	a = spawn(fx, &fx->a, &oa, claim_a);
 	if(cxr_finish(a) != 0 || cxr_finish(b) != 0) {
@@ -449,16 +409,6 @@ static cxr_proc *vobject_read(const char *path, int *rc)
 	return p;
 }
 
-/* Writes a command's stdout to path. */
-static void save_output(const cxr_proc *p, const char *path)
-{
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(p->obuf, 1, p->olen, f), p->olen);
-	fclose(f);
-}
-
 static void test_export_independent_parser(void **state)
 {
 	struct fx *fx = *state;
@@ -482,7 +432,7 @@ static void test_export_independent_parser(void **state)
 	profiles_a(fx);
 	profiles_b(fx);
 	a = spawn(fx, &fx->a, &oa, offer);
-	offer_key(a, key, sizeof(key));
+	cxr_offer_key(a, key, sizeof(key));
 	ob.stdin_data = key;
 	b = spawn(fx, &fx->b_term, &ob, claim);
 	assert_int_equal(cxr_finish(b), 0);
@@ -492,7 +442,7 @@ static void test_export_independent_parser(void **state)
 	p = run_ok(fx, &fx->a, card_export);
 	assert_non_null(strstr(p->obuf, "BEGIN:VCARD\r\nVERSION:4.0\r\n"));
 	snprintf(path, sizeof(path), "%s/work.vcf", fx->a.dir);
-	save_output(p, path);
+	cxr_save_output(p, path);
 	py = vobject_read(path, &rc);
 	if(rc == 77) {
 		cxr_free(py);
@@ -511,7 +461,7 @@ static void test_export_independent_parser(void **state)
 	p = run_ok(fx, &fx->b_term, contacts_export);
 	assert_null(strstr(p->obuf, "X-CARDEX"));
 	snprintf(path, sizeof(path), "%s/contacts.vcf", fx->b_term.dir);
-	save_output(p, path);
+	cxr_save_output(p, path);
 	py = vobject_read(path, &rc);
 	if(rc != 0) {
 		fail_msg("vobject refused the contacts export: %s", py->ebuf);
@@ -523,7 +473,7 @@ static void test_export_independent_parser(void **state)
 	p = run_ok(fx, &fx->b_term, contacts_export_30);
 	assert_int_equal(strncmp(p->obuf, "BEGIN:VCARD\r\nVERSION:3.0\r\n", 26), 0);
 	assert_null(strstr(p->obuf, "X-CARDEX"));
-	save_output(p, path);
+	cxr_save_output(p, path);
 	py = vobject_read(path, &rc);
 	if(rc != 0) {
 		fail_msg("vobject refused the 3.0 contacts export: %s", py->ebuf);
@@ -534,7 +484,7 @@ static void test_export_independent_parser(void **state)
 	p = run_ok(fx, &fx->a, contacts_export_prov);
 	assert_non_null(strstr(p->obuf, "X-CARDEX-PEER:B\r\n"));
 	snprintf(path, sizeof(path), "%s/contacts.vcf", fx->a.dir);
-	save_output(p, path);
+	cxr_save_output(p, path);
 	py = vobject_read(path, &rc);
 	if(rc != 0) {
 		fail_msg("vobject refused the contacts export: %s", py->ebuf);
@@ -619,7 +569,7 @@ static void test_claim_uri(void **state)
 	profiles_a(fx);
 	profiles_b(fx);
 	a = spawn(fx, &fx->a, &oa, offer);
-	offer_key(a, key, sizeof(key));
+	cxr_offer_key(a, key, sizeof(key));
 	/* What a QR reader hands over, on standard input rather than the command line. */
 	snprintf(uri, sizeof(uri), "cardex:A/%s", key);
 	ob.stdin_data = uri;

@@ -25,23 +25,16 @@
 #include "broker.h"
 #include "cardex.h"
 #include "proto.h"
+#include "term.h"
 
 #define WAIT_MS 8000   /* longest wait for something that should happen */
 #define QUIET_MS 500   /* how long "nothing more arrives" is watched */
 #define SLICE_MS 20    /* one turn of a handle when two are driven alternately */
-#define MAX_EVS 64
 
 static const cxb_account accounts[] = {
 	{"A", "pw-a-secret"},
 	{"B", "pw-b-secret"},
 	{"S", "pw-s-secret"},
-};
-
-/* A terminal under test and every event it reported. */
-struct term {
-	cardex *cx;
-	cardex_event evs[MAX_EVS];
-	size_t n;
 };
 
 struct fx {
@@ -56,30 +49,6 @@ struct fx {
 };
 
 /* ---- helpers ---- */
-
-static char *load(const char *name, size_t *len)
-{
-	const char *dir = getenv("CARDEX_TEST_DATA");
-	char path[1024];
-	FILE *f;
-	char *buf;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/data", name);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
 
 /*
  * Connects; plain true allows plaintext exchanges (the filter tests play a
@@ -104,101 +73,6 @@ static int connect_as(struct fx *fx, const char *id, const char *password, carde
 	return connect_opt(fx, id, password, false, out);
 }
 
-static void term_reset(struct term *t)
-{
-	size_t i;
-
-	for(i = 0; i < t->n; i++) {
-		cardex_event_clear(&t->evs[i]);
-	}
-	t->n = 0;
-}
-
-static void term_close(struct term *t)
-{
-	term_reset(t);
-	cardex_close(t->cx);
-	t->cx = NULL;
-}
-
-static void record(struct term *t, const cardex_event *ev)
-{
-	assert_true(t->n < MAX_EVS);
-	t->evs[t->n] = *ev;
-	if(ev->card) {
-		t->evs[t->n].card = malloc(ev->card_len + 1);
-		assert_non_null(t->evs[t->n].card);
-		memcpy(t->evs[t->n].card, ev->card, ev->card_len + 1);
-	}
-	t->n++;
-}
-
-/* One short turn of a handle; records what it reports. */
-static void turn(struct term *t, int ms)
-{
-	cardex_event ev;
-	int rc;
-
-	if(!t || !t->cx) {
-		return;
-	}
-	rc = cardex_wait(t->cx, ms, &ev);
-	if(rc == CARDEX_ETIMEOUT) {
-		return;
-	}
-	assert_int_equal(rc, CARDEX_OK);
-	record(t, &ev);
-	cardex_event_clear(&ev);
-}
-
-static size_t count(const struct term *t, cardex_event_type type)
-{
-	size_t i, c = 0;
-
-	for(i = 0; i < t->n; i++) {
-		c += t->evs[i].type == type;
-	}
-	return c;
-}
-
-static const cardex_event *find(const struct term *t, cardex_event_type type)
-{
-	size_t i;
-
-	for(i = 0; i < t->n; i++) {
-		if(t->evs[i].type == type) {
-			return &t->evs[i];
-		}
-	}
-	return NULL;
-}
-
-/* Drives t (and also, when not NULL) until t reported an event of type. */
-static const cardex_event *wait_for(struct term *t, cardex_event_type type, struct term *also)
-{
-	long long deadline = cxb_now_ms() + WAIT_MS;
-
-	while(!find(t, type)) {
-		if(cxb_now_ms() > deadline) {
-			fail_msg("no %s event within %d ms", cardex_event_type_name(type), WAIT_MS);
-		}
-		turn(t, SLICE_MS);
-		turn(also, SLICE_MS);
-	}
-	return find(t, type);
-}
-
-/* Drives both for a while, so that late duplicates would show up. */
-static void quiet(struct term *t, struct term *also)
-{
-	long long end = cxb_now_ms() + QUIET_MS;
-
-	while(cxb_now_ms() < end) {
-		turn(t, SLICE_MS);
-		turn(also, SLICE_MS);
-	}
-}
-
 /* A matched exchange between a (offering) and b (claiming); returns its ID. */
 static const char *match(struct term *a, struct term *b)
 {
@@ -207,10 +81,10 @@ static const char *match(struct term *a, struct term *b)
 
 	assert_int_equal(cardex_generate_key(6, key, sizeof(key)), CARDEX_OK);
 	assert_int_equal(cardex_offer(a->cx, key, 0), CARDEX_OK);
-	assert_int_equal(wait_for(a, CARDEX_EV_OFFER, b)->expires_in, 120);
+	assert_int_equal(term_wait_for(a, CARDEX_EV_OFFER, b)->expires_in, 120);
 	assert_int_equal(cardex_claim(b->cx, cardex_id(a->cx), key), CARDEX_OK);
-	ma = wait_for(a, CARDEX_EV_MATCH, b);
-	mb = wait_for(b, CARDEX_EV_MATCH, a);
+	ma = term_wait_for(a, CARDEX_EV_MATCH, b);
+	mb = term_wait_for(b, CARDEX_EV_MATCH, a);
 	assert_string_equal(ma->exchange, mb->exchange);
 	assert_int_equal(strlen(ma->exchange), CARDEX_XID_LEN);
 	assert_string_equal(ma->peer, cardex_id(b->cx));
@@ -374,8 +248,8 @@ static void two_terms(struct fx *fx)
 {
 	assert_int_equal(connect_as(fx, "A", "pw-a-secret", &fx->a.cx), CARDEX_OK);
 	assert_int_equal(connect_as(fx, "B", "pw-b-secret", &fx->b_.cx), CARDEX_OK);
-	fx->card_ada = load("ada.json", &fx->ada_len);
-	fx->card_grace = load("grace.json", &fx->grace_len);
+	fx->card_ada = term_load("ada.json", &fx->ada_len);
+	fx->card_grace = term_load("grace.json", &fx->grace_len);
 }
 
 /* ---- tests ---- */
@@ -389,25 +263,25 @@ static void test_full_exchange(void **state)
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
 	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_OK);
-	assert_true(card_has(wait_for(&fx->a, CARDEX_EV_CARD, &fx->b_), "Grace Hopper"));
-	assert_true(card_has(wait_for(&fx->b_, CARDEX_EV_CARD, &fx->a), "Ada Lovelace"));
-	assert_string_equal(wait_for(&fx->a, CARDEX_EV_SENT, &fx->b_)->peer, "B");
-	assert_string_equal(wait_for(&fx->b_, CARDEX_EV_SENT, &fx->a)->peer, "A");
-	assert_string_equal(find(&fx->a, CARDEX_EV_CARD)->peer, "B");
-	assert_string_equal(find(&fx->a, CARDEX_EV_CARD)->exchange, xid);
-	quiet(&fx->a, &fx->b_);
+	assert_true(card_has(term_wait_for(&fx->a, CARDEX_EV_CARD, &fx->b_), "Grace Hopper"));
+	assert_true(card_has(term_wait_for(&fx->b_, CARDEX_EV_CARD, &fx->a), "Ada Lovelace"));
+	assert_string_equal(term_wait_for(&fx->a, CARDEX_EV_SENT, &fx->b_)->peer, "B");
+	assert_string_equal(term_wait_for(&fx->b_, CARDEX_EV_SENT, &fx->a)->peer, "A");
+	assert_string_equal(term_find(&fx->a, CARDEX_EV_CARD)->peer, "B");
+	assert_string_equal(term_find(&fx->a, CARDEX_EV_CARD)->exchange, xid);
+	term_quiet(&fx->a, &fx->b_, QUIET_MS);
 	/* Each event once: A offer, match, safety, card, sent; B match, safety, card, sent. */
 	assert_int_equal(fx->a.n, 5);
 	assert_int_equal(fx->b_.n, 4);
 	/* Sealed by default: both sides derived the same safety code. */
-	assert_true(find(&fx->a, CARDEX_EV_MATCH)->sealed);
-	assert_true(find(&fx->b_, CARDEX_EV_MATCH)->sealed);
-	assert_int_equal(strlen(find(&fx->a, CARDEX_EV_SAFETY)->safety_code), 6);
-	assert_string_equal(find(&fx->a, CARDEX_EV_SAFETY)->safety_code,
-			find(&fx->b_, CARDEX_EV_SAFETY)->safety_code);
-	assert_true(find(&fx->a, CARDEX_EV_CARD)->sealed);
-	assert_true(find(&fx->b_, CARDEX_EV_CARD)->sealed);
-	assert_false(find(&fx->b_, CARDEX_EV_CARD)->verified);
+	assert_true(term_find(&fx->a, CARDEX_EV_MATCH)->sealed);
+	assert_true(term_find(&fx->b_, CARDEX_EV_MATCH)->sealed);
+	assert_int_equal(strlen(term_find(&fx->a, CARDEX_EV_SAFETY)->safety_code), 6);
+	assert_string_equal(term_find(&fx->a, CARDEX_EV_SAFETY)->safety_code,
+			term_find(&fx->b_, CARDEX_EV_SAFETY)->safety_code);
+	assert_true(term_find(&fx->a, CARDEX_EV_CARD)->sealed);
+	assert_true(term_find(&fx->b_, CARDEX_EV_CARD)->sealed);
+	assert_false(term_find(&fx->b_, CARDEX_EV_CARD)->verified);
 	/* The exchange is done: its keys are wiped, so a second card cannot even be sealed. */
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_ESTATE);
 	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_ESTATE);
@@ -426,22 +300,22 @@ static void test_wrong_key(void **state)
 	memcpy(wrong, key, sizeof(key));
 	wrong[0] = key[0] == '9' ? '0' : (char)(key[0] + 1);
 	assert_int_equal(cardex_offer(fx->a.cx, key, 60), CARDEX_OK);
-	assert_int_equal(wait_for(&fx->a, CARDEX_EV_OFFER, NULL)->expires_in, 60);
+	assert_int_equal(term_wait_for(&fx->a, CARDEX_EV_OFFER, NULL)->expires_in, 60);
 	assert_int_equal(cardex_claim(fx->b_.cx, "A", wrong), CARDEX_OK);
-	ev = wait_for(&fx->b_, CARDEX_EV_ERROR, &fx->a);
+	ev = term_wait_for(&fx->b_, CARDEX_EV_ERROR, &fx->a);
 	assert_string_equal(ev->code, "no-match");
 	assert_int_equal(strlen(ev->ref), 16);
-	assert_int_equal(wait_for(&fx->a, CARDEX_EV_ATTEMPT, &fx->b_)->attempts_left, 2);
+	assert_int_equal(term_wait_for(&fx->a, CARDEX_EV_ATTEMPT, &fx->b_)->attempts_left, 2);
 	/* The offer survives one wrong key. */
 	assert_int_equal(cardex_claim(fx->b_.cx, "A", key), CARDEX_OK);
-	wait_for(&fx->a, CARDEX_EV_MATCH, &fx->b_);
-	wait_for(&fx->b_, CARDEX_EV_MATCH, &fx->a);
-	quiet(&fx->a, &fx->b_);
-	assert_int_equal(count(&fx->a, CARDEX_EV_ATTEMPT), 1);
-	assert_int_equal(count(&fx->b_, CARDEX_EV_ERROR), 1);
+	term_wait_for(&fx->a, CARDEX_EV_MATCH, &fx->b_);
+	term_wait_for(&fx->b_, CARDEX_EV_MATCH, &fx->a);
+	term_quiet(&fx->a, &fx->b_, QUIET_MS);
+	assert_int_equal(term_count(&fx->a, CARDEX_EV_ATTEMPT), 1);
+	assert_int_equal(term_count(&fx->b_, CARDEX_EV_ERROR), 1);
 	/* The keys are agreed at the match, before any card: both get the safety code. */
-	assert_int_equal(count(&fx->a, CARDEX_EV_SAFETY), 1);
-	assert_int_equal(count(&fx->b_, CARDEX_EV_SAFETY), 1);
+	assert_int_equal(term_count(&fx->a, CARDEX_EV_SAFETY), 1);
+	assert_int_equal(term_count(&fx->b_, CARDEX_EV_SAFETY), 1);
 	assert_int_equal(fx->a.n, 4);
 	assert_int_equal(fx->b_.n, 3);
 }
@@ -463,24 +337,24 @@ static void test_stale_session(void **state)
 	two_terms(fx);
 	assert_int_equal(cardex_generate_key(6, key, sizeof(key)), CARDEX_OK);
 	assert_int_equal(cardex_offer(fx->a.cx, key, 0), CARDEX_OK);
-	wait_for(&fx->a, CARDEX_EV_OFFER, NULL);
+	term_wait_for(&fx->a, CARDEX_EV_OFFER, NULL);
 	assert_int_equal(cardex_claim(fx->b_.cx, "A", key), CARDEX_OK);
-	snprintf(xid1, sizeof(xid1), "%s", wait_for(&fx->b_, CARDEX_EV_MATCH, NULL)->exchange);
+	snprintf(xid1, sizeof(xid1), "%s", term_wait_for(&fx->b_, CARDEX_EV_MATCH, NULL)->exchange);
 	assert_int_equal(cardex_send_card(fx->b_.cx, xid1, fx->card_grace, fx->grace_len), CARDEX_OK);
 	/* A leaves without reading its match. */
 	term_close(&fx->a);
 	term_reset(&fx->b_);
 
 	assert_int_equal(connect_as(fx, "A", "pw-a-secret", &fx->a.cx), CARDEX_OK);
-	quiet(&fx->a, NULL);
+	term_quiet(&fx->a, NULL, QUIET_MS);
 	assert_int_equal(fx->a.n, 0);
 	snprintf(xid2, sizeof(xid2), "%s", match(&fx->a, &fx->b_));
 	assert_string_not_equal(xid1, xid2);
 	assert_int_equal(cardex_send_card(fx->a.cx, xid2, fx->card_ada, fx->ada_len), CARDEX_OK);
 	assert_int_equal(cardex_send_card(fx->b_.cx, xid2, fx->card_grace, fx->grace_len), CARDEX_OK);
-	wait_for(&fx->a, CARDEX_EV_CARD, &fx->b_);
-	wait_for(&fx->a, CARDEX_EV_SENT, &fx->b_);
-	quiet(&fx->a, &fx->b_);
+	term_wait_for(&fx->a, CARDEX_EV_CARD, &fx->b_);
+	term_wait_for(&fx->a, CARDEX_EV_SENT, &fx->b_);
+	term_quiet(&fx->a, &fx->b_, QUIET_MS);
 	assert_int_equal(fx->a.n, 5);
 	for(i = 0; i < fx->a.n; i++) {
 		assert_string_not_equal(fx->a.evs[i].exchange, xid1);
@@ -503,17 +377,17 @@ static void test_offline_peer(void **state)
 	two_terms(fx);
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
 	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_OK);
-	wait_for(&fx->b_, CARDEX_EV_SENT, NULL);
-	wait_for(&fx->a, CARDEX_EV_CARD, NULL);
+	term_wait_for(&fx->b_, CARDEX_EV_SENT, NULL);
+	term_wait_for(&fx->a, CARDEX_EV_CARD, NULL);
 
 	raw_connect(&intruder, fx->b.port, "B", "pw-b-secret", false);
 	raw_close(&intruder);
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
-	wait_for(&fx->a, CARDEX_EV_SENT, NULL);
+	term_wait_for(&fx->a, CARDEX_EV_SENT, NULL);
 
-	assert_true(card_has(wait_for(&fx->b_, CARDEX_EV_CARD, NULL), "Ada Lovelace"));
-	quiet(&fx->a, &fx->b_);
-	assert_int_equal(count(&fx->b_, CARDEX_EV_CARD), 1);
+	assert_true(card_has(term_wait_for(&fx->b_, CARDEX_EV_CARD, NULL), "Ada Lovelace"));
+	term_quiet(&fx->a, &fx->b_, QUIET_MS);
+	assert_int_equal(term_count(&fx->b_, CARDEX_EV_CARD), 1);
 	assert_int_equal(fx->b_.n, 4);
 	assert_true(cardex_socket(fx->b_.cx) >= 0);
 }
@@ -531,7 +405,7 @@ static void on_event(cardex *cx, const cardex_event *ev, void *ud)
 {
 	struct cbstate *s = ud;
 
-	record(s->t, ev);
+	term_record(s->t, ev);
 	if(ev->type == CARDEX_EV_MATCH) {
 		s->send_rc = cardex_send_card(cx, ev->exchange, s->card, s->card_len);
 	}
@@ -552,20 +426,20 @@ static void test_callback_mode(void **state)
 	assert_int_equal(cardex_generate_key(6, key, sizeof(key)), CARDEX_OK);
 	assert_int_equal(cardex_offer(fx->a.cx, key, 0), CARDEX_OK);
 	deadline = cxb_now_ms() + WAIT_MS;
-	while(!find(&fx->a, CARDEX_EV_OFFER) && cxb_now_ms() < deadline) {
+	while(!term_find(&fx->a, CARDEX_EV_OFFER) && cxb_now_ms() < deadline) {
 		assert_int_equal(cardex_loop(fx->a.cx, SLICE_MS), CARDEX_OK);
 	}
-	assert_non_null(find(&fx->a, CARDEX_EV_OFFER));
+	assert_non_null(term_find(&fx->a, CARDEX_EV_OFFER));
 	assert_int_equal(cardex_claim(fx->b_.cx, "A", key), CARDEX_OK);
-	while(!(find(&fx->a, CARDEX_EV_CARD) && find(&fx->a, CARDEX_EV_SENT) && find(&fx->b_, CARDEX_EV_CARD)
-			&& find(&fx->b_, CARDEX_EV_SENT)) && cxb_now_ms() < deadline) {
+	while(!(term_find(&fx->a, CARDEX_EV_CARD) && term_find(&fx->a, CARDEX_EV_SENT) && term_find(&fx->b_, CARDEX_EV_CARD)
+			&& term_find(&fx->b_, CARDEX_EV_SENT)) && cxb_now_ms() < deadline) {
 		assert_int_equal(cardex_loop(fx->a.cx, SLICE_MS), CARDEX_OK);
 		assert_int_equal(cardex_loop(fx->b_.cx, SLICE_MS), CARDEX_OK);
 	}
 	assert_int_equal(sa.send_rc, CARDEX_OK);
 	assert_int_equal(sb.send_rc, CARDEX_OK);
-	assert_true(card_has(find(&fx->a, CARDEX_EV_CARD), "Grace Hopper"));
-	assert_true(card_has(find(&fx->b_, CARDEX_EV_CARD), "Ada Lovelace"));
+	assert_true(card_has(term_find(&fx->a, CARDEX_EV_CARD), "Grace Hopper"));
+	assert_true(card_has(term_find(&fx->b_, CARDEX_EV_CARD), "Ada Lovelace"));
 	assert_int_equal(fx->a.n, 5);
 	assert_int_equal(fx->b_.n, 4);
 }
@@ -627,14 +501,14 @@ static void test_local_errors(void **state)
 	assert_int_equal(cardex_send_card(fx->a.cx, "0123456789abcdef0123456789abcdef", fx->card_ada,
 			fx->ada_len), CARDEX_ESTATE);
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
-	bad = load("no-fn.json", &bad_len);
+	bad = term_load("no-fn.json", &bad_len);
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, bad, bad_len), CARDEX_ECARD);
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, "[\"vcard\"", 8), CARDEX_ECARD);
 	free(bad);
 	/* A self-claim is the server's to refuse. */
 	assert_int_equal(cardex_generate_key(6, key, sizeof(key)), CARDEX_OK);
 	assert_int_equal(cardex_claim(fx->b_.cx, "B", key), CARDEX_OK);
-	assert_string_equal(wait_for(&fx->b_, CARDEX_EV_ERROR, NULL)->code, "self-claim");
+	assert_string_equal(term_wait_for(&fx->b_, CARDEX_EV_ERROR, NULL)->code, "self-claim");
 }
 
 /*
@@ -676,7 +550,7 @@ static void test_filter(void **state)
 	raw_publish(&srv, "reply/A", "{\"type\":\"offer\",\"expires_in\":120,\"ref\":\"stale00000000000\"}");
 	raw_publish(&srv, "reply/A", "{\"type\":\"error\",\"code\":\"no-match\",\"topic\":\"claim/C\","
 			"\"message\":\"x\",\"ref\":\"stale00000000000\"}");
-	quiet(&fx->a, NULL);
+	term_quiet(&fx->a, NULL, QUIET_MS);
 	assert_int_equal(fx->a.n, 0);
 
 	assert_int_equal(cardex_generate_key(6, key, sizeof(key)), CARDEX_OK);
@@ -712,9 +586,9 @@ static void test_filter(void **state)
 	raw_publish(&srv, "reply/A", msg);
 	raw_publish(&srv, "reply/A", msg);
 	/* A sends its card twice (both its own requests): each gets one answer. */
-	while(!find(&fx->a, CARDEX_EV_MATCH) && cxb_now_ms() < deadline) {
+	while(!term_find(&fx->a, CARDEX_EV_MATCH) && cxb_now_ms() < deadline) {
 		mosquitto_loop(srv.m, 10, 1);
-		turn(&fx->a, 5);
+		term_turn(&fx->a, 5);
 	}
 	assert_int_equal(cardex_send_card(fx->a.cx, x1, card, strlen(card)), CARDEX_OK);
 	assert_int_equal(cardex_send_card(fx->a.cx, x1, card, strlen(card)), CARDEX_OK);
@@ -730,7 +604,7 @@ static void test_filter(void **state)
 	raw_publish(&srv, "reply/A", msg);
 
 	raw_loop(&srv, 50);
-	quiet(&fx->a, NULL);
+	term_quiet(&fx->a, NULL, QUIET_MS);
 	assert_int_equal(fx->a.n, 7);
 
 	/* A new offer: the old ref dies with it. */
@@ -739,7 +613,7 @@ static void test_filter(void **state)
 	deadline = cxb_now_ms() + WAIT_MS;
 	while(srv.nmsgs == 0 && cxb_now_ms() < deadline) {
 		mosquitto_loop(srv.m, 10, 1);
-		turn(&fx->a, 5);
+		term_turn(&fx->a, 5);
 	}
 	snprintf(msg, sizeof(msg), "{\"type\":\"revoked\",\"reason\":\"replaced\",\"ref\":\"%s\"}", ref);
 	raw_publish(&srv, "reply/A", msg);
@@ -750,7 +624,7 @@ static void test_filter(void **state)
 	cx_offer_req_clear(&req);
 	raw_publish(&srv, "reply/A", msg);
 	raw_loop(&srv, 50);
-	quiet(&fx->a, NULL);
+	term_quiet(&fx->a, NULL, QUIET_MS);
 	raw_close(&srv);
 
 	for(i = 0; i < fx->a.n; i++) {
@@ -810,7 +684,7 @@ static void srv_await(struct raw *srv, struct term *a, int before, const char *t
 
 	while(srv->nmsgs == before && cxb_now_ms() < deadline) {
 		mosquitto_loop(srv->m, 10, 1);
-		turn(a, 5);
+		term_turn(a, 5);
 	}
 	assert_int_equal(srv->nmsgs, before + 1);
 	assert_string_equal(srv->last_topic, topic);
@@ -863,7 +737,7 @@ static void srv_card(struct raw *srv, struct term *a, const char *xid)
 static void srv_settle(struct raw *srv, struct term *a)
 {
 	raw_loop(srv, 50);
-	quiet(a, NULL);
+	term_quiet(a, NULL, QUIET_MS);
 }
 
 /* Each recorded event of A has the type in want[], in this order. */
@@ -901,7 +775,7 @@ static void test_filter_resent_card(void **state)
 	srv_reply(&srv, "{\"type\":\"offer\",\"expires_in\":120,\"ref\":\"%s\"}", ref);
 	srv_reply(&srv, "{\"type\":\"match\",\"exchange\":\"%s\",\"peer\":\"B\",\"expires_in\":300,"
 			"\"ref\":\"%s\"}", x, ref);
-	wait_for(&fx->a, CARDEX_EV_MATCH, NULL);
+	term_wait_for(&fx->a, CARDEX_EV_MATCH, NULL);
 	srv_card(&srv, &fx->a, x);
 	srv_reply(&srv, "{\"type\":\"sent\",\"exchange\":\"%s\",\"to\":\"B\"}", x);
 	/* The resend's refusal, while the exchange lives and after it closed. */
@@ -1097,7 +971,7 @@ static void test_gentle_close(void **state)
 	srv_start(fx, &srv);
 	srv_offer(&srv, &fx->a, ref);
 	srv_reply(&srv, "{\"type\":\"offer\",\"expires_in\":120,\"ref\":\"%s\"}", ref);
-	wait_for(&fx->a, CARDEX_EV_OFFER, NULL);
+	term_wait_for(&fx->a, CARDEX_EV_OFFER, NULL);
 	/* Each notice has a lower count than the one before, so each is reported. */
 	for(i = 0; i < BURST; i++) {
 		int n = snprintf(msg, sizeof(msg), "{\"type\":\"attempt\",\"attempts_left\":%d,\"ref\":\"%s\"}",
@@ -1106,11 +980,11 @@ static void test_gentle_close(void **state)
 		assert_int_equal(mosquitto_publish(srv.m, NULL, "reply/A", n, msg, 1, false), MOSQ_ERR_SUCCESS);
 	}
 	deadline = cxb_now_ms() + WAIT_MS;
-	while(count(&fx->a, CARDEX_EV_ATTEMPT) < SEEN && cxb_now_ms() < deadline) {
+	while(term_count(&fx->a, CARDEX_EV_ATTEMPT) < SEEN && cxb_now_ms() < deadline) {
 		mosquitto_loop(srv.m, 1, 1);
-		turn(&fx->a, 1);
+		term_turn(&fx->a, 1);
 	}
-	assert_true(count(&fx->a, CARDEX_EV_ATTEMPT) >= SEEN);
+	assert_true(term_count(&fx->a, CARDEX_EV_ATTEMPT) >= SEEN);
 	lowest = fx->a.evs[fx->a.n - 1].attempts_left;
 	t0 = cxb_now_ms();
 	term_close(&fx->a);

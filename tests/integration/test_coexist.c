@@ -28,11 +28,12 @@
 
 #include "broker.h"
 #include "cli_run.h"
+#include "mqttc.h"
 
 #define WAIT_MS 5000
 #define SILENCE_MS 300
-#define MAX_CLIENTS 48
-#define MAX_MSGS 64
+#define MAX_LINES 64     /* messages a client's description shows */
+#define LINE_MAX_LEN 160 /* "topic|payload|qos|retain" */
 #define CONNACK_ACCEPTED 0
 #define CONNACK_NOT_AUTHORISED 5
 #define SUBACK_FAILURE 0x80
@@ -56,177 +57,30 @@ static const char *password_of(const char *user)
 	return NULL;
 }
 
-/* ---- clients ---- */
-
-struct msg {
-	char line[160]; /* "topic|payload|qos|retain" */
-};
-
-struct cl {
-	struct mosquitto *m;
-	int port;
-	int connack; /* -1 until a CONNACK arrived */
-	bool connected;
-	int sub_mid, sub_granted;
-	int unsub_mid;
-	bool unsubacked;
-	int acked_mid;
-	struct msg msgs[MAX_MSGS];
-	size_t n;
-};
+/* ---- clients (mqttc.h; the set owns them) ---- */
 
 struct fx {
 	cxb_broker b;
 	bool started;
 	char tmpdir[64]; /* state files, dynsec configuration; removed by the teardown */
-	struct cl *cls[MAX_CLIENTS];
-	size_t ncl;
+	mc_set mc;
 	cxr_proc *procs[2];
 };
 
-static void on_connect(struct mosquitto *m, void *obj, int rc)
-{
-	struct cl *c = obj;
-
-	(void)m;
-	c->connack = rc;
-	c->connected = rc == 0;
-}
-
-static void on_connect_v5(struct mosquitto *m, void *obj, int rc, int flags, const mosquitto_property *p)
-{
-	(void)flags;
-	(void)p;
-	on_connect(m, obj, rc);
-}
-
-static void on_disconnect(struct mosquitto *m, void *obj, int rc)
-{
-	(void)m;
-	(void)rc;
-	((struct cl *)obj)->connected = false;
-}
-
-static void on_subscribe(struct mosquitto *m, void *obj, int mid, int count, const int *granted)
-{
-	struct cl *c = obj;
-
-	(void)m;
-	if(mid == c->sub_mid && count > 0){
-		c->sub_granted = granted[0];
-	}
-}
-
-static void on_unsubscribe(struct mosquitto *m, void *obj, int mid)
-{
-	struct cl *c = obj;
-
-	(void)m;
-	if(mid == c->unsub_mid){
-		c->unsubacked = true;
-	}
-}
-
-static void on_publish(struct mosquitto *m, void *obj, int mid)
-{
-	(void)m;
-	((struct cl *)obj)->acked_mid = mid;
-}
-
-static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
-{
-	struct cl *c = obj;
-
-	(void)m;
-	if(c->n < MAX_MSGS){
-		snprintf(c->msgs[c->n++].line, sizeof(c->msgs[0].line), "%s|%.*s|%d|%d", msg->topic,
-				msg->payloadlen > 40 ? 40 : msg->payloadlen, (const char *)msg->payload, msg->qos,
-				msg->retain ? 1 : 0);
-	}
-}
-
 /* A new client of f's broker (user NULL: anonymous), not connected yet; v5 for MQTT 5. */
-static struct cl *cl_new(struct fx *f, const char *id, const char *user, bool clean, bool v5)
+static mc_client *cl_new(struct fx *f, const char *id, const char *user, bool clean, bool v5)
 {
-	struct cl *c = calloc(1, sizeof(*c));
+	mc_client *c = mc_new(&f->mc, id, user, password_of(user), clean, v5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
 
 	assert_non_null(c);
-	assert_true(f->ncl < MAX_CLIENTS);
-	f->cls[f->ncl++] = c;
-	c->port = f->b.port;
-	c->connack = -1;
-	c->sub_granted = -1;
-	c->m = mosquitto_new(id, clean, c);
-	assert_non_null(c->m);
-	if(user != NULL){
-		assert_int_equal(mosquitto_username_pw_set(c->m, user, password_of(user)), MOSQ_ERR_SUCCESS);
-	}
-	if(v5){
-		assert_int_equal(mosquitto_int_option(c->m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5), 0);
-		mosquitto_connect_v5_callback_set(c->m, on_connect_v5);
-	}else{
-		mosquitto_connect_callback_set(c->m, on_connect);
-	}
-	mosquitto_disconnect_callback_set(c->m, on_disconnect);
-	mosquitto_subscribe_callback_set(c->m, on_subscribe);
-	mosquitto_unsubscribe_callback_set(c->m, on_unsubscribe);
-	mosquitto_publish_callback_set(c->m, on_publish);
-	mosquitto_message_callback_set(c->m, on_message);
 	return c;
 }
 
-/* Disconnects (cleanly) and frees c's connection; the slot stays, empty. */
-static void cl_close(struct cl *c)
-{
-	if(c->m != NULL){
-		mosquitto_disconnect(c->m);
-		mosquitto_loop(c->m, 10, 1);
-		mosquitto_destroy(c->m);
-		c->m = NULL;
-	}
-	c->connected = false;
-}
-
-static void pump(struct fx *f, int ms)
-{
-	long long deadline = cxb_now_ms() + ms;
-
-	do {
-		for(size_t i = 0; i < f->ncl; i++){
-			struct cl *c = f->cls[i];
-
-			if(c->m != NULL && mosquitto_loop(c->m, 2, 1) != MOSQ_ERR_SUCCESS){
-				c->connected = false;
-			}
-		}
-	} while(cxb_now_ms() < deadline);
-}
-
-static bool wait_int(struct fx *f, const int *v, int unset)
-{
-	long long deadline = cxb_now_ms() + WAIT_MS;
-
-	while(*v == unset && cxb_now_ms() < deadline){
-		pump(f, 5);
-	}
-	return *v != unset;
-}
-
-static int cl_connect(struct fx *f, struct cl *c)
-{
-	c->connack = -1;
-	if(mosquitto_connect(c->m, "127.0.0.1", c->port, 30) != MOSQ_ERR_SUCCESS){
-		return -1;
-	}
-	wait_int(f, &c->connack, -1);
-	return c->connack;
-}
-
 /* A client connected with the expected CONNACK. */
-static struct cl *connected(struct fx *f, const char *id, const char *user, bool clean, int expect)
+static mc_client *connected(struct fx *f, const char *id, const char *user, bool clean, int expect)
 {
-	struct cl *c = cl_new(f, id, user, clean, false);
-	int rc = cl_connect(f, c);
+	mc_client *c = cl_new(f, id, user, clean, false);
+	int rc = mc_connect(&f->mc, c, NULL);
 
 	if(rc != expect){
 		fprintf(stderr, "client id \"%s\" user \"%s\": CONNACK %d, expected %d\n", id, user ? user : "(none)",
@@ -236,59 +90,28 @@ static struct cl *connected(struct fx *f, const char *id, const char *user, bool
 	return c;
 }
 
-static int cl_subscribe(struct fx *f, struct cl *c, const char *filter, int qos)
+/* Publishes and waits for the end of the flow (the PUBACK, PUBCOMP, or the packet written for QoS 0). */
+static void cl_publish(struct fx *f, mc_client *c, const char *topic, const char *payload, int qos, bool retain)
 {
-	c->sub_granted = -1;
-	if(mosquitto_subscribe(c->m, &c->sub_mid, filter, qos) != MOSQ_ERR_SUCCESS){
-		return -1;
-	}
-	wait_int(f, &c->sub_granted, -1);
-	return c->sub_granted;
+	assert_true(mc_publish(&f->mc, c, topic, payload, (int)strlen(payload), qos, retain, NULL) >= 0);
 }
 
-static bool cl_unsubscribe(struct fx *f, struct cl *c, const char *filter)
+/* Message i of c as "topic|payload|qos|retain", the payload cut at 40 bytes. */
+static const char *line_of(const mc_client *c, size_t i, char *buf, size_t cap)
 {
-	long long deadline = cxb_now_ms() + WAIT_MS;
+	const mc_msg *m = &c->msgs[i];
 
-	c->unsubacked = false;
-	if(mosquitto_unsubscribe(c->m, &c->unsub_mid, filter) != MOSQ_ERR_SUCCESS){
-		return false;
-	}
-	while(!c->unsubacked && cxb_now_ms() < deadline){
-		pump(f, 5);
-	}
-	return c->unsubacked;
+	snprintf(buf, cap, "%s|%.*s|%d|%d", m->topic, m->len > 40 ? 40 : m->len, m->payload, m->qos,
+			m->retain ? 1 : 0);
+	return buf;
 }
 
-/* Publishes and, for QoS 1 and 2, waits for the end of the flow. */
-static void cl_publish(struct fx *f, struct cl *c, const char *topic, const char *payload, int qos, bool retain)
+static bool has_msg(const mc_client *c, const char *line)
 {
-	long long deadline = cxb_now_ms() + WAIT_MS;
-	int mid = 0;
+	char buf[LINE_MAX_LEN];
 
-	assert_int_equal(mosquitto_publish(c->m, &mid, topic, (int)strlen(payload), payload, qos, retain), 0);
-	while(qos > 0 && c->acked_mid != mid && cxb_now_ms() < deadline){
-		pump(f, 5);
-	}
-	if(qos > 0){
-		assert_int_equal(c->acked_mid, mid);
-	}
-}
-
-/* Pumps until c holds at least n messages or WAIT_MS passed. */
-static void wait_msgs(struct fx *f, struct cl *c, size_t n)
-{
-	long long deadline = cxb_now_ms() + WAIT_MS;
-
-	while(c->n < n && cxb_now_ms() < deadline){
-		pump(f, 5);
-	}
-}
-
-static bool has_msg(const struct cl *c, const char *line)
-{
-	for(size_t i = 0; i < c->n; i++){
-		if(strcmp(c->msgs[i].line, line) == 0){
+	for(size_t i = 0; i < c->nmsgs; i++){
+		if(strcmp(line_of(c, i, buf, sizeof(buf)), line) == 0){
 			return true;
 		}
 	}
@@ -296,10 +119,12 @@ static bool has_msg(const struct cl *c, const char *line)
 }
 
 /* True when c received anything on a topic starting with prefix. */
-static bool got_prefix(const struct cl *c, const char *prefix)
+static bool got_prefix(const mc_client *c, const char *prefix)
 {
-	for(size_t i = 0; i < c->n; i++){
-		if(strncmp(c->msgs[i].line, prefix, strlen(prefix)) == 0){
+	char buf[LINE_MAX_LEN];
+
+	for(size_t i = 0; i < c->nmsgs; i++){
+		if(strncmp(line_of(c, i, buf, sizeof(buf)), prefix, strlen(prefix)) == 0){
 			return true;
 		}
 	}
@@ -308,18 +133,23 @@ static bool got_prefix(const struct cl *c, const char *prefix)
 
 static int line_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct msg *)a)->line, ((const struct msg *)b)->line);
+	return strcmp(a, b);
 }
 
-/* c's messages, sorted, appended to out as "name: a; b; ...\n". */
-static void describe(char *out, size_t cap, const char *name, struct cl *c)
+/* c's messages (the first MAX_LINES), sorted, appended to out as "name: a; b; ...\n". */
+static void describe(char *out, size_t cap, const char *name, const mc_client *c)
 {
+	static char lines[MAX_LINES][LINE_MAX_LEN];
+	size_t n = c->nmsgs < MAX_LINES ? c->nmsgs : MAX_LINES;
 	size_t len = strlen(out);
 
-	qsort(c->msgs, c->n, sizeof(c->msgs[0]), line_cmp);
+	for(size_t i = 0; i < n; i++){
+		line_of(c, i, lines[i], sizeof(lines[i]));
+	}
+	qsort(lines, n, sizeof(lines[0]), line_cmp);
 	len += (size_t)snprintf(out + len, cap - len, "%s:", name);
-	for(size_t i = 0; i < c->n && len < cap; i++){
-		len += (size_t)snprintf(out + len, cap - len, " %s;", c->msgs[i].line);
+	for(size_t i = 0; i < n && len < cap; i++){
+		len += (size_t)snprintf(out + len, cap - len, " %s;", lines[i]);
 	}
 	if(len < cap){
 		snprintf(out + len, cap - len, "\n");
@@ -374,38 +204,11 @@ static int setup(void **state)
 	return 0;
 }
 
-static void free_clients(struct fx *f)
-{
-	for(size_t i = 0; i < f->ncl; i++){
-		cl_close(f->cls[i]);
-		free(f->cls[i]);
-	}
-	f->ncl = 0;
-}
-
-static void remove_tree(const char *dir)
-{
-	char path[512];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if(d != NULL){
-		while((de = readdir(d)) != NULL){
-			if(strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0){
-				snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-				unlink(path);
-			}
-		}
-		closedir(d);
-	}
-	rmdir(dir);
-}
-
 static int stop(struct fx *f)
 {
 	int rc = 0;
 
-	free_clients(f);
+	mc_set_free(&f->mc);
 	if(f->started){
 		rc = cxb_stop_check(&f->b);
 		f->started = false;
@@ -419,7 +222,7 @@ static int teardown(void **state)
 	int rc = stop(f);
 
 	cxr_free_all(f->procs, sizeof(f->procs) / sizeof(f->procs[0]));
-	remove_tree(f->tmpdir);
+	cxr_remove_tree(f->tmpdir);
 	free(f);
 	return rc;
 }
@@ -439,6 +242,7 @@ static void start(struct fx *f, bool plugin, const char *plugin_opts, const char
 	cfg.naccounts = sizeof(accounts) / sizeof(accounts[0]);
 	assert_int_equal(cxb_start(&f->b, &cfg), 0);
 	f->started = true;
+	mc_set_init(&f->mc, f->b.port);
 }
 
 /* ---- outside the namespace ---- */
@@ -453,11 +257,11 @@ static void start(struct fx *f, bool plugin, const char *plugin_opts, const char
  */
 static void outside_scenario(struct fx *f, char *out, size_t cap)
 {
-	struct cl *bob, *laptop, *anon, *will, *sys, *late;
+	mc_client *alice, *bob, *laptop, *anon, *will, *sys, *late;
 	int empty;
 
 	out[0] = '\0';
-	connected(f, "alice", "alice", true, CONNACK_ACCEPTED);
+	alice = connected(f, "alice", "alice", true, CONNACK_ACCEPTED);
 	laptop = connected(f, "carol-laptop", "carol", false, CONNACK_ACCEPTED);
 	connected(f, "sensor-7", "carol", true, CONNACK_ACCEPTED);
 	anon = connected(f, "myclientid", NULL, true, CONNACK_ACCEPTED);
@@ -467,23 +271,21 @@ static void outside_scenario(struct fx *f, char *out, size_t cap)
 	bob = connected(f, "bob-desk", "bob", true, CONNACK_ACCEPTED);
 	/* A wrong password is refused as before. */
 	{
-		struct cl *bad = cl_new(f, "bob-x", "bob", true, false);
+		mc_client *bad = cl_new(f, "bob-x", "bob", true, false);
 
 		assert_int_equal(mosquitto_username_pw_set(bad->m, "bob", "wrong"), 0);
-		assert_int_equal(cl_connect(f, bad), CONNACK_NOT_AUTHORISED);
+		assert_int_equal(mc_connect(&f->mc, bad, NULL), CONNACK_NOT_AUTHORISED);
 	}
 
-	assert_int_equal(cl_subscribe(f, bob, "sensors/#", 2), 2);
-	assert_int_equal(cl_subscribe(f, bob, "sensors/+/temp", 1), 1);
-	assert_int_equal(cl_subscribe(f, bob, "plain/bob", 0), 0);
-	assert_int_equal(cl_subscribe(f, bob, "wills/#", 1), 1);
-	assert_int_equal(cl_subscribe(f, anon, "sensors/k/temp", 2), 2);
-	assert_int_equal(cl_subscribe(f, laptop, "queue/carol", 1), 1);
+	assert_int_equal(mc_subscribe(&f->mc, bob, "sensors/#", 2, 0, NULL), 2);
+	assert_int_equal(mc_subscribe(&f->mc, bob, "sensors/+/temp", 1, 0, NULL), 1);
+	assert_int_equal(mc_subscribe(&f->mc, bob, "plain/bob", 0, 0, NULL), 0);
+	assert_int_equal(mc_subscribe(&f->mc, bob, "wills/#", 1, 0, NULL), 1);
+	assert_int_equal(mc_subscribe(&f->mc, anon, "sensors/k/temp", 2, 0, NULL), 2);
+	assert_int_equal(mc_subscribe(&f->mc, laptop, "queue/carol", 1, 0, NULL), 1);
 
 	/* alice's publishes: QoS 0, 1, 2, overlapping filters. */
 	{
-		struct cl *alice = f->cls[0];
-
 		cl_publish(f, alice, "sensors/k/temp", "t0", 0, false);
 		cl_publish(f, alice, "sensors/k/temp", "t1", 1, false);
 		cl_publish(f, alice, "sensors/k/temp", "t2", 2, false);
@@ -491,48 +293,48 @@ static void outside_scenario(struct fx *f, char *out, size_t cap)
 		cl_publish(f, alice, "plain/bob", "p", 1, false);
 		cl_publish(f, alice, "status/alice", "on", 1, true);
 		/* Mosquitto sends one copy per client for overlapping filters. */
-		wait_msgs(f, bob, 5);
-		wait_msgs(f, anon, 3);
+		mc_wait_msgs(&f->mc, bob, 5);
+		mc_wait_msgs(&f->mc, anon, 3);
 		assert_true(got_prefix(bob, "sensors/k/temp|t2|"));
 		assert_true(has_msg(bob, "sensors/k/hum|h1|1|0"));
 		assert_true(has_msg(bob, "plain/bob|p|0|0"));
 		assert_true(has_msg(anon, "sensors/k/temp|t2|2|0"));
 
 		/* A persistent session queues while its client is away. */
-		cl_close(laptop);
+		mc_close(&f->mc, laptop);
 		cl_publish(f, alice, "queue/carol", "q1", 1, false);
 		cl_publish(f, alice, "queue/carol", "q2", 1, false);
 		laptop = connected(f, "carol-laptop", "carol", false, CONNACK_ACCEPTED);
-		wait_msgs(f, laptop, 2);
+		mc_wait_msgs(&f->mc, laptop, 2);
 		assert_true(has_msg(laptop, "queue/carol|q2|1|0"));
 
 		/* Unsubscribing works: nothing more on plain/bob. */
-		assert_true(cl_unsubscribe(f, bob, "plain/bob"));
+		assert_true(mc_unsubscribe(&f->mc, bob, "plain/bob"));
 		cl_publish(f, alice, "plain/bob", "p2", 1, false);
 	}
 
 	/* A retained message reaches a later subscriber, flagged retained. */
 	late = connected(f, "late-viewer", NULL, true, CONNACK_ACCEPTED);
-	assert_int_equal(cl_subscribe(f, late, "status/#", 1), 1);
-	wait_msgs(f, late, 1);
+	assert_int_equal(mc_subscribe(&f->mc, late, "status/#", 1, 0, NULL), 1);
+	mc_wait_msgs(&f->mc, late, 1);
 	assert_true(has_msg(late, "status/alice|on|1|1"));
 
 	/* A will, fired by an MQTT 5 DISCONNECT with reason 0x04. */
 	will = cl_new(f, "will-client", NULL, true, true);
 	assert_int_equal(mosquitto_will_set(will->m, "wills/w1", 4, "gone", 1, false), 0);
-	assert_int_equal(cl_connect(f, will), CONNACK_ACCEPTED);
+	assert_int_equal(mc_connect(&f->mc, will, NULL), CONNACK_ACCEPTED);
 	mosquitto_disconnect_v5(will->m, MQTT_RC_DISCONNECT_WITH_WILL_MSG, NULL);
-	pump(f, 50);
-	wait_msgs(f, bob, 6);
+	mc_pump(&f->mc, 50);
+	mc_wait_msgs(&f->mc, bob, 6);
 	assert_true(has_msg(bob, "wills/w1|gone|1|0"));
 
 	/* $SYS, published every second. */
 	sys = connected(f, "sys-watch", "alice", true, CONNACK_ACCEPTED);
-	assert_int_equal(cl_subscribe(f, sys, "$SYS/broker/version", 0), 0);
-	wait_msgs(f, sys, 1);
+	assert_int_equal(mc_subscribe(&f->mc, sys, "$SYS/broker/version", 0, 0, NULL), 0);
+	mc_wait_msgs(&f->mc, sys, 1);
 	assert_true(got_prefix(sys, "$SYS/broker/version|mosquitto version"));
 
-	pump(f, SILENCE_MS);
+	mc_pump(&f->mc, SILENCE_MS);
 	describe(out, cap, "bob", bob);
 	describe(out, cap, "anon", anon);
 	describe(out, cap, "laptop", laptop);
@@ -543,15 +345,14 @@ static void outside_scenario(struct fx *f, char *out, size_t cap)
 /* An MQTT 5 CONNECT with an authentication method; returns the CONNACK reason code. */
 static int connect_ext_auth(struct fx *f, const char *id, const char *user)
 {
-	struct cl *c = cl_new(f, id, user, true, true);
+	mc_client *c = cl_new(f, id, user, true, true);
 	mosquitto_property *props = NULL;
+	int rc;
 
 	assert_int_equal(mosquitto_property_add_string(&props, MQTT_PROP_AUTHENTICATION_METHOD, "SCRAM-SHA-1"), 0);
-	c->connack = -1;
-	assert_int_equal(mosquitto_connect_bind_v5(c->m, "127.0.0.1", c->port, 30, NULL, props), 0);
+	rc = mc_connect(&f->mc, c, props);
 	mosquitto_property_free_all(&props);
-	wait_int(f, &c->connack, -1);
-	return c->connack;
+	return rc;
 }
 
 /*
@@ -561,26 +362,26 @@ static int connect_ext_auth(struct fx *f, const char *id, const char *user)
  */
 static void terminal_protections(struct fx *f)
 {
-	struct cl *tina, *spy, *anon_spy, *pre, *una, *t, *watcher;
+	mc_client *tina, *spy, *anon_spy, *pre, *una, *t, *watcher;
 
 	spy = connected(f, "carol-spy", "carol", true, CONNACK_ACCEPTED);
-	assert_int_equal(cl_subscribe(f, spy, "#", 1), 1);
+	assert_int_equal(mc_subscribe(&f->mc, spy, "#", 1, 0, NULL), 1);
 	/* Has a terminal's identity, but only watches "#": replies passing by do not make bob a terminal. */
 	watcher = connected(f, "bob", "bob", true, CONNACK_ACCEPTED);
-	assert_int_equal(cl_subscribe(f, watcher, "#", 1), 1);
+	assert_int_equal(mc_subscribe(&f->mc, watcher, "#", 1, 0, NULL), 1);
 	anon_spy = connected(f, "anon-spy", NULL, true, CONNACK_ACCEPTED);
-	assert_int_equal(cl_subscribe(f, anon_spy, "+/tina", 1), 1);
+	assert_int_equal(mc_subscribe(&f->mc, anon_spy, "+/tina", 1, 0, NULL), 1);
 
 	/* A session pre-created under a terminal's ID before the terminal ever came. */
 	pre = connected(f, "una", "carol", false, CONNACK_ACCEPTED);
-	assert_int_equal(cl_subscribe(f, pre, "#", 1), 1);
-	assert_int_equal(cl_subscribe(f, pre, "reply/una", 1), SUBACK_FAILURE);
-	cl_close(pre);
+	assert_int_equal(mc_subscribe(&f->mc, pre, "#", 1, 0, NULL), 1);
+	assert_int_equal(mc_subscribe(&f->mc, pre, "reply/una", 1, 0, NULL), SUBACK_FAILURE);
+	mc_close(&f->mc, pre);
 
 	tina = connected(f, "tina", "tina", false, CONNACK_ACCEPTED);
-	assert_int_equal(cl_subscribe(f, tina, "reply/tina", 1), 1);
+	assert_int_equal(mc_subscribe(&f->mc, tina, "reply/tina", 1, 0, NULL), 1);
 	una = connected(f, "una", "una", false, CONNACK_ACCEPTED);
-	assert_int_equal(cl_subscribe(f, una, "reply/una", 1), 1);
+	assert_int_equal(mc_subscribe(&f->mc, una, "reply/una", 1, 0, NULL), 1);
 
 	/* Known now: nobody else may use their client IDs. */
 	connected(f, "tina", "carol", true, CONNACK_NOT_AUTHORISED);
@@ -591,20 +392,20 @@ static void terminal_protections(struct fx *f)
 	/* A wrong password on the right ID is still the password file's refusal. */
 	t = cl_new(f, "tina", "tina", true, false);
 	assert_int_equal(mosquitto_username_pw_set(t->m, "tina", "wrong"), 0);
-	assert_int_equal(cl_connect(f, t), CONNACK_NOT_AUTHORISED);
-	pump(f, 100);
+	assert_int_equal(mc_connect(&f->mc, t, NULL), CONNACK_NOT_AUTHORISED);
+	mc_pump(&f->mc, 100);
 	assert_true(tina->connected);
 	assert_true(una->connected);
 
 	/* The namespace stays closed: a forged reply and a subscription to another's replies. */
-	assert_int_equal(cl_subscribe(f, spy, "reply/tina", 1), SUBACK_FAILURE);
+	assert_int_equal(mc_subscribe(&f->mc, spy, "reply/tina", 1, 0, NULL), SUBACK_FAILURE);
 	cl_publish(f, spy, "reply/tina", "forged", 1, false);
 	/* Requests get the plugin's answer, on the requester's reply topic only. */
 	cl_publish(f, tina, "keys/tina", "not json", 1, false);
 	cl_publish(f, una, "keys/una", "not json", 1, false);
-	wait_msgs(f, tina, 1);
-	wait_msgs(f, una, 1);
-	pump(f, SILENCE_MS);
+	mc_wait_msgs(&f->mc, tina, 1);
+	mc_wait_msgs(&f->mc, una, 1);
+	mc_pump(&f->mc, SILENCE_MS);
 	assert_true(got_prefix(tina, "reply/tina|{"));
 	assert_false(has_msg(tina, "reply/tina|forged|1|0"));
 	assert_true(got_prefix(una, "reply/una|{"));
@@ -612,8 +413,8 @@ static void terminal_protections(struct fx *f)
 	assert_false(got_prefix(spy, "keys/"));
 	assert_false(got_prefix(anon_spy, "reply/"));
 	assert_false(got_prefix(watcher, "reply/"));
-	cl_close(watcher);
-	cl_close(connected(f, "bob", "carol", true, CONNACK_ACCEPTED));
+	mc_close(&f->mc, watcher);
+	mc_close(&f->mc, connected(f, "bob", "carol", true, CONNACK_ACCEPTED));
 	assert_true(cxb_log_contains(&f->b, "client ID belongs to terminal tina"));
 
 	/*
@@ -646,11 +447,11 @@ static void test_outside_same_as_without_plugin(void **state)
 static void test_outside_defer_denies_without_acl_file(void **state)
 {
 	struct fx *f = *state;
-	struct cl *bob;
+	mc_client *bob;
 
 	start(f, true, "plugin_opt_outside_acl defer\n", NULL);
 	bob = connected(f, "bob-desk", "bob", true, CONNACK_ACCEPTED);
-	assert_int_equal(cl_subscribe(f, bob, "sensors/#", 1), SUBACK_FAILURE);
+	assert_int_equal(mc_subscribe(&f->mc, bob, "sensors/#", 1, 0, NULL), SUBACK_FAILURE);
 	assert_true(cxb_log_contains(&f->b, "(outside_acl defer)"));
 }
 
@@ -659,7 +460,7 @@ static void test_outside_acl_file_decides(void **state)
 {
 	struct fx *f = *state;
 	char extra[256], path[160];
-	struct cl *bob, *alice, *anon;
+	mc_client *bob, *alice, *anon;
 	FILE *acl;
 
 	snprintf(path, sizeof(path), "%s/acl", f->tmpdir);
@@ -673,16 +474,16 @@ static void test_outside_acl_file_decides(void **state)
 	alice = connected(f, "alice", "alice", true, CONNACK_ACCEPTED);
 	bob = connected(f, "bob-desk", "bob", true, CONNACK_ACCEPTED);
 	anon = connected(f, "myclientid", NULL, true, CONNACK_ACCEPTED);
-	assert_int_equal(cl_subscribe(f, bob, "sensors/#", 1), 1);
-	assert_int_equal(cl_subscribe(f, anon, "sensors/#", 1), 1);
+	assert_int_equal(mc_subscribe(&f->mc, bob, "sensors/#", 1, 0, NULL), 1);
+	assert_int_equal(mc_subscribe(&f->mc, anon, "sensors/#", 1, 0, NULL), 1);
 	cl_publish(f, alice, "sensors/a", "granted", 1, false);
 	cl_publish(f, alice, "other/a", "refused", 1, false);
-	wait_msgs(f, bob, 1);
-	pump(f, SILENCE_MS);
+	mc_wait_msgs(&f->mc, bob, 1);
+	mc_pump(&f->mc, SILENCE_MS);
 	assert_true(has_msg(bob, "sensors/a|granted|1|0"));
-	assert_int_equal(bob->n, 1);
+	assert_int_equal(bob->nmsgs, 1);
 	/* The acl_file gives anonymous clients nothing: cardex did not open it. */
-	assert_int_equal(anon->n, 0);
+	assert_int_equal(anon->nmsgs, 0);
 	assert_true(cxb_log_contains(&f->b, "1 acl_file line(s) and 0 other plugin line(s)"));
 }
 
@@ -694,7 +495,7 @@ static void test_outside_reload_adds_acl_file(void **state)
 {
 	struct fx *f = *state;
 	char path[160];
-	struct cl *bob, *alice;
+	mc_client *bob, *alice;
 	FILE *o;
 
 	start(f, true, NULL, NULL);
@@ -714,33 +515,33 @@ static void test_outside_reload_adds_acl_file(void **state)
 		long long deadline = cxb_now_ms() + WAIT_MS;
 
 		while(!cxb_log_contains(&f->b, "1 acl_file line(s)") && cxb_now_ms() < deadline){
-			pump(f, 20);
+			mc_pump(&f->mc, 20);
 		}
 	}
 	assert_true(cxb_log_contains(&f->b, "1 acl_file line(s) and 0 other plugin line(s)"));
 	alice = connected(f, "alice", "alice", true, CONNACK_ACCEPTED);
 	bob = connected(f, "bob-desk", "bob", true, CONNACK_ACCEPTED);
-	assert_int_equal(cl_subscribe(f, bob, "#", 1), 1);
+	assert_int_equal(mc_subscribe(&f->mc, bob, "#", 1, 0, NULL), 1);
 	cl_publish(f, alice, "sensors/a", "granted", 1, false);
 	cl_publish(f, alice, "other/a", "refused", 1, false);
-	wait_msgs(f, bob, 1);
-	pump(f, SILENCE_MS);
+	mc_wait_msgs(&f->mc, bob, 1);
+	mc_pump(&f->mc, SILENCE_MS);
 	assert_true(has_msg(bob, "sensors/a|granted|1|0"));
-	assert_int_equal(bob->n, 1);
+	assert_int_equal(bob->nmsgs, 1);
 }
 
 /* Strict mode keeps the rules for a broker that serves terminals only. */
 static void test_strict_mode(void **state)
 {
 	struct fx *f = *state;
-	struct cl *t;
+	mc_client *t;
 
 	start(f, true, "plugin_opt_terminals strict\n", NULL);
 	connected(f, "carol-laptop", "carol", true, CONNACK_NOT_AUTHORISED);
 	connected(f, "myclientid", NULL, true, CONNACK_NOT_AUTHORISED);
 	connected(f, "@anon", NULL, true, CONNACK_ACCEPTED);
 	t = connected(f, "tina:cli", "tina", true, CONNACK_ACCEPTED);
-	assert_int_equal(cl_subscribe(f, t, "reply/tina", 1), 1);
+	assert_int_equal(mc_subscribe(&f->mc, t, "reply/tina", 1, 0, NULL), 1);
 	assert_true(cxb_log_contains(&f->b, "mode=strict"));
 }
 
@@ -750,16 +551,16 @@ static void test_known_terminals_survive_restart(void **state)
 {
 	struct fx *f = *state;
 	char opts[256], path[160];
-	struct cl *tina;
+	mc_client *tina;
 	struct stat st;
 
 	snprintf(path, sizeof(path), "%s/terminals", f->tmpdir);
 	snprintf(opts, sizeof(opts), "plugin_opt_state_file %s\n", path);
 	start(f, true, opts, NULL);
 	/* Not yet known: carol may still use the ID (and loses it to tina later). */
-	cl_close(connected(f, "tina", "carol", true, CONNACK_ACCEPTED));
+	mc_close(&f->mc, connected(f, "tina", "carol", true, CONNACK_ACCEPTED));
 	tina = connected(f, "tina", "tina", false, CONNACK_ACCEPTED);
-	assert_int_equal(cl_subscribe(f, tina, "reply/tina", 1), 1);
+	assert_int_equal(mc_subscribe(&f->mc, tina, "reply/tina", 1, 0, NULL), 1);
 	assert_int_equal(stop(f), 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
@@ -808,7 +609,7 @@ static void test_corrupt_state_file(void **state)
 	slash = strrchr(dir, '/');
 	if(!keep && slash != NULL && strstr(b.log, "/cardex-test-") != NULL){
 		*slash = '\0';
-		remove_tree(dir);
+		cxr_remove_tree(dir);
 	}
 	assert_non_null(log);
 	if(strstr(log, "line 3: invalid session record") == NULL){
@@ -837,7 +638,7 @@ static void test_session_bound(void **state)
 	int attempts = env != NULL ? atoi(env) : 40;
 	long rss_before, rss_after;
 	int accepted = 0, subscribed = 0;
-	struct cl *c, *mal;
+	mc_client *c, *mal;
 
 	start(f, true, "plugin_opt_max_sessions_per_terminal 4\n", NULL);
 	if(env != NULL){
@@ -846,33 +647,26 @@ static void test_session_bound(void **state)
 	}
 	rss_before = cxb_rss_kb(&f->b);
 	mal = connected(f, "mal", "mal", false, CONNACK_ACCEPTED);
-	assert_int_equal(cl_subscribe(f, mal, "reply/mal", 1), 1);
+	assert_int_equal(mc_subscribe(&f->mc, mal, "reply/mal", 1, 0, NULL), 1);
 	for(int i = 0; i < attempts; i++){
 		char id[32];
 
 		snprintf(id, sizeof(id), "mal:s%d", i);
 		c = cl_new(f, id, "mal", false, false);
-		if(cl_connect(f, c) == CONNACK_ACCEPTED){
+		if(mc_connect(&f->mc, c, NULL) == CONNACK_ACCEPTED){
 			accepted++;
-			subscribed += cl_subscribe(f, c, "reply/mal", 1) == 1;
+			subscribed += mc_subscribe(&f->mc, c, "reply/mal", 1, 0, NULL) == 1;
 		}
-		cl_close(c);
-		if(f->ncl == MAX_CLIENTS){
-			free_clients(f);
-			mal = NULL;
-		}
+		mc_close(&f->mc, c);
 	}
 	/* Every offline session subscribed to reply/mal gets each reply. */
-	if(mal == NULL){
-		mal = connected(f, "mal", "mal", false, CONNACK_ACCEPTED);
-	}
 	for(int i = 0; i < (env != NULL ? 500 : 100); i++){
 		char req[64];
 
 		snprintf(req, sizeof(req), "{\"key\":\"%06d\",\"ref\":\"r%d\"}", 100000 + i, i);
 		cl_publish(f, mal, "keys/mal", req, 1, false);
 	}
-	pump(f, 300);
+	mc_pump(&f->mc, 300);
 	rss_after = cxb_rss_kb(&f->b);
 	fprintf(stderr, "session bound: %d attempted, %d accepted, %d subscribed; broker RSS %ld -> %ld KiB\n",
 			attempts, accepted, subscribed, rss_before, rss_after);
@@ -887,35 +681,14 @@ static void test_session_bound(void **state)
 	/* A known session comes back. */
 	c = connected(f, "mal:s1", "mal", false, CONNACK_ACCEPTED);
 	/* A 3.1.1 clean session ends with its connection and frees its place. */
-	cl_close(connected(f, "mal:s2", "mal", true, CONNACK_ACCEPTED));
-	pump(f, 100);
+	mc_close(&f->mc, connected(f, "mal:s2", "mal", true, CONNACK_ACCEPTED));
+	mc_pump(&f->mc, 100);
 	c = connected(f, "mal:new", "mal", false, CONNACK_ACCEPTED);
-	assert_int_equal(cl_subscribe(f, c, "reply/mal", 1), 1);
+	assert_int_equal(mc_subscribe(&f->mc, c, "reply/mal", 1, 0, NULL), 1);
 	connected(f, "mal:newer", "mal", false, CONNACK_NOT_AUTHORISED);
 }
 
 /* ---- dynamic security beside cardex ---- */
-
-static const char *dynsec_plugin(void)
-{
-	static const char *const paths[] = {
-		"/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
-		"/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so",
-		"/usr/lib/mosquitto_dynamic_security.so",
-		"/usr/local/lib/mosquitto_dynamic_security.so",
-	};
-	const char *env = getenv("MOSQUITTO_DYNSEC_PLUGIN");
-
-	if(env != NULL && *env != '\0'){
-		return access(env, R_OK) == 0 ? env : NULL;
-	}
-	for(size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++){
-		if(access(paths[i], R_OK) == 0){
-			return paths[i];
-		}
-	}
-	return NULL;
-}
 
 /*
  * Runs mosquitto_ctrl with args (connection options come from an options
@@ -967,10 +740,10 @@ static void write_ctrl_options(struct fx *f)
  */
 static void dynsec_run(struct fx *f, bool cardex_first)
 {
-	const char *dynsec = dynsec_plugin();
+	const char *dynsec = cxb_dynsec_plugin();
 	const char *cardex = getenv("CARDEX_PLUGIN");
 	char conf[160], extra[1024];
-	struct cl *sensor, *viewer, *tina;
+	mc_client *sensor, *viewer, *tina;
 
 	if(dynsec == NULL){
 		skip();
@@ -1009,21 +782,21 @@ static void dynsec_run(struct fx *f, bool cardex_first)
 		ctrl(f, "admin-pw\n", add2);
 	}
 	tina = connected(f, "tina", "tina", false, CONNACK_ACCEPTED);
-	assert_int_equal(cl_subscribe(f, tina, "reply/tina", 1), 1);
+	assert_int_equal(mc_subscribe(&f->mc, tina, "reply/tina", 1, 0, NULL), 1);
 
 	sensor = cl_new(f, "sensor-1", NULL, true, false);
 	assert_int_equal(mosquitto_username_pw_set(sensor->m, "sensor1", "sensor-pw"), 0);
-	assert_int_equal(cl_connect(f, sensor), CONNACK_ACCEPTED);
+	assert_int_equal(mc_connect(&f->mc, sensor, NULL), CONNACK_ACCEPTED);
 	viewer = cl_new(f, "viewer-1", NULL, true, false);
 	assert_int_equal(mosquitto_username_pw_set(viewer->m, "viewer", "viewer-pw"), 0);
-	assert_int_equal(cl_connect(f, viewer), CONNACK_ACCEPTED);
-	assert_int_equal(cl_subscribe(f, viewer, "#", 1), 1);
+	assert_int_equal(mc_connect(&f->mc, viewer, NULL), CONNACK_ACCEPTED);
+	assert_int_equal(mc_subscribe(&f->mc, viewer, "#", 1, 0, NULL), 1);
 	cl_publish(f, sensor, "sensors/1", "21.5", 1, false);
 	cl_publish(f, sensor, "other/1", "denied-by-dynsec", 1, false);
 	cl_publish(f, tina, "keys/tina", "not json", 1, false);
-	wait_msgs(f, viewer, 1);
-	wait_msgs(f, tina, 1);
-	pump(f, SILENCE_MS);
+	mc_wait_msgs(&f->mc, viewer, 1);
+	mc_wait_msgs(&f->mc, tina, 1);
+	mc_pump(&f->mc, SILENCE_MS);
 	assert_true(has_msg(viewer, "sensors/1|21.5|1|0"));
 	assert_false(got_prefix(viewer, "other/"));
 	assert_true(got_prefix(tina, "reply/tina|{"));
@@ -1031,10 +804,10 @@ static void dynsec_run(struct fx *f, bool cardex_first)
 		/* The namespace stays closed to the "#" role, and tina's ID stays hers. */
 		assert_false(got_prefix(viewer, "reply/"));
 		{
-			struct cl *thief = cl_new(f, "tina", NULL, true, false);
+			mc_client *thief = cl_new(f, "tina", NULL, true, false);
 
 			assert_int_equal(mosquitto_username_pw_set(thief->m, "viewer", "viewer-pw"), 0);
-			assert_int_equal(cl_connect(f, thief), CONNACK_NOT_AUTHORISED);
+			assert_int_equal(mc_connect(&f->mc, thief, NULL), CONNACK_NOT_AUTHORISED);
 		}
 		assert_false(cxb_log_contains(&f->b, "plugin line(s) come before cardex's"));
 	}else{

@@ -99,41 +99,11 @@ static cxr_proc *run_expect(struct fx *fx, const char *const *args, int want)
 /* Copies tests/data/vcard/<name> to dir/<name> without its leading '#' lines; path gets the copy's path. */
 static void copy_data(struct fx *fx, const char *name, char *path, size_t cap)
 {
-	const char *dir = getenv("CARDEX_TEST_DATA");
-	char src[1024];
-	static char buf[262144];
-	char *start;
-	size_t n;
-	FILE *f;
+	char rel[256];
 
-	snprintf(src, sizeof(src), "%s/vcard/%s", dir ? dir : "tests/data", name);
-	f = fopen(src, "rb");
-	if(!f) {
-		fail_msg("cannot open %s", src);
-	}
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	start = buf;
-	while(*start == '#') {
-		start = strchr(start, '\n');
-		assert_non_null(start);
-		start++;
-	}
+	snprintf(rel, sizeof(rel), "vcard/%s", name);
 	snprintf(path, cap, "%s/%s", fx->dir, name);
-	f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(start, 1, n - (size_t)(start - buf), f), n - (size_t)(start - buf));
-	assert_int_equal(fclose(f), 0);
-}
-
-static void save_output(const cxr_proc *p, const char *path)
-{
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(p->obuf, 1, p->olen, f), p->olen);
-	assert_int_equal(fclose(f), 0);
+	cxr_copy_data(rel, path);
 }
 
 /*
@@ -280,7 +250,7 @@ static void test_corpus_exports_read_elsewhere(void **state)
 			snprintf(want, sizeof(want), "BEGIN:VCARD\r\nVERSION:%s\r\n", versions[v]);
 			assert_int_equal(strncmp(p->obuf, want, strlen(want)), 0);
 			snprintf(out, sizeof(out), "%s/out.vcf", fx->dir);
-			save_output(p, out);
+			cxr_save_output(p, out);
 			p = vobject_read(fx, out, &rc);
 			if(rc == 77) {
 				print_message("SKIPPED: python3-vobject is not installed (scripts/deps installs it)\n");

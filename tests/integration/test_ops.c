@@ -413,25 +413,6 @@ static void exchange(struct cl *a, const char *a_id, struct cl *b, const char *b
 
 /* ---- dynamic security ---- */
 
-/* The dynamic-security plugin ($MOSQUITTO_DYNSEC_PLUGIN or Debian's place), or NULL. */
-static const char *dynsec_plugin(void)
-{
-	const char *env = getenv("MOSQUITTO_DYNSEC_PLUGIN");
-	static char path[256];
-	const char *arch[] = {"x86_64-linux-gnu", "aarch64-linux-gnu", "i386-linux-gnu", "arm-linux-gnueabihf"};
-
-	if(env != NULL && *env != '\0'){
-		return access(env, R_OK) == 0 ? env : NULL;
-	}
-	for(size_t i = 0; i < sizeof(arch) / sizeof(arch[0]); i++){
-		snprintf(path, sizeof(path), "/usr/lib/%s/mosquitto_dynamic_security.so", arch[i]);
-		if(access(path, R_OK) == 0){
-			return path;
-		}
-	}
-	return NULL;
-}
-
 struct dynsec {
 	char file[128];
 	char ctrl_conf_home[300]; /* XDG_CONFIG_HOME=... for mosquitto_ctrl */
@@ -491,7 +472,7 @@ static void dynsec_start(struct fx *f, struct dynsec *d)
 	char opts[256], extra[512];
 
 	snprintf(opts, sizeof(opts), "plugin_opt_dynsec_config_file %s\nplugin_opt_stats_interval 1\n", d->file);
-	snprintf(extra, sizeof(extra), "plugin %s\nplugin_opt_config_file %s\n", dynsec_plugin(), d->file);
+	snprintf(extra, sizeof(extra), "plugin %s\nplugin_opt_config_file %s\n", cxb_dynsec_plugin(), d->file);
 	fx_start(f, opts, extra);
 	snprintf(d->port, sizeof(d->port), "%d", f->b.port);
 	expect_log(f, "cardex: watching ");
@@ -507,10 +488,10 @@ static void test_dynsec_provision(void **state)
 {
 	struct fx *f = *state;
 	struct dynsec d;
-	char port[16], key_line[64], line[1024];
+	char port[16], key_line[64];
 	cxr_proc *a, *b;
 
-	if(dynsec_plugin() == NULL){
+	if(cxb_dynsec_plugin() == NULL){
 		skip();
 	}
 	dynsec_prepare(f, &d);
@@ -527,7 +508,6 @@ static void test_dynsec_provision(void **state)
 		char card1[256], card2[256];
 		cxr_opts oa = {.password = "pw-dora-secret"};
 		cxr_opts ob = {.password = "pw-emil-secret"};
-		cJSON *j;
 
 		snprintf(card1, sizeof(card1), "%s/ada.json", getenv("CARDEX_TEST_DATA"));
 		snprintf(card2, sizeof(card2), "%s/grace.json", getenv("CARDEX_TEST_DATA"));
@@ -535,12 +515,7 @@ static void test_dynsec_provision(void **state)
 		claim_args[10] = card2;
 		a = cxr_spawn(&oa, offer_args);
 		cxr_track(f->procs, sizeof(f->procs) / sizeof(f->procs[0]), a);
-		cxr_next_line(a, line, sizeof(line));
-		j = cJSON_Parse(line);
-		assert_non_null(j);
-		assert_string_equal(cxr_jstr(j, "event"), "offer");
-		snprintf(key_line, sizeof(key_line), "%s\n", cxr_jstr(j, "key"));
-		cJSON_Delete(j);
+		cxr_offer_key(a, key_line, sizeof(key_line));
 		ob.stdin_data = key_line;
 		b = cxr_spawn(&ob, claim_args);
 		cxr_track(f->procs, sizeof(f->procs) / sizeof(f->procs[0]), b);
@@ -596,7 +571,7 @@ static void test_dynsec_disable(void **state)
 	struct cl *dora, *emil, *fred, *again;
 	const char *reply;
 
-	if(dynsec_plugin() == NULL){
+	if(cxb_dynsec_plugin() == NULL){
 		skip();
 	}
 	dynsec_prepare(f, &d);

@@ -527,28 +527,6 @@ static int teardown(void **state)
 	return rc;
 }
 
-/* Mosquitto's dynamic-security plugin ($MOSQUITTO_DYNSEC_PLUGIN or a usual place), or NULL. */
-static const char *dynsec_plugin(void)
-{
-	static const char *const paths[] = {
-		"/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
-		"/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so",
-		"/usr/lib/mosquitto_dynamic_security.so",
-		"/usr/local/lib/mosquitto_dynamic_security.so",
-	};
-	const char *env = getenv("MOSQUITTO_DYNSEC_PLUGIN");
-
-	if(env != NULL && *env != '\0'){
-		return access(env, R_OK) == 0 ? env : NULL;
-	}
-	for(size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++){
-		if(access(paths[i], R_OK) == 0){
-			return paths[i];
-		}
-	}
-	return NULL;
-}
-
 /* Writes text to a fresh /tmp file named from pattern into path; the fixture removes it. */
 static void write_temp(char *path, size_t cap, const char *pattern, const char *text)
 {
@@ -595,7 +573,7 @@ static void fx_start(struct fx *f, const char *prefix, const char *plugin_opts, 
 	}
 	if(flags & FX_DYNSEC){
 		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "plugin %s\nplugin_opt_config_file %s\n",
-				dynsec_plugin(), f->dynsec_conf);
+				cxb_dynsec_plugin(), f->dynsec_conf);
 	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.plugin = true;
@@ -1301,7 +1279,7 @@ static void test_control_probe(void **state)
 	int flags = FX_ANONYMOUS;
 	char *after;
 
-	if(dynsec_plugin() != NULL){
+	if(cxb_dynsec_plugin() != NULL){
 		write_temp(f->dynsec_conf, sizeof(f->dynsec_conf), "/tmp/cardex-dynsec-XXXXXX", dynsec_empty);
 		flags |= FX_DYNSEC;
 	}else{

@@ -29,12 +29,12 @@
 #include "cardex.h"
 #include "cli_run.h"
 #include "mitm.h"
+#include "mqttc.h"
 #include "seal.h"
+#include "term.h"
 
 #define WAIT_MS 8000
 #define QUIET_MS 600
-#define SLICE_MS 20
-#define MAX_EVS 64
 
 /* What must never be readable outside the two terminals. */
 static const char *const secrets[] = {
@@ -48,16 +48,11 @@ static const cxb_account accounts[] = {
 	{"ops", "pw-ops-secret"},
 };
 
-struct term {
-	cardex *cx;
-	cardex_event evs[MAX_EVS];
-	size_t n;
-};
-
 struct fx {
 	cxb_broker b;
 	bool started;
 	mitm *m;
+	mc_set mc;             /* raw MQTT clients */
 	struct term a;
 	struct term b_;
 	char *card_ada;
@@ -69,39 +64,6 @@ struct fx {
 };
 
 /* ---- helpers ---- */
-
-static char *load_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if(!f) {
-		return NULL;
-	}
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
-static char *load(const char *name, size_t *len)
-{
-	const char *dir = getenv("CARDEX_TEST_DATA");
-	char path[1024];
-	char *buf;
-
-	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/data", name);
-	buf = load_file(path, len);
-	assert_non_null(buf);
-	return buf;
-}
 
 /* Where needle[0..n) is in buf[0..len) (which may hold NUL bytes), or NULL. */
 static const char *find_bytes(const char *buf, size_t len, const char *needle, size_t n)
@@ -143,77 +105,6 @@ static int connect_term(struct fx *fx, const char *id, const char *pw, int port,
 	return cardex_connect(&o, out);
 }
 
-static void term_close(struct term *t)
-{
-	for(size_t i = 0; i < t->n; i++) {
-		cardex_event_clear(&t->evs[i]);
-	}
-	t->n = 0;
-	cardex_close(t->cx);
-	t->cx = NULL;
-}
-
-static void turn(struct term *t, int ms)
-{
-	cardex_event ev;
-	int rc;
-
-	if(!t || !t->cx) {
-		return;
-	}
-	rc = cardex_wait(t->cx, ms, &ev);
-	if(rc == CARDEX_ETIMEOUT) {
-		return;
-	}
-	assert_int_equal(rc, CARDEX_OK);
-	assert_true(t->n < MAX_EVS);
-	t->evs[t->n++] = ev;
-}
-
-static const cardex_event *find(const struct term *t, cardex_event_type type)
-{
-	for(size_t i = 0; i < t->n; i++) {
-		if(t->evs[i].type == type) {
-			return &t->evs[i];
-		}
-	}
-	return NULL;
-}
-
-static size_t count(const struct term *t, cardex_event_type type)
-{
-	size_t c = 0;
-
-	for(size_t i = 0; i < t->n; i++) {
-		c += t->evs[i].type == type;
-	}
-	return c;
-}
-
-static const cardex_event *wait_for(struct term *t, cardex_event_type type, struct term *also)
-{
-	long long deadline = cxb_now_ms() + WAIT_MS;
-
-	while(!find(t, type)) {
-		if(cxb_now_ms() > deadline) {
-			fail_msg("no %s event within %d ms", cardex_event_type_name(type), WAIT_MS);
-		}
-		turn(t, SLICE_MS);
-		turn(also, SLICE_MS);
-	}
-	return find(t, type);
-}
-
-static void quiet(struct term *t, struct term *also)
-{
-	long long end = cxb_now_ms() + QUIET_MS;
-
-	while(cxb_now_ms() < end) {
-		turn(t, SLICE_MS);
-		turn(also, SLICE_MS);
-	}
-}
-
 /* Offer by a, claim by b; returns the exchange ID (valid while a's events are). */
 static const char *match(struct term *a, struct term *b)
 {
@@ -222,127 +113,76 @@ static const char *match(struct term *a, struct term *b)
 
 	assert_int_equal(cardex_generate_key(6, key, sizeof(key)), CARDEX_OK);
 	assert_int_equal(cardex_offer(a->cx, key, 0), CARDEX_OK);
-	wait_for(a, CARDEX_EV_OFFER, b);
+	term_wait_for(a, CARDEX_EV_OFFER, b);
 	assert_int_equal(cardex_claim(b->cx, cardex_id(a->cx), key), CARDEX_OK);
-	wait_for(a, CARDEX_EV_MATCH, b);
-	wait_for(b, CARDEX_EV_MATCH, a);
+	term_wait_for(a, CARDEX_EV_MATCH, b);
+	term_wait_for(b, CARDEX_EV_MATCH, a);
 	for(size_t i = n; i < a->n; i++) {
 		if(a->evs[i].type == CARDEX_EV_MATCH) {
 			return a->evs[i].exchange;
 		}
 	}
-	return find(a, CARDEX_EV_MATCH)->exchange;
+	return term_find(a, CARDEX_EV_MATCH)->exchange;
 }
 
-/* ---- raw MQTT client (an operator, a plaintext terminal) ---- */
+/* ---- raw MQTT clients (an operator, a plaintext terminal), mqttc.h ---- */
 
-struct raw {
-	struct mosquitto *m;
-	int connack;
-	bool subscribed;
-	char *all;         /* every payload received, concatenated */
-	size_t all_len;
-	int nmsgs;
-	char last[4096];
-};
-
-static void raw_on_connect(struct mosquitto *m, void *ud, int rc)
+/* A client connected as id and subscribed QoS 1 to sub; the fixture's set owns it. */
+static mc_client *raw_connect(struct fx *fx, const char *id, const char *pw, const char *sub)
 {
-	(void)m;
-	((struct raw *)ud)->connack = rc;
+	mc_client *c = mc_new(&fx->mc, id, id, pw, true, MQTT_PROTOCOL_V311);
+
+	assert_non_null(c);
+	assert_int_equal(mc_connect(&fx->mc, c, NULL), 0);
+	assert_int_equal(mc_subscribe(&fx->mc, c, sub, 1, 0, NULL), 1);
+	return c;
 }
 
-static void raw_on_subscribe(struct mosquitto *m, void *ud, int mid, int n, const int *q)
+/* The payload of the last message c received, "" before any. */
+static const char *last(const mc_client *c)
 {
-	(void)m;
-	(void)mid;
-	(void)n;
-	(void)q;
-	((struct raw *)ud)->subscribed = true;
+	return c->nmsgs > 0 ? c->msgs[c->nmsgs - 1].payload : "";
 }
 
-static void raw_on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
+/* Whether needle[0..n) is in the topic or the payload of a message c received. */
+static bool received(const mc_client *c, const char *needle, size_t n)
 {
-	struct raw *r = ud;
-
-	(void)m;
-	r->all = realloc(r->all, r->all_len + (size_t)msg->payloadlen + strlen(msg->topic) + 2);
-	assert_non_null(r->all);
-	memcpy(r->all + r->all_len, msg->topic, strlen(msg->topic));
-	r->all_len += strlen(msg->topic);
-	r->all[r->all_len++] = ' ';
-	memcpy(r->all + r->all_len, msg->payload, (size_t)msg->payloadlen);
-	r->all_len += (size_t)msg->payloadlen;
-	r->all[r->all_len++] = '\n';
-	snprintf(r->last, sizeof(r->last), "%.*s", msg->payloadlen, (const char *)msg->payload);
-	r->nmsgs++;
-}
-
-static void raw_connect(struct raw *r, int port, const char *id, const char *pw, const char *sub)
-{
-	long long deadline = cxb_now_ms() + WAIT_MS;
-
-	memset(r, 0, sizeof(*r));
-	r->connack = -1;
-	r->m = mosquitto_new(id, true, r);
-	assert_non_null(r->m);
-	mosquitto_connect_callback_set(r->m, raw_on_connect);
-	mosquitto_subscribe_callback_set(r->m, raw_on_subscribe);
-	mosquitto_message_callback_set(r->m, raw_on_message);
-	assert_int_equal(mosquitto_username_pw_set(r->m, id, pw), MOSQ_ERR_SUCCESS);
-	assert_int_equal(mosquitto_connect(r->m, "127.0.0.1", port, 30), MOSQ_ERR_SUCCESS);
-	while(r->connack < 0 && cxb_now_ms() < deadline) {
-		mosquitto_loop(r->m, 20, 1);
+	assert_int_equal(c->dropped, 0);
+	for(size_t i = 0; i < c->nmsgs; i++) {
+		if(find_bytes(c->msgs[i].topic, strlen(c->msgs[i].topic), needle, n) != NULL
+				|| find_bytes(c->msgs[i].payload, (size_t)c->msgs[i].len, needle, n) != NULL) {
+			return true;
+		}
 	}
-	assert_int_equal(r->connack, 0);
-	assert_int_equal(mosquitto_subscribe(r->m, NULL, sub, 1), MOSQ_ERR_SUCCESS);
-	while(!r->subscribed && cxb_now_ms() < deadline) {
-		mosquitto_loop(r->m, 20, 1);
-	}
-	assert_true(r->subscribed);
+	return false;
 }
 
-static void raw_loop(struct raw *r, int ms)
+/* True when none of the secrets is in what c received. */
+static bool received_no_secret(const mc_client *c)
 {
-	long long end = cxb_now_ms() + ms;
-
-	while(cxb_now_ms() < end) {
-		mosquitto_loop(r->m, 10, 1);
+	for(size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+		if(received(c, secrets[i], strlen(secrets[i]))) {
+			fprintf(stderr, "found \"%s\"\n", secrets[i]);
+			return false;
+		}
 	}
+	return true;
 }
 
-/* Publishes and waits until a reply arrives (n messages more than before). */
-static void raw_request(struct raw *r, const char *topic, const char *payload)
+/* Publishes (QoS 1) and waits until a reply arrives (one message more than before). */
+static void raw_request(struct fx *fx, mc_client *c, const char *topic, const char *payload)
 {
-	int before = r->nmsgs;
-	long long deadline = cxb_now_ms() + WAIT_MS;
+	size_t before = c->nmsgs;
 
-	assert_int_equal(mosquitto_publish(r->m, NULL, topic, (int)strlen(payload), payload, 1, false),
-			MOSQ_ERR_SUCCESS);
-	while(r->nmsgs == before && cxb_now_ms() < deadline) {
-		mosquitto_loop(r->m, 10, 1);
-	}
-	assert_true(r->nmsgs > before);
+	assert_int_equal(mc_publish(&fx->mc, c, topic, payload, (int)strlen(payload), 1, false, NULL), 0);
+	assert_true(mc_wait_msgs(&fx->mc, c, before + 1));
 }
 
 /* Publishes a request that gets no reply when it passes. */
-static void raw_send(struct raw *r, const char *topic, const char *payload)
+static void raw_send(struct fx *fx, mc_client *c, const char *topic, const char *payload)
 {
-	assert_int_equal(mosquitto_publish(r->m, NULL, topic, (int)strlen(payload), payload, 1, false),
-			MOSQ_ERR_SUCCESS);
-	raw_loop(r, 100);
-}
-
-static void raw_close(struct raw *r)
-{
-	if(r->m) {
-		mosquitto_disconnect(r->m);
-		mosquitto_loop(r->m, 10, 1);
-		mosquitto_destroy(r->m);
-		r->m = NULL;
-	}
-	free(r->all);
-	r->all = NULL;
+	assert_int_equal(mc_publish(&fx->mc, c, topic, payload, (int)strlen(payload), 1, false, NULL), 0);
+	mc_pump(&fx->mc, 100);
 }
 
 /* ---- fixtures ---- */
@@ -361,6 +201,8 @@ static int start_broker(struct fx *fx, const char *plugin_opts, const char *extr
 		return -1;
 	}
 	fx->started = true;
+	mc_set_free(&fx->mc);
+	mc_set_init(&fx->mc, fx->b.port);
 	return 0;
 }
 
@@ -377,8 +219,8 @@ static int setup_fx(void **state, const char *plugin_opts)
 		return -1;
 	}
 	*state = fx;
-	fx->card_ada = load("ada.json", &fx->ada_len);
-	fx->card_grace = load("grace.json", &fx->grace_len);
+	fx->card_ada = term_load("ada.json", &fx->ada_len);
+	fx->card_grace = term_load("grace.json", &fx->grace_len);
 	return plugin_opts == NULL ? 0 : start_broker(fx, plugin_opts, NULL);
 }
 
@@ -408,6 +250,7 @@ static int teardown(void **state)
 	term_close(&fx->a);
 	term_close(&fx->b_);
 	mitm_stop(fx->m);
+	mc_set_free(&fx->mc);
 	if(fx->started) {
 		cxb_stop(&fx->b);
 	}
@@ -446,7 +289,7 @@ static void test_no_plaintext_at_rest_or_in_transit(void **state)
 	char extra[1024];
 	char path[512];
 	char xid[CARDEX_XID_LEN + 1];
-	struct raw ops;
+	mc_client *ops;
 	char *log, *db;
 	size_t len;
 	FILE *f;
@@ -461,36 +304,30 @@ static void test_no_plaintext_at_rest_or_in_transit(void **state)
 	snprintf(extra, sizeof(extra), "acl_file %s\npersistence true\npersistence_location %s/\n"
 			"autosave_interval 0\n", path, fx->dir);
 	assert_int_equal(start_broker(fx, "", extra), 0);
-	raw_connect(&ops, fx->b.port, "ops", "pw-ops-secret", "#");
+	ops = raw_connect(fx, "ops", "pw-ops-secret", "#");
 
 	two_terms(fx, -1, false);
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
 	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_OK);
-	assert_non_null(strstr(wait_for(&fx->b_, CARDEX_EV_CARD, &fx->a)->card, "Ada Lovelace"));
-	assert_non_null(strstr(wait_for(&fx->a, CARDEX_EV_CARD, &fx->b_)->card, "Grace Hopper"));
-	assert_true(find(&fx->a, CARDEX_EV_CARD)->sealed);
+	assert_non_null(strstr(term_wait_for(&fx->b_, CARDEX_EV_CARD, &fx->a)->card, "Ada Lovelace"));
+	assert_non_null(strstr(term_wait_for(&fx->a, CARDEX_EV_CARD, &fx->b_)->card, "Grace Hopper"));
+	assert_true(term_find(&fx->a, CARDEX_EV_CARD)->sealed);
 
 	/* Exchange 2: B leaves once the keys are agreed; A's card waits in B's session. */
-	for(size_t i = 0; i < fx->a.n; i++) {
-		cardex_event_clear(&fx->a.evs[i]);
-	}
-	fx->a.n = 0;
-	for(size_t i = 0; i < fx->b_.n; i++) {
-		cardex_event_clear(&fx->b_.evs[i]);
-	}
-	fx->b_.n = 0;
+	term_reset(&fx->a);
+	term_reset(&fx->b_);
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
-	wait_for(&fx->a, CARDEX_EV_SAFETY, &fx->b_);
-	wait_for(&fx->b_, CARDEX_EV_SAFETY, &fx->a);
+	term_wait_for(&fx->a, CARDEX_EV_SAFETY, &fx->b_);
+	term_wait_for(&fx->b_, CARDEX_EV_SAFETY, &fx->a);
 	term_close(&fx->b_);
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
-	wait_for(&fx->a, CARDEX_EV_SENT, NULL);
-	raw_loop(&ops, 200);
+	term_wait_for(&fx->a, CARDEX_EV_SENT, NULL);
+	mc_pump(&fx->mc, 200);
 
 	/* In transit: the operator's "#" (it may see nothing of the namespace at all). */
-	assert_true(no_secret(ops.all ? ops.all : "", ops.all_len));
-	raw_close(&ops);
+	assert_true(received_no_secret(ops));
+	mc_close(&fx->mc, ops);
 	/* The log, at log_type all. */
 	log = cxb_log_read(&fx->b);
 	assert_non_null(log);
@@ -502,7 +339,7 @@ static void test_no_plaintext_at_rest_or_in_transit(void **state)
 	assert_int_equal(cxb_stop_check(&fx->b), 0);
 	fx->started = false;
 	snprintf(path, sizeof(path), "%s/mosquitto.db", fx->dir);
-	db = load_file(path, &len);
+	db = cxb_read_file(path, &len);
 	assert_non_null(db);
 	assert_non_null(find_bytes(db, len, "\"ct\":\"", 6));
 	assert_non_null(find_bytes(db, len, xid, strlen(xid)));
@@ -524,25 +361,25 @@ static void test_mitm_swapped_keys(void **state)
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
 	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_OK);
-	wait_for(&fx->a, CARDEX_EV_SAFETY, &fx->b_);
-	wait_for(&fx->b_, CARDEX_EV_SAFETY, &fx->a);
+	term_wait_for(&fx->a, CARDEX_EV_SAFETY, &fx->b_);
+	term_wait_for(&fx->b_, CARDEX_EV_SAFETY, &fx->a);
 	assert_true(mitm_rewrites(fx->m) >= 3);
 	/* About one in a million times the codes would match by chance. */
-	assert_string_not_equal(find(&fx->a, CARDEX_EV_SAFETY)->safety_code,
-			find(&fx->b_, CARDEX_EV_SAFETY)->safety_code);
-	assert_null(find(&fx->a, CARDEX_EV_ERROR));
-	quiet(&fx->a, &fx->b_);
+	assert_string_not_equal(term_find(&fx->a, CARDEX_EV_SAFETY)->safety_code,
+			term_find(&fx->b_, CARDEX_EV_SAFETY)->safety_code);
+	assert_null(term_find(&fx->a, CARDEX_EV_ERROR));
+	term_quiet(&fx->a, &fx->b_, QUIET_MS);
 	/* Nothing moved while the codes were being compared. */
 	assert_int_equal(mitm_sealed_sent(fx->m), 0);
 	assert_int_equal(cardex_confirm(fx->a.cx, xid, false), CARDEX_OK);
 	assert_int_equal(cardex_confirm(fx->b_.cx, xid, false), CARDEX_OK);
 	assert_int_equal(cardex_confirm(fx->a.cx, xid, true), CARDEX_EABORTED);
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_EABORTED);
-	quiet(&fx->a, &fx->b_);
+	term_quiet(&fx->a, &fx->b_, QUIET_MS);
 	assert_int_equal(mitm_sealed_sent(fx->m), 0);
 	assert_int_equal(mitm_plain_sent(fx->m), 0);
-	assert_int_equal(count(&fx->a, CARDEX_EV_CARD) + count(&fx->b_, CARDEX_EV_CARD), 0);
-	assert_int_equal(count(&fx->a, CARDEX_EV_SENT) + count(&fx->b_, CARDEX_EV_SENT), 0);
+	assert_int_equal(term_count(&fx->a, CARDEX_EV_CARD) + term_count(&fx->b_, CARDEX_EV_CARD), 0);
+	assert_int_equal(term_count(&fx->a, CARDEX_EV_SENT) + term_count(&fx->b_, CARDEX_EV_SENT), 0);
 	assert_true(cxb_alive(&fx->b));
 }
 
@@ -556,16 +393,16 @@ static void test_mitm_swapped_key_fails_commitment(void **state)
 	two_terms(fx, MITM_SWAP_PK, true);
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
-	ev = wait_for(&fx->a, CARDEX_EV_ERROR, &fx->b_);
+	ev = term_wait_for(&fx->a, CARDEX_EV_ERROR, &fx->b_);
 	assert_string_equal(ev->code, "altered");
 	assert_string_equal(ev->exchange, xid);
 	assert_non_null(strstr(ev->message, "the server altered this exchange"));
-	assert_null(find(&fx->a, CARDEX_EV_SAFETY));
+	assert_null(term_find(&fx->a, CARDEX_EV_SAFETY));
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_EABORTED);
-	quiet(&fx->a, &fx->b_);
+	term_quiet(&fx->a, &fx->b_, QUIET_MS);
 	assert_int_equal(mitm_sealed_sent(fx->m), 0);
 	assert_int_equal(mitm_plain_sent(fx->m), 0);
-	assert_null(find(&fx->b_, CARDEX_EV_CARD));
+	assert_null(term_find(&fx->b_, CARDEX_EV_CARD));
 }
 
 /* A key of low order for B: refused as an alteration; B sends neither its key nor its card. */
@@ -578,11 +415,11 @@ static void test_low_order_key(void **state)
 	two_terms(fx, MITM_ZERO_PK, false);
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
 	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_OK);
-	ev = wait_for(&fx->b_, CARDEX_EV_ERROR, &fx->a);
+	ev = term_wait_for(&fx->b_, CARDEX_EV_ERROR, &fx->a);
 	assert_string_equal(ev->code, "altered");
 	assert_non_null(strstr(ev->message, "not a valid key"));
-	quiet(&fx->a, &fx->b_);
-	assert_null(find(&fx->b_, CARDEX_EV_SAFETY));
+	term_quiet(&fx->a, &fx->b_, QUIET_MS);
+	assert_null(term_find(&fx->b_, CARDEX_EV_SAFETY));
 	/* Only A's key went out; B's key and card did not. */
 	assert_int_equal(mitm_pk_sent(fx->m), 1);
 	assert_int_equal(mitm_sealed_sent(fx->m) + mitm_plain_sent(fx->m), 0);
@@ -598,13 +435,13 @@ static void tampered(struct fx *fx, mitm_mode mode)
 	two_terms(fx, mode, false);
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
-	wait_for(&fx->a, CARDEX_EV_SENT, &fx->b_);
-	ev = wait_for(&fx->b_, CARDEX_EV_ERROR, &fx->a);
+	term_wait_for(&fx->a, CARDEX_EV_SENT, &fx->b_);
+	ev = term_wait_for(&fx->b_, CARDEX_EV_ERROR, &fx->a);
 	assert_string_equal(ev->code, "altered");
 	assert_non_null(strstr(ev->message, "failed authentication"));
 	assert_int_equal(mitm_rewrites(fx->m), 1);
-	quiet(&fx->a, &fx->b_);
-	assert_null(find(&fx->b_, CARDEX_EV_CARD));
+	term_quiet(&fx->a, &fx->b_, QUIET_MS);
+	assert_null(term_find(&fx->b_, CARDEX_EV_CARD));
 	/* B's own card no longer goes out in that exchange. */
 	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_EABORTED);
 	assert_true(cxb_alive(&fx->b));
@@ -630,19 +467,16 @@ static void test_replayed_card(void **state)
 	two_terms(fx, MITM_REPLAY, false);
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
-	assert_non_null(strstr(wait_for(&fx->b_, CARDEX_EV_CARD, &fx->a)->card, "Ada Lovelace"));
-	for(size_t i = 0; i < fx->b_.n; i++) {
-		cardex_event_clear(&fx->b_.evs[i]);
-	}
-	fx->b_.n = 0;
+	assert_non_null(strstr(term_wait_for(&fx->b_, CARDEX_EV_CARD, &fx->a)->card, "Ada Lovelace"));
+	term_reset(&fx->b_);
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
-	ev = wait_for(&fx->b_, CARDEX_EV_ERROR, &fx->a);
+	ev = term_wait_for(&fx->b_, CARDEX_EV_ERROR, &fx->a);
 	assert_string_equal(ev->code, "altered");
 	assert_string_equal(ev->exchange, xid);
 	assert_int_equal(mitm_rewrites(fx->m), 1);
-	quiet(&fx->a, &fx->b_);
-	assert_null(find(&fx->b_, CARDEX_EV_CARD));
+	term_quiet(&fx->a, &fx->b_, QUIET_MS);
+	assert_null(term_find(&fx->b_, CARDEX_EV_CARD));
 	assert_true(cxb_alive(&fx->b));
 }
 
@@ -652,41 +486,41 @@ static void test_second_pk_and_order(void **state)
 	struct fx *fx = *state;
 	static const char pk[] = "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo";
 	static const char commit[] = "fcaQqoDMsHFdA2PFbC2yCdfLyL-GsE_fz8yEO61H1_Q";
-	struct raw a, b;
+	mc_client *a, *b;
 	char msg[512];
 	char xid[CARDEX_XID_LEN + 1];
 	const char *x;
 
-	raw_connect(&a, fx->b.port, "A", "pw-a-secret", "reply/A");
-	raw_connect(&b, fx->b.port, "B", "pw-b-secret", "reply/B");
-	raw_request(&a, "keys/A", "{\"key\":\"483920\"}");
+	a = raw_connect(fx, "A", "pw-a-secret", "reply/A");
+	b = raw_connect(fx, "B", "pw-b-secret", "reply/B");
+	raw_request(fx, a, "keys/A", "{\"key\":\"483920\"}");
 	snprintf(msg, sizeof(msg), "{\"key\":\"483920\",\"commit\":\"%s\"}", commit);
-	raw_request(&b, "claim/A", msg);
-	raw_loop(&a, 100);
-	assert_non_null(strstr(a.last, "\"peer_commit\":\"fcaQqoDMsHFdA2PFbC2yCdfLyL-GsE_fz8yEO61H1_Q\""));
-	assert_null(strstr(b.last, "peer_commit"));
-	x = strstr(b.last, "\"exchange\":\"");
+	raw_request(fx, b, "claim/A", msg);
+	mc_pump(&fx->mc, 100);
+	assert_non_null(strstr(last(a), "\"peer_commit\":\"fcaQqoDMsHFdA2PFbC2yCdfLyL-GsE_fz8yEO61H1_Q\""));
+	assert_null(strstr(last(b), "peer_commit"));
+	x = strstr(last(b), "\"exchange\":\"");
 	assert_non_null(x);
 	snprintf(xid, sizeof(xid), "%.32s", x + 12);
 
 	snprintf(msg, sizeof(msg), "{\"exchange\":\"%s\",\"pk\":\"%s\"}", xid, pk);
-	raw_request(&b, "card/A", msg);
-	assert_non_null(strstr(b.last, "\"code\":\"bad-order\""));
+	raw_request(fx, b, "card/A", msg);
+	assert_non_null(strstr(last(b), "\"code\":\"bad-order\""));
 	snprintf(msg, sizeof(msg), "{\"exchange\":\"%s\",\"n\":\"AAECAwQFBgcICQoL\",\"ct\":\"%s\"}", xid, pk);
-	raw_request(&a, "card/B", msg);
-	assert_non_null(strstr(a.last, "\"code\":\"bad-order\""));
+	raw_request(fx, a, "card/B", msg);
+	assert_non_null(strstr(last(a), "\"code\":\"bad-order\""));
 	snprintf(msg, sizeof(msg), "{\"exchange\":\"%s\",\"pk\":\"%s\"}", xid, pk);
-	raw_send(&a, "card/B", msg);
-	raw_loop(&b, 100);
-	assert_non_null(strstr(b.last, "\"type\":\"pk\""));
-	raw_request(&a, "card/B", msg);
-	assert_non_null(strstr(a.last, "\"code\":\"already-sent\""));
+	raw_send(fx, a, "card/B", msg);
+	mc_pump(&fx->mc, 100);
+	assert_non_null(strstr(last(b), "\"type\":\"pk\""));
+	raw_request(fx, a, "card/B", msg);
+	assert_non_null(strstr(last(a), "\"code\":\"already-sent\""));
 	/* Plaintext from a party that sealed. */
 	snprintf(msg, sizeof(msg), "{\"exchange\":\"%s\",\"card\":%s}", xid, fx->card_ada);
-	raw_request(&a, "card/B", msg);
-	assert_non_null(strstr(a.last, "\"code\":\"bad-order\""));
-	raw_close(&a);
-	raw_close(&b);
+	raw_request(fx, a, "card/B", msg);
+	assert_non_null(strstr(last(a), "\"code\":\"bad-order\""));
+	mc_close(&fx->mc, a);
+	mc_close(&fx->mc, b);
 	assert_true(cxb_alive(&fx->b));
 }
 
@@ -699,17 +533,17 @@ static void test_downgrade_stripped(void **state)
 
 	two_terms(fx, MITM_STRIP_COMMIT, false);
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
-	assert_false(find(&fx->a, CARDEX_EV_MATCH)->sealed);
-	ev = wait_for(&fx->a, CARDEX_EV_ERROR, &fx->b_);
+	assert_false(term_find(&fx->a, CARDEX_EV_MATCH)->sealed);
+	ev = term_wait_for(&fx->a, CARDEX_EV_ERROR, &fx->b_);
 	assert_string_equal(ev->code, "not-sealed");
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_EPLAIN);
 	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_OK);
-	quiet(&fx->a, &fx->b_);
+	term_quiet(&fx->a, &fx->b_, QUIET_MS);
 	assert_int_equal(mitm_plain_sent(fx->m), 0);
 	assert_int_equal(mitm_sealed_sent(fx->m), 0);
 	assert_int_equal(mitm_pk_sent(fx->m), 0);
-	assert_null(find(&fx->a, CARDEX_EV_CARD));
-	assert_null(find(&fx->b_, CARDEX_EV_CARD));
+	assert_null(term_find(&fx->a, CARDEX_EV_CARD));
+	assert_null(term_find(&fx->b_, CARDEX_EV_CARD));
 }
 
 /*
@@ -720,45 +554,45 @@ static void test_downgrade_stripped(void **state)
 static void test_plain_peer(void **state)
 {
 	struct fx *fx = *state;
-	struct raw a;
+	mc_client *a;
 	char msg[2048];
 	char xid[CARDEX_XID_LEN + 1];
 	const cardex_event *ev;
 	const char *x;
 
 	for(int allow = 0; allow < 2; allow++) {
-		raw_connect(&a, fx->b.port, "A", "pw-a-secret", "reply/A");
+		a = raw_connect(fx, "A", "pw-a-secret", "reply/A");
 		assert_int_equal(connect_term(fx, "B", "pw-b-secret", fx->b.port, false, allow == 1, &fx->b_.cx),
 				CARDEX_OK);
-		raw_request(&a, "keys/A", "{\"key\":\"483920\"}");
+		raw_request(fx, a, "keys/A", "{\"key\":\"483920\"}");
 		assert_int_equal(cardex_claim(fx->b_.cx, "A", "483920"), CARDEX_OK);
-		snprintf(xid, sizeof(xid), "%s", wait_for(&fx->b_, CARDEX_EV_MATCH, NULL)->exchange);
-		raw_loop(&a, 100);
-		x = strstr(a.last, "\"exchange\":\"");
+		snprintf(xid, sizeof(xid), "%s", term_wait_for(&fx->b_, CARDEX_EV_MATCH, NULL)->exchange);
+		mc_pump(&fx->mc, 100);
+		x = strstr(last(a), "\"exchange\":\"");
 		assert_non_null(x);
 		assert_int_equal(strncmp(x + 12, xid, 32), 0);
 		/* The plaintext terminal ignores peer_commit and sends its card as it always did. */
 		assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_OK);
 		snprintf(msg, sizeof(msg), "{\"exchange\":\"%s\",\"card\":%s}", xid, fx->card_ada);
-		raw_request(&a, "card/B", msg);
-		assert_non_null(strstr(a.last, "\"type\":\"sent\""));
+		raw_request(fx, a, "card/B", msg);
+		assert_non_null(strstr(last(a), "\"type\":\"sent\""));
 		if(!allow) {
-			ev = wait_for(&fx->b_, CARDEX_EV_ERROR, NULL);
+			ev = term_wait_for(&fx->b_, CARDEX_EV_ERROR, NULL);
 			assert_string_equal(ev->code, "not-sealed");
-			quiet(&fx->b_, NULL);
-			raw_loop(&a, 200);
-			assert_null(find(&fx->b_, CARDEX_EV_CARD));
+			term_quiet(&fx->b_, NULL, QUIET_MS);
+			mc_pump(&fx->mc, 200);
+			assert_null(term_find(&fx->b_, CARDEX_EV_CARD));
 			/* B's card never went out in plaintext. */
-			assert_null(find_bytes(a.all, a.all_len, "Grace Hopper", 12));
+			assert_false(received(a, "Grace Hopper", 12));
 		} else {
-			ev = wait_for(&fx->b_, CARDEX_EV_CARD, NULL);
+			ev = term_wait_for(&fx->b_, CARDEX_EV_CARD, NULL);
 			assert_false(ev->sealed);
 			assert_non_null(strstr(ev->card, "Ada Lovelace"));
-			wait_for(&fx->b_, CARDEX_EV_SENT, NULL);
-			raw_loop(&a, 200);
-			assert_non_null(find_bytes(a.all, a.all_len, "Grace Hopper", 12));
+			term_wait_for(&fx->b_, CARDEX_EV_SENT, NULL);
+			mc_pump(&fx->mc, 200);
+			assert_true(received(a, "Grace Hopper", 12));
 		}
-		raw_close(&a);
+		mc_close(&fx->mc, a);
 		term_close(&fx->b_);
 	}
 }
@@ -767,20 +601,20 @@ static void test_plain_peer(void **state)
 static void test_require_sealed(void **state)
 {
 	struct fx *fx = *state;
-	struct raw a;
+	mc_client *a;
 	char xid[CARDEX_XID_LEN + 1];
 
 	assert_true(cxb_log_contains(&fx->b, "require_sealed=true"));
-	raw_connect(&a, fx->b.port, "A", "pw-a-secret", "reply/A");
-	raw_request(&a, "claim/B", "{\"key\":\"483920\"}");
-	assert_non_null(strstr(a.last, "\"code\":\"sealed-required\""));
-	raw_close(&a);
+	a = raw_connect(fx, "A", "pw-a-secret", "reply/A");
+	raw_request(fx, a, "claim/B", "{\"key\":\"483920\"}");
+	assert_non_null(strstr(last(a), "\"code\":\"sealed-required\""));
+	mc_close(&fx->mc, a);
 	two_terms(fx, -1, false);
 	snprintf(xid, sizeof(xid), "%s", match(&fx->a, &fx->b_));
 	assert_int_equal(cardex_send_card(fx->a.cx, xid, fx->card_ada, fx->ada_len), CARDEX_OK);
 	assert_int_equal(cardex_send_card(fx->b_.cx, xid, fx->card_grace, fx->grace_len), CARDEX_OK);
-	assert_true(wait_for(&fx->b_, CARDEX_EV_CARD, &fx->a)->sealed);
-	assert_true(wait_for(&fx->a, CARDEX_EV_CARD, &fx->b_)->sealed);
+	assert_true(term_wait_for(&fx->b_, CARDEX_EV_CARD, &fx->a)->sealed);
+	assert_true(term_wait_for(&fx->a, CARDEX_EV_CARD, &fx->b_)->sealed);
 }
 
 /* ---- the CLI ---- */
@@ -846,14 +680,14 @@ static void test_cli_confirm(void **state)
 		assert_int_equal(connect_term(fx, "A", "pw-a-secret", mitm_port(fx->m), true, false, &fx->a.cx),
 				CARDEX_OK);
 		assert_int_equal(cardex_offer(fx->a.cx, "483920", 0), CARDEX_OK);
-		wait_for(&fx->a, CARDEX_EV_OFFER, NULL);
+		term_wait_for(&fx->a, CARDEX_EV_OFFER, NULL);
 		const char *args[] = {"claim", "A", "483920", "--confirm", "--host", "127.0.0.1", "--port", port,
 			"--id", "B", "--card", card_path, "--timeout", "20", NULL};
 		p = cli(fx, "pw-b-secret", true, args);
-		wait_for(&fx->a, CARDEX_EV_MATCH, NULL);
-		assert_int_equal(cardex_send_card(fx->a.cx, find(&fx->a, CARDEX_EV_MATCH)->exchange, fx->card_ada,
+		term_wait_for(&fx->a, CARDEX_EV_MATCH, NULL);
+		assert_int_equal(cardex_send_card(fx->a.cx, term_find(&fx->a, CARDEX_EV_MATCH)->exchange, fx->card_ada,
 				fx->ada_len), CARDEX_OK);
-		code = wait_for(&fx->a, CARDEX_EV_SAFETY, NULL)->safety_code;
+		code = term_wait_for(&fx->a, CARDEX_EV_SAFETY, NULL)->safety_code;
 		cxr_wait_for(p, "(compare it with the other screen)");
 		cxr_wait_for(p, "Type the safety code");
 		/* What the user reads off A's screen, grouped as shown there. */
@@ -864,15 +698,15 @@ static void test_cli_confirm(void **state)
 			assert_non_null(strstr(p->obuf, "Safety code: "));
 			assert_non_null(strstr(p->obuf, "not confirmed"));
 			assert_int_equal(contacts(fx), 0);
-			assert_int_equal(cardex_confirm(fx->a.cx, find(&fx->a, CARDEX_EV_MATCH)->exchange, false),
+			assert_int_equal(cardex_confirm(fx->a.cx, term_find(&fx->a, CARDEX_EV_MATCH)->exchange, false),
 					CARDEX_OK);
-			quiet(&fx->a, NULL);
+			term_quiet(&fx->a, NULL, QUIET_MS);
 			assert_int_equal(mitm_sealed_sent(fx->m), 0);
-			assert_null(find(&fx->a, CARDEX_EV_CARD));
+			assert_null(term_find(&fx->a, CARDEX_EV_CARD));
 		} else {
-			assert_int_equal(cardex_confirm(fx->a.cx, find(&fx->a, CARDEX_EV_MATCH)->exchange, true),
+			assert_int_equal(cardex_confirm(fx->a.cx, term_find(&fx->a, CARDEX_EV_MATCH)->exchange, true),
 					CARDEX_OK);
-			assert_true(wait_for(&fx->a, CARDEX_EV_CARD, NULL)->verified);
+			assert_true(term_wait_for(&fx->a, CARDEX_EV_CARD, NULL)->verified);
 			assert_int_equal(cxr_finish(p), 0);
 			assert_int_equal(contacts(fx), 1);
 			snprintf(path, sizeof(path), "%s/cardex/contacts", fx->dir);
@@ -884,7 +718,7 @@ static void test_cli_confirm(void **state)
 				}
 			}
 			closedir(d);
-			text = load_file(path, &len);
+			text = cxb_read_file(path, &len);
 			assert_non_null(text);
 			assert_non_null(strstr(text, "X-CARDEX-VERIFIED:true"));
 			assert_non_null(strstr(text, "Ada Lovelace"));

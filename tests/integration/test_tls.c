@@ -378,21 +378,10 @@ static int tls_connect(const struct fx *fx, const char *host, const char *cafile
 
 static char *load(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
+	char *buf = cxb_read_file(path, len);
 
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
 	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
+	assert_true(*len > 0);
 	return buf;
 }
 
@@ -631,17 +620,11 @@ static void test_cli_exchange(void **state)
 	const char *claim[] = {"claim", "A", "--json", "--host", "127.0.0.1", "--port", fx->port,
 		"--cafile", pki.ca, "--id", "B", "--card", fx->card_grace, "--timeout", "30", NULL};
 	cxr_proc *a, *b;
-	char line[1024];
 	char key_line[64];
 	cJSON *j;
 
 	a = spawn(fx, "pw-a-secret", NULL, offer);
-	cxr_next_line(a, line, sizeof(line));
-	j = cJSON_Parse(line);
-	assert_non_null(j);
-	assert_string_equal(cxr_jstr(j, "event"), "offer");
-	snprintf(key_line, sizeof(key_line), "%s\n", cxr_jstr(j, "key"));
-	cJSON_Delete(j);
+	cxr_offer_key(a, key_line, sizeof(key_line));
 	b = spawn(fx, "pw-b-secret", key_line, claim);
 	if(cxr_finish(b) != 0) {
 		fail_msg("claim exit %d; stdout: %s; stderr: %s", b->status, b->obuf, b->ebuf);
