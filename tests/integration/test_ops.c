@@ -831,14 +831,17 @@ static void test_sys_tree(void **state)
 
 /* ---- set_tcp_nodelay ---- */
 
-/* With set_tcp_nodelay false the plugin says so once a client is connected; with true it does not. */
+/*
+ * With set_tcp_nodelay false the plugin says so once a client is connected;
+ * with true it does not. (The harness's own readiness probe is a connection
+ * too, so the notice may come before the test's client connects.)
+ */
 static void test_nodelay_notice(void **state)
 {
 	struct fx *f = *state;
 	struct cl *a;
 
 	fx_start(f, NULL, "set_tcp_nodelay false\n");
-	assert_false(cxb_log_contains(&f->b, "set_tcp_nodelay is off"));
 	assert_int_equal(cl_connect_as(f, &a, "A", "A", "pw-a-secret", true), CONNACK_ACCEPTED);
 	expect_log(f, "cardex: set_tcp_nodelay is off");
 }
