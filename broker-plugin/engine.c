@@ -1289,7 +1289,7 @@ void cx_engine_claim_from(cx_engine *e, int64_t now_ms, const char *claimer, con
 	if(e->lim.require_sealed && req->commit[0] == '\0'){
 		emit_error(e, now_ms, claimer, CX_CODE_SEALED_REQUIRED, topic, req->ref, NULL,
 				"this server accepts only sealed exchanges: the claim needs a \"commit\"");
-		return;
+		goto cleanup;
 	}
 	if(strcmp(claimer, owner) == 0){
 		emit_error(e, now_ms, claimer, CX_CODE_SELF_CLAIM, topic, req->ref, NULL, NULL);
