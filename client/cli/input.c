@@ -355,8 +355,9 @@ int cli_confirm_code(const char *peer, const char *code)
 	int ok = 0;
 
 	if(isatty(STDIN_FILENO)) {
-		fprintf(stderr, "Type the safety code shown on %s's screen (or y if it is the same, "
-				"n to abort): ", peer);
+		/* Two lines, so that a long peer ID does not push the answer onto a wrapped line. */
+		fprintf(stderr, "Type the safety code shown on %s's screen\n"
+				"(or y if it is the same, n to abort): ", peer);
 		fflush(stderr);
 	}
 	len = cli_read_line(STDIN_FILENO, line, sizeof(line));
