@@ -749,6 +749,35 @@ char *cxb_log_read(const cxb_broker *b)
 	return cxb_read_file(b->log, NULL);
 }
 
+char *cxb_start_refused(const cxb_config *cfg)
+{
+	bool keep = getenv("CARDEX_KEEP_BROKER_DIR") != NULL;
+	cxb_broker b;
+	char *log;
+	int rc;
+
+	/* cxb_start cleans up after a failed start: keep the directory to read the log. */
+	setenv("CARDEX_KEEP_BROKER_DIR", "1", 1);
+	rc = cxb_start(&b, cfg);
+	if (!keep)
+		unsetenv("CARDEX_KEEP_BROKER_DIR");
+	if (rc == 0) {
+		fprintf(stderr, "broker started with plugin options:\n%s", cfg->plugin_opts ? cfg->plugin_opts : "");
+		cxb_stop(&b);
+		return NULL;
+	}
+	log = cxb_log_read(&b);
+	/* The failed start cleared b.dir; the log names the directory it kept. */
+	if (!keep && strrchr(b.log, '/') != NULL) {
+		char dir[sizeof(b.log)];
+
+		snprintf(dir, sizeof(dir), "%s", b.log);
+		*strrchr(dir, '/') = '\0';
+		remove_dir(dir);
+	}
+	return log;
+}
+
 bool cxb_log_contains(const cxb_broker *b, const char *needle)
 {
 	char *log = cxb_log_read(b);

@@ -101,6 +101,15 @@ bool cxb_log_contains(const cxb_broker *b, const char *needle);
  */
 char *cxb_read_file(const char *path, size_t *len);
 
+/*
+ * Starts a broker that must refuse to start (a bad option, a bad file) and
+ * returns its log as a malloc'ed string, its directory removed (unless
+ * CARDEX_KEEP_BROKER_DIR is set). Returns NULL when the log cannot be read,
+ * or when the broker started after all (it is stopped, and "broker started"
+ * is printed to stderr).
+ */
+char *cxb_start_refused(const cxb_config *cfg);
+
 /* Reads the whole log into a malloc'ed NUL-terminated string (NULL on error). */
 char *cxb_log_read(const cxb_broker *b);
 
