@@ -149,6 +149,7 @@ int plugin__acl_check(int event, void *event_data, void *userdata)
 	if(ed->access == MOSQ_ACL_WRITE){
 		const struct plugin__request req = {
 			.client = ed->client,
+			.identity = identity,
 			.topic = ed->topic,
 			.payload = ed->payload,
 			.payloadlen = ed->payloadlen,

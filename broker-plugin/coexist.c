@@ -133,20 +133,7 @@ int plugin__coexist_option(struct plugin__coexist_config *cfg, const char *key, 
 		return MOSQ_ERR_SUCCESS;
 	}
 	if(strcmp(key, "state_file") == 0){
-		char *copy;
-
-		if(value[0] != '/'){
-			/* Mosquitto may change directory (daemon mode): only an absolute path is certain. */
-			return bad(key, value, "an absolute path");
-		}
-		copy = strdup(value);
-		if(copy == NULL){
-			mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: out of memory");
-			return MOSQ_ERR_NOMEM;
-		}
-		free(cfg->state_file);
-		cfg->state_file = copy;
-		return MOSQ_ERR_SUCCESS;
+		return plugin__config_set_path(key, value, &cfg->state_file);
 	}
 	if(strcmp(key, "max_sessions_per_terminal") == 0){
 		return parse_count(value, 1, SESSIONS_MAX, &cfg->max_sessions) ? MOSQ_ERR_SUCCESS

@@ -128,15 +128,14 @@ static int set_prefix(struct plugin__config *cfg, const char *value)
 	return MOSQ_ERR_SUCCESS;
 }
 
-/* Sets the dynamic-security file to watch: an absolute path. MOSQ_ERR_INVAL after logging, or NOMEM. */
-static int set_dynsec_file(struct plugin__config *cfg, const char *value)
+int plugin__config_set_path(const char *key, const char *value, char **out)
 {
 	char *copy;
 
 	if(value[0] != '/'){
+		/* Mosquitto may change directory (daemon mode): only an absolute path is certain. */
 		mosquitto_log_printf(MOSQ_LOG_ERR,
-				"cardex: invalid value for plugin_opt_dynsec_config_file: \"%s\" (must be an absolute path)",
-				value);
+				"cardex: invalid value for plugin_opt_%s: \"%s\" (must be an absolute path)", key, value);
 		return MOSQ_ERR_INVAL;
 	}
 	copy = strdup(value);
@@ -144,8 +143,8 @@ static int set_dynsec_file(struct plugin__config *cfg, const char *value)
 		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: out of memory");
 		return MOSQ_ERR_NOMEM;
 	}
-	free(cfg->dynsec_file);
-	cfg->dynsec_file = copy;
+	free(*out);
+	*out = copy;
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -176,7 +175,7 @@ static int set_option(struct plugin__config *cfg, const char *key, const char *v
 		return set_prefix(cfg, value);
 	}
 	if(strcmp(key, "dynsec_config_file") == 0){
-		return set_dynsec_file(cfg, value);
+		return plugin__config_set_path(key, value, &cfg->dynsec_file);
 	}
 	if(strcmp(key, "require_sealed") == 0){
 		return set_bool(key, value, &cfg->limits.require_sealed);

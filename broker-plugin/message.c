@@ -135,7 +135,7 @@ int plugin__request_handle(struct plugin__data *data, const struct plugin__reque
 	if(kind == CX_TOPIC_OUTSIDE){
 		return MOSQ_ERR_SUCCESS;
 	}
-	sender = plugin__identity(ed->client);
+	sender = ed->identity;
 	if(sender == NULL){
 		/* Not a terminal: nothing to answer, and nothing it sends into the namespace is routed. */
 		return MOSQ_ERR_ACL_DENIED;
@@ -181,15 +181,23 @@ int plugin__request_handle(struct plugin__data *data, const struct plugin__reque
 int plugin__message(int event, void *event_data, void *userdata)
 {
 	const struct mosquitto_evt_message *ed = event_data;
-	struct plugin__request req = {
+	struct plugin__data *data = userdata;
+	struct plugin__request req;
+
+	(void)event;
+	/* Every publish on the broker comes here: leave the others' at once. */
+	if(ed->topic == NULL
+			|| cx_topic_parse(data->cfg.prefix, data->cfg.prefixlen, ed->topic, NULL, NULL) == CX_TOPIC_OUTSIDE){
+		return MOSQ_ERR_SUCCESS;
+	}
+	req = (struct plugin__request){
 		.client = ed->client,
+		.identity = plugin__identity(ed->client),
 		.topic = ed->topic,
 		.payload = ed->payload,
 		.payloadlen = ed->payloadlen,
 	};
-
-	(void)event;
-	return plugin__request_handle(userdata, &req);
+	return plugin__request_handle(data, &req);
 }
 
 /* One debug line per state change worth auditing: terminal IDs only, never keys or cards. */

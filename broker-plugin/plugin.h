@@ -135,6 +135,13 @@ struct plugin__data {
  * plugin__config_free.
  */
 int plugin__config_parse(struct plugin__config *cfg, const struct mosquitto_opt *opts, int nopts);
+/*
+ * config.c. Sets *out to a copy of value, a file option that must be an
+ * absolute path (the old *out is freed). Returns MOSQ_ERR_SUCCESS, or
+ * MOSQ_ERR_INVAL (a relative path) or MOSQ_ERR_NOMEM after logging
+ * "cardex: ..." naming plugin_opt_<key>.
+ */
+int plugin__config_set_path(const char *key, const char *value, char **out);
 /* Frees what cfg owns; accepts a zeroed cfg. */
 void plugin__config_free(struct plugin__config *cfg);
 
@@ -148,13 +155,15 @@ const char *plugin__identity(const struct mosquitto *client);
 /* A message a client puts on a topic: a PUBLISH, or a will the broker sends for it. */
 struct plugin__request {
 	struct mosquitto *client;
+	const char *identity; /* plugin__identity(client), found once by the caller; NULL: none */
 	const char *topic;
 	const void *payload;
 	uint32_t payloadlen;
 };
 
 /*
- * message.c. Handles a message a client puts into the namespace: answers it
+ * message.c. Handles a message a client puts into the namespace, sent by
+ * the terminal req->identity (NULL: not a terminal, refused unanswered): answers it
  * (through the engine, or with an error reply) and returns
  * MOSQ_ERR_ACL_DENIED, so that the broker never routes, retains or stores
  * it. Returns MOSQ_ERR_SUCCESS, untouched, for a topic outside the
