@@ -8,7 +8,7 @@
  *   S <32 hex digits: SHA-256 prefix of a client ID> <last seen>
  * S lines belong to the T line above them.
  */
-#define _DEFAULT_SOURCE /* fsync, getrandom */
+#define _DEFAULT_SOURCE /* getrandom */
 
 #include "terminals.h"
 
@@ -26,6 +26,7 @@
 
 #include "engine_table.h"
 #include "ids.h"
+#include "statefile.h"
 
 #define DIGEST_LEN 16
 #define STATE_HEADER "cardex-terminals 1"
@@ -385,24 +386,6 @@ bool cx_terminals_stale(const cx_terminals *t)
 	return t->stale;
 }
 
-/* Writes all of buf to fd; 0 or -1 (errno set). */
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while(len > 0){
-		ssize_t n = write(fd, buf, len);
-
-		if(n < 0){
-			if(errno == EINTR){
-				continue;
-			}
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* The registry as state-file text, malloc'ed, its length in *len; NULL when out of memory. */
 static char *serialize(cx_terminals *t, size_t *len)
 {
@@ -429,81 +412,31 @@ static char *serialize(cx_terminals *t, size_t *len)
 	return buf;
 }
 
-/* fsync of the directory holding path, so that the rename is durable. */
-static int sync_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char dir[4096];
-	int fd, rc;
-
-	if(slash == NULL){
-		snprintf(dir, sizeof(dir), ".");
-	}else if(slash == path){
-		snprintf(dir, sizeof(dir), "/");
-	}else if((size_t)(slash - path) < sizeof(dir)){
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	}else{
-		return -1;
-	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if(fd < 0){
-		return -1;
-	}
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 int cx_terminals_save(cx_terminals *t, const char *path, int64_t now, char *err, size_t errcap)
 {
-	char tmp[4096];
-	char *buf = NULL;
+	cx_statefile f;
+	char *buf;
 	size_t len = 0;
-	int fd = -1;
 	int rc = -1;
 
 	cx_terminals_sweep(t, now);
-	if((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)){
-		snprintf(err, errcap, "path too long");
-		return -1;
-	}
 	buf = serialize(t, &len);
 	if(buf == NULL){
 		snprintf(err, errcap, "out of memory");
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if(fd < 0){
-		snprintf(err, errcap, "cannot create %s: %s", tmp, strerror(errno));
+	if(cx_statefile_begin(&f, path, err, errcap) != 0){
 		goto cleanup;
 	}
-	if(write_all(fd, buf, len) != 0 || fsync(fd) != 0){
-		snprintf(err, errcap, "cannot write %s: %s", tmp, strerror(errno));
+	(void)cx_statefile_write(&f, buf, len); /* a failure is reported by the commit */
+	if(cx_statefile_commit(&f, err, errcap) != 0){
 		goto cleanup;
 	}
-	if(close(fd) != 0){
-		fd = -1;
-		snprintf(err, errcap, "cannot write %s: %s", tmp, strerror(errno));
-		goto cleanup;
-	}
-	fd = -1;
-	if(rename(tmp, path) != 0){
-		snprintf(err, errcap, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-		goto cleanup;
-	}
-	/* The file is in place; a failed directory sync only weakens durability. */
-	(void)sync_dir(path);
 	t->dirty = false;
 	t->stale = false;
 	rc = 0;
 
 cleanup:
-	if(fd >= 0){
-		close(fd);
-	}
-	if(rc != 0){
-		unlink(tmp);
-	}
 	free(buf);
 	return rc;
 }
