@@ -262,4 +262,70 @@ typedef struct {
 /* Fills out; cannot fail. */
 void cx_engine_get_stats(const cx_engine *e, cx_engine_stats *out);
 
+/* ---- saving and loading (engine_persist.c) ---- */
+
+/*
+ * Receives the bytes of a saved engine, in order, len > 0. Returns 0, or -1
+ * to stop the save (cx_engine_save then returns -1).
+ */
+typedef int (*cx_write_fn)(void *ctx, const void *buf, size_t len);
+
+/*
+ * Writes e's live state in the format cx_engine_load reads (versioned,
+ * SHA-256 at the end): pending offers (owner, ref, the MAC of the key, never
+ * the key, attempts left), live exchanges (ID, parties, who sent a card or a
+ * key, sealed or not), the failure windows of claimers, addresses and all
+ * claimers, the remembered claims, the owners' notices still held, each
+ * with the time it has left at now_ms, and the MAC key, without which the
+ * MACs are worthless: the output is as secret as the keys of the offers it
+ * holds. An offer or exchange past its time whose notice has not gone yet
+ * is written with no time left; an ended window or remembered claim is left
+ * out. Error-reply budgets and the counters are not written. wall_ms is the
+ * wall clock (Unix time in ms) at now_ms: cx_engine_load counts the time in
+ * between from it. Every byte goes through write, in pieces of at most
+ * 64 KiB, from a buffer wiped afterwards. Returns 0, or -1 when write failed.
+ */
+int cx_engine_save(const cx_engine *e, int64_t now_ms, int64_t wall_ms, cx_write_fn write, void *ctx);
+
+/*
+ * The largest output of cx_engine_save for an engine with limits lim, in
+ * bytes: every table at its ceiling with the longest IDs, and a held notice
+ * per offer. A bound for reading a saved engine back. Cannot fail.
+ */
+uint64_t cx_engine_saved_max(const cx_limits *lim);
+
+/* What cx_engine_load found. */
+typedef struct {
+	int64_t saved_wall_ms; /* the wall clock when it was saved */
+	int64_t downtime_ms;   /* wall time from the save to the load; 0 when the clock went back */
+	size_t offers;         /* offers loaded (expired ones included) */
+	size_t exchanges;      /* exchanges loaded (expired ones included) */
+	size_t limiters;       /* failure windows of claimers and addresses loaded */
+	size_t recent_claims;  /* remembered claims loaded */
+	size_t notices;        /* owners' notices held again */
+	size_t expired;        /* of the offers and exchanges, those whose time ran out meanwhile */
+	size_t dropped;        /* entries left out: beyond max_offers, max_exchanges or max_limiters */
+} cx_engine_loaded;
+
+/*
+ * Loads into e, which must hold nothing yet (fresh from cx_engine_new),
+ * the len bytes at buf that cx_engine_save wrote, at now_ms. Every time
+ * left is shortened by the wall-clock time since the save (wall_ms less the
+ * saved wall clock; nothing when that is negative) and cut to e's limits
+ * (ttl_max_s, exchange_ttl_s, the 60 s windows); attempts left are cut to
+ * e's attempts. An offer or exchange whose time ran out is kept, due at
+ * now_ms, so that the next cx_engine_tick (or a request that touches it)
+ * sends its "expired" notices as if the engine had run on; an ended window
+ * or remembered claim is dropped. Entries beyond e's max_offers,
+ * max_exchanges or max_limiters are dropped and counted; held notices come
+ * out at the second tick. Emits nothing; takes e's MAC key from buf.
+ * Returns 0 and fills *out (when not NULL); or -1 with a reason in err
+ * (errcap bytes): not a saved engine, a format version this code does not
+ * read, a bad checksum (damage, truncation), a malformed or repeated record
+ * (named by its byte offset), out of memory, or e not empty; e is then
+ * left as it was. The caller keeps buf (and should wipe it).
+ */
+int cx_engine_load(cx_engine *e, int64_t now_ms, int64_t wall_ms, const void *buf, size_t len,
+		cx_engine_loaded *out, char *err, size_t errcap);
+
 #endif
