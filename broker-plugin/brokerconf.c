@@ -186,6 +186,16 @@ static int scan_line(struct brokerconf *bc, char *line, int level, const char *s
 		bc->per_listener_settings = strcmp(value, "true") == 0;
 	}else if(strcmp(key, "allow_anonymous") == 0){
 		bc->allow_anonymous = strcmp(value, "true") == 0;
+	}else if(strcmp(key, "persistence") == 0 || strcmp(key, "retained_persistence") == 0){
+		bc->persistence = strcmp(value, "true") == 0 || strcmp(value, "1") == 0;
+	}else if(strcmp(key, "persistence_file") == 0 || strcmp(key, "persistence_location") == 0){
+		/* Mosquitto refuses a second line of either, so there is one value. */
+		char *out = strcmp(key, "persistence_file") == 0 ? bc->persistence_file : bc->persistence_location;
+
+		if((size_t)snprintf(out, BROKERCONF_PATH_MAX, "%s", value) >= BROKERCONF_PATH_MAX){
+			fail(bc, "%s is too long in %s", key, bc->file);
+			return -1;
+		}
 	}else if(strcmp(key, "include_dir") == 0 && level == 0 && value[0] != '\0'){
 		return scan_dir(bc, value, self_real);
 	}

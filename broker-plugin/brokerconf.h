@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #define BROKERCONF_NAME_MAX 256
+#define BROKERCONF_PATH_MAX 4096
 
 struct brokerconf {
 	bool read;              /* false: the configuration could not be read (why says why) */
@@ -29,6 +30,9 @@ struct brokerconf {
 	bool self_found;        /* this plugin's own plugin line was seen */
 	bool per_listener_settings;
 	bool allow_anonymous;   /* the last global allow_anonymous line said true */
+	bool persistence;       /* the last persistence (or retained_persistence) line said true or 1 */
+	char persistence_file[BROKERCONF_PATH_MAX];     /* its value, "" when absent */
+	char persistence_location[BROKERCONF_PATH_MAX]; /* its value, "" when absent */
 };
 
 /*

@@ -177,6 +177,9 @@ static int set_option(struct plugin__config *cfg, const char *key, const char *v
 	if(strcmp(key, "dynsec_config_file") == 0){
 		return plugin__config_set_path(key, value, &cfg->dynsec_file);
 	}
+	if(strcmp(key, "persist_file") == 0){
+		return plugin__persist_option(&cfg->persist, value);
+	}
 	if(strcmp(key, "require_sealed") == 0){
 		return set_bool(key, value, &cfg->limits.require_sealed);
 	}
@@ -256,4 +259,5 @@ void plugin__config_free(struct plugin__config *cfg)
 	cfg->prefixlen = 0;
 	free(cfg->dynsec_file);
 	cfg->dynsec_file = NULL;
+	plugin__persist_config_free(&cfg->persist);
 }

@@ -156,6 +156,10 @@ int plugin__request_handle(struct plugin__data *data, const struct plugin__reque
 		return MOSQ_ERR_ACL_DENIED;
 	}
 
+	/* The first request changes what a crash must not bring back: persist.c. */
+	if(data->persist_loaded){
+		plugin__persist_started(data);
+	}
 	switch(kind){
 	case CX_TOPIC_KEYS:
 		handle_offer(data, sender, ed);

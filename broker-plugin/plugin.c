@@ -51,6 +51,7 @@ static void data_free(struct plugin__data *data)
 	cx_engine_free(data->engine);
 	plugin__coexist_cleanup(data);
 	plugin__config_free(&data->cfg);
+	free(data->persist_path);
 	free(data->topic_buf);
 	free(data);
 }
@@ -129,6 +130,12 @@ PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void 
 		goto cleanup;
 	}
 
+	/* Offers and exchanges a clean stop left: persist.c. */
+	rc = plugin__persist_setup(data);
+	if(rc != MOSQ_ERR_SUCCESS){
+		goto cleanup;
+	}
+
 	for(size_t i = 0; i < NCALLBACKS; i++){
 		rc = mosquitto_callback_register(identifier, callbacks[i].event, callbacks[i].cb, NULL, data);
 		if(rc != MOSQ_ERR_SUCCESS){
@@ -155,8 +162,10 @@ cleanup:
 }
 
 /*
- * Unregisters the callbacks, logs the final stats line (when stats lines are
- * on) and frees the engine (which wipes its secret).
+ * Unregisters the callbacks, saves the engine's state (when it is kept
+ * across restarts), logs the final stats line (when stats lines are on) and
+ * frees the engine (which wipes its secret). Only here, not after a failed
+ * init: that would replace a saved state with an empty one.
  */
 PLUGIN_EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int option_count)
 {
@@ -168,6 +177,7 @@ PLUGIN_EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt 
 		return MOSQ_ERR_SUCCESS;
 	}
 	unregister_all(data);
+	plugin__persist_save(data);
 	if(data->cfg.stats_interval_s > 0){
 		plugin__log_stats(data);
 	}

@@ -9,7 +9,8 @@
  * registry), brokerconf.c (reading the broker's configuration), sys.c
  * (counters and gauges under $SYS), nodelay.c (whether the broker disables
  * Nagle), dynsec.c (terminals disabled or deleted in the dynamic-security
- * plugin). All state lives in one struct plugin__data handed to every
+ * plugin), persist.c (offers and exchanges kept across a clean restart).
+ * All state lives in one struct plugin__data handed to every
  * callback as userdata: no globals.
  *
  * Every callback runs on the broker's single main thread, so the state needs
@@ -56,6 +57,17 @@ struct plugin__coexist_config {
 	uint32_t session_expiry_s; /* 0: sessions never expire (Mosquitto's default) */
 };
 
+/* persist.c: where the engine's state is kept across a clean restart. */
+enum plugin__persist_mode {
+	PLUGIN_PERSIST_AUTO = 0, /* as the broker's own persistence, beside its persistence file */
+	PLUGIN_PERSIST_FILE,     /* at file, whatever the broker does */
+	PLUGIN_PERSIST_NONE,     /* never */
+};
+struct plugin__persist_config {
+	enum plugin__persist_mode mode;
+	char *file;              /* PLUGIN_PERSIST_FILE: an absolute path; malloc'ed */
+};
+
 /* The settings read from plugin_opt_* lines. */
 struct plugin__config {
 	cx_limits limits;
@@ -65,6 +77,7 @@ struct plugin__config {
 	uint32_t stats_interval_s; /* seconds between "cardex: stats" log lines and $SYS updates; 0: never */
 	char *dynsec_file;    /* the dynamic-security plugin's config_file to watch, or NULL; malloc'ed */
 	struct plugin__coexist_config coexist; /* coexist.c */
+	struct plugin__persist_config persist; /* persist.c */
 };
 
 /*
@@ -125,6 +138,8 @@ struct plugin__data {
 	struct plugin__sys_state sys;         /* sys.c */
 	struct plugin__nodelay_state nodelay; /* nodelay.c */
 	struct plugin__dynsec_state dynsec;   /* dynsec.c */
+	char *persist_path;        /* persist.c: the engine's state file; NULL: none; malloc'ed */
+	bool persist_loaded;       /* persist.c: it was loaded and is still there (see plugin__persist_started) */
 };
 
 /*
@@ -144,6 +159,33 @@ int plugin__config_parse(struct plugin__config *cfg, const struct mosquitto_opt 
 int plugin__config_set_path(const char *key, const char *value, char **out);
 /* Frees what cfg owns; accepts a zeroed cfg. */
 void plugin__config_free(struct plugin__config *cfg);
+
+/*
+ * persist.c. Parses plugin_opt_persist_file into cfg: an absolute path, or
+ * "none". Returns MOSQ_ERR_SUCCESS, or MOSQ_ERR_INVAL after logging a bad
+ * value, or MOSQ_ERR_NOMEM. plugin__persist_config_free accepts a zeroed cfg.
+ */
+int plugin__persist_option(struct plugin__persist_config *cfg, const char *value);
+void plugin__persist_config_free(struct plugin__persist_config *cfg);
+
+/*
+ * persist.c. Decides where the engine's state is kept (the option, else
+ * the broker's persistence settings), checks that a file can be written
+ * there and loads the one a clean stop left, into the fresh engine, and
+ * logs all of it. Returns MOSQ_ERR_SUCCESS, or an error after logging why
+ * (a file that cannot be read or is not a valid one, a place where none
+ * can be written: the broker stops).
+ */
+int plugin__persist_setup(struct plugin__data *data);
+/*
+ * persist.c. Removes the loaded file once the broker serves (first TICK or
+ * request, whichever comes first), so that a crash from then on cannot
+ * bring back offers and exchanges used since; until then a broker that
+ * fails to start keeps it for the next start. Call when persist_loaded.
+ */
+void plugin__persist_started(struct plugin__data *data);
+/* persist.c. At a clean stop: writes the engine's state to its file, when there is one. Cannot fail. */
+void plugin__persist_save(struct plugin__data *data);
 
 /*
  * The authenticated terminal ID of client, or NULL when the client has none

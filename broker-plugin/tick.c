@@ -115,6 +115,9 @@ int plugin__tick(int event, void *event_data, void *userdata)
 
 	(void)event;
 	(void)event_data;
+	if(data->persist_loaded){
+		plugin__persist_started(data);
+	}
 	plugin__dynsec_check(data, now_ms);
 	cx_engine_tick(data->engine, now_ms, PLUGIN_TICK_BUDGET);
 	plugin__coexist_tick(data, now_ms);
