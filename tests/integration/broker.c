@@ -686,6 +686,20 @@ void cxb_stop(cxb_broker *b)
 	stop_broker(b, true);
 }
 
+void cxb_kill(cxb_broker *b)
+{
+	int status;
+
+	if (b->pid <= 0)
+		return;
+	/* Only an unreaped child can be signalled: its PID cannot be reused yet. */
+	kill(b->pid, SIGKILL);
+	waitpid(b->pid, &status, 0);
+	b->pid = 0;
+	/* Killed on purpose: cxb_stop does not count its exit as a report. */
+	b->exit_status = -1;
+}
+
 int cxb_stop_check(cxb_broker *b)
 {
 	return stop_broker(b, true) == 0 ? 0 : -1;

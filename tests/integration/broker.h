@@ -76,6 +76,13 @@ int cxb_start(cxb_broker *b, const cxb_config *cfg);
 void cxb_stop(cxb_broker *b);
 
 /*
+ * Kills the broker with SIGKILL, as a crash would, and reaps it: nothing it
+ * does at exit runs, and its end is not a report. The directory stays for
+ * cxb_stop, which the caller still calls. Accepts a stopped broker.
+ */
+void cxb_kill(cxb_broker *b);
+
+/*
  * cxb_stop that also tells the caller: returns 0, or -1 when a report was
  * found (printed to stderr, and counted as cxb_stop does).
  */
