@@ -205,7 +205,7 @@ int cx_engine_save(const cx_engine *e, int64_t now_ms, int64_t wall_ms, cx_write
 
 	put(o, MAGIC, MAGIC_LEN);
 	put_u32(o, FORMAT_VERSION);
-	put_u64(o, (uint64_t)wall_ms);
+	put_u64(o, (uint64_t)(wall_ms > 0 ? wall_ms : 0)); /* the loader refuses a time before 1970 */
 	put(o, e->mkey, sizeof(e->mkey));
 	if(e->total_open && e->total_due > now_ms){
 		put_u8(o, 1);
@@ -746,6 +746,9 @@ static bool read_header(struct load *ld, struct in *r, int64_t wall_ms, unsigned
 	bool over;
 
 	ld->st.saved_wall_ms = (int64_t)get_u64(r);
+	if(ld->st.saved_wall_ms < 0){
+		return false; /* before 1970: not a clock cx_engine_save was given */
+	}
 	ld->elapsed = wall_ms > ld->st.saved_wall_ms ? wall_ms - ld->st.saved_wall_ms : 0;
 	ld->st.downtime_ms = ld->elapsed;
 	get_bytes(r, key, keylen);

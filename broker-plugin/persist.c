@@ -82,6 +82,10 @@ static int64_t wall_ms(void)
 static char *path_beside_broker(const struct brokerconf *bc, const char **why)
 {
 	const char *file = bc->persistence_file[0] != '\0' ? bc->persistence_file : "mosquitto.db";
+	const char *loc = bc->persistence_location;
+	size_t loclen = strlen(loc);
+	/* "/var/lib/mosquitto/" is the usual spelling: no second slash after it. */
+	const char *sep = loclen > 0 && loc[loclen - 1] != '/' ? "/" : "";
 	char cwd[PATH_MAX];
 	char *path = malloc(CX_STATEFILE_PATH_MAX);
 	int n;
@@ -90,11 +94,6 @@ static char *path_beside_broker(const struct brokerconf *bc, const char **why)
 	if(path == NULL){
 		return NULL;
 	}
-	const char *loc = bc->persistence_location;
-	size_t loclen = strlen(loc);
-	/* "/var/lib/mosquitto/" is the usual spelling: no second slash after it. */
-	const char *sep = loclen > 0 && loc[loclen - 1] != '/' ? "/" : "";
-
 	n = snprintf(path, CX_STATEFILE_PATH_MAX, "%s%s%s" PERSIST_SUFFIX, loc, sep, file);
 	if(n > 0 && path[0] != '/'){
 		if(getcwd(cwd, sizeof(cwd)) == NULL){
@@ -115,7 +114,7 @@ static char *path_beside_broker(const struct brokerconf *bc, const char **why)
 /*
  * Sets data->persist_path as the options and the broker's configuration
  * say (NULL: none), logging the choice. Returns MOSQ_ERR_SUCCESS, or
- * MOSQ_ERR_NOMEM after logging.
+ * MOSQ_ERR_NOMEM or MOSQ_ERR_INVAL (a path too long) after logging.
  */
 static int choose_path(struct plugin__data *data)
 {
@@ -155,7 +154,7 @@ static int choose_path(struct plugin__data *data)
 	}
 	if(data->persist_path == NULL){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: cannot place the file for offers and exchanges: %s", why);
-		return MOSQ_ERR_NOMEM;
+		return strcmp(why, "out of memory") == 0 ? MOSQ_ERR_NOMEM : MOSQ_ERR_INVAL;
 	}
 	return MOSQ_ERR_SUCCESS;
 }
