@@ -147,9 +147,11 @@ if [ "$1" = "remove" ] && [ -f "$conf" ] && grep -q '^[[:space:]]*plugin .*mosqu
 	echo "mosquitto-cardex: unless the package is purged, $conf stays and loads" >&2
 	echo "mosquitto-cardex: the removed plugin, and Mosquitto will not start: comment out its plugin line." >&2
 fi
-# The known-terminal state file that the packaged snippet names.
+# The known-terminal state file that the packaged snippet names, and the
+# offers and exchanges saved beside Debian's persistence file.
 if [ "$1" = "purge" ]; then
 	rm -f /var/lib/mosquitto/cardex-terminals /var/lib/mosquitto/cardex-terminals.tmp
+	rm -f /var/lib/mosquitto/mosquitto.db.cardex /var/lib/mosquitto/mosquitto.db.cardex.tmp
 fi
 exit 0
 ]=])
