@@ -342,13 +342,23 @@ static void test_damaged_file_refused(void **state)
 static void test_where(void **state)
 {
 	struct fx *f = *state;
-	char opts[512], path[128], *log;
+	char opts[512], extra[512], path[128], *log;
 	cxb_config cfg;
 	mc_client *alice;
 
 	start(f, NULL, NULL);
 	expect_log(f, "cardex: persistence | off (the broker's persistence is off)");
 	stop(f);
+
+	/* persistence_file names the file, persistence_location (here without a final '/') its directory. */
+	snprintf(extra, sizeof(extra), "persistence true\npersistence_file other.db\npersistence_location %s\n",
+			f->dir);
+	snprintf(path, sizeof(path), "%s/other.db.cardex", f->dir);
+	start(f, NULL, extra);
+	snprintf(opts, sizeof(opts), "pending offers and open exchanges are saved to %s when", path);
+	expect_log(f, opts);
+	stop(f);
+	assert_int_equal(access(path, F_OK), 0);
 
 	start(f, "plugin_opt_persist_file none\n", f->extra);
 	expect_log(f, "cardex: persistence | off (plugin_opt_persist_file none)");
