@@ -560,20 +560,28 @@ static void print_report(const char *what, const char *path)
 	}
 }
 
-/* True when the valgrind log at path says "ERROR SUMMARY: 0 errors" (or cannot be read). */
-static bool valgrind_clean(const char *path)
+/*
+ * True when the valgrind log at path says "ERROR SUMMARY: 0 errors" (or
+ * cannot be read). A broker that was killed wrote no summary: its log is
+ * clean when it shows no error, whose report always has a stack ("at 0x").
+ */
+static bool valgrind_clean(const char *path, bool killed)
 {
 	FILE *f = fopen(path, "r");
 	char line[512];
-	bool clean = false;
+	bool clean = false, summary = false, stack = false;
 
 	if (f == NULL)
 		return true;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strstr(line, "ERROR SUMMARY: ") != NULL)
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, "ERROR SUMMARY: ") != NULL) {
+			summary = true;
 			clean = strstr(line, "ERROR SUMMARY: 0 errors") != NULL;
+		}
+		stack = stack || strstr(line, "   at 0x") != NULL;
+	}
 	fclose(f);
-	return clean;
+	return summary ? clean : killed && !stack;
 }
 
 /* Counts and prints the sanitizer and valgrind reports in b->dir. */
@@ -591,7 +599,7 @@ static int scan_reports(const cxb_broker *b)
 		if (strncmp(de->d_name, "asan.", 5) == 0 || strncmp(de->d_name, "ubsan.", 6) == 0) {
 			print_report("sanitizer report in", path);
 			found++;
-		} else if (strncmp(de->d_name, "valgrind.", 9) == 0 && !valgrind_clean(path)) {
+		} else if (strncmp(de->d_name, "valgrind.", 9) == 0 && !valgrind_clean(path, b->killed)) {
 			print_report("valgrind found errors, see", path);
 			found++;
 		}
@@ -698,6 +706,7 @@ void cxb_kill(cxb_broker *b)
 	b->pid = 0;
 	/* Killed on purpose: cxb_stop does not count its exit as a report. */
 	b->exit_status = -1;
+	b->killed = true;
 }
 
 int cxb_stop_check(cxb_broker *b)

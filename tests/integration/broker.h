@@ -33,6 +33,7 @@ typedef struct {
 	char log[320];
 	char pwfile[320];
 	int exit_status;    /* wait status once the broker was reaped, -1 before */
+	bool killed;        /* ended by cxb_kill: its exit-time checks did not run */
 } cxb_broker;
 
 /*
@@ -77,7 +78,8 @@ void cxb_stop(cxb_broker *b);
 
 /*
  * Kills the broker with SIGKILL, as a crash would, and reaps it: nothing it
- * does at exit runs, and its end is not a report. The directory stays for
+ * does at exit runs, and its end is not a report; under valgrind, a log cut
+ * short is one only when it shows an error. The directory stays for
  * cxb_stop, which the caller still calls. Accepts a stopped broker.
  */
 void cxb_kill(cxb_broker *b);
