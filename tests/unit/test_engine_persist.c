@@ -401,6 +401,55 @@ static void test_repeat_and_notices(void **state)
 	free(s.p);
 }
 
+#define COMMIT "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+#define PK "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
+
+static void send_key(cx_engine *e, int64_t now, const char *sender, const char *peer, const char *xid)
+{
+	cx_card_req req;
+
+	memset(&req, 0, sizeof(req));
+	snprintf(req.xid, sizeof(req.xid), "%s", xid);
+	req.kind = CX_CARD_PK;
+	snprintf(req.pk, sizeof(req.pk), "%s", PK);
+	cx_engine_card(e, now, sender, peer, &req, "card/x");
+}
+
+/* A sealed exchange keeps its order: the offerer's key passed, the claimer's may follow, not a second one. */
+static void test_sealed_exchange(void **state)
+{
+	replies a = {0}, b = {0};
+	cx_engine *e1 = engine(NULL, &a), *e2;
+	char xid[CX_XID_HEX + 1];
+	cx_claim_req req;
+	sink s;
+
+	(void)state;
+	offer(e1, T0, "alice", "483920", 120, "r1");
+	memset(&req, 0, sizeof(req));
+	snprintf(req.key, sizeof(req.key), "483920");
+	snprintf(req.commit, sizeof(req.commit), COMMIT);
+	cx_engine_claim(e1, T0, "bob", "alice", &req, "claim/alice");
+	assert_int_equal(last_to(&a, "bob")->type, CX_REPLY_MATCH);
+	snprintf(xid, sizeof(xid), "%s", last_to(&a, "bob")->xid);
+	send_key(e1, T0, "alice", "bob", xid);
+	assert_int_equal(last_to(&a, "bob")->type, CX_REPLY_PK);
+	save(e1, T0, WALL, &s);
+	cx_engine_free(e1);
+
+	e2 = engine(NULL, &b);
+	load_ok(e2, &s, T1, WALL, NULL);
+	send_key(e2, T1, "alice", "bob", xid);
+	assert_int_equal(last_to(&b, "alice")->code, CX_CODE_ALREADY_SENT);
+	card(e2, T1, "alice", "bob", xid); /* plaintext from a party that sent its key */
+	assert_int_equal(last_to(&b, "alice")->code, CX_CODE_BAD_ORDER);
+	send_key(e2, T1, "bob", "alice", xid);
+	assert_int_equal(last_to(&b, "alice")->type, CX_REPLY_PK);
+	cx_engine_free(e2);
+	cx_wipe(s.p, s.len);
+	free(s.p);
+}
+
 /* Lower limits after the restart: attempts and lifetimes are cut, the excess left out and counted. */
 static void test_lower_limits(void **state)
 {
@@ -682,6 +731,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_downtime),
 		cmocka_unit_test(test_repeat_and_notices),
+		cmocka_unit_test(test_sealed_exchange),
 		cmocka_unit_test(test_lower_limits),
 		cmocka_unit_test(test_damage_refused),
 		cmocka_unit_test(test_forged_records),
