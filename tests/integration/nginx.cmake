@@ -8,6 +8,10 @@ cardex_add_test(test_nginx
   LABELS integration
   TIMEOUT 120)
 add_dependencies(test_nginx cardex_cli)
+# web/node_modules (mqtt) comes with the page's npm ci, when Node is there.
+if(TARGET web_npm)
+  add_dependencies(test_nginx web_npm)
+endif()
 set_property(TEST test_nginx APPEND PROPERTY ENVIRONMENT
   "CARDEX_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
   "CARDEX_WEB_DIR=${PROJECT_SOURCE_DIR}/web"
