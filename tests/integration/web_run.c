@@ -112,7 +112,7 @@ static int run_bounded(char *const argv[], int timeout_s)
 int main(int argc, char **argv)
 {
 	const char *http_dir = NULL;
-	char accounts_arg[1024] = "ada,grace,alan,edsger,barbara,mallory";
+	char accounts_arg[1024] = "ada,grace,alan,edsger,barbara,mallory,ken,dennis,linus,margaret,radia,frances";
 	char *opts[MAX_OPTS];
 	size_t nopts = 0;
 	int timeout_s = 240;
