@@ -52,8 +52,11 @@ await esbuild.build({
   outdir,
   loader: { '.svg': 'text' },
 });
+// jsQR needs none of the Node shims MQTT.js does.
 await esbuild.build({
   ...common,
+  inject: [],
+  plugins: [],
   entryPoints: { jsqr: join(here, 'src/lazy/jsqr.js') },
   outdir,
 });
