@@ -544,28 +544,60 @@ const decodedLine = (l, version) => {
   return version === 2 || e.enc === ENC_QP || e.charset;
 };
 
+// The character sets common/charset.c reads, by normalized name (lowercase,
+// no '-', '_' or blank). Latin-1 and Windows-1252 are decoded here, as
+// TextDecoder takes both for Windows-1252 (and Node for Latin-1); the others
+// by TextDecoder, whose WHATWG tables match the C side's.
+const W1252 = [0x20ac, 0x81, 0x201a, 0x192, 0x201e, 0x2026, 0x2020, 0x2021, 0x2c6, 0x2030, 0x160, 0x2039,
+  0x152, 0x8d, 0x17d, 0x8f, 0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x2dc, 0x2122,
+  0x161, 0x203a, 0x153, 0x9d, 0x17e, 0x178];
+const CHARSETS = [
+  ['utf-8', 'utf8'], ['ascii', 'usascii ascii ansix3.41968 us'], ['latin1', 'iso88591 latin1 l1 iso885911987 cp819 ibm819'],
+  ['iso-8859-2', 'iso88592 latin2 l2'], ['iso-8859-5', 'iso88595 cyrillic'], ['iso-8859-7', 'iso88597 greek'],
+  ['iso-8859-9', 'iso88599 latin5 l5'], ['iso-8859-13', 'iso885913 latin7'], ['iso-8859-15', 'iso885915 latin9 l9'],
+  ['windows-1250', 'windows1250 cp1250 xcp1250'], ['windows-1251', 'windows1251 cp1251 xcp1251'],
+  ['windows-1252', 'windows1252 cp1252 xcp1252 ansi'], ['windows-1253', 'windows1253 cp1253'],
+  ['windows-1254', 'windows1254 cp1254'], ['windows-1257', 'windows1257 cp1257'], ['koi8-r', 'koi8r'],
+  ['koi8-u', 'koi8u'], ['macintosh', 'macintosh mac macroman xmacroman'],
+  ['shift_jis', 'shiftjis sjis mskanji windows31j cp932 xsjis'], ['euc-jp', 'eucjp xeucjp'],
+  ['iso-2022-jp', 'iso2022jp csiso2022jp'], ['gb18030', 'gb2312 gbk cp936 euccn xgbk gb18030'],
+  ['big5', 'big5 big5hkscs cp950 xbig5'], ['euc-kr', 'euckr ksc56011987 ksc5601 cp949 uhc'],
+];
+
+function findCharset(name) {
+  const norm = name.replace(/[-_ \t]/g, '').toLowerCase();
+  const hit = CHARSETS.find(([, names]) => names.split(' ').includes(norm));
+  return hit ? hit[0] : null;
+}
+
+/* Text of the byte string bs in charset cs; null when it is not text of that set. */
+function decodeCharset(cs, bs) {
+  if (cs === 'utf-8') return fromUtf8(bs);
+  if (cs === 'ascii') return /^[\x00-\x7f]*$/.test(bs) ? bs : null;
+  if (cs === 'latin1') return bs;
+  if (cs === 'windows-1252') return bs.replace(/[\x80-\x9f]/g, (c) => String.fromCharCode(W1252[c.charCodeAt(0) - 0x80]));
+  try {
+    return new TextDecoder(cs, { fatal: true, ignoreBOM: true }).decode(bytesOf(bs));
+  } catch {
+    return null;
+  }
+}
+
 /* The value decoded from QP and its CHARSET into a UTF-8 byte string; null when not decoded. */
 function decodeValue(c, l, h, p, v) {
   if (!decodedLine(l, c.version)) return null;
-  let label = 'utf-8';
+  let cs = 'utf-8';
   if (paramIndex(p, 'charset') >= 0) {
-    const cs = param1(p, 'charset');
-    label = cs === null ? null : cs.toLowerCase();
-    try {
-      if (label === null) throw new Error();
-      new TextDecoder(label); // eslint-disable-line no-new
-    } catch {
+    const name = param1(p, 'charset');
+    cs = name === null ? null : findCharset(name);
+    if (cs === null) {
       throw new CardError('charset', 'CHARSET names a character set that is not read (UTF-8, ISO-8859-x, Windows-125x, KOI8, Macintosh are)', l.line, h.pname);
     }
   }
   let s = isQp(p) ? qpDecode(v) : v;
-  if (param1(p, 'charset') === null && c.version === 2 && fromUtf8(s) === null) label = 'windows-1252';
-  let text;
-  try {
-    text = new TextDecoder(label, { fatal: true, ignoreBOM: true }).decode(bytesOf(s));
-  } catch {
-    throw new CardError(label === 'utf-8' ? 'utf8' : 'charset', null, l.line, h.pname);
-  }
+  if (param1(p, 'charset') === null && c.version === 2 && fromUtf8(s) === null) cs = 'windows-1252';
+  const text = decodeCharset(cs, s);
+  if (text === null) throw new CardError(cs === 'utf-8' ? 'utf8' : 'charset', null, l.line, h.pname);
   s = utf8Bytes(text);
   const isText = p.type === 'text';
   let out = '';
@@ -821,7 +853,7 @@ function convertAgent(c, card, p, l, h) {
   p.name = 'related';
   pushParam(p, 'type', 'agent');
   if (p.type !== 'text') return;
-  const inline = first(p);
+  const inline = l.agent !== undefined ? l.agent : first(p);
   if (inline.length === 0) {
     card.props.pop();
     return;
@@ -948,7 +980,32 @@ function toText(card) {
  * Reads the card starting at logical line index *at of lines. Returns the
  * card (byte strings) and moves at past its END:VCARD; null at the end.
  */
+/* True when l is an AGENT (any group or parameters) with nothing after its ':'. */
+function isEmptyAgent(l) {
+  const t = tokenLen(l.text, 0);
+  let name = l.text.slice(0, t);
+  if (l.text[t] === '.') name = l.text.slice(t + 1, t + 1 + tokenLen(l.text, t + 1));
+  if (!wordIs(name, 'agent')) return false;
+  const colon = l.text.indexOf(':');
+  return colon >= 0 && /^[ \t]*$/.test(l.text.slice(colon + 1));
+}
+
+/* The lines of a 2.1 AGENT's vCard from its BEGIN (l) to the matching END, CRLF-joined; null when the text ends first. */
+function collectAgent(lines, cursor, first) {
+  let depth = 1;
+  let out = `${first.text}\r\n`;
+  while (depth > 0) {
+    if (cursor.i >= lines.length) return null;
+    const l = lines[cursor.i++];
+    if (isLine(l, 'begin', 'vcard')) depth++;
+    else if (isLine(l, 'end', 'vcard')) depth--;
+    out += `${l.text}\r\n`;
+  }
+  return out;
+}
+
 function parseNext(lines, cursor, c) {
+  cursor.ended = false;
   let l;
   do {
     if (cursor.i >= lines.length) return null;
@@ -960,6 +1017,7 @@ function parseNext(lines, cursor, c) {
   const body = [];
   for (;;) {
     if (cursor.i >= lines.length) {
+      cursor.ended = true;
       throw new CardError('truncated', null, lines.length ? lines[lines.length - 1].line : 0);
     }
     const before = cursor.i;
@@ -967,7 +1025,20 @@ function parseNext(lines, cursor, c) {
     if (isBlank(l)) continue;
     checkBytes(l, false);
     if (isName(l, 'begin')) {
-      if (isLine(l, 'begin', 'vcard')) cursor.i = before; // this card most likely lacks its END
+      const last = body[body.length - 1];
+      if (last && isEmptyAgent(last) && last.agent === undefined && isLine(l, 'begin', 'vcard')) {
+        // vCard 2.1: the AGENT's own vCard follows it.
+        last.agent = collectAgent(lines, cursor, l);
+        if (last.agent === null) {
+          cursor.ended = true;
+          throw new CardError('truncated', null, lines[lines.length - 1].line, 'AGENT');
+        }
+        continue;
+      }
+      if (isLine(l, 'begin', 'vcard')) {
+        cursor.i = before; // this card most likely lacks its END: the next one starts here
+        cursor.ended = true;
+      }
       throw new CardError('begin-end', 'BEGIN inside a card (nested cards are not read)', l.line, 'BEGIN');
     }
     if (isName(l, 'end')) {
@@ -977,6 +1048,7 @@ function parseNext(lines, cursor, c) {
     if (body.length > MAX_PROPS + 1) throw new CardError('limit', null, l.line, l.text.slice(0, tokenLen(l.text, 0)).slice(0, 31));
     body.push(l);
   }
+  cursor.ended = true;
   c.version = findVersion(body, beginLine);
   for (const b of body) if (!decodedLine(b, c.version)) checkBytes(b, true);
   const card = { props: [] };
@@ -1020,35 +1092,40 @@ export function parseVcard(text, { maxPhoto = PHOTO_MAX } = {}) {
 }
 
 /**
- * Reads every card of a .vcf: { cards: [card], errors: [CardError] }, the
- * cards that could be read and why the others could not (each error has the
- * line where its card failed); reading goes on after a bad card.
+ * Reads every card of a .vcf: { cards: [card], numbers, errors: [CardError] },
+ * the cards that could be read (numbers: the place of each in the file, 1 the
+ * first) and why the others could not (each error has the line where its
+ * card failed, and its number); reading goes on after a bad card.
  */
 export function parseVcards(text, { maxPhoto = PHOTO_MAX } = {}) {
   const lines = linesOf(byteInput(text));
-  const cursor = { i: 0 };
+  const cursor = { i: 0, ended: false };
   const cards = [];
+  const numbers = [];
   const errors = [];
-  for (;;) {
-    const start = cursor.i;
+  for (let number = 1; ; number++) {
     try {
       const card = parseNext(lines, cursor, { version: 4, maxPhoto, depth: 0 });
       if (!card) break;
       cards.push(toText(card));
+      numbers.push(number);
     } catch (e) {
       if (!(e instanceof CardError)) throw e;
+      e.number = number;
       errors.push(e);
-      // Go on after this card's END:VCARD (or at the BEGIN of the next one).
-      if (cursor.i <= start) cursor.i = start + 1;
-      let j = cursor.i;
-      while (j < lines.length && !isEnd(lines[j].text) && !isLine(lines[j], 'begin', 'vcard')) j++;
-      if (j < lines.length && isEnd(lines[j].text) && j >= cursor.i) j++;
-      if (e.code === 'truncated') break;
-      cursor.i = Math.max(cursor.i, j);
+      if (!cursor.ended) {
+        // Past the next END:VCARD, or up to the next BEGIN:VCARD (a card of its own).
+        while (cursor.i < lines.length) {
+          const l = lines[cursor.i];
+          if (isLine(l, 'begin', 'vcard')) break;
+          cursor.i++;
+          if (isEnd(l.text)) break;
+        }
+      }
     }
   }
   if (cards.length === 0 && errors.length === 0) errors.push(new CardError('empty'));
-  return { cards, errors };
+  return { cards, numbers, errors };
 }
 
 // ---- vCard text: writing ----
@@ -1566,11 +1643,14 @@ export function cardRemove(card, name) {
  * in the same group as a kept one ("item1.X-ABLabel" with "item1.TEL").
  */
 export function cardSelect(card, fields) {
-  const want = new Set((Array.isArray(fields) ? fields : String(fields).split(','))
+  const listed = new Set((Array.isArray(fields) ? fields : String(fields).split(','))
     .map((f) => f.trim().toLowerCase()).filter(Boolean));
-  want.add('fn');
-  const groups = new Set(card.props.filter((p) => want.has(p.name) && p.group).map((p) => p.group.toLowerCase()));
-  return { props: card.props.filter((p) => want.has(p.name) || (p.group && groups.has(p.group.toLowerCase()))).map((p) => copyProp(p, p.name)) };
+  // A group ties a property to its companions (a label, say): they go together.
+  const groups = new Set(card.props.filter((p) => listed.has(p.name) && p.group).map((p) => p.group.toLowerCase()));
+  return {
+    props: card.props.filter((p) => p.name === 'fn' || listed.has(p.name) || (p.group && groups.has(p.group.toLowerCase())))
+      .map((p) => copyProp(p, p.name)),
+  };
 }
 
 /** A deep copy. */

@@ -6,7 +6,10 @@
 // Terminal (terminal.js): one connection of a terminal to the broker.
 //
 //   const t = new Terminal({ url: 'wss://host/mqtt', id: 'ada', password,
-//     suffix,          // client ID "<id>:<suffix>"; default a random "web-xxxxxxxx"
+//     suffix,          // client ID "<id>:<suffix>": give each device a stable one
+//                      // (its session keeps replies while the phone is away; a
+//                      // terminal holds at most 8 sessions). Default: a random
+//                      // "web-xxxxxxxx", a new session each time.
 //     prefix,          // the plugin's topic_prefix, default ''
 //     confirm: false,  // hold cards until confirm() (the CLI's --confirm)
 //     allowPlain: false, // exchange with a peer that does not seal

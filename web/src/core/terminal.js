@@ -63,7 +63,7 @@ export class Terminal {
     this.state = 'idle';
     this.listeners = new Map();
     this.chain = Promise.resolve();
-    this.claimsOpen = new Map(); // ref -> { peer, key, payload, acked } until answered
+    this.claimsOpen = new Map(); // ref -> { peer, payload (holds the key), failed } until answered
     this.offerOpen = null; // { ref, key, card }
     this.cards = new Map(); // ref -> card text to send at the match
     this.client = null;
@@ -193,6 +193,7 @@ export class Terminal {
     this.claimsOpen.clear();
     this.offerOpen = null;
     this.cards.clear();
+    this.password = '';
     this.setState('closed');
     if (this.client) {
       const c = this.client;
@@ -286,18 +287,19 @@ export class Terminal {
     const payload = encodeClaim({ key: k, from: this.id, ref, commit });
     this.filter.newClaim(ref, seal);
     if (text) this.cards.set(ref, text);
-    const open = { peer: peerId, payload, acked: false };
+    const open = { peer: peerId, payload, failed: false };
     this.claimsOpen.set(ref, open);
     if (this.claimsOpen.size > 16) this.claimsOpen.delete(this.claimsOpen.keys().next().value);
-    this.publish('claim', peerId, payload).then((ok) => { open.acked = ok; });
+    this.sendClaim(open);
     return { ref };
   }
 
   /*
-   * After a reconnect: a claim the broker never acknowledged goes out again,
-   * same ref, same key (MQTT.js may resend its own copy too: the server
-   * answers a repeat as the first and counts nothing, and the filter reports
-   * one answer). An acknowledged claim has its answer queued in the session.
+   * After a reconnect: MQTT.js sends again by itself what the broker did not
+   * acknowledge (a persistent session keeps QoS 1 messages in flight); a
+   * claim whose publish failed outright goes out again here, same ref, same
+   * key (the server answers a repeat as the first and counts nothing, and
+   * the filter reports one answer).
    */
   resendClaims() {
     for (const [ref, c] of this.claimsOpen) {
@@ -306,8 +308,15 @@ export class Terminal {
         this.claimsOpen.delete(ref);
         continue;
       }
-      if (!c.acked) this.publish('claim', c.peer, c.payload).then((ok) => { c.acked = ok; });
+      if (c.failed) this.sendClaim(c);
     }
+  }
+
+  sendClaim(c) {
+    c.failed = false;
+    this.publish('claim', c.peer, c.payload).then((ok) => {
+      c.failed = !ok;
+    });
   }
 
   checkCard(card) {
