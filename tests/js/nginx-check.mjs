@@ -6,10 +6,12 @@
 // Environment: CX_HTTPS (https://127.0.0.1:<port>), CX_HTTP (its plain-HTTP
 // twin), CX_CA (the test certificate), CX_WEB_DIR (web/, whose node_modules
 // hold mqtt), CX_ID and CX_PASSWORD (this terminal), CX_PEER (the offering
-// terminal). The peer's key comes on stdin. Prints one JSON line per event
+// terminal), CX_CHROMIUM (default /usr/bin/chromium: the page is also loaded
+// in Chromium when it and playwright-core are there). The peer's key comes
+// on stdin. Prints one JSON line per event
 // ({"event":"match"|"card"|"sent"|"limit", ...}); every failed check is a
 // line "FAIL: ..." on stderr and exit status 1.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import https from 'node:https';
@@ -222,9 +224,59 @@ async function checkLimit() {
   emit({ event: 'limit', refused });
 }
 
+// The page in Chromium through nginx (when Debian's chromium and
+// playwright-core are there): it loads under the CSP with no violation
+// reported, and fetches nothing from any other host.
+async function checkBrowser() {
+  let chromium;
+  try {
+    ({ chromium } = createRequire(join(env('CX_WEB_DIR'), 'package.json'))('playwright-core'));
+  } catch {
+    emit({ event: 'browser', skipped: 'no playwright-core' });
+    return;
+  }
+  const exe = process.env.CX_CHROMIUM || '/usr/bin/chromium';
+  if (!existsSync(exe)) {
+    emit({ event: 'browser', skipped: `no ${exe}` });
+    return;
+  }
+  const browser = await chromium.launch({
+    executablePath: exe,
+    args: ['--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync',
+      '--ignore-certificate-errors'],
+  });
+  try {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 390, height: 844 } });
+    const page = await context.newPage();
+    const violations = [];
+    const foreign = [];
+    page.on('console', (m) => {
+      if (/Content.Security.Policy|Refused to/i.test(m.text())) violations.push(m.text());
+    });
+    await page.exposeBinding('cxViolation', (_src, v) => violations.push(v));
+    await page.addInitScript(() => {
+      document.addEventListener('securitypolicyviolation',
+        (e) => window.cxViolation(`${e.violatedDirective} ${e.blockedURI}`));
+    });
+    context.on('request', (r) => {
+      const u = new URL(r.url());
+      if (!['blob:', 'data:'].includes(u.protocol) && u.hostname !== '127.0.0.1') foreign.push(r.url());
+    });
+    const res = await page.goto(`${base}/`, { waitUntil: 'load', timeout: 20000 });
+    if (!res || res.status() !== 200) fail(`Chromium: / answered ${res && res.status()}`);
+    await page.waitForTimeout(1000);
+    for (const v of violations) fail(`Chromium: CSP violation: ${v}`);
+    for (const u of foreign) fail(`Chromium: the page fetched ${u}`);
+    emit({ event: 'browser', violations: violations.length, foreign: foreign.length });
+  } finally {
+    await browser.close();
+  }
+}
+
 try {
   const key = await readStdin();
   await checkPage();
+  await checkBrowser();
   await exchange(key);
   await checkLimit();
 } catch (e) {
