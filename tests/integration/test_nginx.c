@@ -160,7 +160,7 @@ static void render_sample(struct fx *fx)
  */
 static void write_main_conf(struct fx *fx)
 {
-	char text[8192];
+	char text[16384];
 	const char *d = fx->dir;
 
 	snprintf(text, sizeof(text),
