@@ -12,7 +12,7 @@ import { ReplyFilter } from './filter.js';
 import { compactJcard, jcardProblem } from './jcard.js';
 import {
   clientId, decodeReply, encodeCard, encodeClaim, encodeOffer, encodePk, encodeSealed, generateKey,
-  groupCode, idValid, keyValid, newRef, prefixValid, topic, PAYLOAD_MAX,
+  groupCode, idValid, keyValid, newRef, prefixValid, topic, CARD_TEXT_MAX, PAYLOAD_MAX,
 } from './proto.js';
 import { Seal, SealError } from './seal.js';
 
@@ -327,12 +327,18 @@ export class Terminal {
     });
   }
 
+  /* The compact text of a card to send; throws "invalid", or "too-large" past what one message carries. */
   checkCard(card) {
+    let text;
     try {
-      return compactJcard(card);
+      text = compactJcard(card);
     } catch (e) {
       throw new TerminalError('invalid', `the card is not a valid jCard: ${e.message}`);
     }
+    if (new TextEncoder().encode(text).length > CARD_TEXT_MAX) {
+      throw new TerminalError('too-large', `the card is larger than the ${CARD_TEXT_MAX} bytes one exchange carries (a smaller photo?)`);
+    }
+    return text;
   }
 
   /**
