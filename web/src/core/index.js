@@ -82,7 +82,7 @@
 export { Terminal, TerminalError } from './terminal.js';
 export {
   idValid, keyValid, xidValid, generateKey, groupKey, groupCode, formatUri, parseUri, clientId,
-  PAYLOAD_MAX,
+  PAYLOAD_MAX, CARD_TEXT_MAX,
 } from './proto.js';
 export { x25519Supported, SealError } from './seal.js';
 export { jcardProblem, compactJcard } from './jcard.js';
@@ -92,13 +92,6 @@ export {
   propTypes, MAX_PROPS, PHOTO_MAX,
 } from './card.js';
 export { qrSvg, qrMatrix, qrDecoder, loadJsQR } from './qr.js';
-
-/*
- * The longest jCard text that fits one sealed card message within the
- * server's default max_payload (65536): the JSON around it, the 16-byte tag
- * and base64url's 4/3 leave 49 000 bytes of card (checked by the tests).
- */
-export const CARD_TEXT_MAX = 49000;
 
 /**
  * The CLI's --confirm answer (client/cli/input.c): "y" or "yes" (any case),

@@ -12,7 +12,7 @@ import { ReplyFilter } from './filter.js';
 import { compactJcard, jcardProblem } from './jcard.js';
 import {
   clientId, decodeReply, encodeCard, encodeClaim, encodeOffer, encodePk, encodeSealed, generateKey,
-  groupCode, idValid, keyValid, newRef, prefixValid, topic, PAYLOAD_MAX,
+  groupCode, idValid, keyValid, newRef, prefixValid, topic, CARD_TEXT_MAX, PAYLOAD_MAX,
 } from './proto.js';
 import { Seal, SealError } from './seal.js';
 
@@ -117,6 +117,7 @@ export class Terminal {
    * "disconnected" (no answer within connectTimeout; the terminal keeps
    * trying in the background, see the "state" events) or "state" (the
    * subscription was refused: this client ID has no terminal identity).
+   * After "auth" or "state" it may be called again.
    */
   connect() {
     if (this.client) throw new TerminalError('state', 'already connected');
@@ -150,6 +151,7 @@ export class Terminal {
           if (err || !granted || !granted[0] || granted[0].qos > 2) {
             const e = new TerminalError('state', 'the broker refused the reply subscription: this client has no terminal identity');
             this.setState('refused', { error: e });
+            this.drop(client);
             done(e);
             return;
           }
@@ -170,7 +172,7 @@ export class Terminal {
         if (err && AUTH_CODES.has(err.code)) {
           const e = new TerminalError('auth', 'the broker refused the terminal ID or password');
           this.setState('auth-failed', { error: e });
-          client.end(true);
+          this.drop(client);
           done(e);
         }
       });
@@ -184,6 +186,12 @@ export class Terminal {
         if (this.state !== 'auth-failed' && this.state !== 'closed') this.setState('offline');
       });
     });
+  }
+
+  /* Ends a client that cannot go on (no retry); connect() may be called again. */
+  drop(client) {
+    client.end(true);
+    if (this.client === client) this.client = null;
   }
 
   /** Disconnects (the session stays on the broker) and forgets every secret. */
@@ -319,12 +327,18 @@ export class Terminal {
     });
   }
 
+  /* The compact text of a card to send; throws "invalid", or "too-large" past what one message carries. */
   checkCard(card) {
+    let text;
     try {
-      return compactJcard(card);
+      text = compactJcard(card);
     } catch (e) {
       throw new TerminalError('invalid', `the card is not a valid jCard: ${e.message}`);
     }
+    if (new TextEncoder().encode(text).length > CARD_TEXT_MAX) {
+      throw new TerminalError('too-large', `the card is larger than the ${CARD_TEXT_MAX} bytes one exchange carries (a smaller photo?)`);
+    }
+    return text;
   }
 
   /**
