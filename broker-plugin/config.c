@@ -185,7 +185,7 @@ static int set_option(struct plugin__config *cfg, const char *key, const char *v
 			return set_num(cfg, &num_opts[i], value);
 		}
 	}
-	rc = plugin__proxy_option(&cfg->proxy, key, value);
+	rc = plugin__proxy_option(&cfg->proxies, key, value);
 	if(rc != MOSQ_ERR_NOT_FOUND){
 		return rc;
 	}

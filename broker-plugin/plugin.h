@@ -28,6 +28,7 @@
 
 #include "engine.h"
 #include "ids.h"
+#include "netlist.h"
 #include "terminals.h"
 
 #define PLUGIN_TICK_BUDGET 1000 /* timers expired per TICK, so one tick stays short */
@@ -56,17 +57,6 @@ struct plugin__coexist_config {
 	uint32_t session_expiry_s; /* 0: sessions never expire (Mosquitto's default) */
 };
 
-/* proxy.c: reverse proxies whose clients count as address-unknown for the per-address limit. */
-#define PLUGIN_MAX_PROXY_NETS 32u
-struct plugin__proxy_net {
-	unsigned char addr[16]; /* IPv6, or IPv4 as ::ffff:a.b.c.d */
-	unsigned bits;          /* prefix length over the 16 bytes: 128 for one address */
-};
-struct plugin__proxy_config {
-	size_t n;
-	struct plugin__proxy_net nets[PLUGIN_MAX_PROXY_NETS];
-};
-
 /* The settings read from plugin_opt_* lines. */
 struct plugin__config {
 	cx_limits limits;
@@ -76,7 +66,7 @@ struct plugin__config {
 	uint32_t stats_interval_s; /* seconds between "cardex: stats" log lines and $SYS updates; 0: never */
 	char *dynsec_file;    /* the dynamic-security plugin's config_file to watch, or NULL; malloc'ed */
 	struct plugin__coexist_config coexist; /* coexist.c */
-	struct plugin__proxy_config proxy;     /* proxy.c */
+	cx_netlist proxies; /* proxy.c: clients of these count as address-unknown per address */
 };
 
 /*
@@ -185,13 +175,12 @@ int plugin__request_handle(struct plugin__data *data, const struct plugin__reque
 
 /*
  * proxy.c. Parses plugin_opt_proxy_addresses (IP addresses, each optionally
- * with /bits, separated by blanks or commas) into cfg, replacing what it
- * held. Returns MOSQ_ERR_SUCCESS, MOSQ_ERR_NOT_FOUND for another key, or
- * MOSQ_ERR_INVAL after logging a bad value. Allocates nothing.
+ * with /bits, separated by blanks or commas; netlist.h) into *proxies,
+ * replacing what it held. Returns MOSQ_ERR_SUCCESS, MOSQ_ERR_NOT_FOUND for
+ * another key, or MOSQ_ERR_INVAL after logging a bad value. Allocates
+ * nothing.
  */
-int plugin__proxy_option(struct plugin__proxy_config *cfg, const char *key, const char *value);
-/* proxy.c. True when address (the broker's text form) is one of cfg's proxies. */
-bool plugin__proxy_is(const struct plugin__proxy_config *cfg, const char *address);
+int plugin__proxy_option(cx_netlist *proxies, const char *key, const char *value);
 /*
  * proxy.c. The address the per-address claim limit counts client under:
  * its peer address, or NULL (address-unknown) when that is a proxy's.

@@ -1093,7 +1093,7 @@ static void test_bad_options(void **state)
 	expect_bad_option("plugin_opt_proxy_addresses 10.0.0.0/33\n",
 			"cardex: invalid value for plugin_opt_proxy_addresses: \"10.0.0.0/33\" has a bad prefix length");
 	expect_bad_option("plugin_opt_proxy_addresses ,\n",
-			"cardex: invalid value for plugin_opt_proxy_addresses: \",\" (expected IP addresses)");
+			"cardex: invalid value for plugin_opt_proxy_addresses: \",\" holds no IP address");
 	expect_bad_option("plugin_opt_terminals open\n", "cardex: invalid value for plugin_opt_terminals");
 	expect_bad_option("plugin_opt_outside_acl yes\n", "cardex: invalid value for plugin_opt_outside_acl");
 	expect_bad_option("plugin_opt_state_file cardex.state\n", "cardex: invalid value for plugin_opt_state_file");
