@@ -188,6 +188,10 @@ static int set_option(struct plugin__config *cfg, const char *key, const char *v
 			return set_num(cfg, &num_opts[i], value);
 		}
 	}
+	rc = plugin__proxy_option(&cfg->proxies, key, value);
+	if(rc != MOSQ_ERR_NOT_FOUND){
+		return rc;
+	}
 	/* Sharing the broker with other clients: coexist.c. */
 	rc = plugin__coexist_option(&cfg->coexist, key, value);
 	if(rc != MOSQ_ERR_NOT_FOUND){

@@ -86,8 +86,8 @@ static void handle_claim(struct plugin__data *data, const char *sender, const ch
 	memset(&req, 0, sizeof(req));
 	code = cx_claim_decode(ed->payload, ed->payloadlen, &req, &why);
 	if(code == CX_CODE_NONE){
-		/* The peer address as the broker saw it: failures also count per source address. */
-		cx_engine_claim_from(data->engine, plugin__now_ms(), sender, mosquitto_client_address(ed->client),
+		/* The peer address as the broker saw it (none behind a proxy): failures also count per source address. */
+		cx_engine_claim_from(data->engine, plugin__now_ms(), sender, plugin__limit_address(data, ed->client),
 				owner, &req, ed->topic);
 	}else{
 		send_error(data, sender, code, ed->topic, why, valid_ref(req.ref), NULL);

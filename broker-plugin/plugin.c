@@ -70,6 +70,11 @@ static void log_limits(const struct plugin__config *cfg)
 			(unsigned)l->max_offers, (unsigned)l->max_exchanges, (unsigned)l->max_limiters,
 			(unsigned)l->error_replies_per_sec, (unsigned)cfg->max_payload,
 			l->require_sealed ? "true" : "false");
+	if(cfg->proxies.n > 0){
+		mosquitto_log_printf(MOSQ_LOG_INFO,
+				"cardex: proxy_addresses | %u networks: their clients' failed claims count per terminal "
+				"and in the total, not per address", (unsigned)cfg->proxies.n);
+	}
 }
 
 PLUGIN_EXPORT int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)

@@ -9,9 +9,9 @@
  * registry), brokerconf.c (reading the broker's configuration), sys.c
  * (counters and gauges under $SYS), nodelay.c (whether the broker disables
  * Nagle), dynsec.c (terminals disabled or deleted in the dynamic-security
- * plugin), persist.c (offers and exchanges kept across a clean restart).
- * All state lives in one struct plugin__data handed to every
- * callback as userdata: no globals.
+ * plugin), persist.c (offers and exchanges kept across a clean restart),
+ * proxy.c (clients behind a reverse proxy). All state lives in one struct
+ * plugin__data handed to every callback as userdata: no globals.
  *
  * Every callback runs on the broker's single main thread, so the state needs
  * no locking.
@@ -29,6 +29,7 @@
 
 #include "engine.h"
 #include "ids.h"
+#include "netlist.h"
 #include "terminals.h"
 
 #define PLUGIN_TICK_BUDGET 1000 /* timers expired per TICK, so one tick stays short */
@@ -78,6 +79,7 @@ struct plugin__config {
 	char *dynsec_file;    /* the dynamic-security plugin's config_file to watch, or NULL; malloc'ed */
 	struct plugin__coexist_config coexist; /* coexist.c */
 	struct plugin__persist_config persist; /* persist.c */
+	cx_netlist proxies; /* proxy.c: clients of these count as address-unknown per address */
 };
 
 /*
@@ -212,6 +214,20 @@ struct plugin__request {
  * namespace. Cannot fail otherwise.
  */
 int plugin__request_handle(struct plugin__data *data, const struct plugin__request *req);
+
+/*
+ * proxy.c. Parses plugin_opt_proxy_addresses (IP addresses, each optionally
+ * with /bits, separated by blanks or commas; netlist.h) into *proxies,
+ * replacing what it held. Returns MOSQ_ERR_SUCCESS, MOSQ_ERR_NOT_FOUND for
+ * another key, or MOSQ_ERR_INVAL after logging a bad value. Allocates
+ * nothing.
+ */
+int plugin__proxy_option(cx_netlist *proxies, const char *key, const char *value);
+/*
+ * proxy.c. The address the per-address claim limit counts client under:
+ * its peer address, or NULL (address-unknown) when that is a proxy's.
+ */
+const char *plugin__limit_address(const struct plugin__data *data, struct mosquitto *client);
 
 /*
  * coexist.c. Parses the option key (terminals, outside_acl, state_file,

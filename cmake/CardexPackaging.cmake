@@ -76,6 +76,10 @@ install(FILES ${PROJECT_SOURCE_DIR}/docs/operations.md ${PROJECT_SOURCE_DIR}/doc
   DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${CARDEX_DEB_NAME_plugin} COMPONENT plugin)
 install(FILES ${PROJECT_SOURCE_DIR}/mosquitto.conf
   DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${CARDEX_DEB_NAME_plugin}/examples COMPONENT plugin)
+# nginx in front of a websockets listener: TLS, the page, /mqtt (docs/operations.md).
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/nginx/cardex.conf
+  DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${CARDEX_DEB_NAME_plugin}/examples
+  RENAME nginx-cardex.conf COMPONENT plugin)
 # Debian's mosquitto keeps mosquitto_dynamic_security.so, without a SONAME,
 # in the library directory, and Mosquitto's users look for plugins there.
 file(WRITE ${PROJECT_BINARY_DIR}/packaging/lintian/${CARDEX_DEB_NAME_plugin}

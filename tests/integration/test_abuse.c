@@ -1089,6 +1089,70 @@ static void claim_with(cl *c, const char *owner, const char *key, const char *re
 	publish_str(c, t, payload);
 }
 
+/* Proxy layout of test_proxy_address: a reverse proxy's address and a plain one. */
+#define PX_PROXY "127.0.0.40"
+#define PX_PLAIN "127.0.0.41"
+#define PX_TERMINALS 4
+
+/* A claim of c on owner (who offers nothing) with the n-th wrong key: a new claim each time, never a resend. */
+static void px_claim(cl *c, cl *owner, unsigned n)
+{
+	char key[7], ref[16];
+
+	snprintf(key, sizeof(key), "%06u", n);
+	snprintf(ref, sizeof(ref), "px%u", n);
+	claim_with(c, owner->id, key, ref);
+}
+
+/*
+ * Terminals behind a reverse proxy (plugin_opt_proxy_addresses) all have
+ * its address: the per-address window is not theirs to share, so each gets
+ * its own failures evaluated, far beyond the address limit, while the
+ * per-terminal limit still refuses each one at its own count. Terminals on
+ * an address that is not a proxy still share its window.
+ */
+static void test_proxy_address(void **state)
+{
+	fx *f = *state;
+	cl *owner, *px[PX_TERMINALS], *plain[2];
+	unsigned k = 0;
+	stats st;
+
+	fx_start(f, "plugin_opt_claim_failures_per_min 2\nplugin_opt_claim_failures_per_min_per_address 3\n"
+			"plugin_opt_proxy_addresses ::1, " PX_PROXY " 10.0.0.0/8\n"
+			"plugin_opt_error_replies_per_sec 100000\nplugin_opt_stats_interval 1\n", NULL);
+	assert_true(log_count(f, "cardex: proxy_addresses | 3 networks") == 1);
+	owner = terminal(f, 100, NULL);
+	for(size_t i = 0; i < PX_TERMINALS; i++){
+		px[i] = terminal(f, 101 + i, PX_PROXY);
+	}
+	plain[0] = terminal(f, 110, PX_PLAIN);
+	plain[1] = terminal(f, 111, PX_PLAIN);
+
+	/* 8 failures from the proxy's address, 3 allowed per address: each terminal has its 2. */
+	for(size_t i = 0; i < PX_TERMINALS; i++){
+		for(int n = 0; n < 2; n++){
+			px_claim(px[i], owner, k++);
+			expect_error_code(px[i], CX_CODE_NO_MATCH);
+		}
+		px_claim(px[i], owner, k++);
+		expect_error_code(px[i], CX_CODE_RATE_LIMITED);
+	}
+	/* On a plain address the third failure fills the window, and the other terminal is refused. */
+	for(int n = 0; n < 2; n++){
+		px_claim(plain[0], owner, k++);
+		expect_error_code(plain[0], CX_CODE_NO_MATCH);
+	}
+	px_claim(plain[1], owner, k++);
+	expect_error_code(plain[1], CX_CODE_NO_MATCH);
+	px_claim(plain[1], owner, k++);
+	expect_error_code(plain[1], CX_CODE_RATE_LIMITED);
+
+	fresh_stats(f, &st);
+	assert_int_equal(st.total_failures, 2 * PX_TERMINALS + 3);
+	assert_int_equal(st.address_limiters, 1);
+}
+
 /* Disconnects c and connects a new client of the same terminal in its place. */
 static cl *reconnect(fx *f, cl *c, size_t account)
 {
@@ -2145,6 +2209,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_brute_force, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_brute_force_total, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_address, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_proxy_address, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_resent_after_reconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_qos2_duplicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_match_timing, setup, teardown),

@@ -1088,6 +1088,12 @@ static void test_bad_options(void **state)
 	expect_bad_option("plugin_opt_error_replies_per_sec 0\n",
 			"cardex: invalid value for plugin_opt_error_replies_per_sec");
 	expect_bad_option("plugin_opt_stats_interval 86401\n", "cardex: invalid value for plugin_opt_stats_interval");
+	expect_bad_option("plugin_opt_proxy_addresses 127.0.0.1 proxy.example\n",
+			"cardex: invalid value for plugin_opt_proxy_addresses: \"proxy.example\" is not an IP address");
+	expect_bad_option("plugin_opt_proxy_addresses 10.0.0.0/33\n",
+			"cardex: invalid value for plugin_opt_proxy_addresses: \"10.0.0.0/33\" has a bad prefix length");
+	expect_bad_option("plugin_opt_proxy_addresses ,\n",
+			"cardex: invalid value for plugin_opt_proxy_addresses: \",\" holds no IP address");
 	expect_bad_option("plugin_opt_terminals open\n", "cardex: invalid value for plugin_opt_terminals");
 	expect_bad_option("plugin_opt_outside_acl yes\n", "cardex: invalid value for plugin_opt_outside_acl");
 	expect_bad_option("plugin_opt_state_file cardex.state\n", "cardex: invalid value for plugin_opt_state_file");

@@ -96,6 +96,7 @@ expect_files mosquitto-cardex \
   /usr/share/doc/mosquitto-cardex/operations.md \
   /usr/share/doc/mosquitto-cardex/protocol.md \
   /usr/share/doc/mosquitto-cardex/examples/mosquitto.conf \
+  /usr/share/doc/mosquitto-cardex/examples/nginx-cardex.conf \
   /usr/share/lintian/overrides/mosquitto-cardex
 expect_files cardex \
   /usr/bin/cardex \
