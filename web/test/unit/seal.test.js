@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   Seal, SealError, b64uDecode, b64uEncode, commitment, transcriptHash, newKeyPair, agree,
-} from '../src/core/seal.js';
-import { b64uValid } from '../src/core/proto.js';
+} from '../../src/core/seal.js';
+import { b64uValid } from '../../src/core/proto.js';
 
 const hex = (s) => Uint8Array.from(s.match(/../g), (h) => parseInt(h, 16));
 const toHex = (b) => Buffer.from(b).toString('hex');
