@@ -33,7 +33,6 @@ export function createCards(app) {
       const fn = p.fields.find((f) => f.prop[0] === 'fn');
       ul.append(el('li', {}, el('button', {
         type: 'button', class: 'item', onclick: () => edit(p, false),
-        'aria-label': `Edit card ${p.label}`,
       }, el('span', { class: 'title', text: p.label }),
       el('span', { class: 'sub', text: `${fn ? fieldText(fn.prop) : ''} · shares ${sharedSummary(p) || 'nothing yet'}` }))));
     }

@@ -44,7 +44,7 @@ export function say(node, text, tone = '') {
 export function showDigits(node, digits) {
   clear(node);
   const groups = groupKey(digits).split(' ');
-  node.setAttribute('aria-label', groups.map((g) => g.split('').join(' ')).join(', '));
+  node.append(el('span', { class: 'visually-hidden', text: groups.map((g) => g.split('').join(' ')).join(', ') }));
   for (const g of groups) node.append(el('span', { class: 'group', 'aria-hidden': 'true', text: g }));
 }
 

@@ -272,6 +272,7 @@ export function createExchange(app) {
   // --- starting ------------------------------------------------------------------
 
   async function startOffer() {
+    app.mark('tap-offer');
     reset();
     role = 'offer';
     const profile = await currentProfile();
@@ -281,7 +282,6 @@ export function createExchange(app) {
     }
     $('offer-id').textContent = app.session.id;
     clear($('offer-key')).append(el('span', { class: 'placeholder', text: 'Getting a key…' }));
-    $('offer-key').removeAttribute('aria-label');
     clear($('offer-qr'));
     $('offer-countdown').textContent = '';
     say($('offer-status'), app.session.online ? '' : 'Connecting to the server…');

@@ -168,12 +168,16 @@ async function showHome() {
   $('home-nocard').hidden = profiles.length > 0;
   sel.disabled = profiles.length === 0;
   app.show('home');
+  app.mark('home-shown');
 }
 
 // --- start ------------------------------------------------------------------------------
 
 async function main() {
   app.mark('start');
+  // Opening the storage takes a while on a slow phone: start it now, beside
+  // the connection, rather than when the home screen asks for the cards.
+  store.openDb().catch(() => {});
   store.persist();
   app.cards = createCards(app);
   app.contacts = createContacts(app);
