@@ -18,7 +18,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
-export const BUDGET_GZ = 150 * 1024;
+import { pageOptions, BUDGET_GZ } from './build-options.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -45,28 +45,18 @@ for (const f of [page, html]) {
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
 
-// Safari 15 is the oldest phone browser with everything else the page needs
-// (WebCrypto X25519 aside, which the page checks at run time).
-const common = {
-  bundle: true,
-  format: 'iife',
-  platform: 'browser',
-  target: ['es2020', 'safari15', 'chrome96', 'firefox100'],
-  minify: !dev,
-  sourcemap: dev ? 'inline' : false,
-  legalComments: 'none',
-  logLevel: 'warning',
-  define: { 'process.env.NODE_ENV': dev ? '"development"' : '"production"' },
-};
-
+const common = pageOptions({ dev });
 await esbuild.build({
   ...common,
   entryPoints: { cardex: page },
   outdir,
   loader: { '.svg': 'text' },
 });
+// jsQR needs none of the Node shims MQTT.js does.
 await esbuild.build({
   ...common,
+  inject: [],
+  plugins: [],
   entryPoints: { jsqr: join(here, 'src/lazy/jsqr.js') },
   outdir,
 });

@@ -12,7 +12,12 @@ if(TARGET web_npm)
     COMMAND ${CARDEX_NODE} --test ${PROJECT_SOURCE_DIR}/web/test/unit/)
   add_test(NAME web_terminal
     COMMAND cardex_web_run --timeout 240 -- ${CARDEX_NODE} --test ${PROJECT_SOURCE_DIR}/web/test/broker/)
-  foreach(t web_core web_terminal)
+  # The core in Debian's Chromium, served by Mosquitto's http_dir.
+  file(MAKE_DIRECTORY ${PROJECT_BINARY_DIR}/web/test-www)
+  add_test(NAME web_core_browser
+    COMMAND cardex_web_run --timeout 240 --http-dir ${PROJECT_BINARY_DIR}/web/test-www
+      -- ${CARDEX_NODE} --test ${PROJECT_SOURCE_DIR}/web/test/browser/)
+  foreach(t web_core web_terminal web_core_browser)
     set_tests_properties(${t} PROPERTIES LABELS integration TIMEOUT 300
       ENVIRONMENT "${_web_env};XDG_DATA_HOME=${PROJECT_BINARY_DIR}/test-home/${t}/data;XDG_CONFIG_HOME=${PROJECT_BINARY_DIR}/test-home/${t}/config")
   endforeach()

@@ -11,6 +11,7 @@
  *   CARDEX_TEST_PASSWORD       the password of every account, a fresh random one
  *   CARDEX_TEST_ACCOUNTS       the accounts, comma-separated
  *   CARDEX_BROKER_LOG          the broker's log file
+ *   CARDEX_HTTP_DIR            the --http-dir, when given (a test may fill it)
  *
  * Usage: cardex-web-run [--http-dir DIR] [--accounts a,b,c] [--opt LINE]...
  *                       [--timeout S] -- COMMAND [ARG...]
@@ -211,6 +212,8 @@ int main(int argc, char **argv)
 	setenv("CARDEX_TEST_PASSWORD", password, 1);
 	setenv("CARDEX_TEST_ACCOUNTS", accounts_arg, 1);
 	setenv("CARDEX_BROKER_LOG", b.log, 1);
+	if (http_dir)
+		setenv("CARDEX_HTTP_DIR", http_dir, 1);
 
 	int rc = run_bounded(argv + i, timeout_s);
 	if (!cxb_alive(&b)) {
