@@ -166,7 +166,9 @@ async function showHome() {
   const p = profiles.find((x) => x.id === sel.value);
   $('home-fields').textContent = p ? `Sends: ${sharedSummary(p)}` : '';
   $('home-nocard').hidden = profiles.length > 0;
-  sel.disabled = profiles.length === 0;
+  // No card yet: no empty choice to show, only the way to make one.
+  sel.hidden = profiles.length === 0;
+  document.querySelector('label[for="home-profile"]').hidden = profiles.length === 0;
   app.show('home');
   app.mark('home-shown');
 }
