@@ -122,7 +122,7 @@ export function sharedSummary(p) {
   const names = [];
   for (const f of p.fields) {
     if (!(f.share || ALWAYS.has(f.prop[0])) || !fieldText(f.prop).trim()) continue;
-    if (f.prop[0] === 'uid' || f.prop[0] === 'x-ablabel') continue;
+    if (['uid', 'n', 'x-ablabel'].includes(f.prop[0])) continue; // parts of other lines
     const n = f.prop[0] === 'fn' ? 'Name' : fieldName(f.prop);
     if (!names.includes(n)) names.push(n);
   }
