@@ -402,7 +402,8 @@ export function createExchange(app) {
     if (!ex) return;
     ex.confirm(true);
     $('wait-title').textContent = `Exchanging cards with ${peer}`;
-    say($('wait-status'), 'Codes match. Sending your card…', 'ok');
+    say($('wait-status'), app.session.online ? 'Codes match. Sending your card…'
+      : 'Codes match. Your card goes out as soon as this phone is back online.', 'ok');
     app.show('wait', 'home');
     quiet(() => `Waiting for ${peer} to confirm the code. If their phone went offline, your card will reach them when they come back.`);
   });
