@@ -74,7 +74,8 @@ function onStatus(s) {
   const text = {
     connecting: 'Connecting…',
     online: `Online as ${s.id || ''}`,
-    offline: s.retryIn ? `Server unreachable, retrying in ${s.retryIn} s` : 'Server unreachable, retrying…',
+    offline: navigator.onLine === false ? 'No network: reconnecting when it is back'
+      : s.retryIn ? `Server unreachable, retrying in ${s.retryIn} s` : 'Server unreachable, retrying…',
     idle: 'Not signed in',
   }[s.state] || s.state;
   if (conn.textContent !== text) conn.textContent = text;
