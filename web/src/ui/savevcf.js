@@ -41,7 +41,9 @@ export async function saveVcf(text, name) {
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
-  if (!isIOS()) a.download = fileName;
+  // iOS: a new tab, so that the page (and an exchange in progress) stays.
+  if (isIOS()) a.target = '_blank';
+  else a.download = fileName;
   a.rel = 'noopener';
   a.style.display = 'none';
   document.body.append(a);
