@@ -10,13 +10,15 @@ export const BUDGET_GZ = 150 * 1024;
 
 /*
  * Every import of 'mqtt' gets MQTT.js's client and browser transport alone
- * (src/core/mqtt-web.js), and its `debug` logging is compiled out.
+ * (src/core/mqtt-web.js), its `debug` logging is compiled out, and its
+ * keepalive runs on the window's timers (src/core/native-timers.cjs).
  */
 const mqttWeb = {
   name: 'mqtt-web',
   setup(build) {
     build.onResolve({ filter: /^mqtt$/ }, () => ({ path: join(here, 'src/core/mqtt-web.js') }));
     build.onResolve({ filter: /^debug$/ }, () => ({ path: join(here, 'src/core/no-debug.cjs') }));
+    build.onResolve({ filter: /^worker-timers$/ }, () => ({ path: join(here, 'src/core/native-timers.cjs') }));
   },
 };
 

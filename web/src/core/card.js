@@ -1643,11 +1643,14 @@ export function cardRemove(card, name) {
  * in the same group as a kept one ("item1.X-ABLabel" with "item1.TEL").
  */
 export function cardSelect(card, fields) {
-  const want = new Set((Array.isArray(fields) ? fields : String(fields).split(','))
+  const listed = new Set((Array.isArray(fields) ? fields : String(fields).split(','))
     .map((f) => f.trim().toLowerCase()).filter(Boolean));
-  want.add('fn');
-  const groups = new Set(card.props.filter((p) => want.has(p.name) && p.group).map((p) => p.group.toLowerCase()));
-  return { props: card.props.filter((p) => want.has(p.name) || (p.group && groups.has(p.group.toLowerCase()))).map((p) => copyProp(p, p.name)) };
+  // A group ties a property to its companions (a label, say): they go together.
+  const groups = new Set(card.props.filter((p) => listed.has(p.name) && p.group).map((p) => p.group.toLowerCase()));
+  return {
+    props: card.props.filter((p) => p.name === 'fn' || listed.has(p.name) || (p.group && groups.has(p.group.toLowerCase())))
+      .map((p) => copyProp(p, p.name)),
+  };
 }
 
 /** A deep copy. */

@@ -6,7 +6,10 @@
 // Terminal (terminal.js): one connection of a terminal to the broker.
 //
 //   const t = new Terminal({ url: 'wss://host/mqtt', id: 'ada', password,
-//     suffix,          // client ID "<id>:<suffix>"; default a random "web-xxxxxxxx"
+//     suffix,          // client ID "<id>:<suffix>": give each device a stable one
+//                      // (its session keeps replies while the phone is away; a
+//                      // terminal holds at most 8 sessions). Default: a random
+//                      // "web-xxxxxxxx", a new session each time.
 //     prefix,          // the plugin's topic_prefix, default ''
 //     confirm: false,  // hold cards until confirm() (the CLI's --confirm)
 //     allowPlain: false, // exchange with a peer that does not seal
@@ -79,7 +82,7 @@
 export { Terminal, TerminalError } from './terminal.js';
 export {
   idValid, keyValid, xidValid, generateKey, groupKey, groupCode, formatUri, parseUri, clientId,
-  PAYLOAD_MAX,
+  PAYLOAD_MAX, CARD_TEXT_MAX,
 } from './proto.js';
 export { x25519Supported, SealError } from './seal.js';
 export { jcardProblem, compactJcard } from './jcard.js';
@@ -89,13 +92,6 @@ export {
   propTypes, MAX_PROPS, PHOTO_MAX,
 } from './card.js';
 export { qrSvg, qrMatrix, qrDecoder, loadJsQR } from './qr.js';
-
-/*
- * The longest jCard text that fits one sealed card message within the
- * server's default max_payload (65536): the JSON around it, the 16-byte tag
- * and base64url's 4/3 leave 49 000 bytes of card (checked by the tests).
- */
-export const CARD_TEXT_MAX = 49000;
 
 /**
  * The CLI's --confirm answer (client/cli/input.c): "y" or "yes" (any case),

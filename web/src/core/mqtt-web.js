@@ -11,6 +11,8 @@ export function connect(url, options = {}) {
   const u = new URL(url);
   if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new Error('the broker URL must start with ws:// or wss://');
   const opts = {
+    // The window's timers (see native-timers.cjs), not a blob: worker.
+    timerVariant: 'native',
     ...options,
     protocol: u.protocol.slice(0, -1),
     hostname: u.hostname,

@@ -10,6 +10,12 @@ export const TTL_MIN = 5;
 export const TTL_MAX = 600;
 /* The plugin's default max_payload: a card request longer than this is refused (too-large). */
 export const PAYLOAD_MAX = 65536;
+/*
+ * The longest jCard text that fits one sealed card message within the
+ * server's default max_payload: the JSON around it, the 16-byte tag and
+ * base64url's 4/3 leave 49 000 bytes of card (checked by the tests).
+ */
+export const CARD_TEXT_MAX = 49000;
 /* The plugin's cap on a sealed card's "ct" (base64url characters). */
 export const CT_B64_MAX = 1024 * 1024;
 /* The message by which the plugin refuses a resent key rather than a card (proto.h). */

@@ -12,7 +12,7 @@ import { ReplyFilter } from './filter.js';
 import { compactJcard, jcardProblem } from './jcard.js';
 import {
   clientId, decodeReply, encodeCard, encodeClaim, encodeOffer, encodePk, encodeSealed, generateKey,
-  groupCode, idValid, keyValid, newRef, prefixValid, topic, PAYLOAD_MAX,
+  groupCode, idValid, keyValid, newRef, prefixValid, topic, CARD_TEXT_MAX, PAYLOAD_MAX,
 } from './proto.js';
 import { Seal, SealError } from './seal.js';
 
@@ -63,7 +63,7 @@ export class Terminal {
     this.state = 'idle';
     this.listeners = new Map();
     this.chain = Promise.resolve();
-    this.claimsOpen = new Map(); // ref -> { peer, key, payload, acked } until answered
+    this.claimsOpen = new Map(); // ref -> { peer, payload (holds the key), failed } until answered
     this.offerOpen = null; // { ref, key, card }
     this.cards = new Map(); // ref -> card text to send at the match
     this.client = null;
@@ -117,6 +117,7 @@ export class Terminal {
    * "disconnected" (no answer within connectTimeout; the terminal keeps
    * trying in the background, see the "state" events) or "state" (the
    * subscription was refused: this client ID has no terminal identity).
+   * After "auth" or "state" it may be called again.
    */
   connect() {
     if (this.client) throw new TerminalError('state', 'already connected');
@@ -150,6 +151,7 @@ export class Terminal {
           if (err || !granted || !granted[0] || granted[0].qos > 2) {
             const e = new TerminalError('state', 'the broker refused the reply subscription: this client has no terminal identity');
             this.setState('refused', { error: e });
+            this.drop(client);
             done(e);
             return;
           }
@@ -170,7 +172,7 @@ export class Terminal {
         if (err && AUTH_CODES.has(err.code)) {
           const e = new TerminalError('auth', 'the broker refused the terminal ID or password');
           this.setState('auth-failed', { error: e });
-          client.end(true);
+          this.drop(client);
           done(e);
         }
       });
@@ -186,6 +188,12 @@ export class Terminal {
     });
   }
 
+  /* Ends a client that cannot go on (no retry); connect() may be called again. */
+  drop(client) {
+    client.end(true);
+    if (this.client === client) this.client = null;
+  }
+
   /** Disconnects (the session stays on the broker) and forgets every secret. */
   async close() {
     for (const x of this.filter.xs.values()) this.release(x);
@@ -193,6 +201,7 @@ export class Terminal {
     this.claimsOpen.clear();
     this.offerOpen = null;
     this.cards.clear();
+    this.password = '';
     this.setState('closed');
     if (this.client) {
       const c = this.client;
@@ -286,18 +295,19 @@ export class Terminal {
     const payload = encodeClaim({ key: k, from: this.id, ref, commit });
     this.filter.newClaim(ref, seal);
     if (text) this.cards.set(ref, text);
-    const open = { peer: peerId, payload, acked: false };
+    const open = { peer: peerId, payload, failed: false };
     this.claimsOpen.set(ref, open);
     if (this.claimsOpen.size > 16) this.claimsOpen.delete(this.claimsOpen.keys().next().value);
-    this.publish('claim', peerId, payload).then((ok) => { open.acked = ok; });
+    this.sendClaim(open);
     return { ref };
   }
 
   /*
-   * After a reconnect: a claim the broker never acknowledged goes out again,
-   * same ref, same key (MQTT.js may resend its own copy too: the server
-   * answers a repeat as the first and counts nothing, and the filter reports
-   * one answer). An acknowledged claim has its answer queued in the session.
+   * After a reconnect: MQTT.js sends again by itself what the broker did not
+   * acknowledge (a persistent session keeps QoS 1 messages in flight); a
+   * claim whose publish failed outright goes out again here, same ref, same
+   * key (the server answers a repeat as the first and counts nothing, and
+   * the filter reports one answer).
    */
   resendClaims() {
     for (const [ref, c] of this.claimsOpen) {
@@ -306,16 +316,29 @@ export class Terminal {
         this.claimsOpen.delete(ref);
         continue;
       }
-      if (!c.acked) this.publish('claim', c.peer, c.payload).then((ok) => { c.acked = ok; });
+      if (c.failed) this.sendClaim(c);
     }
   }
 
+  sendClaim(c) {
+    c.failed = false;
+    this.publish('claim', c.peer, c.payload).then((ok) => {
+      c.failed = !ok;
+    });
+  }
+
+  /* The compact text of a card to send; throws "invalid", or "too-large" past what one message carries. */
   checkCard(card) {
+    let text;
     try {
-      return compactJcard(card);
+      text = compactJcard(card);
     } catch (e) {
       throw new TerminalError('invalid', `the card is not a valid jCard: ${e.message}`);
     }
+    if (new TextEncoder().encode(text).length > CARD_TEXT_MAX) {
+      throw new TerminalError('too-large', `the card is larger than the ${CARD_TEXT_MAX} bytes one exchange carries (a smaller photo?)`);
+    }
+    return text;
   }
 
   /**

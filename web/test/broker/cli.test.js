@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  cardFromJcard, cardToJcard, checkCode, parseUri, parseVcard, writeVcard,
+  cardFromJcard, cardSelect, cardToJcard, checkCode, parseUri, parseVcard, writeVcard,
 } from '../../src/core/index.js';
 import { brokerEnv, cli, closeAll, home, next, terminal } from '../lib/env.js';
 
@@ -139,6 +139,28 @@ test('the CLI with --confirm and the page in confirm mode: codes typed on both s
     const r = await claim.done;
     assert.equal(r.code, 0, r.stderr);
     await a.close();
+  } finally {
+    h.rm();
+  }
+});
+
+test('fields chosen for an exchange: what `cardex --only` sends is what cardSelect keeps', async () => {
+  const h = home();
+  try {
+    const path = corpusFile('apple-3.0.vcf', h.dir);
+    const full = cardFromJcard(await cliJcard(path, h));
+    const offer = cli(['offer', '--json', '--no-qr', '--card', path, '--only', 'tel,email', '--timeout', '60'], { id: 'grace', home: h.dir });
+    const o = await offer.next('offer');
+    const t = await terminal('ada');
+    const card = next(t, 'card');
+    await t.claim('grace', o.key, { card: cardToJcard(full) });
+    const got = cardFromJcard((await card).card);
+    const want = cardSelect(full, 'tel,email');
+    assert.deepEqual(got, want);
+    assert.ok(got.props.some((p) => p.group === 'item1' && p.name === 'x-ablabel'), 'the label of item1.TEL came with it');
+    assert.ok(!got.props.some((p) => p.name === 'photo' || p.name === 'note'));
+    assert.equal((await offer.done).code, 0);
+    await t.close();
   } finally {
     h.rm();
   }

@@ -2,7 +2,9 @@
 // Mosquitto and plugin, over WebSockets (docs/protocol.md §5, §8.7).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cardFromJcard, cardFn, cardToJcard, checkCode, newCard } from '../../src/core/index.js';
+import {
+  CARD_TEXT_MAX, cardFromJcard, cardFn, cardSet, cardToJcard, checkCode, newCard,
+} from '../../src/core/index.js';
 import { closeAll, next, record, sleep, terminal } from '../lib/env.js';
 
 after(closeAll);
@@ -94,6 +96,28 @@ test('wrong keys: attempts left, then the offer is revoked; the claimer hears no
   const late = next(b, 'error');
   await b.claim('barbara', key);
   assert.equal((await late).code, 'no-match', 'a burnt offer does not match its own key');
+  await a.close();
+  await b.close();
+});
+
+test('the largest card one exchange carries crosses sealed and intact; a larger one is refused before it leaves', async () => {
+  const big = (n) => {
+    const card = newCard('Ada Lovelace');
+    cardSet(card, 'photo', `data:image/jpeg;base64,${'A'.repeat(n)}`);
+    return cardToJcard(card);
+  };
+  const fits = big(CARD_TEXT_MAX - 200);
+  assert.ok(JSON.stringify(fits).length <= CARD_TEXT_MAX);
+  const a = await terminal('alan');
+  const b = await terminal('edsger');
+  assert.throws(() => a.offer({ card: big(CARD_TEXT_MAX) }), (e) => e.code === 'too-large');
+  const { key } = a.offer({ card: fits });
+  await next(a, 'offer');
+  const got = next(b, 'card', () => true, 20000);
+  const sent = next(a, 'sent', () => true, 20000);
+  await b.claim('alan', key, { card: graceCard() });
+  assert.deepEqual((await got).card, fits);
+  await sent;
   await a.close();
   await b.close();
 });
