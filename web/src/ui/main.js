@@ -9,6 +9,7 @@ import { createContacts } from './contacts.js';
 import { createExchange } from './exchange.js';
 import { sharedSummary } from './profile.js';
 import { createSession, brokerUrl, core } from './session.js';
+import { x25519Supported } from '../core/seal.js';
 
 const SCREENS = ['signin', 'home', 'offer', 'claim', 'wait', 'verify', 'done', 'problem', 'cards', 'edit', 'contacts', 'contact'];
 
@@ -182,6 +183,9 @@ async function main() {
   // the connection, rather than when the home screen asks for the cards.
   store.openDb().catch(() => {});
   store.persist();
+  // Sealing needs WebCrypto X25519; say so on the exchange screen at once
+  // rather than after a key was typed.
+  x25519Supported().then((ok) => { $('home-unsupported').hidden = ok; });
   app.cards = createCards(app);
   app.contacts = createContacts(app);
   app.exchange = createExchange(app);
