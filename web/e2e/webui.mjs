@@ -291,6 +291,9 @@ async function main() {
     await grace.page.locator('.field', { hasText: 'Note' }).locator('input[type=checkbox]').uncheck();
     await grace.page.click('#edit-form button[type=submit]');
     await visible(grace, 'screen-cards');
+    await tab(grace, 'home');
+    await grace.page.locator('#home-fields', { hasText: 'Sends: Name' }).waitFor();
+    await shot(grace, '06b-home-dark');
   });
 
   let code;
@@ -399,6 +402,22 @@ async function main() {
     check(props(card.card, 'email')[0] === 'grace@navy.example' && props(card.card, 'org')[0] === 'US Navy', 'EMAIL and ORG intact');
     check(props(card.card, 'tel')[0].includes('555 0100') || props(card.card, 'tel')[0].includes('5550100'), 'TEL intact');
     check(props(card.card, 'note').length === 0, 'grace\'s unshared NOTE did not go');
+  });
+
+  await step('codes that differ: nothing sent, nothing kept', async () => {
+    const before = (await contactNames(grace)).length;
+    const key = await showKey(ada);
+    await enterKey(grace, 'ada', key);
+    await Promise.all([safetyCode(ada), safetyCode(grace)]);
+    await grace.page.click('#verify-no');
+    await grace.page.locator('#problem-text', { hasText: 'nothing was sent and nothing was kept' }).waitFor();
+    await shot(grace, '17a-codes-differ-dark');
+    await ada.page.click('#verify-yes');
+    await visible(ada, 'screen-wait');
+    await grace.page.waitForTimeout(500);
+    check((await contactNames(grace)).length === before, 'the card that came after "They differ" was not kept');
+    await ada.page.click('#wait-cancel');
+    await visible(ada, 'screen-home');
   });
 
   await step('a dropped network mid-exchange, and an offline peer, lose nothing', async () => {
