@@ -532,6 +532,15 @@ async function main() {
     numbers.open_to_key_timeline_ms = t;
     numbers.page_part_ms = (t['home-shown'] - files) + (t['key-shown'] - t['tap-offer']);
     check(numbers.page_part_ms < 1000, `the page's part of open to key shown under 1 s (${numbers.page_part_ms} ms)`);
+    // A second tab of the same browser gets a session of its own: under one
+    // client ID the two would take it from each other at every reconnect.
+    const page3 = await mae.ctx.newPage();
+    await page3.goto(BASE);
+    await page3.locator('#conn[data-state="online"]').waitFor();
+    const ids = await Promise.all([page2, page3].map((pg) => pg.evaluate(() => window.cardexApp.session.term.clientId)));
+    check(ids[0] !== ids[1] && ids.every((x) => x.startsWith('mae:web-')), `two tabs, two client IDs (${ids.join(', ')})`);
+    await page2.waitForTimeout(2500);
+    check(await page2.locator('#conn[data-state="online"]').count() === 1, 'the first tab stays online');
     await mae.ctx.close();
   });
 

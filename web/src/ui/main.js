@@ -108,7 +108,7 @@ async function signIn(id, password, remember, { background = false } = {}) {
   const err = $('signin-error');
   const btn = $('signin-submit');
   say(err, '');
-  const session = createSession({ url: app.params.broker, id, password, device: store.deviceTag(), onStatus });
+  const session = createSession({ url: app.params.broker, id, password, device: await store.sessionDevice(), onStatus });
   session.onAuthFailed = () => refused(session);
   if (background) {
     app.session = session;

@@ -107,3 +107,30 @@ export function deviceTag() {
 
 export const chosenProfile = () => lsGet(LS_PROFILE);
 export const chooseProfile = (id) => lsSet(LS_PROFILE, id);
+
+// The device part of this tab's MQTT client ID. The first tab of the
+// browser holds a lock and gets the stable "<tag>", whose session keeps
+// replies while the page is closed; a second tab open at the same time gets
+// "<tag>-<random>", a session of its own: two tabs under one client ID
+// would take the session from each other at every reconnect.
+let suffixPromise = null;
+export function sessionDevice() {
+  if (suffixPromise) return suffixPromise;
+  const tag = deviceTag();
+  const other = () => `${tag}-${Array.from(crypto.getRandomValues(new Uint8Array(3)), (b) => b.toString(16).padStart(2, '0')).join('')}`;
+  if (!navigator.locks || !navigator.locks.request) {
+    suffixPromise = Promise.resolve(tag);
+    return suffixPromise;
+  }
+  suffixPromise = new Promise((resolve) => {
+    navigator.locks.request(`cardex-session-${tag}`, { ifAvailable: true }, (lock) => {
+      if (!lock) {
+        resolve(other());
+        return undefined;
+      }
+      resolve(tag);
+      return new Promise(() => {}); // held while this tab lives
+    }).catch(() => resolve(other()));
+  });
+  return suffixPromise;
+}
