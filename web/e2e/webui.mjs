@@ -438,6 +438,24 @@ async function main() {
     check(await cardShown(ada) === 'Grace Hopper', 'ada gets grace\'s card, sent while grace was offline');
   });
 
+  // ?broker= names a port where nothing listens: the typed sign-in says so
+  // at once (not after the connect timeout) and keeps what was typed.
+  await step('a server that cannot be reached', async () => {
+    const off = await phone('nobroker', { query: '?broker=ws://127.0.0.1:9/mqtt' });
+    await off.page.goto(BASE + off.query);
+    await visible(off, 'screen-signin');
+    check((await text(off, '#signin-broker')) === 'ws://127.0.0.1:9/mqtt', '?broker= is the server used');
+    await off.page.fill('#signin-id', 'sam');
+    await off.page.fill('#signin-pw', PASSWORD);
+    const t = Date.now();
+    await off.page.click('#signin-submit');
+    await off.page.locator('#signin-error', { hasText: 'could not be reached' }).waitFor({ timeout: 6000 });
+    numbers.unreachable_said_ms = Date.now() - t;
+    check(await off.page.inputValue('#signin-id') === 'sam', 'the ID stays');
+    await shot(off, '19a-unreachable');
+    await off.ctx.close();
+  });
+
   await step('too many wrong keys: rate-limited with a countdown', async () => {
     const eve = await phone('eve');
     await signIn(eve, 'eve', PASSWORD);
@@ -550,7 +568,8 @@ async function main() {
     numbers.bundle_gzip_bytes = gz;
     check(gz <= 150 * 1024, `gzipped page at most 150 KiB (${gz} B)`);
     writeFileSync(join(ART, 'requests.json'), `${JSON.stringify(requests, null, 1)}\n`);
-    const foreign = requests.filter((r) => {
+    // The page that was pointed at another server with ?broker= is left out.
+    const foreign = requests.filter((r) => r.phone !== 'nobroker').filter((r) => {
       const u = new URL(r.url);
       return !['data:', 'blob:'].includes(u.protocol) && u.host !== new URL(ORIGIN).host;
     });

@@ -123,7 +123,7 @@ async function signIn(id, password, remember, { background = false } = {}) {
     return r.ok;
   }
   btn.disabled = true;
-  const r = await session.start();
+  const r = await session.start({ quick: true });
   btn.disabled = false;
   if (!r.ok) {
     if (r.reason === 'auth') return false; // refused() has said so

@@ -162,16 +162,27 @@ export function createSession({ url, id, password, device, onStatus }) {
 
     // Connects; resolves {ok:true} once online, or {ok:false, reason:'auth'|
     // 'unreachable'|'refused', message}. While unreachable the terminal keeps
-    // trying in the background until stop().
-    async start() {
+    // trying in the background until stop(). quick: report 'unreachable' as
+    // soon as the first attempt fails (a typed sign-in should not wait for
+    // the connect timeout to say the server is not there).
+    async start({ quick = false } = {}) {
       status('connecting');
-      try {
-        await term.connect();
-        return { ok: true };
-      } catch (e) {
+      let off = () => {};
+      const failedOnce = new Promise((resolve) => {
+        if (!quick) return;
+        off = term.on('state', (d) => {
+          if (d.state === 'offline' && !term.everConnected) {
+            resolve({ ok: false, reason: 'unreachable', message: 'no answer from it' });
+          }
+        });
+      });
+      const connected = term.connect().then(() => ({ ok: true }), (e) => {
         const reason = e.code === 'auth' ? 'auth' : e.code === 'state' ? 'refused' : 'unreachable';
         return { ok: false, reason, message: e.message };
-      }
+      });
+      const r = await Promise.race([connected, failedOnce]);
+      off();
+      return r;
     },
 
     stop() {
