@@ -6,8 +6,9 @@
 // Environment: from cardex-web-run CARDEX_HTTP_URL, CARDEX_HOST,
 // CARDEX_PORT, CARDEX_TEST_PASSWORD (every account's); from ctest
 // CARDEX_CLI, CARDEX_WWW_DIR (the bundled page), CARDEX_WEBUI_ARTIFACTS
-// (screenshots, logs, numbers). Exit 0 when every check passed; 1 with the
-// reason otherwise.
+// (screenshots, logs, numbers); CARDEX_WEBUI_DEBUG_MQTT=1 puts MQTT.js's
+// debug log in artifacts/console.log. Exit 0 when every check passed; 1 with
+// the reason otherwise.
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
@@ -97,7 +98,7 @@ async function phone(name, { dark = false, bypassCSP = false, browser = browsers
   page.on('websocket', (ws) => requests.push({ phone: name, url: ws.url() }));
   page.on('pageerror', (e) => pageErrors.push(`${name}: ${e.message}`));
   page.on('console', (m) => consoleLines.push(`${name} ${m.type()}: ${m.text()}`));
-  if (process.env.CX_DEBUG_MQTT) await ctx.addInitScript(() => { localStorage.debug = 'mqttjs*'; });
+  if (process.env.CARDEX_WEBUI_DEBUG_MQTT) await ctx.addInitScript(() => { localStorage.debug = 'mqttjs*'; });
   const p = { name, ctx, page, query };
   phones.push(p);
   return p;
