@@ -3,6 +3,7 @@
 # jCard against the cardex CLI's reading of the same files) and exchanges
 # through the real Mosquitto and plugin over WebSockets, with the CLI on the
 # other end. cardex-web-run starts the broker with the harness (broker.c).
+# The files of a directory share the broker's accounts: one at a time.
 add_executable(cardex_web_run ${CMAKE_CURRENT_SOURCE_DIR}/integration/web_run.c)
 target_link_libraries(cardex_web_run PRIVATE cardex_broker_harness)
 
@@ -11,12 +12,12 @@ if(TARGET web_npm)
   add_test(NAME web_core
     COMMAND ${CARDEX_NODE} --test ${PROJECT_SOURCE_DIR}/web/test/unit/)
   add_test(NAME web_terminal
-    COMMAND cardex_web_run --timeout 240 -- ${CARDEX_NODE} --test ${PROJECT_SOURCE_DIR}/web/test/broker/)
+    COMMAND cardex_web_run --timeout 240 -- ${CARDEX_NODE} --test --test-concurrency=1 ${PROJECT_SOURCE_DIR}/web/test/broker/)
   # The core in Debian's Chromium, served by Mosquitto's http_dir.
   file(MAKE_DIRECTORY ${PROJECT_BINARY_DIR}/web/test-www)
   add_test(NAME web_core_browser
     COMMAND cardex_web_run --timeout 240 --http-dir ${PROJECT_BINARY_DIR}/web/test-www
-      -- ${CARDEX_NODE} --test ${PROJECT_SOURCE_DIR}/web/test/browser/)
+      -- ${CARDEX_NODE} --test --test-concurrency=1 ${PROJECT_SOURCE_DIR}/web/test/browser/)
   foreach(t web_core web_terminal web_core_browser)
     set_tests_properties(${t} PROPERTIES LABELS integration TIMEOUT 300
       ENVIRONMENT "${_web_env};XDG_DATA_HOME=${PROJECT_BINARY_DIR}/test-home/${t}/data;XDG_CONFIG_HOME=${PROJECT_BINARY_DIR}/test-home/${t}/config")

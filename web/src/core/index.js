@@ -43,8 +43,10 @@
 //              t.confirm(exchange, checkCode(code, typed))
 //   t.sendCard(exchange, card)            when no card was given to offer/claim
 //   'card'   { exchange, peer, card (jCard value), text, sealed, verified }
-//              cardFromJcard(card) gives the card model; verified: the codes
-//              were confirmed before it was shown
+//              cardFromJcard(card) gives the card model (it throws CardError
+//              for a card the plugin's structural check let through but the
+//              card model refuses, as the CLI then keeps it out of its
+//              contacts); verified: the codes were confirmed before it came
 //   'sent'   { exchange, peer, sealed }   our card reached the server for the peer
 //              (it is queued there when the peer is offline)
 //   'expired' { exchange, peer, offer: false }  not completed in its lifetime

@@ -425,13 +425,15 @@ export class Terminal {
       case 'sent':
         this.emit('sent', { exchange: x.xid, peer: x.peer, sealed: !!x.sealed });
         return;
-      case 'error':
+      case 'error': {
+        const claim = request === 'claim' ? this.claimsOpen.get(r.ref) : undefined;
         if (request === 'claim') this.claimsOpen.delete(r.ref);
         this.emit('error', {
           code: r.code, message: r.message, topic: r.topic, retryAfter: r.retryAfter,
-          ref: r.ref, exchange: r.exchange, peer: x ? x.peer : (this.claimsOpen.get(r.ref) || {}).peer || '', request,
+          ref: r.ref, exchange: r.exchange, peer: x ? x.peer : (claim ? claim.peer : ''), request,
         });
         return;
+      }
       default:
     }
   }

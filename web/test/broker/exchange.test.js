@@ -85,7 +85,10 @@ test('wrong keys: attempts left, then the offer is revoked; the claimer hears no
     const att = next(a, 'attempt');
     const err = next(b, 'error');
     await b.claim('barbara', wrong);
-    assert.equal((await err).code, 'no-match');
+    const e = await err;
+    assert.equal(e.code, 'no-match');
+    assert.equal(e.peer, 'barbara', 'the error names whose offer was claimed');
+    assert.equal(e.request, 'claim');
     assert.equal((await att).attemptsLeft, left);
   }
   const revoked = next(a, 'revoked');

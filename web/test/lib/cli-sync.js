@@ -3,14 +3,15 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export function cliPath() {
   if (!process.env.CARDEX_CLI) throw new Error('CARDEX_CLI is not set: run these tests through ctest (ctest -R web_core)');
   return process.env.CARDEX_CLI;
 }
 
-export const dataDir = () => process.env.CARDEX_TEST_DATA || join(import.meta.dirname, '../../../tests/data');
+export const dataDir = () => process.env.CARDEX_TEST_DATA || join(dirname(fileURLToPath(import.meta.url)), '../../../tests/data');
 
 export function privateHome() {
   const dir = mkdtempSync(join(tmpdir(), 'cardex-web-unit-'));
