@@ -10,8 +10,9 @@ export const BUDGET_GZ = 150 * 1024;
 
 /*
  * Every import of 'mqtt' gets MQTT.js's client and browser transport alone
- * (src/core/mqtt-web.js), its `debug` logging is compiled out, and its
- * keepalive runs on the window's timers (src/core/native-timers.cjs).
+ * (src/core/mqtt-web.js), its `debug` logging is compiled out, its
+ * keepalive runs on the window's timers (src/core/native-timers.cjs), and
+ * process.nextTick on the microtask queue (src/core/process-shim.cjs).
  */
 const mqttWeb = {
   name: 'mqtt-web',
@@ -19,6 +20,7 @@ const mqttWeb = {
     build.onResolve({ filter: /^mqtt$/ }, () => ({ path: join(here, 'src/core/mqtt-web.js') }));
     build.onResolve({ filter: /^debug$/ }, () => ({ path: join(here, 'src/core/no-debug.cjs') }));
     build.onResolve({ filter: /^worker-timers$/ }, () => ({ path: join(here, 'src/core/native-timers.cjs') }));
+    build.onResolve({ filter: /^process\/?$/ }, () => ({ path: join(here, 'src/core/process-shim.cjs') }));
   },
 };
 

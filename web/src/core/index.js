@@ -30,7 +30,8 @@
 //
 //   Claiming (enter a key, or scan: parseUri(text) -> { id, key }):
 //   const { ref } = await t.claim(peerId, key, { card });  // sealed; blanks in key ignored
-//     Sent again with the same ref after a reconnect when unanswered.
+//     Unanswered when the network drops, it goes out again with the same ref
+//     after the reconnect (the server answers a repeat as the first).
 //   answer: 'match' or 'error' { request: 'claim', code: 'no-match' |
 //           'rate-limited' (retryAfter s) | 'self-claim' | 'capacity' | ... }
 //
@@ -59,11 +60,13 @@
 //
 // Errors thrown by calls are TerminalError { code, message }: 'invalid',
 // 'state', 'disconnected', 'auth', 'aborted', 'plain', 'unsupported',
-// 'too-large'. x25519Supported() says whether this browser can seal.
+// 'too-large' (offer, claim, sendCard: a card over CARD_TEXT_MAX, mostly a
+// photo). x25519Supported() says whether this browser can seal.
 //
 // ---------------------------------------------------------------------------
 // Cards (card.js): the C side's card model (common/card.h).
-//   parseVcards(textOrBytes) -> { cards, errors }  (.vcf 2.1/3.0/4.0, several cards)
+//   parseVcards(textOrBytes) -> { cards, numbers, errors }  (.vcf 2.1/3.0/4.0,
+//                               several cards; numbers: each card's place in the file)
 //   parseVcard(textOrBytes)  -> card               (throws CardError {code, line, prop})
 //   writeVcard(card, 3|4)    -> text (CRLF)        3 for "Save to contacts"
 //   cardToJcard(card) / cardFromJcard(jcard)       the wire form
