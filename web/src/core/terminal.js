@@ -34,6 +34,8 @@ export class TerminalError extends Error {
 
 /* MQTT 3.1.1 CONNACK refusals that retrying cannot cure: 2 identifier rejected, 4 bad user/password, 5 not authorised. */
 const AUTH_CODES = new Set([2, 4, 5]);
+const WAKE_PERIOD_MS = 5; // see Terminal.wake()
+const WAKE_MS = 5000;
 
 export class Terminal {
   /**
@@ -70,6 +72,8 @@ export class Terminal {
     this.password = o.password === undefined ? '' : String(o.password);
     this.extra = o.mqtt || {};
     this.everConnected = false;
+    this.wakeUntil = 0; // see wake()
+    this.wakeTimer = null;
   }
 
   // ---- events ----
@@ -196,6 +200,8 @@ export class Terminal {
 
   /** Disconnects (the session stays on the broker) and forgets every secret. */
   async close() {
+    if (this.wakeTimer) clearInterval(this.wakeTimer);
+    this.wakeTimer = null;
     for (const x of this.filter.xs.values()) this.release(x);
     for (const c of this.filter.claims) c.ctx = null;
     this.claimsOpen.clear();
@@ -299,6 +305,7 @@ export class Terminal {
     this.claimsOpen.set(ref, open);
     if (this.claimsOpen.size > 16) this.claimsOpen.delete(this.claimsOpen.keys().next().value);
     this.sendClaim(open);
+    this.wake();
     return { ref };
   }
 
@@ -463,6 +470,8 @@ export class Terminal {
       this.local(x, 'error', 'not-sealed', NOT_SEALED_MATCH);
     }
     if (text) x.outCard = text;
+    x.waiting = true;
+    this.wake();
     await this.advance(x);
   }
 
@@ -506,6 +515,7 @@ export class Terminal {
       if (x.seal) x.seal.wipe();
       x.seal = null;
       const text = JSON.stringify(r.card);
+      x.waiting = false;
       this.emit('card', { exchange: x.xid, peer: x.peer, card: r.card, text, sealed: false, verified: false });
       await this.advance(x);
       return;
@@ -532,6 +542,7 @@ export class Terminal {
       return;
     }
     x.cardOpened = true;
+    x.waiting = false;
     this.wipeKeysIfDone(x);
     if (this.confirmMode && !x.confirmed) {
       x.inCard = text; // held, opened, until the user compared the codes
@@ -584,6 +595,38 @@ export class Terminal {
     });
   }
 
+  /*
+   * Keeps the broker's loop awake while an answer is awaited: a claim's,
+   * or the peer's key and card after a match. Mosquitto 2.0.11 writes a
+   * WebSocket client 4 KiB per pass of its main loop, and a pass waits up
+   * to 100 ms for a packet to arrive, so a 64 KiB card would take 1.5 s
+   * to come; every packet a client sends ends that wait. A PINGREQ (2
+   * bytes) every 5 ms brings it in about 0.1 s (docs/benchmarks.md, "Cards
+   * to a browser over WebSockets"). It stops when nothing is awaited any
+   * more, or WAKE_MS after the last wake, as for a peer that went away.
+   */
+  wake() {
+    this.wakeUntil = Date.now() + WAKE_MS;
+    if (this.wakeTimer) return;
+    this.wakeTimer = setInterval(() => {
+      if (Date.now() > this.wakeUntil || !this.awaiting()) {
+        clearInterval(this.wakeTimer);
+        this.wakeTimer = null;
+        return;
+      }
+      if (this.client && this.client.connected) this.client.sendPing();
+    }, WAKE_PERIOD_MS);
+  }
+
+  /* Whether an answer or a card is awaited (see wake). */
+  awaiting() {
+    if (this.claimsOpen.size > 0) return true; // a claim is removed when answered
+    for (const x of this.filter.xs.values()) {
+      if (x.waiting && !x.aborted) return true;
+    }
+    return false;
+  }
+
   wipeKeysIfDone(x) {
     if (x.cardOutSent && x.cardOpened && x.seal) {
       x.seal.wipe();
@@ -592,6 +635,7 @@ export class Terminal {
   }
 
   release(x) {
+    x.waiting = false;
     if (x.seal) x.seal.wipe();
     x.seal = null;
     x.outCard = null;

@@ -116,11 +116,22 @@ test('the largest card one exchange carries crosses sealed and intact; a larger 
   assert.throws(() => a.offer({ card: big(CARD_TEXT_MAX) }), (e) => e.code === 'too-large');
   const { key } = a.offer({ card: fits });
   await next(a, 'offer');
+  // b keeps the broker's loop awake with PINGREQs while it awaits the
+  // match and the card (Terminal.wake), and stops once the card is in.
+  let pings = 0;
+  const ping = b.client.sendPing.bind(b.client);
+  b.client.sendPing = () => { pings += 1; ping(); };
   const got = next(b, 'card', () => true, 20000);
   const sent = next(a, 'sent', () => true, 20000);
   await b.claim('alan', key, { card: graceCard() });
   assert.deepEqual((await got).card, fits);
   await sent;
+  assert.ok(pings > 0, 'no PINGREQ was sent while the card was awaited');
+  for (let i = 0; i < 100 && b.wakeTimer; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(b.wakeTimer, null, 'PINGREQs go on after the card came');
+  const after = pings;
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(pings, after);
   await a.close();
   await b.close();
 });
