@@ -11,6 +11,8 @@
 #   libcardex<N>       the shared library (SONAME libcardex.so.<N>)
 #   libcardex-dev      header, libcardex.so link, static library, pkg-config
 #                      and CMake package files
+#   cardex-web         the phone page, /usr/share/cardex/www (when Node.js 20
+#                      built it: web/CMakeLists.txt)
 #
 # Versions come from the project version (client/include/cardex.h);
 # dependencies on shared libraries from dpkg-shlibdeps.
@@ -49,8 +51,15 @@ set(CARDEX_DEB_MAINTAINER "cardex maintainers <maintainers@cardex.invalid>" CACH
   "Maintainer field of the Debian packages (name <address>)")
 set(CARDEX_DEB_RELEASE 1 CACHE STRING "Debian revision of the packages (the part after the dash)")
 
-foreach(comp plugin cli lib dev)
-  if(comp STREQUAL "plugin")
+get_property(CARDEX_WEB_PAGE GLOBAL PROPERTY CARDEX_WEB_PAGE)
+set(CARDEX_DEB_COMPONENTS plugin cli lib dev)
+if(CARDEX_WEB_PAGE)
+  list(APPEND CARDEX_DEB_COMPONENTS web)
+endif()
+foreach(comp ${CARDEX_DEB_COMPONENTS})
+  if(comp STREQUAL "web")
+    set(pkg cardex-web)
+  elseif(comp STREQUAL "plugin")
     set(pkg mosquitto-cardex)
   elseif(comp STREQUAL "cli")
     set(pkg cardex)
@@ -103,7 +112,7 @@ set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_SET_DESTDIR ON)
 set(CPACK_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
-set(CPACK_COMPONENTS_ALL plugin cli lib dev)
+set(CPACK_COMPONENTS_ALL ${CARDEX_DEB_COMPONENTS})
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
@@ -206,5 +215,21 @@ and only after the server matched the keys do both send their cards.
 This package holds the header, the static library, and the pkg-config and
 CMake package files (find_package(cardex)) for building against libcardex.")
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
+
+set(CPACK_DEBIAN_WEB_PACKAGE_NAME cardex-web)
+set(CPACK_DEBIAN_WEB_PACKAGE_ARCHITECTURE all)
+set(CPACK_DEBIAN_WEB_PACKAGE_SHLIBDEPS OFF)
+set(CPACK_DEBIAN_WEB_PACKAGE_RECOMMENDS "${CARDEX_DEB_NAME_plugin}")
+set(CPACK_DEBIAN_WEB_PACKAGE_SUGGESTS "nginx")
+set(CPACK_DEBIAN_WEB_DESCRIPTION "exchange business cards by instant key (page for phones)
+cardex exchanges electronic business cards between terminals that meet:
+one shows its terminal ID and an instant key, the other types them in,
+and only after the server matched the keys do both send their cards.
+
+This package holds the page that phones open: a terminal in the browser
+that speaks MQTT over WebSockets to a Mosquitto broker running the cardex
+plugin, in /usr/share/cardex/www. Serve it over HTTPS, for instance with
+the nginx sample in mosquitto-cardex's examples.")
+set(CPACK_DEBIAN_WEB_PACKAGE_SECTION web)
 
 include(CPack)

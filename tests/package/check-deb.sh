@@ -43,6 +43,12 @@ major=${version%%.*}
 arch=$(dpkg --print-architecture)
 ma=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 packages=(mosquitto-cardex cardex "libcardex$major" libcardex-dev)
+# The page is packaged when the build made it (Node.js 20: web/CMakeLists.txt).
+www=()
+if [ -f "$build/web/www/index.html" ]; then
+  packages+=(cardex-web)
+  mapfile -t www < <(cd "$build/web/www" && find . -type f | sed 's|^\./|/usr/share/cardex/www/|' | sort)
+fi
 
 for p in "${packages[@]}"; do
   if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'installed'; then
@@ -73,7 +79,8 @@ fail() { echo "check-deb: FAIL: $*" >&2; exit 1; }
 
 cpack --config "$build/CPackConfig.cmake" -B "$work/packages" >"$work/cpack.log" 2>&1 ||
   { cat "$work/cpack.log" >&2; fail "cpack"; }
-deb() { echo "$work/packages/${1}_${version}-1_${arch}.deb"; }
+deb_arch() { if [ "$1" = cardex-web ]; then echo all; else echo "$arch"; fi; }
+deb() { echo "$work/packages/${1}_${version}-1_$(deb_arch "$1").deb"; }
 for p in "${packages[@]}"; do
   [ -f "$(deb "$p")" ] || fail "no package $(basename "$(deb "$p")")"
 done
@@ -117,6 +124,9 @@ expect_files libcardex-dev \
   "/usr/lib/$ma/cmake/cardex/cardexTargets.cmake" \
   "$(cd "$work" && files_of "$(deb libcardex-dev)" | grep '/cardexTargets-.*\.cmake$')" \
   /usr/share/doc/libcardex-dev/changelog.Debian.gz
+if [ ${#www[@]} -gt 0 ]; then
+  expect_files cardex-web "${www[@]}" /usr/share/doc/cardex-web/changelog.Debian.gz
+fi
 
 field() { dpkg-deb -f "$(deb "$1")" "$2"; }
 expect_field() { # package field extended-regex
@@ -127,7 +137,7 @@ expect_field() { # package field extended-regex
 for p in "${packages[@]}"; do
   expect_field "$p" Package "^$p\$"
   expect_field "$p" Version "^$version-1\$"
-  expect_field "$p" Architecture "^$arch\$"
+  expect_field "$p" Architecture "^$(deb_arch "$p")\$"
   expect_field "$p" Maintainer '^.+ <[^@]+@[^>]+>$'
   [ "$(field "$p" Description | wc -l)" -ge 3 ] || fail "$p: no long description"
 done
@@ -171,7 +181,7 @@ snapshot() {
   {
     find /etc/mosquitto 2>/dev/null
     find /var/lib/mosquitto -maxdepth 1 -name 'cardex*' 2>/dev/null
-    find /usr/bin /usr/include "/usr/lib/$ma" /usr/share/doc /usr/share/man/man1 /usr/share/lintian/overrides \
+    find /usr/bin /usr/include "/usr/lib/$ma" /usr/share /usr/share/doc /usr/share/man/man1 /usr/share/lintian/overrides \
       -maxdepth 3 -iname '*cardex*' 2>/dev/null
   } | sort
 }
@@ -188,6 +198,10 @@ zcat /usr/share/man/man1/cardex.1.gz | grep -q "^\.TH CARDEX 1 .*\"cardex $versi
 ldconfig -p | grep -q "libcardex.so.$major " || fail "ldconfig does not know libcardex.so.$major"
 [ "$(pkg-config --modversion cardex)" = "$version" ] || fail "pkg-config --modversion"
 echo "installed: cardex $version, man page, libcardex.so.$major known to ldconfig"
+if [ ${#www[@]} -gt 0 ]; then
+  cmp -s "$build/web/www/index.html" /usr/share/cardex/www/index.html || fail "cardex-web: the page is not in /usr/share/cardex/www"
+  echo "installed: the page in /usr/share/cardex/www (${#www[@]} files)"
+fi
 
 # An application against the installed library: pkg-config, and CMake's find_package.
 mkdir -p "$work/app"
