@@ -10,7 +10,8 @@
  * the cards cross, and last it runs into nginx's per-address limit on
  * /mqtt. With Debian's chromium and playwright-core, the page (the built one
  * when build/web/www has it) is also loaded in Chromium through nginx: no
- * CSP violation, nothing from another host. Skipped when nginx, node or the
+ * CSP violation, nothing from another host, and page open to key shown under
+ * 1 s (best of three). Skipped when nginx, node or the
  * mqtt package (web/node_modules) is missing.
  */
 #include <stdarg.h>
