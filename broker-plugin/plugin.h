@@ -56,8 +56,28 @@ struct plugin__coexist_config {
 	uint32_t session_expiry_s; /* 0: sessions never expire (Mosquitto's default) */
 };
 
+/* Where the state that decides a match lives (store.c, docs/protocol.md §11). */
+enum plugin__store {
+	PLUGIN_STORE_MEMORY = 0, /* the engine inside this broker */
+	PLUGIN_STORE_REDIS,      /* Redis, shared by several brokers (store_redis.c) */
+};
+struct plugin__redis_config {
+	char *host;          /* malloc'ed; NULL: 127.0.0.1 */
+	uint32_t port;
+	char *socket;        /* malloc'ed absolute path, or NULL: host and port */
+	char *password;      /* malloc'ed, or NULL; never logged, wiped by plugin__config_free */
+	char *prefix;        /* malloc'ed; NULL: "cardex:" */
+	char *broker_id;     /* malloc'ed; required with PLUGIN_STORE_REDIS */
+	uint32_t timeout_ms;
+	uint32_t queue;      /* requests waiting for Redis at once */
+	uint32_t inbox_max;
+	uint32_t inbox_ttl_s;
+};
+
 /* The settings read from plugin_opt_* lines. */
 struct plugin__config {
+	enum plugin__store store;
+	struct plugin__redis_config redis; /* PLUGIN_STORE_REDIS */
 	cx_limits limits;
 	char *prefix;         /* topic prefix, "" when none; malloc'ed */
 	size_t prefixlen;
@@ -125,6 +145,7 @@ struct plugin__data {
 	struct plugin__sys_state sys;         /* sys.c */
 	struct plugin__nodelay_state nodelay; /* nodelay.c */
 	struct plugin__dynsec_state dynsec;   /* dynsec.c */
+	struct cx_store_redis *redis;         /* store_redis.c; NULL in memory mode */
 };
 
 /*
