@@ -327,7 +327,7 @@ void plugin__redis_card(struct plugin__data *data, const char *sender, const cha
 /* ---- tick ---- */
 
 /* One line per change of the connection's state; never a password. */
-static void log_state(struct cx_store_redis *s)
+static void log_state(struct cx_store_redis *s, uint32_t queue_max)
 {
 	cx_rworker_stats st;
 
@@ -343,10 +343,13 @@ static void log_state(struct cx_store_redis *s)
 	}
 	if(st.queue_full != s->seen.queue_full){
 		mosquitto_log_printf(MOSQ_LOG_WARNING, "cardex: redis | queue full (redis_queue %" PRIu64 "): %" PRIu64
-				" request(s) refused \"unavailable\"", (uint64_t)0, st.queue_full - s->seen.queue_full);
+				" request(s) refused \"unavailable\"", (uint64_t)queue_max, st.queue_full - s->seen.queue_full);
 	}
-	if(st.listens != s->seen.listens){
-		/* A new subscription may have missed words: hand over every inbox of ours. */
+	if(st.listens != s->seen.listens || (st.up && !s->seen.up)){
+		/*
+		 * A new subscription may have missed words, and pops may have failed
+		 * while the connection was down: hand over every inbox of ours.
+		 */
 		s->next_refresh_ms = 0;
 	}
 	s->seen = st;
@@ -362,6 +365,11 @@ void plugin__redis_tick(struct plugin__data *data, int64_t now_ms)
 		if(j->failed){
 			if(j->sender[0] != '\0'){
 				send_unavailable(data, j->sender, j->topic, j->ref, j->xid);
+			}else if(j->script == CX_RS_POP || j->script == CX_RS_HERE || j->script == CX_RS_REFRESH){
+				/* The replies wait in the inbox: hand them over soon, not at the next regular refresh. */
+				if(s->next_refresh_ms > now_ms + PLUGIN_REDIS_RETRY_MS){
+					s->next_refresh_ms = now_ms + PLUGIN_REDIS_RETRY_MS;
+				}
 			}
 		}else if(j->reply != NULL){
 			apply_actions(data, j);
@@ -369,7 +377,7 @@ void plugin__redis_tick(struct plugin__data *data, int64_t now_ms)
 		cx_rjob_free(j);
 		j = next;
 	}
-	log_state(s);
+	log_state(s, data->cfg.redis.queue);
 	if(now_ms >= s->next_sweep_ms){
 		cx_rjob *sw = cx_rjob_new(CX_RS_SWEEP);
 		if(sw == NULL || cx_rjob_argu(sw, PLUGIN_REDIS_SWEEP_BUDGET) != 0 || cx_rworker_submit(s->w, sw) != 0){

@@ -25,6 +25,7 @@
 #define PLUGIN_REDIS_SWEEP_MS 1000
 #define PLUGIN_REDIS_SWEEP_BUDGET 200
 #define PLUGIN_REDIS_RETRY_AFTER 1 /* seconds, in "unavailable" errors */
+#define PLUGIN_REDIS_RETRY_MS 500  /* a failed hand-over of an inbox is tried again this soon */
 
 /* A client of a terminal seen acting here (redis_route.c), by its broker-owned pointer. */
 struct cx_rclient {

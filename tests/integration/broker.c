@@ -530,6 +530,30 @@ fail:
 	return -1;
 }
 
+void cxb_kill(cxb_broker *b)
+{
+	int status;
+
+	if (b->pid <= 0)
+		return;
+	kill(b->pid, SIGKILL);
+	waitpid(b->pid, &status, 0);
+	b->pid = 0;
+	/* Killed on purpose: not an exit to check. */
+	b->exit_status = -1;
+}
+
+int cxb_restart(cxb_broker *b)
+{
+	if (b->pid > 0 || b->dir[0] == '\0')
+		return -1;
+	if (start_once(b) == 0)
+		return 0;
+	if (access(b->log, R_OK) == 0)
+		dump_log(b);
+	return -1;
+}
+
 bool cxb_alive(cxb_broker *b)
 {
 	int status;

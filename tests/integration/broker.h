@@ -88,6 +88,19 @@ int cxb_stop_check(cxb_broker *b);
  */
 long cxb_rss_kb(const cxb_broker *b);
 
+/*
+ * Kills the broker with SIGKILL, as a crash would, and reaps it. Its
+ * directory, configuration and port stay for cxb_restart; cxb_stop still
+ * cleans up. A killed broker is no report.
+ */
+void cxb_kill(cxb_broker *b);
+
+/*
+ * Starts a broker stopped by cxb_kill again, with the same configuration
+ * and port. Returns 0, or -1 (its log printed to stderr).
+ */
+int cxb_restart(cxb_broker *b);
+
 /* True while the broker process is alive. */
 bool cxb_alive(cxb_broker *b);
 
