@@ -13,8 +13,10 @@
  * Errors, the scripts' and "unavailable" alike, go out through the engine's
  * per-terminal error budget, as in memory mode.
  */
+#define _GNU_SOURCE /* dladdr */
 #include "store_redis.h"
 
+#include <dlfcn.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "brokerconf.h"
 #include "topic.h"
 
 #define XID_LEN 16
@@ -393,6 +396,20 @@ void plugin__redis_tick(struct plugin__data *data, int64_t now_ms)
 
 /* ---- lifecycle ---- */
 
+/* False when the broker's configuration says per_listener_settings true (no TICK in 2.0.11). */
+static bool ticks_come(void)
+{
+	struct brokerconf bc;
+	Dl_info info;
+	const char *self = NULL;
+
+	if(dladdr((void *)plugin__redis_setup, &info) != 0){
+		self = info.dli_fname;
+	}
+	brokerconf_scan(&bc, self);
+	return !(bc.read && bc.per_listener_settings);
+}
+
 int plugin__redis_setup(struct plugin__data *data)
 {
 	const struct plugin__redis_config *rc = &data->cfg.redis;
@@ -406,6 +423,11 @@ int plugin__redis_setup(struct plugin__data *data)
 		return MOSQ_ERR_NOMEM;
 	}
 	data->redis = s;
+	if(!ticks_come()){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: plugin_opt_store redis publishes results from TICK events, "
+				"which Mosquitto 2.0.11 never sends with per_listener_settings true: set it to false");
+		return MOSQ_ERR_INVAL;
+	}
 	snprintf(s->prefix, sizeof(s->prefix), "%s{cx}:", rc->prefix != NULL ? rc->prefix : "cardex:");
 	s->rng = cx_rng_new("cardex-redis-store");
 	if(s->rng == NULL || cx_rng_bytes(s->rng, dummy, sizeof(dummy)) != 0
