@@ -38,6 +38,7 @@
 #define RESIGNAL_MS 2
 #define IDLE_WAIT_MS 100
 #define LISTEN_POLL_MS 200
+#define BATCH_MAX 64 /* jobs written before their answers are read: one round trip */
 
 static const char *const script_text[CX_RS__COUNT] = {
 	[CX_RS_OFFER] = cx_lua_offer,
@@ -69,6 +70,7 @@ struct cx_rworker {
 	bool have_secret;
 	unsigned char secret[32];
 	cx_rworker_stats stats;
+	bool signalled;                 /* a wake-up went out that the broker has not answered */
 
 	/* Worker thread only. */
 	redisContext *c;
@@ -235,6 +237,7 @@ cx_rjob *cx_rworker_take_done(cx_rworker *w)
 	pthread_mutex_lock(&w->mu);
 	j = w->done_head;
 	w->done_head = w->done_tail = NULL;
+	w->signalled = false;
 	pthread_mutex_unlock(&w->mu);
 	return j;
 }
@@ -316,61 +319,91 @@ static void drop_conn(cx_rworker *w, const char *why)
 	pthread_mutex_unlock(&w->mu);
 }
 
-static void count_trip(cx_rworker *w)
+/*
+ * The command that calls script s (EVALSHA, or EVAL with its text) with the
+ * common arguments and those of its own, in malloc'ed arrays *av and *al
+ * (the strings are borrowed). Returns the argument count, or 0 (memory).
+ */
+static size_t build_call(cx_rworker *w, bool by_text, cx_rscript s, int argc, char *const *argv,
+		const size_t *argvlen, char *const *extra, size_t nextra, const char ***av, size_t **al)
+{
+	size_t n = 8 + (size_t)argc + nextra;
+	size_t k = 0;
+
+	*av = malloc(n * sizeof(**av));
+	*al = malloc(n * sizeof(**al));
+	if(*av == NULL || *al == NULL){
+		free(*av);
+		free(*al);
+		*av = NULL;
+		*al = NULL;
+		return 0;
+	}
+	(*av)[k++] = by_text ? "EVAL" : "EVALSHA";
+	(*av)[k++] = by_text ? script_text[s] : w->sha[s];
+	(*av)[k++] = "1";
+	(*av)[k++] = w->anchor;
+	(*av)[k++] = w->prefix;
+	(*av)[k++] = w->broker_id;
+	(*av)[k++] = w->inbox_max;
+	(*av)[k++] = w->inbox_ttl_ms;
+	for(size_t i = 0; i < k; i++){
+		(*al)[i] = strlen((*av)[i]);
+	}
+	for(int i = 0; i < argc; i++){
+		(*av)[k] = argv[i];
+		(*al)[k++] = argvlen[i];
+	}
+	for(size_t i = 0; i < nextra; i++){
+		(*av)[k] = extra[i];
+		(*al)[k++] = strlen(extra[i]);
+	}
+	return k;
+}
+
+static void count_trip(cx_rworker *w, uint64_t commands)
 {
 	pthread_mutex_lock(&w->mu);
 	w->stats.round_trips++;
+	w->stats.commands += commands;
 	pthread_mutex_unlock(&w->mu);
 }
 
-/* Calls script with the common arguments and argc/argv of its own. NULL: connection lost. */
-static redisReply *eval(cx_rworker *w, cx_rscript s, int argc, char **argv, const size_t *argvlen,
-		char **extra, size_t nextra)
+/* Calls script s by its text, alone. NULL: connection lost or memory. */
+static redisReply *eval_text(cx_rworker *w, cx_rscript s, int argc, char *const *argv, const size_t *argvlen,
+		char *const *extra, size_t nextra)
 {
-	size_t n = 8 + (size_t)argc + nextra;
-	const char **av = malloc(n * sizeof(*av));
-	size_t *al = malloc(n * sizeof(*al));
-	redisReply *r = NULL;
-	size_t k = 0;
+	const char **av;
+	size_t *al;
+	size_t k = build_call(w, true, s, argc, argv, argvlen, extra, nextra, &av, &al);
+	redisReply *r;
 
-	if(av == NULL || al == NULL){
-		goto cleanup;
+	if(k == 0){
+		return NULL;
 	}
-	av[k++] = "EVALSHA";
-	av[k++] = w->sha[s];
-	av[k++] = "1";
-	av[k++] = w->anchor;
-	av[k++] = w->prefix;
-	av[k++] = w->broker_id;
-	av[k++] = w->inbox_max;
-	av[k++] = w->inbox_ttl_ms;
-	for(int i = 0; i < argc; i++){
-		av[k] = argv[i];
-		al[k++] = argvlen[i];
-	}
-	for(size_t i = 0; i < nextra; i++){
-		av[k] = extra[i];
-		al[k++] = strlen(extra[i]);
-	}
-	for(size_t i = 0; i < 8; i++){
-		al[i] = strlen(av[i]);
-	}
-	count_trip(w);
+	count_trip(w, 1);
 	r = redisCommandArgv(w->c, (int)k, av, al);
-	if(r != NULL && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0){
-		freeReplyObject(r);
-		av[0] = "EVAL";
-		al[0] = 4;
-		av[1] = script_text[s];
-		al[1] = strlen(script_text[s]);
-		count_trip(w);
-		r = redisCommandArgv(w->c, (int)k, av, al);
-	}
-
-cleanup:
 	free(av);
 	free(al);
 	return r;
+}
+
+/* Appends a call of script s by its SHA1 to the connection's output. 0, or -1 (memory). */
+static int append_call(cx_rworker *w, cx_rscript s, int argc, char *const *argv, const size_t *argvlen,
+		char *const *extra, size_t nextra)
+{
+	const char **av;
+	size_t *al;
+	size_t k = build_call(w, false, s, argc, argv, argvlen, extra, nextra, &av, &al);
+	int rc;
+
+	if(k == 0){
+		return -1;
+	}
+	rc = redisAppendCommandArgv(w->c, (int)k, av, al) == REDIS_OK ? 0 : -1;
+	free(av);
+	free(al);
+	return rc;
 }
 
 /* Loads the scripts' SHA1s and the shared secret on a fresh connection. 0, or -1 with why set. */
@@ -410,7 +443,13 @@ static int prepare_conn(cx_rworker *w, char *why, size_t whycap)
 	for(size_t i = 0; i < 32; i++){
 		snprintf(hex + 2 * i, 3, "%02x", fresh[i]);
 	}
-	r = eval(w, CX_RS_SECRET, 1, argv, argvlen, NULL, 0);
+	count_trip(w, 1);
+	r = append_call(w, CX_RS_SECRET, 1, argv, argvlen, NULL, 0) == 0
+			&& redisGetReply(w->c, (void **)&r) == REDIS_OK ? r : NULL;
+	if(r != NULL && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0){
+		freeReplyObject(r);
+		r = eval_text(w, CX_RS_SECRET, 1, argv, argvlen, NULL, 0);
+	}
 	if(r == NULL || r->type != REDIS_REPLY_STRING || r->len != 64){
 		snprintf(why, whycap, "cannot read the shared secret: %.100s",
 				r == NULL ? w->c->errstr : r->type == REDIS_REPLY_ERROR ? r->str : "not 64 hex digits");
@@ -462,53 +501,117 @@ static int ensure_conn(cx_rworker *w)
 	return 0;
 }
 
-/* Runs j; sets j->failed or j->reply. Returns -1 when the connection was lost. */
-static int run_job(cx_rworker *w, cx_rjob *j)
+/* Takes Redis's answer r for job j: an array of actions, or j fails. */
+static void take_reply(cx_rworker *w, cx_rjob *j, redisReply *r)
 {
-	redisReply *r;
-
-	if(mono_ms() - j->queued_ms > (int64_t)w->timeout_ms){
-		/* Its sender gave up waiting long ago; a late answer would only confuse it. */
-		j->failed = true;
-		return 0;
-	}
-	if(ensure_conn(w) != 0){
-		j->failed = true;
-		return -1;
-	}
-	r = eval(w, j->script, j->argc, j->argv, j->argvlen, j->extra, j->nextra);
-	if(r == NULL){
-		char why[160];
-		snprintf(why, sizeof(why), "connection lost: %.100s", w->c->errstr);
-		drop_conn(w, why);
-		j->failed = true;
-		return -1;
-	}
 	if(r->type != REDIS_REPLY_ARRAY){
 		pthread_mutex_lock(&w->mu);
 		set_error(w, "script failed", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 		pthread_mutex_unlock(&w->mu);
 		freeReplyObject(r);
 		j->failed = true;
-		return 0;
+		return;
 	}
 	j->reply = r;
+}
+
+/*
+ * Runs jobs[0..n) in one round trip: every call is written, then every
+ * answer read, in order (Redis runs them in that order). A job queued
+ * longer than the timeout fails unsent: its sender gave up waiting, and a
+ * late answer would only confuse it. A NOSCRIPT answer (an operator ran
+ * SCRIPT FLUSH) sends that script's text, at once. Sets each job's failed
+ * or reply. Returns -1 when the connection was lost (the jobs not answered
+ * fail).
+ */
+static int run_batch(cx_rworker *w, cx_rjob **jobs, size_t n)
+{
+	bool sent[BATCH_MAX] = {false};
+	int64_t now = mono_ms();
+	uint64_t nsent = 0;
+	size_t i;
+
+	if(ensure_conn(w) != 0){
+		for(i = 0; i < n; i++){
+			jobs[i]->failed = true;
+		}
+		return -1;
+	}
+	for(i = 0; i < n; i++){
+		cx_rjob *j = jobs[i];
+		if(now - j->queued_ms > (int64_t)w->timeout_ms
+				|| append_call(w, j->script, j->argc, j->argv, j->argvlen, j->extra, j->nextra) != 0){
+			j->failed = true;
+			continue;
+		}
+		sent[i] = true;
+		nsent++;
+	}
+	if(nsent > 0){
+		count_trip(w, nsent);
+	}
+	for(i = 0; i < n; i++){
+		redisReply *r = NULL;
+		if(!sent[i]){
+			continue;
+		}
+		if(redisGetReply(w->c, (void **)&r) != REDIS_OK || r == NULL){
+			char why[160];
+			snprintf(why, sizeof(why), "connection lost: %.100s", w->c->errstr);
+			drop_conn(w, why);
+			for(; i < n; i++){
+				if(sent[i]){
+					jobs[i]->failed = true;
+				}
+			}
+			return -1;
+		}
+		if(r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0){
+			cx_rjob *j = jobs[i];
+			freeReplyObject(r);
+			r = eval_text(w, j->script, j->argc, j->argv, j->argvlen, j->extra, j->nextra);
+			if(r == NULL){
+				char why[160];
+				snprintf(why, sizeof(why), "connection lost: %.100s", w->c->errstr);
+				drop_conn(w, why);
+				for(; i < n; i++){
+					if(sent[i]){
+						jobs[i]->failed = true;
+					}
+				}
+				return -1;
+			}
+		}
+		take_reply(w, jobs[i], r);
+	}
 	return 0;
+}
+
+/* Wakes the broker unless a wake-up it has not answered yet is on its way. */
+static void wake_once(cx_rworker *w, int64_t *last_signal)
+{
+	if(!w->signalled){
+		wake_broker(w);
+		w->signalled = true;
+		*last_signal = mono_ms();
+	}
 }
 
 static void *worker_main(void *arg)
 {
 	cx_rworker *w = arg;
 	int64_t last_signal = 0;
+	cx_rjob *batch[BATCH_MAX];
 
 	pthread_mutex_lock(&w->mu);
 	while(!w->stop){
-		cx_rjob *j = w->head;
-		if(j == NULL){
+		size_t n = 0;
+		if(w->head == NULL){
 			/* Idle: keep waking the broker while it has not taken what is done; connect when due. */
 			int64_t now = mono_ms();
 			if(w->done_head != NULL && now - last_signal >= RESIGNAL_MS){
 				wake_broker(w);
+				w->signalled = true;
 				last_signal = now;
 			}
 			if(w->c == NULL && now >= w->next_try_ms){
@@ -526,20 +629,24 @@ static void *worker_main(void *arg)
 			pthread_cond_timedwait(&w->cv, &w->mu, &until);
 			continue;
 		}
-		w->head = j->next;
+		while(n < BATCH_MAX && w->head != NULL){
+			batch[n++] = w->head;
+			w->head = w->head->next;
+			w->queued--;
+		}
 		if(w->head == NULL){
 			w->tail = NULL;
 		}
-		w->queued--;
 		pthread_mutex_unlock(&w->mu);
-		int lost = run_job(w, j);
+		int lost = run_batch(w, batch, n);
 		pthread_mutex_lock(&w->mu);
-		push_done(w, j);
+		for(size_t i = 0; i < n; i++){
+			push_done(w, batch[i]);
+		}
 		if(lost != 0){
 			fail_queued(w);
 		}
-		wake_broker(w);
-		last_signal = mono_ms();
+		wake_once(w, &last_signal);
 	}
 	pthread_mutex_unlock(&w->mu);
 	if(w->c != NULL){

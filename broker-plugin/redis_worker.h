@@ -81,7 +81,8 @@ typedef struct {
 	bool listening;         /* the listener is subscribed */
 	uint64_t downs;         /* times the connection was lost or could not be made */
 	uint64_t listens;       /* times the listener subscribed (a new one asks for a refresh) */
-	uint64_t round_trips;   /* commands sent to Redis */
+	uint64_t round_trips;   /* round trips to Redis: pipelines of one or more commands */
+	uint64_t commands;      /* script calls sent */
 	uint64_t jobs_failed;
 	uint64_t queue_full;
 	char last_error[128];   /* never holds a password or key */
