@@ -200,19 +200,21 @@ static void fail_queued(cx_rworker *w)
 	while(w->head != NULL){
 		cx_rjob *j = w->head;
 		w->head = j->next;
-		j->failed = true;
+		/* A reply from another broker needs no connection: it is delivered. */
+		j->failed = j->script != CX_RS_DELIVER;
 		push_done(w, j);
 	}
 	w->tail = NULL;
 	w->queued = 0;
 }
 
-int cx_rworker_submit(cx_rworker *w, cx_rjob *j)
+/* Queues j; force: even past queue_max. 0, or -1 (full, stopping). */
+static int submit(cx_rworker *w, cx_rjob *j, bool force)
 {
 	int rc = -1;
 
 	pthread_mutex_lock(&w->mu);
-	if(!w->stop && w->queued < w->queue_max){
+	if(!w->stop && (force || w->queued < w->queue_max)){
 		j->next = NULL;
 		if(w->tail != NULL){
 			w->tail->next = j;
@@ -228,6 +230,11 @@ int cx_rworker_submit(cx_rworker *w, cx_rjob *j)
 	}
 	pthread_mutex_unlock(&w->mu);
 	return rc;
+}
+
+int cx_rworker_submit(cx_rworker *w, cx_rjob *j)
+{
+	return submit(w, j, false);
 }
 
 cx_rjob *cx_rworker_take_done(cx_rworker *w)
@@ -531,14 +538,23 @@ static int run_batch(cx_rworker *w, cx_rjob **jobs, size_t n)
 	uint64_t nsent = 0;
 	size_t i;
 
+	for(i = 0; i < n && jobs[i]->script == CX_RS_DELIVER; i++){
+	}
+	if(i == n){
+		/* Replies from other brokers only: nothing to send. */
+		return 0;
+	}
 	if(ensure_conn(w) != 0){
 		for(i = 0; i < n; i++){
-			jobs[i]->failed = true;
+			jobs[i]->failed = jobs[i]->script != CX_RS_DELIVER;
 		}
 		return -1;
 	}
 	for(i = 0; i < n; i++){
 		cx_rjob *j = jobs[i];
+		if(j->script == CX_RS_DELIVER){
+			continue;
+		}
 		if(now - j->queued_ms > (int64_t)w->timeout_ms
 				|| append_call(w, j->script, j->argc, j->argv, j->argvlen, j->extra, j->nextra) != 0){
 			j->failed = true;
@@ -560,9 +576,7 @@ static int run_batch(cx_rworker *w, cx_rjob **jobs, size_t n)
 			snprintf(why, sizeof(why), "connection lost: %.100s", w->c->errstr);
 			drop_conn(w, why);
 			for(; i < n; i++){
-				if(sent[i]){
-					jobs[i]->failed = true;
-				}
+				jobs[i]->failed = jobs[i]->failed || sent[i];
 			}
 			return -1;
 		}
@@ -575,9 +589,7 @@ static int run_batch(cx_rworker *w, cx_rjob **jobs, size_t n)
 				snprintf(why, sizeof(why), "connection lost: %.100s", w->c->errstr);
 				drop_conn(w, why);
 				for(; i < n; i++){
-					if(sent[i]){
-						jobs[i]->failed = true;
-					}
+					jobs[i]->failed = jobs[i]->failed || sent[i];
 				}
 				return -1;
 			}
@@ -677,19 +689,43 @@ static void nap(cx_rworker *w, uint32_t ms)
 	}
 }
 
-/* Turns one message of the channel into a pop job. */
+/*
+ * Turns one message of the channel into a job: "<id>" (replies wait in
+ * the inbox) a pop, "<id> <payload>" a reply to deliver. A reply is queued
+ * even past queue_max: Redis holds no copy of it any more.
+ */
 static void on_message(cx_rworker *w, redisReply *r)
 {
+	const redisReply *m;
+	const char *sp;
+	size_t idlen;
 	cx_rjob *j;
+	bool ok;
 
 	if(r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING
-			|| strcmp(r->element[0]->str, "message") != 0 || r->element[2]->type != REDIS_REPLY_STRING
-			|| !cx_id_valid(r->element[2]->str, r->element[2]->len)){
+			|| strcmp(r->element[0]->str, "message") != 0 || r->element[2]->type != REDIS_REPLY_STRING){
 		return;
 	}
-	j = cx_rjob_new(CX_RS_POP);
-	if(j == NULL || cx_rjob_arg(j, r->element[2]->str, r->element[2]->len) != 0 || cx_rworker_submit(w, j) != 0){
+	m = r->element[2];
+	sp = memchr(m->str, ' ', m->len);
+	idlen = sp != NULL ? (size_t)(sp - m->str) : m->len;
+	if(!cx_id_valid(m->str, idlen)){
+		return;
+	}
+	j = cx_rjob_new(sp != NULL ? CX_RS_DELIVER : CX_RS_POP);
+	ok = j != NULL && cx_rjob_arg(j, m->str, idlen) == 0;
+	if(ok && sp != NULL){
+		ok = cx_rjob_arg(j, sp + 1, m->len - idlen - 1) == 0 && submit(w, j, true) == 0;
+	}else if(ok){
 		/* The inbox keeps the replies; the next refresh hands them over. */
+		ok = submit(w, j, false) == 0;
+	}
+	if(!ok){
+		if(sp != NULL){
+			pthread_mutex_lock(&w->mu);
+			set_error(w, "a reply from another broker was dropped (out of memory)", NULL);
+			pthread_mutex_unlock(&w->mu);
+		}
 		cx_rjob_free(j);
 	}
 }

@@ -32,7 +32,14 @@ typedef enum {
 	CX_RS_POP,
 	CX_RS_SWEEP,
 	CX_RS_SECRET,
-	CX_RS__COUNT
+	CX_RS__COUNT,
+	/*
+	 * Not a script: a reply another broker's script sent on this broker's
+	 * channel, argv[0] the terminal, argv[1] the payload. It passes
+	 * through the worker's queue, unsent, so that it keeps its place
+	 * behind the inbox hand-overs queued before it.
+	 */
+	CX_RS_DELIVER = CX_RS__COUNT
 } cx_rscript;
 
 #define CX_RJOB_ARGS_MAX 24

@@ -374,6 +374,8 @@ void plugin__redis_tick(struct plugin__data *data, int64_t now_ms)
 					s->next_refresh_ms = now_ms + PLUGIN_REDIS_RETRY_MS;
 				}
 			}
+		}else if(j->script == CX_RS_DELIVER){
+			publish_payload(data, j->argv[0], j->argv[1], j->argvlen[1]);
 		}else if(j->reply != NULL){
 			apply_actions(data, j);
 		}

@@ -80,9 +80,11 @@ local function here(to, payload)
   out[#out + 1] = {'p', to, payload}
 end
 
--- A reply to another terminal: here when it is connected to this broker,
--- else into its inbox (bounded, with a lifetime), and a word to the broker
--- it is connected to, if any.
+-- A reply to another terminal: here when it is connected to this broker;
+-- on the channel of the broker it is connected to ("<id> <payload>"), when
+-- that broker listens and nothing waits in the terminal's inbox (which
+-- would have to go first); else into its inbox (bounded, with a lifetime),
+-- with a word ("<id>") to that broker if it listens.
 local function route(to, payload)
   local at = redis.call('GET', P .. 't:' .. to)
   if at == ME then
@@ -90,11 +92,19 @@ local function route(to, payload)
     return
   end
   local ik = P .. 'in:' .. to
+  local listening = false
+  if at and redis.call('EXISTS', ik) == 0 then
+    if redis.call('PUBLISH', P .. 'b:' .. at, to .. ' ' .. payload) > 0 then
+      return
+    end
+  elseif at then
+    listening = true
+  end
   if redis.call('RPUSH', ik, payload) > INBOX_MAX then
     redis.call('LTRIM', ik, -INBOX_MAX, -1)
   end
   redis.call('PEXPIRE', ik, INBOX_TTL)
-  if at then
+  if listening then
     redis.call('PUBLISH', P .. 'b:' .. at, to)
   end
 end
