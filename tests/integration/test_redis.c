@@ -15,8 +15,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -54,11 +60,30 @@ struct fx {
 	char opts[NBROKERS][512];
 	bool started[NBROKERS];
 	mc_set mc;
+	pid_t haproxy;         /* test_haproxy; stopped by the teardown */
 	char *card;
 	size_t card_len;
 };
 
+/* Waits (at most 10 s) until broker b logged that its shared store is available. */
+static int wait_store(cxb_broker *b)
+{
+	long long deadline = cxb_now_ms() + 10000;
+
+	while(cxb_now_ms() < deadline){
+		if(cxb_log_contains(b, "cardex: redis | connected")){
+			return 0;
+		}
+		struct timespec ts = {0, 20 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	fprintf(stderr, "broker on port %d never connected to Redis\n", b->port);
+	return -1;
+}
+
 /* Starts Redis (persist: with an append-only file) and the three brokers b1..b3. */
+static void haproxy_stop(pid_t pid);
+
 static int fx_start(void **state, bool persist)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
@@ -87,6 +112,11 @@ static int fx_start(void **state, bool persist)
 		}
 		fx->started[i] = true;
 	}
+	for(int i = 0; i < NBROKERS; i++){
+		if(wait_store(&fx->b[i]) != 0){
+			return -1;
+		}
+	}
 	mc_set_init(&fx->mc, fx->b[0].port);
 	fx->card = term_load("ada.json", &fx->card_len);
 	return 0;
@@ -111,6 +141,7 @@ static int teardown(void **state)
 		return 0;
 	}
 	mc_set_free(&fx->mc);
+	haproxy_stop(fx->haproxy);
 	for(int i = 0; i < NBROKERS; i++){
 		if(fx->started[i] && cxb_stop_check(&fx->b[i]) != 0){
 			rc = -1;
@@ -495,6 +526,7 @@ static void test_broker_killed(void **state)
 	wait_for(fx, b, "\"type\":\"sent\"", 1);
 
 	assert_int_equal(cxb_restart(&fx->b[1]), 0);
+	assert_int_equal(wait_store(&fx->b[1]), 0);
 	mc_client *c = term_on(fx, 1, "C");
 	offer(fx, c, "C", KEY, "oc");
 	wait_for(fx, c, "\"type\":\"offer\"", 1);
@@ -526,6 +558,170 @@ static void test_redis_restarted(void **state)
 	assert_int_equal(mc_count(a, "\"type\":\"match\""), 1);
 }
 
+/* ---- HAProxy in front of the brokers ---- */
+
+/* True when something accepts TCP connections on 127.0.0.1:port. */
+static bool tcp_open(int port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	bool ok;
+
+	if(fd < 0){
+		return false;
+	}
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+/*
+ * Starts haproxy (HAPROXY, else haproxy on the PATH) in the foreground on a
+ * free port, balancing by client ID over the three brokers as
+ * packaging/haproxy/cardex-haproxy.cfg does. Returns its PID (*port set),
+ * 0 when there is no haproxy (the test skips), or -1.
+ */
+static pid_t haproxy_start(struct fx *fx, int *port, char *cfgpath, size_t cap)
+{
+	const char *exe = getenv("HAPROXY");
+	char text[2048];
+	long long deadline;
+	FILE *f;
+	pid_t pid;
+
+	if(exe == NULL || *exe == '\0'){
+		exe = "haproxy";
+	}
+	if(system("command -v haproxy >/dev/null 2>&1") != 0 && getenv("HAPROXY") == NULL){
+		return 0;
+	}
+	*port = cxb_free_port();
+	snprintf(cfgpath, cap, "%s/haproxy.cfg", fx->r.dir);
+	snprintf(text, sizeof(text),
+			"global\n    maxconn 1000\n"
+			"defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 1m\n    timeout server 1m\n"
+			"    retries 2\n    option redispatch 1\n"
+			"frontend mqtt\n    bind 127.0.0.1:%d\n    tcp-request inspect-delay 5s\n"
+			"    tcp-request content reject unless { req.len gt 0 } { req.payload(0,0),mqtt_is_valid }\n"
+			"    default_backend cardex\n"
+			"backend cardex\n"
+			"    balance hash req.payload(0,0),mqtt_field_value(connect,client_identifier)\n"
+			"    hash-type consistent\n"
+			"    default-server check inter 300ms fall 2 rise 2\n"
+			"    server b1 127.0.0.1:%d\n    server b2 127.0.0.1:%d\n    server b3 127.0.0.1:%d\n",
+			*port, fx->b[0].port, fx->b[1].port, fx->b[2].port);
+	f = fopen(cfgpath, "w");
+	if(f == NULL || fputs(text, f) < 0 || fclose(f) != 0){
+		return -1;
+	}
+	pid = fork();
+	if(pid == 0){
+		execlp(exe, exe, "-db", "-q", "-f", cfgpath, (char *)NULL);
+		_exit(127);
+	}
+	if(pid < 0){
+		return -1;
+	}
+	deadline = cxb_now_ms() + 5000;
+	while(cxb_now_ms() < deadline){
+		if(tcp_open(*port)){
+			return pid;
+		}
+		if(waitpid(pid, NULL, WNOHANG) == pid){
+			return -1;
+		}
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+static void haproxy_stop(pid_t pid)
+{
+	if(pid > 0){
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+	}
+}
+
+/* The broker (0-based) Redis records terminal id at, or -1. */
+static int broker_of(struct fx *fx, const char *id)
+{
+	for(int i = 0; i < NBROKERS; i++){
+		char at[8];
+		snprintf(at, sizeof(at), "b%d", i + 1);
+		if(rsv_command(&fx->r, "EVAL %s 1 cardex:{cx}:t:%s %s",
+				"return redis.call('GET', KEYS[1]) == ARGV[1] and 1 or 0", id, at) == 1){
+			return i;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Terminals through HAProxy (packaging/haproxy): each lands on the broker
+ * its client ID hashes to, they exchange whichever brokers those are, and
+ * when B's broker dies B reconnects through HAProxy to another and finishes.
+ */
+static void test_haproxy(void **state)
+{
+	struct fx *fx = *state;
+	char cfg[320], xid[33];
+	int port = 0, bb;
+	pid_t hp = haproxy_start(fx, &port, cfg, sizeof(cfg));
+	mc_client *a, *b;
+
+	if(hp == 0){
+		skip();
+	}
+	assert_true(hp > 0);
+	fx->haproxy = hp;
+	fx->mc.port = port;
+	a = mc_new(&fx->mc, "A", "A", password_of("A"), true, MQTT_PROTOCOL_V311);
+	b = mc_new(&fx->mc, "B", "B", password_of("B"), true, MQTT_PROTOCOL_V311);
+	assert_int_equal(mc_connect(&fx->mc, a, NULL), 0);
+	assert_int_equal(mc_connect(&fx->mc, b, NULL), 0);
+	assert_int_equal(mc_subscribe(&fx->mc, a, "reply/A", 1, 0, NULL), 1);
+	assert_int_equal(mc_subscribe(&fx->mc, b, "reply/B", 1, 0, NULL), 1);
+	wait_loc(fx, "A", false);
+	wait_loc(fx, "B", false);
+	bb = broker_of(fx, "B");
+	assert_true(broker_of(fx, "A") >= 0 && bb >= 0);
+
+	offer(fx, a, "A", KEY, "o1");
+	wait_for(fx, a, "\"type\":\"offer\"", 1);
+	claim(fx, b, "A", KEY, "c1");
+	wait_for(fx, a, "\"type\":\"match\"", 1);
+	wait_for(fx, b, "\"type\":\"match\"", 1);
+	match_xid(a, xid);
+
+	/* B's broker dies (A's too, when they share it); they come back through HAProxy, elsewhere. */
+	bool a_too = broker_of(fx, "A") == bb;
+	cxb_kill(&fx->b[bb]);
+	mc_close(&fx->mc, b);
+	if(a_too){
+		mc_close(&fx->mc, a);
+		a = mc_new(&fx->mc, "A", "A", password_of("A"), true, MQTT_PROTOCOL_V311);
+		assert_int_equal(mc_connect(&fx->mc, a, NULL), 0);
+		assert_int_equal(mc_subscribe(&fx->mc, a, "reply/A", 1, 0, NULL), 1);
+		assert_int_not_equal(broker_of(fx, "A"), bb);
+	}
+	send_card(fx, a, "B", xid);
+	wait_for(fx, a, "\"type\":\"sent\"", 1);
+	b = mc_new(&fx->mc, "B", "B", password_of("B"), true, MQTT_PROTOCOL_V311);
+	assert_int_equal(mc_connect(&fx->mc, b, NULL), 0);
+	assert_int_equal(mc_subscribe(&fx->mc, b, "reply/B", 1, 0, NULL), 1);
+	wait_for(fx, b, "\"type\":\"card\"", 1);
+	assert_int_not_equal(broker_of(fx, "B"), bb);
+	send_card(fx, b, "A", xid);
+	wait_for(fx, a, "\"type\":\"card\"", 1);
+	/* The killed broker is restarted, so that the fixture stops three live ones. */
+	assert_int_equal(cxb_restart(&fx->b[bb]), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -537,6 +733,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_redis_stopped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broker_killed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redis_restarted, setup_persist, teardown),
+		cmocka_unit_test_setup_teardown(test_haproxy, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
