@@ -91,7 +91,8 @@ long cxb_rss_kb(const cxb_broker *b);
 /*
  * Kills the broker with SIGKILL, as a crash would, and reaps it. Its
  * directory, configuration and port stay for cxb_restart; cxb_stop still
- * cleans up. A killed broker is no report.
+ * cleans up. A killed broker is no report (valgrind's unfinished log of it
+ * is removed).
  */
 void cxb_kill(cxb_broker *b);
 
