@@ -722,6 +722,62 @@ static void test_haproxy(void **state)
 	assert_int_equal(cxb_restart(&fx->b[bb]), 0);
 }
 
+/* ---- options ---- */
+
+static void expect_refused(const char *opts, const char *extra, const char *needle)
+{
+	cxb_config cfg = {.plugin = true, .plugin_opts = opts, .extra_conf = extra, .accounts = accounts, .naccounts = 1};
+	char *log = cxb_start_refused(&cfg);
+
+	assert_non_null(log);
+	if(strstr(log, needle) == NULL){
+		fprintf(stderr, "log lacks \"%s\":\n%s\n", needle, log);
+		free(log);
+		fail();
+	}
+	free(log);
+}
+
+/*
+ * Bad store options stop the broker with one clear line; a wrong Redis
+ * password is never logged, and requests are answered "unavailable" until
+ * Redis can be used.
+ */
+static void test_options(void **state)
+{
+	struct fx *fx = *state;
+	char opts[512];
+	cxb_broker b;
+	mc_client *a;
+
+	expect_refused("plugin_opt_store redis\n", NULL, "needs plugin_opt_broker_id");
+	expect_refused("plugin_opt_store disk\n", NULL, "invalid value for plugin_opt_store");
+	expect_refused("plugin_opt_store redis\nplugin_opt_broker_id b/1\n", NULL, "invalid value for plugin_opt_broker_id");
+	expect_refused("plugin_opt_redis_prefix a{b}:\n", NULL, "invalid value for plugin_opt_redis_prefix");
+	expect_refused("plugin_opt_redis_port 0\n", NULL, "invalid value for plugin_opt_redis_port");
+	expect_refused("plugin_opt_redis_port 65536\n", NULL, "invalid value for plugin_opt_redis_port");
+	expect_refused("plugin_opt_redis_timeout_ms 5\n", NULL, "invalid value for plugin_opt_redis_timeout_ms");
+	expect_refused("plugin_opt_redis_socket redis.sock\n", NULL, "must be an absolute path");
+	expect_refused("plugin_opt_redis_inbox_max 0\n", NULL, "invalid value for plugin_opt_redis_inbox_max");
+
+	/* A wrong password: refused by Redis (which has none), never written to the log. */
+	snprintf(opts, sizeof(opts), "plugin_opt_store redis\nplugin_opt_redis_port %d\nplugin_opt_broker_id b9\n"
+			"plugin_opt_redis_password pw-never-logged-4711\n", fx->r.port);
+	cxb_config cfg = {.plugin = true, .plugin_opts = opts, .accounts = accounts, .naccounts = 4};
+	assert_int_equal(cxb_start(&b, &cfg), 0);
+	fx->mc.port = b.port;
+	a = mc_new(&fx->mc, "A", "A", password_of("A"), true, MQTT_PROTOCOL_V311);
+	assert_int_equal(mc_connect(&fx->mc, a, NULL), 0);
+	assert_int_equal(mc_subscribe(&fx->mc, a, "reply/A", 1, 0, NULL), 1);
+	offer(fx, a, "A", KEY, "o1");
+	wait_for(fx, a, "unavailable", 1);
+	assert_int_equal(mc_count(a, "\"retry_after\":1"), 1);
+	assert_true(cxb_log_contains(&b, "cardex: redis | unavailable: AUTH refused"));
+	assert_false(cxb_log_contains(&b, "pw-never-logged-4711"));
+	mc_close(&fx->mc, a);
+	assert_int_equal(cxb_stop_check(&b), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -734,6 +790,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_broker_killed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redis_restarted, setup_persist, teardown),
 		cmocka_unit_test_setup_teardown(test_haproxy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_options, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
