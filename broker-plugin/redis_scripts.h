@@ -14,5 +14,6 @@ extern const char cx_lua_refresh[];
 extern const char cx_lua_pop[];
 extern const char cx_lua_sweep[];
 extern const char cx_lua_secret[];
+extern const char cx_lua_stash[];
 
 #endif

@@ -50,6 +50,7 @@ static const char *const script_text[CX_RS__COUNT] = {
 	[CX_RS_POP] = cx_lua_pop,
 	[CX_RS_SWEEP] = cx_lua_sweep,
 	[CX_RS_SECRET] = cx_lua_secret,
+	[CX_RS_STASH] = cx_lua_stash,
 };
 
 struct cx_rworker {
@@ -71,6 +72,7 @@ struct cx_rworker {
 	unsigned char secret[32];
 	cx_rworker_stats stats;
 	bool signalled;                 /* a wake-up went out that the broker has not answered */
+	bool busy;                      /* the worker runs a batch taken off the queue */
 
 	/* Worker thread only. */
 	redisContext *c;
@@ -235,6 +237,20 @@ static int submit(cx_rworker *w, cx_rjob *j, bool force)
 int cx_rworker_submit(cx_rworker *w, cx_rjob *j)
 {
 	return submit(w, j, false);
+}
+
+void cx_rworker_drain(cx_rworker *w, int64_t max_ms)
+{
+	int64_t deadline = mono_ms() + max_ms;
+
+	pthread_mutex_lock(&w->mu);
+	while((w->head != NULL || w->busy) && mono_ms() < deadline){
+		struct timespec ts = {0, 5 * 1000000L};
+		pthread_mutex_unlock(&w->mu);
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
 }
 
 cx_rjob *cx_rworker_take_done(cx_rworker *w)
@@ -649,9 +665,11 @@ static void *worker_main(void *arg)
 		if(w->head == NULL){
 			w->tail = NULL;
 		}
+		w->busy = true;
 		pthread_mutex_unlock(&w->mu);
 		int lost = run_batch(w, batch, n);
 		pthread_mutex_lock(&w->mu);
+		w->busy = false;
 		for(size_t i = 0; i < n; i++){
 			push_done(w, batch[i]);
 		}

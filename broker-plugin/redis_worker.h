@@ -32,6 +32,7 @@ typedef enum {
 	CX_RS_POP,
 	CX_RS_SWEEP,
 	CX_RS_SECRET,
+	CX_RS_STASH,
 	CX_RS__COUNT,
 	/*
 	 * Not a script: a reply another broker's script sent on this broker's
@@ -119,6 +120,12 @@ void cx_rjob_free(cx_rjob *j);
  * the worker stops (the caller still owns j).
  */
 int cx_rworker_submit(cx_rworker *w, cx_rjob *j);
+
+/*
+ * Waits, at most max_ms, until every queued job has been run (for a clean
+ * stop: the requests were acknowledged to their senders). Cannot fail.
+ */
+void cx_rworker_drain(cx_rworker *w, int64_t max_ms);
 
 /* Takes every done job, oldest first, as a list linked by next; NULL when none. */
 cx_rjob *cx_rworker_take_done(cx_rworker *w);

@@ -464,6 +464,7 @@ int plugin__redis_setup(struct plugin__data *data)
 	wc.inbox_ttl_s = rc->inbox_ttl_s;
 	wc.wake_thread = pthread_self();
 	wc.wake_signal = s->signo;
+	s->timeout_ms = rc->timeout_ms;
 	s->w = cx_rworker_new(&wc);
 	if(s->w == NULL){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: cannot start the redis store's threads");
@@ -479,10 +480,73 @@ int plugin__redis_setup(struct plugin__data *data)
 	return MOSQ_ERR_SUCCESS;
 }
 
+/* Queues a stash job of the replies to for the inbox of to. */
+static void stash(struct cx_store_redis *s, const char *to, char *const *payloads, const size_t *lens, size_t n)
+{
+	cx_rjob *j = cx_rjob_new(CX_RS_STASH);
+	bool ok = j != NULL && cx_rjob_argstr(j, to) == 0;
+
+	for(size_t i = 0; ok && i < n; i++){
+		ok = cx_rjob_arg(j, payloads[i], lens[i]) == 0;
+	}
+	if(!ok || cx_rworker_submit(s->w, j) != 0){
+		cx_rjob_free(j);
+	}
+}
+
+/*
+ * A clean stop: Mosquitto has saved its sessions already and publishes
+ * nothing any more, so the requests still queued are run, and the replies
+ * this broker would have published go to their terminals' inboxes, handed
+ * over where each connects next. Bounded by a few timeouts.
+ */
+static void stash_pending(struct cx_store_redis *s, uint32_t timeout_ms)
+{
+	cx_rjob *done, *j;
+	size_t stashed = 0;
+
+	cx_rworker_drain(s->w, 2 * (int64_t)timeout_ms);
+	done = cx_rworker_take_done(s->w);
+	for(j = done; j != NULL; j = j->next){
+		if(j->script == CX_RS_DELIVER){
+			stash(s, j->argv[0], &j->argv[1], &j->argvlen[1], 1);
+			stashed++;
+			continue;
+		}
+		if(j->failed || j->reply == NULL){
+			continue;
+		}
+		const redisReply *r = j->reply;
+		for(size_t i = 0; i < r->elements; i++){
+			const redisReply *a = r->element[i];
+			const char *kind = a->type == REDIS_REPLY_ARRAY && a->elements >= 3 ? elem_str(a, 0) : NULL;
+			if(kind != NULL && kind[0] == 'p' && elem_str(a, 1) != NULL && a->element[2]->type == REDIS_REPLY_STRING){
+				char *p = a->element[2]->str;
+				size_t len = a->element[2]->len;
+				stash(s, elem_str(a, 1), &p, &len, 1);
+				stashed++;
+			}
+		}
+	}
+	while(done != NULL){
+		j = done->next;
+		cx_rjob_free(done);
+		done = j;
+	}
+	if(stashed > 0){
+		cx_rworker_drain(s->w, 2 * (int64_t)timeout_ms);
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "cardex: redis | stopping: %zu reply(ies) not published here "
+				"went to their terminals' inboxes", stashed);
+	}
+}
+
 void plugin__redis_free(struct cx_store_redis *s)
 {
 	if(s == NULL){
 		return;
+	}
+	if(s->w != NULL){
+		stash_pending(s, s->timeout_ms);
 	}
 	cx_rworker_free(s->w);
 	if(s->sa_set){

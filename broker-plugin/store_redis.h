@@ -51,6 +51,7 @@ struct cx_store_redis {
 	char prefix[80];                 /* redis_prefix with the hash tag */
 	int64_t next_sweep_ms, next_refresh_ms;
 	cx_rworker_stats seen;           /* what the log was last told */
+	uint32_t timeout_ms;
 	int signo;
 	struct sigaction old_sa;
 	bool sa_set;
