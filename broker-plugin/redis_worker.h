@@ -135,5 +135,4 @@ bool cx_rworker_secret(cx_rworker *w, unsigned char out[32]);
 
 void cx_rworker_get_stats(cx_rworker *w, cx_rworker_stats *out);
 
-/* The elements of a done job's reply (an array of arrays of strings and integers). */
 #endif

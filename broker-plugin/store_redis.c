@@ -474,9 +474,13 @@ int plugin__redis_setup(struct plugin__data *data)
 	if(data->cfg.redis.password != NULL){
 		cx_wipe_str(data->cfg.redis.password);
 	}
-	mosquitto_log_printf(MOSQ_LOG_INFO, "cardex: store redis | broker_id=%s redis=%s%s%s%u prefix=%s", rc->broker_id,
-			rc->socket != NULL ? rc->socket : rc->host != NULL ? rc->host : "127.0.0.1", rc->socket != NULL ? "" : ":",
-			"", rc->socket != NULL ? 0u : (unsigned)rc->port, s->prefix);
+	if(rc->socket != NULL){
+		mosquitto_log_printf(MOSQ_LOG_INFO, "cardex: store redis | broker_id=%s redis=unix:%s prefix=%s", rc->broker_id,
+				rc->socket, s->prefix);
+	}else{
+		mosquitto_log_printf(MOSQ_LOG_INFO, "cardex: store redis | broker_id=%s redis=%s:%u prefix=%s", rc->broker_id,
+				rc->host != NULL ? rc->host : "127.0.0.1", (unsigned)rc->port, s->prefix);
+	}
 	return MOSQ_ERR_SUCCESS;
 }
 
