@@ -785,6 +785,43 @@ static void test_options(void **state)
 	assert_int_equal(cxb_stop_check(&b), 0);
 }
 
+/*
+ * The queue toward Redis is bounded: with Redis stopped and redis_queue 16,
+ * a flood of claims is answered "unavailable" in full, the queue's overflow
+ * at once, and the broker says so in its log.
+ */
+static void test_queue_full(void **state)
+{
+	struct fx *fx = *state;
+	char opts[512], ref[16];
+	cxb_broker b;
+	mc_client *c;
+
+	snprintf(opts, sizeof(opts), "plugin_opt_store redis\nplugin_opt_redis_port %d\nplugin_opt_broker_id b9\n"
+			"plugin_opt_redis_queue 16\nplugin_opt_redis_timeout_ms 1000\nplugin_opt_error_replies_per_sec 1000\n",
+			fx->r.port);
+	cxb_config cfg = {.plugin = true, .plugin_opts = opts, .accounts = accounts, .naccounts = 4};
+	assert_int_equal(cxb_start(&b, &cfg), 0);
+	assert_int_equal(wait_store(&b), 0);
+	fx->mc.port = b.port;
+	c = mc_new(&fx->mc, "C", "C", password_of("C"), true, MQTT_PROTOCOL_V311);
+	assert_int_equal(mc_connect(&fx->mc, c, NULL), 0);
+	assert_int_equal(mc_subscribe(&fx->mc, c, "reply/C", 1, 0, NULL), 1);
+	mc_pump(&fx->mc, 200);
+	rsv_signal(&fx->r, SIGSTOP);
+	for(int i = 0; i < 60; i++){
+		char body[64];
+		snprintf(ref, sizeof(ref), "q%d", i);
+		snprintf(body, sizeof(body), "{\"key\":\"%s\",\"ref\":\"%s\"}", WRONG, ref);
+		assert_int_equal(mosquitto_publish(c->m, NULL, "claim/A", (int)strlen(body), body, 1, false), MOSQ_ERR_SUCCESS);
+	}
+	wait_for(fx, c, "unavailable", 60);
+	rsv_signal(&fx->r, SIGCONT);
+	assert_true(cxb_log_contains(&b, "queue full (redis_queue 16)"));
+	mc_close(&fx->mc, c);
+	assert_int_equal(cxb_stop_check(&b), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -798,6 +835,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_redis_restarted, setup_persist, teardown),
 		cmocka_unit_test_setup_teardown(test_haproxy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_options, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
