@@ -103,7 +103,7 @@ static const char *elem_str(const redisReply *r, size_t i)
 }
 
 /* Carries out the actions a script returned (lua/common.lua). */
-static void apply_actions(struct plugin__data *data, const cx_rjob *j)
+static void apply_actions(struct plugin__data *data, const cx_rjob *j, int64_t now_ms)
 {
 	const redisReply *r = j->reply;
 
@@ -117,6 +117,14 @@ static void apply_actions(struct plugin__data *data, const cx_rjob *j)
 		kind = elem_str(a, 0);
 		to = elem_str(a, 1);
 		if(kind == NULL || to == NULL){
+			continue;
+		}
+		if(kind[0] == 's'){
+			/* The sweep found more due entries than its budget: the next tick sweeps again. */
+			const char *more = elem_str(a, 2);
+			if(more != NULL && strcmp(more, "more") == 0){
+				data->redis->next_sweep_ms = now_ms;
+			}
 			continue;
 		}
 		if(kind[0] == 'p' && a->element[2]->type == REDIS_REPLY_STRING){
@@ -377,7 +385,7 @@ void plugin__redis_tick(struct plugin__data *data, int64_t now_ms)
 		}else if(j->script == CX_RS_DELIVER){
 			publish_payload(data, j->argv[0], j->argv[1], j->argvlen[1]);
 		}else if(j->reply != NULL){
-			apply_actions(data, j);
+			apply_actions(data, j, now_ms);
 		}
 		cx_rjob_free(j);
 		j = next;

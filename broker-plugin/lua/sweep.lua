@@ -1,6 +1,8 @@
 -- Expiry notices: ARGV[5] the most offers and the most exchanges handled.
 -- Takes due entries from the timer sets; an entry whose object has a later
--- due (replaced) or is gone (matched, completed) is only dropped.
+-- due (replaced) or is gone (matched, completed) is only dropped. The last
+-- action, {"s", "", "more"} or {"s", "", "done"}, says whether a set held
+-- as many due entries as the budget (the broker sweeps again at once).
 local budget = tonumber(ARGV[5])
 local now = now_ms()
 local owners = redis.call('ZRANGEBYSCORE', P .. 'do', '-inf', now, 'LIMIT', 0, budget)
@@ -21,4 +23,7 @@ for i = 1, #xids do
     redis.call('ZREM', P .. 'dx', xids[i])
   end
 end
+local more = 'done'
+if #owners >= budget or #xids >= budget then more = 'more' end
+out[#out + 1] = {'s', '', more}
 return out

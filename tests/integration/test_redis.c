@@ -822,6 +822,32 @@ static void test_queue_full(void **state)
 	assert_int_equal(cxb_stop_check(&b), 0);
 }
 
+/*
+ * Expiry: whichever broker's sweep finds an offer due, its owner hears
+ * "expired" once, and a claim after it is no-match.
+ */
+static void test_offer_expiry(void **state)
+{
+	struct fx *fx = *state;
+	mc_client *a = term_on(fx, 0, "A");
+	mc_client *b = term_on(fx, 2, "B");
+
+	pub(fx, a, "keys/A", "{\"key\":\"" KEY "\",\"ttl\":5,\"ref\":\"o5\"}");
+	wait_for(fx, a, "\"type\":\"offer\"", 1);
+	assert_int_equal(rsv_command(&fx->r, "ZCARD cardex:{cx}:do"), 1);
+	long long deadline = cxb_now_ms() + 9000;
+	while(cxb_now_ms() < deadline && mc_count(a, "\"type\":\"expired\"") == 0){
+		mc_pump(&fx->mc, 20);
+	}
+	assert_int_equal(mc_count(a, "{\"type\":\"expired\",\"offer\":true,\"ref\":\"o5\"}"), 1);
+	claim(fx, b, "A", KEY, "late");
+	wait_for(fx, b, "no-match", 1);
+	mc_pump(&fx->mc, 1500);
+	assert_int_equal(mc_count(a, "\"type\":\"expired\""), 1);
+	assert_int_equal(rsv_command(&fx->r, "ZCARD cardex:{cx}:do"), 0);
+	assert_int_equal(rsv_command(&fx->r, "EXISTS cardex:{cx}:o:A"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -836,6 +862,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_haproxy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_options, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_offer_expiry, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
