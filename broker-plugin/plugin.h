@@ -9,11 +9,14 @@
  * registry), brokerconf.c (reading the broker's configuration), sys.c
  * (counters and gauges under $SYS), nodelay.c (whether the broker disables
  * Nagle), dynsec.c (terminals disabled or deleted in the dynamic-security
- * plugin). All state lives in one struct plugin__data handed to every
+ * plugin), store_redis.c, redis_worker.c and redis_route.c (the shared
+ * store of several brokers). All state lives in one struct plugin__data handed to every
  * callback as userdata: no globals.
  *
  * Every callback runs on the broker's single main thread, so the state needs
- * no locking.
+ * no locking. The one exception is store redis (store_redis.c), whose worker
+ * threads (redis_worker.c) share only their job queues, under their own
+ * mutex, and never call Mosquitto.
  */
 #ifndef CX_PLUGIN_H
 #define CX_PLUGIN_H
