@@ -36,6 +36,8 @@ struct bench__opts {
 	bool engine;              /* --engine */
 	bool seal;                /* --seal: a terminal's sealing cost per exchange */
 	bool json;                /* --json */
+	bool redis;               /* --redis: store redis against store memory */
+	const char *redis_server; /* --redis: redis-server executable */
 	/* --engine */
 	size_t offers;            /* largest number of pending offers (1000000) */
 	size_t tick_budget;       /* timers per cx_engine_tick call (1000, as the plugin) */
@@ -63,6 +65,9 @@ int bench__engine_main(const struct bench__opts *o);
 
 /* The sealing benchmark (--seal, --count exchanges). Returns a BENCH_EXIT_* code. */
 int bench__seal_main(const struct bench__opts *o);
+
+/* store redis against store memory (--redis). Returns a BENCH_EXIT_* code. */
+int bench__redis_main(const struct bench__opts *o);
 
 /* The broker benchmark. Returns a BENCH_EXIT_* code; prints its own errors. */
 int bench__broker_main(const struct bench__opts *o);

@@ -135,9 +135,9 @@ static int setup_brokers(struct run *r)
 	const struct bench__opts *o = r->o;
 
 	r->cfgs[FLEET_PLUGIN] = (bench__fleet_cfg){BENCH_MODE_PLUGIN, "plugin", "127.0.0.1", 0,
-		r->password, o->prefix ? o->prefix : ""};
+		r->password, o->prefix ? o->prefix : "", 0};
 	r->cfgs[FLEET_BASELINE] = (bench__fleet_cfg){BENCH_MODE_BASELINE, "baseline", "127.0.0.1", 0,
-		r->password, ""};
+		r->password, "", 0};
 	if (o->host != NULL) {
 		const char *pw = getenv("CARDEX_BENCH_PASSWORD");
 
@@ -161,7 +161,7 @@ static int setup_brokers(struct run *r)
 		return -1;
 	for (int fi = 0; fi < NFLEETS; fi++) {
 		bench__broker_cfg bc = {o->mosquitto, fi == FLEET_PLUGIN ? o->plugin : NULL,
-			r->pwfile_text};
+			r->pwfile_text, NULL};
 
 		if (!r->runs[fi])
 			continue;

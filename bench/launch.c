@@ -50,7 +50,7 @@ static void sleep_ms(long ms)
 }
 
 /* A port on 127.0.0.1 that was free a moment ago, or -1. */
-static int free_port(void)
+int bench__free_port(void)
 {
 	struct sockaddr_in sa;
 	socklen_t len = sizeof(sa);
@@ -283,11 +283,12 @@ static int write_config(bench__broker *b, const bench__broker_cfg *cfg)
 			"sys_interval 0\n"
 			"set_tcp_nodelay true\n"
 			"max_queued_messages 10000\n"
-			"%s%s%s"
+			"%s%s%s%s"
 			"listener %d 127.0.0.1\n",
 			geteuid() == 0 ? "user root\n" : "", b->pwfile,
 			cfg->plugin ? "plugin " : "", cfg->plugin ? cfg->plugin : "",
-			cfg->plugin ? "\nplugin_opt_claim_failures_per_min 10000\n" : "", b->port);
+			cfg->plugin ? "\nplugin_opt_claim_failures_per_min 10000\n" : "",
+			cfg->plugin && cfg->plugin_opts ? cfg->plugin_opts : "", b->port);
 	if (n < 0 || (size_t)n >= sizeof(conf))
 		return -1;
 	return write_file(b->conf, conf, (size_t)n, 0600);
@@ -381,7 +382,7 @@ int bench__broker_start(bench__broker *b, const bench__broker_cfg *cfg)
 	if (write_file(b->pwfile, cfg->pwfile_text, strlen(cfg->pwfile_text), 0600) != 0)
 		goto fail;
 	for (int tries = 0; tries < PORT_TRIES; tries++) {
-		b->port = free_port();
+		b->port = bench__free_port();
 		if (b->port <= 0 || write_config(b, cfg) != 0)
 			goto fail;
 		rc = start_once(b, cfg->mosquitto);

@@ -24,6 +24,7 @@ typedef struct {
 	const char *mosquitto;   /* executable */
 	const char *plugin;      /* mosquitto_cardex.so, or NULL for a broker without it */
 	const char *pwfile_text; /* hashed password file contents (bench__password_file) */
+	const char *plugin_opts; /* more plugin_opt_* lines (each ending in a newline), or NULL */
 } bench__broker_cfg;
 
 /*
@@ -41,6 +42,9 @@ char *bench__password_file(const char *mosquitto_passwd, const char *const *ids,
  * The broker gets SIGTERM if this process dies first.
  */
 int bench__broker_start(bench__broker *b, const bench__broker_cfg *cfg);
+
+/* A port on 127.0.0.1 that was free a moment ago, or -1. */
+int bench__free_port(void);
 
 /* SIGTERM, up to 5 s, then SIGKILL; removes the directory. Accepts a stopped broker. */
 void bench__broker_stop(bench__broker *b);

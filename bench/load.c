@@ -784,12 +784,14 @@ static int client_connect(bench__load *l, struct client *c)
 	mosquitto_subscribe_callback_set(c->mosq, on_subscribe);
 	mosquitto_message_callback_set(c->mosq, on_message);
 	mosquitto_disconnect_callback_set(c->mosq, on_disconnect);
+	int port = c->side == SIDE_B && cfg->port_b != 0 ? cfg->port_b : cfg->port;
+
 	rc = mosquitto_username_pw_set(c->mosq, c->id, cfg->password);
 	if (rc == MOSQ_ERR_SUCCESS)
-		rc = mosquitto_connect(c->mosq, cfg->host, cfg->port, KEEPALIVE_S);
+		rc = mosquitto_connect(c->mosq, cfg->host, port, KEEPALIVE_S);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		fprintf(stderr, "cardex-bench: %s: %s cannot connect to %s:%d: %s\n", cfg->label, c->id,
-				cfg->host, cfg->port, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+				cfg->host, port, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
 		return -1;
 	}
 	c->fd = mosquitto_socket(c->mosq);

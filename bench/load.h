@@ -38,6 +38,7 @@ typedef struct {
 	int port;
 	const char *password; /* of every bench terminal */
 	const char *prefix;   /* the plugin's topic prefix, "" for none */
+	int port_b;           /* B terminals connect here (another broker); 0: port, as A */
 } bench__fleet_cfg;
 
 /* What the measured rounds of one fleet add up to. Zero-initialise. */

@@ -50,6 +50,9 @@ static void usage(FILE *f)
 	fputs("Usage: cardex-bench [OPTIONS]           broker benchmark: plugin against plain Mosquitto\n"
 			"       cardex-bench --engine [OPTIONS]  the exchange engine in-process\n"
 			"       cardex-bench --seal [--count N]  a terminal's sealing cost per exchange (2000)\n"
+			"       cardex-bench --redis [OPTIONS]   store redis (one broker, two brokers) against\n"
+			"                                        store memory, same traffic (--pairs, --duration,\n"
+			"                                        --rounds, --count; --redis-server PATH)\n"
 			"\n"
 			"Common:\n"
 			"  --json                 print one JSON object instead of a table\n"
@@ -124,7 +127,7 @@ static const char *env_or(const char *name, const char *fallback)
 enum {
 	OPT_ENGINE = 256, OPT_SEAL, OPT_JSON, OPT_HELP, OPT_OFFERS, OPT_BUDGET, OPT_PAIRS, OPT_DURATION,
 	OPT_COUNT, OPT_ROUNDS, OPT_TIMEOUT, OPT_ONLY, OPT_MOSQUITTO, OPT_PASSWD, OPT_PLUGIN,
-	OPT_HOST, OPT_PORT, OPT_BASELINE_PORT, OPT_PREFIX
+	OPT_HOST, OPT_PORT, OPT_BASELINE_PORT, OPT_PREFIX, OPT_REDIS, OPT_REDIS_SERVER
 };
 
 static const struct option longopts[] = {
@@ -147,6 +150,8 @@ static const struct option longopts[] = {
 	{"port", required_argument, NULL, OPT_PORT},
 	{"baseline-port", required_argument, NULL, OPT_BASELINE_PORT},
 	{"prefix", required_argument, NULL, OPT_PREFIX},
+	{"redis", no_argument, NULL, OPT_REDIS},
+	{"redis-server", required_argument, NULL, OPT_REDIS_SERVER},
 	{NULL, 0, NULL, 0},
 };
 
@@ -233,6 +238,8 @@ static int parse_args(int argc, char **argv, struct bench__opts *o)
 			o->baseline_port = (int)v;
 			break;
 		case OPT_PREFIX: o->prefix = optarg; break;
+		case OPT_REDIS: o->redis = true; break;
+		case OPT_REDIS_SERVER: o->redis_server = optarg; break;
 		default:
 			fprintf(stderr, "Try 'cardex-bench --help'.\n");
 			return BENCH_EXIT_USAGE;
@@ -279,5 +286,10 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (o.seal)
 		return bench__seal_main(&o);
+	if (o.redis) {
+		if (o.redis_server == NULL)
+			o.redis_server = env_or("REDIS_SERVER", "redis-server");
+		return bench__redis_main(&o);
+	}
 	return o.engine ? bench__engine_main(&o) : bench__broker_main(&o);
 }

@@ -15,6 +15,7 @@
 
 #include "brokerconf.h"
 #include "plugin.h"
+#include "store_redis.h"
 
 #define SAVE_INTERVAL_MS 1000   /* a new terminal or session reaches the state file within this */
 #define SEEN_SAVE_INTERVAL_MS 300000 /* last-seen times alone reach it within this (expiry is in days) */
@@ -325,6 +326,10 @@ bool plugin__terminal_touch(struct plugin__data *data, const struct mosquitto *c
 	}
 	r = cx_terminals_touch(data->terminals, id, client_id, acting, wall_now());
 	if(r == CX_TERM_OK){
+		if(acting && data->redis != NULL){
+			/* store redis: replies for id now come to this broker. */
+			plugin__redis_present(data, client, id);
+		}
 		/* TICK saves; without ticks (per_listener_settings true in 2.0.11), this does. */
 		if(!data->ticking){
 			save_if_due(data, now_ms, false);
@@ -379,6 +384,9 @@ int plugin__disconnect(int event, void *event_data, void *userdata)
 	bool forget;
 
 	(void)event;
+	if(data->redis != NULL){
+		plugin__redis_disconnect(data, ed->client);
+	}
 	id = plugin__identity(ed->client);
 	if(id == NULL){
 		return MOSQ_ERR_SUCCESS;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "plugin.h"
 #include "topic.h"
 
@@ -39,6 +40,11 @@ static const struct num_opt num_opts[] = {
 	{"max_limiters", offsetof(struct plugin__config, limits.max_limiters), 2, UINT32_MAX},
 	{"error_replies_per_sec", offsetof(struct plugin__config, limits.error_replies_per_sec), 1, 100000},
 	{"stats_interval", offsetof(struct plugin__config, stats_interval_s), 0, 86400},
+	{"redis_port", offsetof(struct plugin__config, redis.port), 1, 65535},
+	{"redis_timeout_ms", offsetof(struct plugin__config, redis.timeout_ms), 100, 10000},
+	{"redis_queue", offsetof(struct plugin__config, redis.queue), 16, 1000000},
+	{"redis_inbox_max", offsetof(struct plugin__config, redis.inbox_max), 1, 100000},
+	{"redis_inbox_ttl", offsetof(struct plugin__config, redis.inbox_ttl_s), 60, 604800},
 };
 #define NNUM_OPTS (sizeof(num_opts) / sizeof(num_opts[0]))
 
@@ -166,6 +172,87 @@ static int set_bool(const char *name, const char *value, bool *out)
 	return MOSQ_ERR_INVAL;
 }
 
+/* Replaces *out with a copy of value. Returns MOSQ_ERR_NOMEM after logging. */
+static int set_str(const char *value, char **out)
+{
+	char *copy = strdup(value);
+
+	if(copy == NULL){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: out of memory");
+		return MOSQ_ERR_NOMEM;
+	}
+	if(*out != NULL){
+		cx_wipe_str(*out);
+		free(*out);
+	}
+	*out = copy;
+	return MOSQ_ERR_SUCCESS;
+}
+
+/*
+ * True when value is 1..64 bytes of printable ASCII without blanks or
+ * braces (ids: only A-Z a-z 0-9 . _ -): a Redis key prefix, or a broker ID
+ * that becomes part of a channel name.
+ */
+static bool name_valid(const char *value, bool ids)
+{
+	size_t len = strlen(value);
+
+	if(len == 0 || len > 64){
+		return false;
+	}
+	for(size_t i = 0; i < len; i++){
+		unsigned char c = (unsigned char)value[i];
+		if(ids ? !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+				|| c == '.' || c == '_' || c == '-')
+				: (c <= ' ' || c >= 0x7f || c == '{' || c == '}')){
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * The options of store redis (docs/protocol.md §11.1). Returns
+ * MOSQ_ERR_NOT_FOUND for a key that is not one of them, else as set_option.
+ * The password is never logged.
+ */
+static int set_store_option(struct plugin__config *cfg, const char *key, const char *value)
+{
+	struct plugin__redis_config *r = &cfg->redis;
+
+	if(strcmp(key, "store") == 0){
+		if(strcmp(value, "memory") == 0 || strcmp(value, "redis") == 0){
+			cfg->store = value[0] == 'm' ? PLUGIN_STORE_MEMORY : PLUGIN_STORE_REDIS;
+			return MOSQ_ERR_SUCCESS;
+		}
+		mosquitto_log_printf(MOSQ_LOG_ERR,
+				"cardex: invalid value for plugin_opt_store: \"%s\" (expected memory or redis)", value);
+		return MOSQ_ERR_INVAL;
+	}
+	if(strcmp(key, "redis_password") == 0){
+		if(value[0] == '\0'){
+			mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: invalid value for plugin_opt_redis_password: empty");
+			return MOSQ_ERR_INVAL;
+		}
+		return set_str(value, &r->password);
+	}
+	if(strcmp(key, "redis_socket") == 0){
+		return plugin__config_set_path(key, value, &r->socket);
+	}
+	if(strcmp(key, "redis_host") == 0 || strcmp(key, "redis_prefix") == 0 || strcmp(key, "broker_id") == 0){
+		bool ids = strcmp(key, "broker_id") == 0;
+		if(!name_valid(value, ids)){
+			mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: invalid value for plugin_opt_%s: \"%s\" (%s)", key, value,
+					ids ? "expected 1..64 characters A-Z a-z 0-9 . _ -"
+					: "expected 1..64 printable characters without blanks or braces");
+			return MOSQ_ERR_INVAL;
+		}
+		return set_str(value, key[0] == 'b' ? &r->broker_id : key[6] == 'h' ? &r->host : &r->prefix);
+	}
+	return MOSQ_ERR_NOT_FOUND;
+}
+
 /* Applies one option. Returns MOSQ_ERR_INVAL after logging an unknown name or bad value. */
 static int set_option(struct plugin__config *cfg, const char *key, const char *value)
 {
@@ -192,6 +279,10 @@ static int set_option(struct plugin__config *cfg, const char *key, const char *v
 	if(rc != MOSQ_ERR_NOT_FOUND){
 		return rc;
 	}
+	rc = set_store_option(cfg, key, value);
+	if(rc != MOSQ_ERR_NOT_FOUND){
+		return rc;
+	}
 	/* Sharing the broker with other clients: coexist.c. */
 	rc = plugin__coexist_option(&cfg->coexist, key, value);
 	if(rc != MOSQ_ERR_NOT_FOUND){
@@ -212,6 +303,11 @@ static int check_relations(const struct plugin__config *cfg)
 				(unsigned)cfg->limits.ttl_default_s, (unsigned)cfg->limits.ttl_max_s);
 		return MOSQ_ERR_INVAL;
 	}
+	if(cfg->store == PLUGIN_STORE_REDIS && cfg->redis.broker_id == NULL){
+		mosquitto_log_printf(MOSQ_LOG_ERR,
+				"cardex: plugin_opt_store redis needs plugin_opt_broker_id, unique among the brokers sharing the Redis");
+		return MOSQ_ERR_INVAL;
+	}
 	why = cx_limits_check(&cfg->limits);
 	if(why != NULL){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: invalid plugin options: %s", why);
@@ -228,6 +324,11 @@ int plugin__config_parse(struct plugin__config *cfg, const struct mosquitto_opt 
 	cx_limits_default(&cfg->limits);
 	cfg->max_payload = PLUGIN_MAX_PAYLOAD_DEFAULT;
 	cfg->stats_interval_s = PLUGIN_STATS_INTERVAL_DEFAULT;
+	cfg->redis.port = 6379;
+	cfg->redis.timeout_ms = 500;
+	cfg->redis.queue = 4096;
+	cfg->redis.inbox_max = 256;
+	cfg->redis.inbox_ttl_s = 3600;
 	plugin__coexist_config_default(&cfg->coexist);
 	cfg->prefix = strdup("");
 	if(cfg->prefix == NULL){
@@ -264,4 +365,13 @@ void plugin__config_free(struct plugin__config *cfg)
 	free(cfg->dynsec_file);
 	cfg->dynsec_file = NULL;
 	plugin__persist_config_free(&cfg->persist);
+	if(cfg->redis.password != NULL){
+		cx_wipe_str(cfg->redis.password);
+	}
+	free(cfg->redis.password);
+	free(cfg->redis.host);
+	free(cfg->redis.socket);
+	free(cfg->redis.prefix);
+	free(cfg->redis.broker_id);
+	memset(&cfg->redis, 0, sizeof(cfg->redis));
 }

@@ -1228,6 +1228,14 @@ bool cx_engine_error(cx_engine *e, int64_t now_ms, const char *to, cx_code code,
 	return emit_error_reply(e, now_ms, to, &r);
 }
 
+bool cx_engine_error_reply(cx_engine *e, int64_t now_ms, const char *to, const cx_reply *r)
+{
+	if(!sender_valid(to) || r == NULL || r->type != CX_REPLY_ERROR){
+		return false;
+	}
+	return emit_error_reply(e, now_ms, to, r);
+}
+
 /* ---- addresses ---- */
 
 size_t cx_address_key(const char *address, char out[CX_ADDR_MAX + 1])

@@ -199,6 +199,14 @@ bool cx_engine_error(cx_engine *e, int64_t now_ms, const char *to, cx_code code,
 		const char *message, const char *ref, const char *xid);
 
 /*
+ * cx_engine_error for an error reply the caller built itself (r->type must
+ * be CX_REPLY_ERROR), for errors that carry more than cx_engine_error
+ * takes, such as retry_after: the same budget, the same return. Does
+ * nothing when to is not a valid terminal ID or r is not an error.
+ */
+bool cx_engine_error_reply(cx_engine *e, int64_t now_ms, const char *to, const cx_reply *r);
+
+/*
  * Withdraws the pending offer of owner, if it has one: the offer is
  * destroyed (no claim can match it any more) and owner gets "revoked" with
  * reason "withdrawn", delivered when it is next connected if its session

@@ -19,6 +19,7 @@
 
 #include "crypto.h"
 #include "plugin.h"
+#include "store_redis.h"
 #include "topic.h"
 
 /* ref when the decoder filled in a valid one before failing, else NULL. */
@@ -63,7 +64,11 @@ static void handle_offer(struct plugin__data *data, const char *sender,
 	memset(&req, 0, sizeof(req));
 	code = cx_offer_decode(ed->payload, ed->payloadlen, &req, &why);
 	if(code == CX_CODE_NONE){
-		cx_engine_offer(data->engine, plugin__now_ms(), sender, &req, ed->topic);
+		if(data->redis != NULL){
+			plugin__redis_offer(data, sender, &req, ed->topic);
+		}else{
+			cx_engine_offer(data->engine, plugin__now_ms(), sender, &req, ed->topic);
+		}
 	}else{
 		send_error(data, sender, code, ed->topic, why, valid_ref(req.ref), NULL);
 	}
@@ -87,8 +92,12 @@ static void handle_claim(struct plugin__data *data, const char *sender, const ch
 	code = cx_claim_decode(ed->payload, ed->payloadlen, &req, &why);
 	if(code == CX_CODE_NONE){
 		/* The peer address as the broker saw it (none behind a proxy): failures also count per source address. */
-		cx_engine_claim_from(data->engine, plugin__now_ms(), sender, plugin__limit_address(data, ed->client),
-				owner, &req, ed->topic);
+		if(data->redis != NULL){
+			plugin__redis_claim(data, sender, plugin__limit_address(data, ed->client), owner, &req, ed->topic);
+		}else{
+			cx_engine_claim_from(data->engine, plugin__now_ms(), sender, plugin__limit_address(data, ed->client),
+					owner, &req, ed->topic);
+		}
 	}else{
 		send_error(data, sender, code, ed->topic, why, valid_ref(req.ref), NULL);
 	}
@@ -111,7 +120,11 @@ static void handle_card(struct plugin__data *data, const char *sender, const cha
 	memset(&req, 0, sizeof(req));
 	code = cx_card_decode(ed->payload, ed->payloadlen, &req, &why);
 	if(code == CX_CODE_NONE){
-		cx_engine_card(data->engine, plugin__now_ms(), sender, peer, &req, ed->topic);
+		if(data->redis != NULL){
+			plugin__redis_card(data, sender, peer, &req, ed->topic);
+		}else{
+			cx_engine_card(data->engine, plugin__now_ms(), sender, peer, &req, ed->topic);
+		}
 	}else{
 		/* A valid exchange ID survives a failed decode, so the error can name it. */
 		send_error(data, sender, code, ed->topic, why, NULL, valid_xid(req.xid));

@@ -123,6 +123,15 @@ static int choose_path(struct plugin__data *data)
 	const char *self = NULL, *why;
 	Dl_info info;
 
+	/* store redis: offers and exchanges live in Redis and outlive any broker. */
+	if(data->cfg.store == PLUGIN_STORE_REDIS){
+		if(c->mode == PLUGIN_PERSIST_FILE){
+			mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: plugin_opt_persist_file has no use with "
+					"plugin_opt_store redis, which keeps offers and exchanges in Redis: remove it");
+			return MOSQ_ERR_INVAL;
+		}
+		return MOSQ_ERR_SUCCESS;
+	}
 	switch(c->mode){
 	case PLUGIN_PERSIST_NONE:
 		mosquitto_log_printf(MOSQ_LOG_INFO, "cardex: persistence | off (plugin_opt_persist_file none): "

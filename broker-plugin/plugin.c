@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "plugin.h"
+#include "store_redis.h"
 #include "topic.h"
 
 #define PLUGIN_EXPORT __attribute__((visibility("default")))
@@ -48,6 +49,7 @@ static void data_free(struct plugin__data *data)
 		return;
 	}
 	plugin__dynsec_free(&data->dynsec);
+	plugin__redis_free(data->redis);
 	cx_engine_free(data->engine);
 	plugin__coexist_cleanup(data);
 	plugin__config_free(&data->cfg);
@@ -128,6 +130,14 @@ PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void 
 	}
 	/* Mosquitto writes the replies of one round in no set order: the owner's notice waits a round. */
 	cx_engine_defer_notices(data->engine, true);
+
+	/* store redis: the shared store's threads (store_redis.c). */
+	if(data->cfg.store == PLUGIN_STORE_REDIS){
+		rc = plugin__redis_setup(data);
+		if(rc != MOSQ_ERR_SUCCESS){
+			goto cleanup;
+		}
+	}
 
 	/* Known terminals, state file, the answer outside the namespace: coexist.c. */
 	rc = plugin__coexist_setup(data);

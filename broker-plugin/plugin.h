@@ -10,11 +10,15 @@
  * (counters and gauges under $SYS), nodelay.c (whether the broker disables
  * Nagle), dynsec.c (terminals disabled or deleted in the dynamic-security
  * plugin), persist.c (offers and exchanges kept across a clean restart),
- * proxy.c (clients behind a reverse proxy). All state lives in one struct
- * plugin__data handed to every callback as userdata: no globals.
+ * proxy.c (clients behind a reverse proxy), store_redis.c, redis_worker.c
+ * and redis_route.c (the shared store of several brokers). All state lives
+ * in one struct plugin__data handed to every callback as userdata: no
+ * globals.
  *
  * Every callback runs on the broker's single main thread, so the state needs
- * no locking.
+ * no locking. The one exception is store redis (store_redis.c), whose worker
+ * threads (redis_worker.c) share only their job queues, under their own
+ * mutex, and never call Mosquitto.
  */
 #ifndef CX_PLUGIN_H
 #define CX_PLUGIN_H
@@ -69,8 +73,28 @@ struct plugin__persist_config {
 	char *file;              /* PLUGIN_PERSIST_FILE: an absolute path; malloc'ed */
 };
 
+/* Where the state that decides a match lives (store.c, docs/protocol.md §11). */
+enum plugin__store {
+	PLUGIN_STORE_MEMORY = 0, /* the engine inside this broker */
+	PLUGIN_STORE_REDIS,      /* Redis, shared by several brokers (store_redis.c) */
+};
+struct plugin__redis_config {
+	char *host;          /* malloc'ed; NULL: 127.0.0.1 */
+	uint32_t port;
+	char *socket;        /* malloc'ed absolute path, or NULL: host and port */
+	char *password;      /* malloc'ed, or NULL; never logged, wiped by plugin__config_free */
+	char *prefix;        /* malloc'ed; NULL: "cardex:" */
+	char *broker_id;     /* malloc'ed; required with PLUGIN_STORE_REDIS */
+	uint32_t timeout_ms;
+	uint32_t queue;      /* requests waiting for Redis at once */
+	uint32_t inbox_max;
+	uint32_t inbox_ttl_s;
+};
+
 /* The settings read from plugin_opt_* lines. */
 struct plugin__config {
+	enum plugin__store store;
+	struct plugin__redis_config redis; /* PLUGIN_STORE_REDIS */
 	cx_limits limits;
 	char *prefix;         /* topic prefix, "" when none; malloc'ed */
 	size_t prefixlen;
@@ -142,6 +166,7 @@ struct plugin__data {
 	struct plugin__dynsec_state dynsec;   /* dynsec.c */
 	char *persist_path;        /* persist.c: the engine's state file; NULL: none; malloc'ed */
 	bool persist_loaded;       /* persist.c: it was loaded and is still there (see plugin__persist_started) */
+	struct cx_store_redis *redis;         /* store_redis.c; NULL in memory mode */
 };
 
 /*

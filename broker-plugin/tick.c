@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "plugin.h"
+#include "store_redis.h"
 
 /* A limit worth a warning when requests are refused because of it. */
 struct alarm {
@@ -120,6 +121,9 @@ int plugin__tick(int event, void *event_data, void *userdata)
 	}
 	plugin__dynsec_check(data, now_ms);
 	cx_engine_tick(data->engine, now_ms, PLUGIN_TICK_BUDGET);
+	if(data->redis != NULL){
+		plugin__redis_tick(data, now_ms);
+	}
 	plugin__coexist_tick(data, now_ms);
 	check_alarms(data, now_ms);
 	plugin__nodelay_check(data, now_ms);

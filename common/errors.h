@@ -20,7 +20,8 @@
 	X(CAPACITY, "capacity", "the server holds too many pending offers or exchanges") \
 	X(INTERNAL, "internal", "the server could not process the request")            \
 	X(BAD_ORDER, "bad-order", "this message is not expected at this point of the exchange") \
-	X(SEALED_REQUIRED, "sealed-required", "this server accepts only sealed exchanges")
+	X(SEALED_REQUIRED, "sealed-required", "this server accepts only sealed exchanges") \
+	X(UNAVAILABLE, "unavailable", "the server's shared store is unavailable; retry later")
 
 typedef enum {
 	CX_CODE_NONE = 0,

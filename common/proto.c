@@ -556,7 +556,7 @@ static void encode_error(objw *o, const cx_reply *r)
 	ow_key(o, "topic");
 	cx_jw_strn(&o->w, topic, cx_utf8_cut(topic, strlen(topic), CX_ERROR_TOPIC_MAX));
 	ow_str(o, "message", message);
-	if(r->code == CX_CODE_RATE_LIMITED) {
+	if(r->code == CX_CODE_RATE_LIMITED || r->code == CX_CODE_UNAVAILABLE) {
 		/* 0 would invite an immediate retry; the protocol promises at least 1. */
 		ow_uint(o, "retry_after", r->retry_after > 0 ? r->retry_after : 1);
 	}

@@ -79,8 +79,9 @@ void cxb_stop(cxb_broker *b);
 /*
  * Kills the broker with SIGKILL, as a crash would, and reaps it: nothing it
  * does at exit runs, and its end is not a report; under valgrind, a log cut
- * short is one only when it shows an error. The directory stays for
- * cxb_stop, which the caller still calls. Accepts a stopped broker.
+ * short is one only when it shows an error. The directory, configuration
+ * and port stay for cxb_restart and cxb_stop, which the caller still calls.
+ * Accepts a stopped broker.
  */
 void cxb_kill(cxb_broker *b);
 
@@ -96,6 +97,12 @@ int cxb_stop_check(cxb_broker *b);
  * or valgrind's own memory.
  */
 long cxb_rss_kb(const cxb_broker *b);
+
+/*
+ * Starts a broker stopped by cxb_kill again, with the same configuration
+ * and port. Returns 0, or -1 (its log printed to stderr).
+ */
+int cxb_restart(cxb_broker *b);
 
 /* True while the broker process is alive. */
 bool cxb_alive(cxb_broker *b);

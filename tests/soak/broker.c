@@ -151,6 +151,14 @@ static int write_config(soak_broker *b, const soak_opts *o)
 	if(!f) {
 		return -1;
 	}
+	char persist[400];
+
+	/* Several brokers: sessions survive the restart of one, as in production. */
+	if(b->extra[0]) {
+		snprintf(persist, sizeof(persist), "persistence true\npersistence_location %s/\n", b->dir);
+	} else {
+		snprintf(persist, sizeof(persist), "persistence false\n");
+	}
 	/*
 	 * A root-run broker drops to the mosquitto user, which cannot read our
 	 * 0700 directory: stay root in this test-only config. Information-level
@@ -161,7 +169,7 @@ static int write_config(soak_broker *b, const soak_opts *o)
 			"per_listener_settings false\n"
 			"allow_anonymous false\n"
 			"password_file %s\n"
-			"persistence false\n"
+			"%s"
 			"log_dest stderr\n"
 			"log_type error\n"
 			"log_type warning\n"
@@ -173,8 +181,9 @@ static int write_config(soak_broker *b, const soak_opts *o)
 			"plugin %s\n"
 			"plugin_opt_exchange_ttl %u\n"
 			"plugin_opt_key_ttl_max 600\n"
+			"%s"
 			"listener %d 127.0.0.1\n",
-			geteuid() == 0 ? "user root\n" : "", b->pwfile, o->plugin, o->exchange_ttl, b->port);
+			geteuid() == 0 ? "user root\n" : "", b->pwfile, persist, o->plugin, o->exchange_ttl, b->extra, b->port);
 	if(fclose(f) != 0 || rc < 0) {
 		return -1;
 	}
@@ -272,9 +281,13 @@ int soak_broker_start(soak_broker *b, const soak_opts *o, char *const *ids, char
 		size_t n)
 {
 	const char *tmp = getenv("TMPDIR");
+	char extra[sizeof(b->extra)];
 	int tries, rc = -1;
 
+	/* The caller's extra lines survive the reset. */
+	memcpy(extra, b->extra, sizeof(extra));
 	memset(b, 0, sizeof(*b));
+	memcpy(b->extra, extra, sizeof(extra));
 	snprintf(b->dir, sizeof(b->dir), "%s/cardex-soak-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if(!mkdtemp(b->dir)) {
 		b->dir[0] = '\0';
@@ -351,6 +364,30 @@ void soak_broker_stop(soak_broker *b, bool keep)
 		remove_dir(b->dir);
 	}
 	b->dir[0] = '\0';
+}
+
+int soak_broker_restart(soak_broker *b, const soak_opts *o)
+{
+	long long deadline = now_ms() + STOP_TIMEOUT_MS;
+	int status;
+	bool reaped = false;
+
+	if(b->pid <= 0) {
+		return -1;
+	}
+	kill(b->pid, SIGTERM);
+	while(!reaped && now_ms() < deadline) {
+		reaped = waitpid(b->pid, &status, WNOHANG) == b->pid;
+		if(!reaped) {
+			sleep_ms(10);
+		}
+	}
+	if(!reaped) {
+		kill(b->pid, SIGKILL);
+		waitpid(b->pid, &status, 0);
+	}
+	b->pid = 0;
+	return start_once(b, o) == 0 ? 0 : -1;
 }
 
 void soak_broker_tail(const soak_broker *b, size_t max)

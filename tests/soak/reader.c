@@ -8,6 +8,11 @@
  * reply/<id> lives in the session), and checks each card it finds (a sealed
  * one by its exchange and sender: the keys that could open it died with the
  * handle). Then a new handle takes over.
+ *
+ * With several brokers (store redis), what was made for the terminal while
+ * it was connected nowhere waits in its inbox in Redis, not in the session:
+ * the reader subscribes to its reply topic, as every terminal does on
+ * connecting, and the broker hands the inbox over into the session.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,9 +31,13 @@
 static void on_connect(struct mosquitto *m, void *ud, int rc)
 {
 	soak_term *t = ud;
+	char topic[32];
 
-	(void)m;
 	t->reader_connack = rc;
+	if(rc == 0 && t->S->nb > 1) {
+		snprintf(topic, sizeof(topic), "reply/%s", t->id);
+		mosquitto_subscribe(m, NULL, topic, 1);
+	}
 }
 
 static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
@@ -72,7 +81,7 @@ int soak_reader_start(soak *S, size_t i)
 	mosquitto_message_callback_set(m, on_message);
 	if(mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311) != MOSQ_ERR_SUCCESS
 			|| mosquitto_username_pw_set(m, t->id, t->password) != MOSQ_ERR_SUCCESS
-			|| mosquitto_connect(m, "127.0.0.1", S->broker.port, 30) != MOSQ_ERR_SUCCESS) {
+			|| mosquitto_connect(m, "127.0.0.1", soak_port_of(S, i), 30) != MOSQ_ERR_SUCCESS) {
 		mosquitto_destroy(m);
 		return -1;
 	}

@@ -131,6 +131,11 @@ static void usage(FILE *f)
 			"  --offer-ttl S        offer lifetime, 5..600 (default 15)\n"
 			"  --exchange-ttl S     plugin_opt_exchange_ttl, 10..3600 (default 20)\n"
 			"  --seed N             random seed (default: from the clock)\n"
+			"  --brokers N          1..4 brokers (default 1: store memory); with more, the\n"
+			"                       brokers share a private redis-server (store redis),\n"
+			"                       terminal i connects to broker i mod N, and one broker\n"
+			"                       is restarted halfway through (--no-restart: none)\n"
+			"  --redis-server PATH  (default $REDIS_SERVER, else redis-server)\n"
 			"  --mosquitto PATH     broker (default $MOSQUITTO, else /usr/sbin/mosquitto)\n"
 			"  --passwd PATH        mosquitto_passwd (default $MOSQUITTO_PASSWD, else /usr/bin/...)\n"
 			"  --plugin PATH        mosquitto_cardex.so (default $CARDEX_PLUGIN)\n"
@@ -180,6 +185,8 @@ static int parse_args(int argc, char **argv, soak_opts *o)
 	o->think_ms = 1000;
 	o->offer_ttl = 15;
 	o->exchange_ttl = 20;
+	o->brokers = 1;
+	o->restart = true;
 	o->seed = (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 20);
 	o->mosquitto = env_or("MOSQUITTO", "/usr/sbin/mosquitto");
 	o->passwd = env_or("MOSQUITTO_PASSWD", "/usr/bin/mosquitto_passwd");
@@ -201,6 +208,10 @@ static int parse_args(int argc, char **argv, soak_opts *o)
 			o->verbose = true;
 			continue;
 		}
+		if(strcmp(a, "--no-restart") == 0) {
+			o->restart = false;
+			continue;
+		}
 		i++;
 		if(strcmp(a, "--duration") == 0 && parse_num(v, 1, 3600, &d) == 0) {
 			o->duration_s = (unsigned)d;
@@ -216,6 +227,10 @@ static int parse_args(int argc, char **argv, soak_opts *o)
 			o->offer_ttl = (unsigned)d;
 		} else if(strcmp(a, "--exchange-ttl") == 0 && parse_num(v, 10, 3600, &d) == 0) {
 			o->exchange_ttl = (unsigned)d;
+		} else if(strcmp(a, "--brokers") == 0 && parse_num(v, 1, SOAK_BROKERS_MAX, &d) == 0) {
+			o->brokers = (unsigned)d;
+		} else if(strcmp(a, "--redis-server") == 0 && v) {
+			setenv("REDIS_SERVER", v, 1);
 		} else if(strcmp(a, "--seed") == 0 && parse_num(v, 0, 1e15, &d) == 0) {
 			o->seed = (unsigned long long)d;
 		} else if(strcmp(a, "--mosquitto") == 0 && v) {
@@ -275,6 +290,12 @@ static int make_terminals(soak *S)
 	return 0;
 }
 
+int soak_port_of(const soak *S, size_t i)
+{
+	return S->broker[i % S->nb].port;
+}
+
+/* The brokers (and, with several, the redis-server they share). */
 static int start_broker(soak *S)
 {
 	char **ids = calloc(S->nt, sizeof(*ids));
@@ -282,13 +303,30 @@ static int start_broker(soak *S)
 	size_t i;
 	int rc = -1;
 
+	S->nb = S->o->brokers;
+	if(S->nb > 1) {
+		if(rsv_start(&S->redis, false) != 0) {
+			fprintf(stderr, "cardex-soak: redis-server did not start\n");
+			goto cleanup;
+		}
+		S->redis_up = true;
+	}
 	if(ids && pws) {
 		for(i = 0; i < S->nt; i++) {
 			ids[i] = S->t[i].id;
 			pws[i] = S->t[i].password;
 		}
-		rc = soak_broker_start(&S->broker, S->o, ids, pws, S->nt);
+		rc = 0;
+		for(i = 0; i < S->nb && rc == 0; i++) {
+			if(S->nb > 1) {
+				snprintf(S->broker[i].extra, sizeof(S->broker[i].extra),
+						"plugin_opt_store redis\nplugin_opt_redis_port %d\nplugin_opt_broker_id s%zu\n",
+						S->redis.port, i + 1);
+			}
+			rc = soak_broker_start(&S->broker[i], S->o, ids, pws, S->nt);
+		}
 	}
+cleanup:
 	free(ids);
 	free(pws);
 	return rc;
@@ -441,11 +479,28 @@ static int run(soak *S)
 		}
 		soak_wake(S);
 		turn(S, fds, who);
+		if(S->nb > 1 && S->o->restart && S->restarts == 0
+				&& S->now - t0 >= (long long)S->o->duration_s * 500) {
+			/* Its terminals lose their connections and come back to it; the others go on. */
+			fprintf(stderr, "cardex-soak: restarting broker 2 of %zu\n", S->nb);
+			S->restarts++;
+			if(soak_broker_restart(&S->broker[1], S->o) != 0) {
+				fprintf(stderr, "cardex-soak: broker 2 did not come back\n");
+				soak_broker_tail(&S->broker[1], 8192);
+				break;
+			}
+		}
 		if(S->now - last_alive >= 1000) {
+			size_t dead = S->nb;
 			last_alive = S->now;
-			if(!soak_broker_alive(&S->broker)) {
-				fprintf(stderr, "cardex-soak: the broker died\n");
-				soak_broker_tail(&S->broker, 8192);
+			for(size_t b = 0; b < S->nb && dead == S->nb; b++) {
+				if(!soak_broker_alive(&S->broker[b])) {
+					dead = b;
+				}
+			}
+			if(dead < S->nb) {
+				fprintf(stderr, "cardex-soak: broker %zu died\n", dead + 1);
+				soak_broker_tail(&S->broker[dead], 8192);
 				break;
 			}
 		}
@@ -472,8 +527,10 @@ static int run(soak *S)
 		fprintf(stderr, "cardex-soak: interrupted\n");
 		return EXIT_FAILED;
 	}
-	if(!soak_broker_alive(&S->broker)) {
-		return EXIT_FAILED;
+	for(size_t b = 0; b < S->nb; b++) {
+		if(!soak_broker_alive(&S->broker[b])) {
+			return EXIT_FAILED;
+		}
 	}
 	if(S->st.lost || S->st.duplicates || S->st.misdelivered || S->st.stuck || S->st.lib_errors
 			|| S->st.reader_failures || S->st.dup_request_errors) {
@@ -493,7 +550,12 @@ static void cleanup(soak *S)
 		cardex_close(S->t[i].cx);
 		S->t[i].cx = NULL;
 	}
-	soak_broker_stop(&S->broker, S->o->keep_dir);
+	for(i = 0; i < SOAK_BROKERS_MAX; i++) {
+		soak_broker_stop(&S->broker[i], S->o->keep_dir);
+	}
+	if(S->redis_up) {
+		rsv_stop(&S->redis);
+	}
 	free(S->t);
 	free(S->x);
 }
@@ -518,10 +580,11 @@ int main(int argc, char **argv)
 	if(make_terminals(&S) != 0 || start_broker(&S) != 0) {
 		goto cleanup;
 	}
-	fprintf(stderr, "cardex-soak: broker pid %d on 127.0.0.1:%d; %zu terminals, %u s, seed %llu\n",
-			(int)S.broker.pid, S.broker.port, S.nt, o.duration_s, o.seed);
+	fprintf(stderr, "cardex-soak: broker pid %d on 127.0.0.1:%d; %zu broker(s)%s; %zu terminals, %u s, seed %llu\n",
+			(int)S.broker[0].pid, S.broker[0].port, S.nb, S.nb > 1 ? " sharing a redis-server (store redis)" : "",
+			S.nt, o.duration_s, o.seed);
 	if(connect_all(&S) != 0) {
-		soak_broker_tail(&S.broker, 4096);
+		soak_broker_tail(&S.broker[0], 4096);
 		goto cleanup;
 	}
 	rc = run(&S);

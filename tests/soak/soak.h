@@ -17,6 +17,9 @@
 #include <sys/types.h>
 
 #include "cardex.h"
+#include "redis_server.h"
+
+#define SOAK_BROKERS_MAX 4
 
 struct mosquitto;
 
@@ -29,6 +32,8 @@ typedef struct {
 	unsigned offer_ttl;         /* s, asked in each offer */
 	unsigned exchange_ttl;      /* s, plugin_opt_exchange_ttl */
 	unsigned long long seed;
+	unsigned brokers;           /* 1: store memory; more: store redis, sharing a private redis-server */
+	bool restart;               /* brokers > 1: restart one broker halfway through */
 	bool keep_dir;
 	bool verbose;
 	const char *mosquitto;
@@ -45,6 +50,7 @@ typedef struct {
 	char conf[320];
 	char log[320];
 	char pwfile[320];
+	char extra[512];  /* more configuration lines (store redis); "" for none */
 } soak_broker;
 
 /*
@@ -56,6 +62,13 @@ typedef struct {
  */
 int soak_broker_start(soak_broker *b, const soak_opts *o, char *const *ids, char *const *pws,
 		size_t n);
+
+/*
+ * Stops the broker as soak_broker_stop does (SIGTERM: a clean stop, which
+ * saves its persistent sessions when b->extra turned persistence on) and
+ * starts it again with the same configuration and port. 0, or -1.
+ */
+int soak_broker_restart(soak_broker *b, const soak_opts *o);
 
 /* SIGTERM, at most 5 s, then SIGKILL, by PID; removes the directory unless keep. Idempotent. */
 void soak_broker_stop(soak_broker *b, bool keep);
@@ -170,7 +183,11 @@ typedef struct {
 
 struct soak {
 	const soak_opts *o;
-	soak_broker broker;
+	soak_broker broker[SOAK_BROKERS_MAX]; /* terminal i uses broker[i % nb] */
+	size_t nb;
+	rsv_server redis;        /* nb > 1 */
+	bool redis_up;
+	unsigned restarts;
 	soak_term *t;
 	size_t nt;
 	soak_exch *x;
@@ -181,6 +198,9 @@ struct soak {
 	bool draining;          /* no new exchanges or disconnects; everyone comes back */
 	long long now;
 };
+
+/* The port of the broker terminal i connects to (sticky, as a load balancer hashing IDs). */
+int soak_port_of(const soak *S, size_t i);
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 long long soak_now_ms(void);

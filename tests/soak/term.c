@@ -567,7 +567,7 @@ int soak_term_open(soak *S, size_t i)
 
 	cardex_options_init(&o);
 	o.host = "127.0.0.1";
-	o.port = S->broker.port;
+	o.port = soak_port_of(S, i);
 	o.id = t->id;
 	o.password = t->password;
 	o.connect_timeout_ms = 5000;

@@ -137,7 +137,7 @@ static void test_error_table(void **state)
 	(void)state;
 	const char *expected[] = {"bad-request", "bad-topic", "bad-card", "too-large", "no-match",
 		"rate-limited", "self-claim", "unknown-exchange", "not-peer", "already-sent",
-		"capacity", "internal", "bad-order", "sealed-required"};
+		"capacity", "internal", "bad-order", "sealed-required", "unavailable"};
 
 	assert_int_equal(CX_CODE__COUNT - 1, sizeof(expected) / sizeof(expected[0]));
 	for(int c = CX_CODE_NONE + 1; c < CX_CODE__COUNT; c++) {
@@ -1049,7 +1049,7 @@ static void test_reply_error(void **state)
 		assert_int_equal(reply(buf, &m), CX_CODE_NONE);
 		assert_int_equal(m.code, c);
 		assert_string_equal(m.message, cx_code_message((cx_code)c));
-		assert_int_equal(m.retry_after, c == CX_CODE_RATE_LIMITED ? 5 : 0);
+		assert_int_equal(m.retry_after, c == CX_CODE_RATE_LIMITED || c == CX_CODE_UNAVAILABLE ? 5 : 0);
 	}
 	/* Out-of-table codes are sent as "internal". */
 	cx_reply bad = {.type = CX_REPLY_ERROR, .code = CX_CODE__COUNT, .topic = "keys/A"};
