@@ -161,11 +161,10 @@ static bool any_special(const unsigned char *p)
 	return (t & HIGHS) != 0;
 }
 
-/* The string at s->p (its opening quote). */
-static bool scan_string(scanner *s, jstr *out)
+/* The string at s->p (its opening quote), its contents read up to p already: all plain. */
+static bool scan_string_from(scanner *s, jstr *out, const unsigned char *p)
 {
 	const unsigned char *start = s->p + 1;
-	const unsigned char *p = start;
 	bool escaped = false;
 
 	for(;;) {
@@ -208,17 +207,40 @@ static bool scan_string(scanner *s, jstr *out)
 	return true;
 }
 
+/* Strings this short are read byte by byte, without a call; the rest by scan_string_from. */
+#define SHORT_STRING 16
+
+/* The string at s->p (its opening quote). */
+static inline bool scan_string(scanner *s, jstr *out)
+{
+	const unsigned char *start = s->p + 1;
+	const unsigned char *p = start;
+	const unsigned char *stop = s->end - start > SHORT_STRING ? start + SHORT_STRING : s->end;
+
+	while(p < stop && plain[*p]) {
+		p++;
+	}
+	if(p < stop && *p == '"') {
+		out->raw = start;
+		out->len = (size_t)(p - start);
+		out->escaped = false;
+		s->p = p + 1;
+		return true;
+	}
+	return scan_string_from(s, out, p);
+}
+
 static bool is_digit(const scanner *s, const unsigned char *p)
 {
 	return p < s->end && *p >= '0' && *p <= '9';
 }
 
 /*
- * Whether number text t[0..n) (RFC 8259 syntax, at most CX_JSON_NUMBER_MAX
- * characters) is finite as a double, read the way cJSON reads it: strtod
- * with '.' replaced by the locale's decimal point.
+ * The value of number text t[0..n) (RFC 8259 syntax, at most
+ * CX_JSON_NUMBER_MAX characters) as a double, read the way cJSON reads it:
+ * strtod with '.' replaced by the locale's decimal point.
  */
-static bool number_finite(const unsigned char *t, size_t n)
+static double number_value(const unsigned char *t, size_t n)
 {
 	char buf[CX_JSON_NUMBER_MAX + 1];
 	char point = localeconv()->decimal_point[0];
@@ -227,7 +249,12 @@ static bool number_finite(const unsigned char *t, size_t n)
 		buf[i] = t[i] == '.' ? point : (char)t[i];
 	}
 	buf[n] = '\0';
-	return isfinite(strtod(buf, NULL));
+	return strtod(buf, NULL);
+}
+
+static bool number_finite(const unsigned char *t, size_t n)
+{
+	return isfinite(number_value(t, n));
 }
 
 /*
@@ -508,19 +535,15 @@ bool cx_jscan_unescape(const char *raw, size_t n, char *out, size_t cap, size_t 
 /*
  * Whether the decoded string equals lit[0..n) (ASCII letters folded when
  * fold). Escaped strings are decoded into a small buffer, wiped after: it
- * holds card text. Literals are at most 8 bytes.
+ * holds card text. Literals are at most 15 bytes.
  */
-static bool str_is(const jstr *str, const char *lit, size_t n, bool fold)
+static bool str_is_slow(const jstr *str, const char *lit, size_t n, bool fold)
 {
 	char buf[16];
 	const char *text = (const char *)str->raw;
 	size_t len = str->len;
 	bool same = true;
 
-	/* Unescaped text is never shorter than what it means. */
-	if(len < n || (!str->escaped && len != n)) {
-		return false;
-	}
 	if(str->escaped) {
 		if(!cx_jscan_unescape(text, len, buf, sizeof(buf), &len)) {
 			cx_wipe(buf, sizeof(buf));
@@ -542,6 +565,16 @@ static bool str_is(const jstr *str, const char *lit, size_t n, bool fold)
 		cx_wipe(buf, sizeof(buf));
 	}
 	return same;
+}
+
+/* Most names differ from lit in length: they are told apart here, without a call. */
+static inline bool str_is(const jstr *str, const char *lit, size_t n, bool fold)
+{
+	/* Unescaped text is never shorter than what it means. */
+	if(str->len < n || (!str->escaped && str->len != n)) {
+		return false;
+	}
+	return str_is_slow(str, lit, n, fold);
 }
 
 /* ---- the jCard, position by position (the rules of jcard.c) ---- */
@@ -848,11 +881,14 @@ static bool top_member(scanner *s, void *ctx, const jstr *name)
 	return scan_any(s);
 }
 
-const char *cx_jscan_card_request(const char *payload, size_t len, cx_jscan_card *out)
+/*
+ * The payload as one object, member by member through fn, with the verdicts
+ * described in jscan.h: NULL, or the reason it is refused.
+ */
+static const char *scan_top(const char *payload, size_t len, member_fn fn, void *ctx)
 {
 	scanner s = {.p = (const unsigned char *)payload, .end = (const unsigned char *)payload + len};
 
-	memset(out, 0, sizeof(*out));
 	if(payload == NULL || len == 0) {
 		return "empty payload";
 	}
@@ -865,7 +901,7 @@ const char *cx_jscan_card_request(const char *payload, size_t len, cx_jscan_card
 		unexpected(&s);
 		return s.err;
 	}
-	if(!scan_object(&s, top_member, out)) {
+	if(!scan_object(&s, fn, ctx)) {
 		return s.err;
 	}
 	skip_ws(&s);
@@ -873,4 +909,73 @@ const char *cx_jscan_card_request(const char *payload, size_t len, cx_jscan_card
 		return *s.p == '\0' ? "payload contains a NUL byte" : "trailing data after the JSON value";
 	}
 	return NULL;
+}
+
+const char *cx_jscan_card_request(const char *payload, size_t len, cx_jscan_card *out)
+{
+	memset(out, 0, sizeof(*out));
+	return scan_top(payload, len, top_member, out);
+}
+
+/* The members a flat request asks for. */
+typedef struct {
+	cx_jscan_member *m;
+	size_t n;
+} flat_ctx;
+
+static bool flat_member(scanner *s, void *ctx, const jstr *name)
+{
+	flat_ctx *f = ctx;
+	cx_jscan_member *m = NULL;
+	const unsigned char *start = s->p;
+	jstr str;
+
+	for(size_t i = 0; i < f->n; i++) {
+		if(str_is(name, f->m[i].name, strlen(f->m[i].name), false)) {
+			m = &f->m[i];
+			break;
+		}
+	}
+	if(m == NULL) {
+		return scan_any(s);
+	}
+	m->count++;
+	m->kind = CX_JSCAN_OTHER;
+	m->raw = NULL;
+	m->len = 0;
+	m->escaped = false;
+	if(*s->p == '"') {
+		if(!scan_string(s, &str)) {
+			return false;
+		}
+		m->kind = CX_JSCAN_STRING;
+		m->raw = (const char *)str.raw;
+		m->len = str.len;
+		m->escaped = str.escaped;
+		return true;
+	}
+	if(*s->p == '-' || (*s->p >= '0' && *s->p <= '9')) {
+		if(!scan_number(s, NULL)) {
+			return false;
+		}
+		m->kind = CX_JSCAN_NUMBER;
+		m->number = number_value(start, (size_t)(s->p - start));
+		return true;
+	}
+	return scan_any(s);
+}
+
+const char *cx_jscan_object(const char *payload, size_t len, cx_jscan_member *members, size_t n)
+{
+	flat_ctx f = {.m = members, .n = n};
+
+	for(size_t i = 0; i < n; i++) {
+		members[i].count = 0;
+		members[i].kind = CX_JSCAN_OTHER;
+		members[i].raw = NULL;
+		members[i].len = 0;
+		members[i].escaped = false;
+		members[i].number = 0;
+	}
+	return scan_top(payload, len, flat_member, &f);
 }
