@@ -161,6 +161,33 @@ static bool any_special(const unsigned char *p)
 	return (t & HIGHS) != 0;
 }
 
+/*
+ * The first byte at or after p (before end) that is not plain, or end. On
+ * little-endian machines 8 bytes at a time: in any_special's word, bytes
+ * before the first special one are plain and neither set their high bit nor
+ * borrow, and the special one sets its own, so the lowest high bit set
+ * marks exactly the first special byte.
+ */
+static inline const unsigned char *plain_run(const unsigned char *p, const unsigned char *end)
+{
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	while(end - p >= 8) {
+		uint64_t x;
+		memcpy(&x, p, sizeof(x));
+		uint64_t t = (x - ONES * 0x20) | ((x ^ (ONES * '"')) - ONES) | ((x ^ (ONES * '\\')) - ONES) | x;
+		t &= HIGHS;
+		if(t != 0) {
+			return p + (__builtin_ctzll(t) >> 3);
+		}
+		p += 8;
+	}
+#endif
+	while(p < end && plain[*p]) {
+		p++;
+	}
+	return p;
+}
+
 /* The string at s->p (its opening quote), its contents read up to p already: all plain. */
 static bool scan_string_from(scanner *s, jstr *out, const unsigned char *p)
 {
@@ -207,20 +234,13 @@ static bool scan_string_from(scanner *s, jstr *out, const unsigned char *p)
 	return true;
 }
 
-/* Strings this short are read byte by byte, without a call; the rest by scan_string_from. */
-#define SHORT_STRING 16
-
-/* The string at s->p (its opening quote). */
+/* The string at s->p (its opening quote): a string of plain bytes inline, the rest by scan_string_from. */
 static inline bool scan_string(scanner *s, jstr *out)
 {
 	const unsigned char *start = s->p + 1;
-	const unsigned char *p = start;
-	const unsigned char *stop = s->end - start > SHORT_STRING ? start + SHORT_STRING : s->end;
+	const unsigned char *p = plain_run(start, s->end);
 
-	while(p < stop && plain[*p]) {
-		p++;
-	}
-	if(p < stop && *p == '"') {
+	if(p < s->end && *p == '"') {
 		out->raw = start;
 		out->len = (size_t)(p - start);
 		out->escaped = false;
@@ -911,8 +931,245 @@ static const char *scan_top(const char *payload, size_t len, member_fn fn, void 
 	return NULL;
 }
 
+/* ---- the fast path: compact card requests of the common shape ---- */
+
+/*
+ * Card requests as terminals write them are compact JSON of one shape:
+ * {"exchange":"<xid>","card":["vcard",[[name,{params},type,value,...],...]]}
+ * with strings without escapes, parameter values strings or arrays of
+ * strings, property values strings or arrays of strings, and no faults.
+ * fast_request reads exactly that in a straight walk, without the
+ * callbacks, and says "not this shape" (false) at the first byte that
+ * leaves it: whitespace, an escape, a number or literal, a deeper array,
+ * another member, a repeated one, any JSON or jCard fault. The full scan
+ * then reads the payload from its start and gives the verdict, so that
+ * the fast path only ever accepts what the full scan accepts, with the
+ * same result.
+ */
+typedef struct {
+	const unsigned char *p;
+	const unsigned char *end;
+} fast;
+
+static bool fast_byte(fast *f, unsigned char c)
+{
+	if(f->p < f->end && *f->p == c) {
+		f->p++;
+		return true;
+	}
+	return false;
+}
+
+/* The string at f->p (its opening quote), its contents read up to p already: all plain. */
+static bool fast_str_from(fast *f, jstr *str, const unsigned char *p)
+{
+	const unsigned char *start = f->p + 1;
+
+	for(;;) {
+		while(f->end - p >= 8 && !any_special(p)) {
+			p += 8;
+		}
+		while(p < f->end && plain[*p]) {
+			p++;
+		}
+		if(p >= f->end) {
+			return false;
+		}
+		if(*p == '"') {
+			break;
+		}
+		if(*p < 0x80) {
+			return false; /* an escape or a control character */
+		}
+		size_t n = cx_utf8_next((const char *)p, (size_t)(f->end - p));
+		if(n == 0) {
+			return false;
+		}
+		p += n;
+	}
+	str->raw = start;
+	str->len = (size_t)(p - start);
+	str->escaped = false;
+	f->p = p + 1;
+	return true;
+}
+
+/* A string at f->p, of plain bytes and valid UTF-8 only; its contents in *str. Plain ones inline. */
+static inline bool fast_str(fast *f, jstr *str)
+{
+	const unsigned char *start;
+	const unsigned char *p;
+
+	if(f->p >= f->end || *f->p != '"') {
+		return false;
+	}
+	start = f->p + 1;
+	p = plain_run(start, f->end);
+	if(p < f->end && *p == '"') {
+		str->raw = start;
+		str->len = (size_t)(p - start);
+		str->escaped = false;
+		f->p = p + 1;
+		return true;
+	}
+	return fast_str_from(f, str, p);
+}
+
+/* A string, or an array of strings (perhaps empty); *first is set when it is a string. */
+static bool fast_str_or_strings(fast *f, jstr *str, bool *first)
+{
+	*first = false;
+	if(f->p < f->end && *f->p == '"') {
+		*first = true;
+		return fast_str(f, str);
+	}
+	if(!fast_byte(f, '[')) {
+		return false;
+	}
+	if(fast_byte(f, ']')) {
+		return true;
+	}
+	do {
+		if(!fast_str(f, str)) {
+			return false;
+		}
+	} while(fast_byte(f, ','));
+	return fast_byte(f, ']');
+}
+
+/* Whether str is lit (lowercase ASCII) with ASCII letters folded. */
+static bool fast_is_folded(const jstr *str, const char *lit, size_t n)
+{
+	if(str->len != n) {
+		return false;
+	}
+	for(size_t i = 0; i < n; i++) {
+		unsigned char c = str->raw[i];
+		if(c >= 'A' && c <= 'Z') {
+			c = (unsigned char)(c + ('a' - 'A'));
+		}
+		if(c != (unsigned char)lit[i]) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* One property without a fault; *kind set to PROP_VERSION, PROP_FN or PROP_OTHER. */
+static bool fast_prop(fast *f, int *kind)
+{
+	jstr name;
+	jstr str;
+	jstr first;
+	bool first_str = false;
+	bool is_str;
+
+	if(!fast_byte(f, '[') || !fast_str(f, &name) || name.len == 0 || !fast_byte(f, ',')
+			|| !fast_byte(f, '{')) {
+		return false;
+	}
+	if(!fast_byte(f, '}')) {
+		do {
+			if(!fast_str(f, &str) || str.len == 0 || !fast_byte(f, ':')
+					|| !fast_str_or_strings(f, &str, &is_str)) {
+				return false;
+			}
+		} while(fast_byte(f, ','));
+		if(!fast_byte(f, '}')) {
+			return false;
+		}
+	}
+	if(!fast_byte(f, ',') || !fast_str(f, &str) || str.len == 0 || !fast_byte(f, ',')) {
+		return false;
+	}
+	/* The values: at least one. */
+	if(!fast_str_or_strings(f, &first, &first_str)) {
+		return false;
+	}
+	while(fast_byte(f, ',')) {
+		if(!fast_str_or_strings(f, &str, &is_str)) {
+			return false;
+		}
+	}
+	if(!fast_byte(f, ']')) {
+		return false;
+	}
+	*kind = fast_is_folded(&name, LIT("version")) ? PROP_VERSION
+		: fast_is_folded(&name, LIT("fn")) ? PROP_FN : PROP_OTHER;
+	if(*kind == PROP_VERSION) {
+		return first_str && first.len == 3 && memcmp(first.raw, "4.0", 3) == 0;
+	}
+	if(*kind == PROP_FN) {
+		return first_str && first.len > 0;
+	}
+	return true;
+}
+
+/* ["vcard",[props]] without a fault. */
+static bool fast_card(fast *f)
+{
+	jstr tag;
+	bool have_version = false;
+	bool have_fn = false;
+	size_t n = 0;
+	int kind;
+
+	if(!fast_byte(f, '[') || !fast_str(f, &tag) || tag.len != 5 || memcmp(tag.raw, "vcard", 5) != 0
+			|| !fast_byte(f, ',') || !fast_byte(f, '[')) {
+		return false;
+	}
+	do {
+		if(++n > CX_JCARD_MAX_PROPS || !fast_prop(f, &kind)) {
+			return false;
+		}
+		have_version |= kind == PROP_VERSION;
+		have_fn |= kind == PROP_FN;
+	} while(fast_byte(f, ','));
+	return fast_byte(f, ']') && fast_byte(f, ']') && have_version && have_fn;
+}
+
+/* The whole request of the common shape into *out, else false (nothing to be read from *out). */
+static bool fast_request(const char *payload, size_t len, cx_jscan_card *out)
+{
+	fast f = {.p = (const unsigned char *)payload, .end = (const unsigned char *)payload + len};
+	jstr name;
+	jstr xid;
+
+	if(payload == NULL || !fast_byte(&f, '{')) {
+		return false;
+	}
+	do {
+		if(!fast_str(&f, &name) || !fast_byte(&f, ':')) {
+			return false;
+		}
+		if(name.len == 8 && memcmp(name.raw, "exchange", 8) == 0 && out->xid_count == 0) {
+			if(!fast_str(&f, &xid)) {
+				return false;
+			}
+			out->xid_count = 1;
+			out->xid = (const char *)xid.raw;
+			out->xid_len = xid.len;
+		} else if(name.len == 4 && memcmp(name.raw, "card", 4) == 0 && out->card_count == 0) {
+			const unsigned char *start = f.p;
+			if(!fast_card(&f)) {
+				return false;
+			}
+			out->card_count = 1;
+			out->card = (const char *)start;
+			out->card_len = (size_t)(f.p - start);
+		} else {
+			return false;
+		}
+	} while(fast_byte(&f, ','));
+	return fast_byte(&f, '}') && f.p == f.end && out->xid_count == 1 && out->card_count == 1;
+}
+
 const char *cx_jscan_card_request(const char *payload, size_t len, cx_jscan_card *out)
 {
+	memset(out, 0, sizeof(*out));
+	if(fast_request(payload, len, out)) {
+		return NULL;
+	}
 	memset(out, 0, sizeof(*out));
 	return scan_top(payload, len, top_member, out);
 }
