@@ -49,18 +49,25 @@ bool cx_ref_valid(const char *s, size_t len)
 	return charset_valid(s, len, CX_REF_MAX);
 }
 
+/* Lowercase hex digits, the characters of exchange IDs. */
+static const bool xid_chars[256] = {
+	['0'] = true, ['1'] = true, ['2'] = true, ['3'] = true, ['4'] = true, ['5'] = true, ['6'] = true,
+	['7'] = true, ['8'] = true, ['9'] = true, ['a'] = true, ['b'] = true, ['c'] = true, ['d'] = true,
+	['e'] = true, ['f'] = true,
+};
+
 bool cx_xid_valid(const char *s, size_t len)
 {
+	bool ok = true;
+
 	if(s == NULL || len != CX_XID_HEX) {
 		return false;
 	}
-	for(size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if(!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-			return false;
-		}
+	/* Exactly 32 characters: no early exit needed, and none taken. */
+	for(size_t i = 0; i < CX_XID_HEX; i++) {
+		ok &= xid_chars[(unsigned char)s[i]];
 	}
-	return true;
+	return ok;
 }
 
 void cx_xid_format(const unsigned char raw[16], char out[CX_XID_HEX + 1])

@@ -401,6 +401,22 @@ void cx_jw_strn(cx_jw *w, const char *s, size_t n)
 	size_t run = 0; /* start of the pending run of bytes that need no escape */
 	size_t i = 0;
 
+	while(n - i >= 8 && !any_escape8(s + i)) {
+		i += 8;
+	}
+	while(i < n && !needs_escape[(unsigned char)s[i]]) {
+		i++;
+	}
+	/* Most strings need no escape and fit: quotes and text in one go. */
+	if(i == n && w->cap > 0 && w->len < w->cap && n + 2 < w->cap - w->len) {
+		char *o = w->buf + w->len;
+		o[0] = '"';
+		memcpy(o + 1, s, n);
+		o[n + 1] = '"';
+		o[n + 2] = '\0';
+		w->len += n + 2;
+		return;
+	}
 	cx_jw_raw(w, "\"", 1);
 	for(;;) {
 		/* Runs without escapes, 8 bytes at a time, then byte by byte. */
