@@ -1222,10 +1222,8 @@ static bool flat_member(scanner *s, void *ctx, const jstr *name)
 	return scan_any(s);
 }
 
-const char *cx_jscan_object(const char *payload, size_t len, cx_jscan_member *members, size_t n)
+static void members_reset(cx_jscan_member *members, size_t n)
 {
-	flat_ctx f = {.m = members, .n = n};
-
 	for(size_t i = 0; i < n; i++) {
 		members[i].count = 0;
 		members[i].kind = CX_JSCAN_OTHER;
@@ -1234,5 +1232,86 @@ const char *cx_jscan_object(const char *payload, size_t len, cx_jscan_member *me
 		members[i].escaped = false;
 		members[i].number = 0;
 	}
+}
+
+/*
+ * The fast path for flat requests as terminals write them: compact, names
+ * and strings without escapes, numbers of 1 to 15 digits without sign,
+ * fraction or exponent (exact as doubles, so their value is what strtod
+ * reads). Anything else, and any fault, is "not this shape" (false): the
+ * full scan then reads the payload from its start.
+ */
+static bool fast_flat(const char *payload, size_t len, cx_jscan_member *members, size_t n)
+{
+	fast f = {.p = (const unsigned char *)payload, .end = (const unsigned char *)payload + len};
+	jstr name;
+
+	if(payload == NULL || !fast_byte(&f, '{')) {
+		return false;
+	}
+	if(fast_byte(&f, '}')) {
+		return f.p == f.end;
+	}
+	do {
+		cx_jscan_member *m = NULL;
+		if(!fast_str(&f, &name) || !fast_byte(&f, ':') || f.p >= f.end) {
+			return false;
+		}
+		for(size_t i = 0; i < n; i++) {
+			size_t k = strlen(members[i].name);
+			if(name.len == k && memcmp(name.raw, members[i].name, k) == 0) {
+				m = &members[i];
+				break;
+			}
+		}
+		if(*f.p == '"') {
+			jstr str;
+			if(!fast_str(&f, &str)) {
+				return false;
+			}
+			if(m != NULL) {
+				m->count++;
+				m->kind = CX_JSCAN_STRING;
+				m->raw = (const char *)str.raw;
+				m->len = str.len;
+				m->escaped = false;
+				m->number = 0;
+			}
+		} else if(*f.p >= '0' && *f.p <= '9') {
+			const unsigned char *start = f.p;
+			uint64_t v = 0;
+			while(f.p < f.end && *f.p >= '0' && *f.p <= '9' && f.p - start < 16) {
+				v = v * 10 + (uint64_t)(*f.p - '0');
+				f.p++;
+			}
+			/* A leading zero, 16 digits or more, or a fraction or exponent next: not this shape. */
+			if((*start == '0' && f.p - start > 1) || f.p - start > 15 || f.p >= f.end
+					|| (*f.p != ',' && *f.p != '}')) {
+				return false;
+			}
+			if(m != NULL) {
+				m->count++;
+				m->kind = CX_JSCAN_NUMBER;
+				m->raw = NULL;
+				m->len = 0;
+				m->escaped = false;
+				m->number = (double)v;
+			}
+		} else {
+			return false;
+		}
+	} while(fast_byte(&f, ','));
+	return fast_byte(&f, '}') && f.p == f.end;
+}
+
+const char *cx_jscan_object(const char *payload, size_t len, cx_jscan_member *members, size_t n)
+{
+	flat_ctx f = {.m = members, .n = n};
+
+	members_reset(members, n);
+	if(fast_flat(payload, len, members, n)) {
+		return NULL;
+	}
+	members_reset(members, n);
 	return scan_top(payload, len, flat_member, &f);
 }
