@@ -45,6 +45,7 @@
 #include "ids.h"
 
 #define XID_LEN 16
+#define XID_POOL 16 /* exchange IDs drawn from the DRBG at once */
 /* Every failure window: fixed, from the first failure it counts. */
 #define WINDOW_MS 60000
 /*
@@ -180,6 +181,13 @@ struct cx_engine {
 	uint64_t ticks;      /* cx_engine_tick calls so far */
 	notice *held;        /* held notices, in order; malloc'ed */
 	size_t nheld, held_cap;
+	/*
+	 * Exchange IDs drawn ahead, XID_POOL at a time: one DRBG call costs
+	 * about as much for 16 bytes as for 256 (its update step dominates).
+	 * Used bytes are wiped at once; the rest as the engine is freed.
+	 */
+	unsigned char xid_pool[XID_POOL * XID_LEN];
+	size_t xid_left;     /* unused IDs at the end of xid_pool */
 };
 
 #if CX_ADDR_MAX != CX_ID_MAX
@@ -691,6 +699,7 @@ void cx_engine_free(cx_engine *e)
 	cx_wipe(e->mkey, sizeof(e->mkey));
 	cx_wipe(e->hkey, sizeof(e->hkey));
 	cx_wipe(e->dummy_mac, sizeof(e->dummy_mac));
+	cx_wipe(e->xid_pool, sizeof(e->xid_pool));
 	free(e);
 }
 
@@ -997,6 +1006,25 @@ static void count_failure(cx_engine *e, int64_t now_ms, const char *claimer, con
 	e->counters.claims_failed++;
 }
 
+/* A fresh random exchange ID into out; -1 when the DRBG fails. */
+static int xid_draw(cx_engine *e, unsigned char out[XID_LEN])
+{
+	unsigned char *next;
+
+	if(e->xid_left == 0){
+		if(cx_rng_bytes(e->rng, e->xid_pool, sizeof(e->xid_pool)) != 0){
+			cx_wipe(e->xid_pool, sizeof(e->xid_pool));
+			return -1;
+		}
+		e->xid_left = XID_POOL;
+	}
+	next = e->xid_pool + (XID_POOL - e->xid_left) * XID_LEN;
+	memcpy(out, next, XID_LEN);
+	cx_wipe(next, XID_LEN);
+	e->xid_left--;
+	return 0;
+}
+
 /* A new exchange between a and b with a fresh random ID, or NULL (memory, DRBG). */
 static exchange *exchange_create(cx_engine *e, int64_t now_ms, const char *a, const char *b)
 {
@@ -1007,7 +1035,7 @@ static exchange *exchange_create(cx_engine *e, int64_t now_ms, const char *a, co
 		return NULL;
 	}
 	do{
-		if(tries++ == XID_TRIES || cx_rng_bytes(e->rng, x->xid, XID_LEN) != 0){
+		if(tries++ == XID_TRIES || xid_draw(e, x->xid) != 0){
 			free(x);
 			return NULL;
 		}
@@ -1366,7 +1394,8 @@ size_t cx_address_key(const char *address, char out[CX_ADDR_MAX + 1])
 	if(address == NULL || address[0] == '\0'){
 		return 0;
 	}
-	if(inet_pton(AF_INET6, address, a6) == 1){
+	/* Every IPv6 text has a ':'; an IPv4 address is taken as it is without asking inet_pton. */
+	if(strchr(address, ':') != NULL && inet_pton(AF_INET6, address, a6) == 1){
 		if(memcmp(a6, v4mapped, sizeof(v4mapped)) == 0){
 			if(inet_ntop(AF_INET, a6 + 12, out, CX_ADDR_MAX + 1) != NULL){
 				return strlen(out);
