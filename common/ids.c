@@ -78,7 +78,7 @@ bool cx_xid_valid(const char *s, size_t len)
 		return false;
 	}
 	/* Exactly 32 characters: four words. */
-	return hex8(s) & hex8(s + 8) & hex8(s + 16) & hex8(s + 24);
+	return hex8(s) && hex8(s + 8) && hex8(s + 16) && hex8(s + 24);
 }
 
 void cx_xid_format(const unsigned char raw[16], char out[CX_XID_HEX + 1])
