@@ -152,18 +152,23 @@ static const bool plain[256] = {
  * byte only comes out of a byte that wrapped, which is not plain itself, so
  * the answer for the word as a whole is exact.
  */
-static bool any_special(const unsigned char *p)
+static uint64_t special_bits(const unsigned char *p)
 {
 	uint64_t x;
 
 	memcpy(&x, p, sizeof(x));
 	uint64_t t = (x - ONES * 0x20) | ((x ^ (ONES * '"')) - ONES) | ((x ^ (ONES * '\\')) - ONES) | x;
-	return (t & HIGHS) != 0;
+	return t & HIGHS;
+}
+
+static bool any_special(const unsigned char *p)
+{
+	return special_bits(p) != 0;
 }
 
 /*
  * The first byte at or after p (before end) that is not plain, or end. On
- * little-endian machines 8 bytes at a time: in any_special's word, bytes
+ * little-endian machines 8 bytes at a time: in special_bits' word, bytes
  * before the first special one are plain and neither set their high bit nor
  * borrow, and the special one sets its own, so the lowest high bit set
  * marks exactly the first special byte.
@@ -172,10 +177,7 @@ static inline const unsigned char *plain_run(const unsigned char *p, const unsig
 {
 #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	while(end - p >= 8) {
-		uint64_t x;
-		memcpy(&x, p, sizeof(x));
-		uint64_t t = (x - ONES * 0x20) | ((x ^ (ONES * '"')) - ONES) | ((x ^ (ONES * '\\')) - ONES) | x;
-		t &= HIGHS;
+		uint64_t t = special_bits(p);
 		if(t != 0) {
 			return p + (__builtin_ctzll(t) >> 3);
 		}
