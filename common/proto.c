@@ -1,9 +1,9 @@
 /*
- * Message codecs of the cardex protocol. Decoders go through the strict
- * front end in json.c and wipe every parsed tree, as a tree may hold a key
- * or a card; the card request, the plugin's hot path, goes through the
- * single-pass scanner in jscan.c instead and builds no tree at all. Encoders
- * write through the bounded writer, snprintf style.
+ * Message codecs of the cardex protocol. The requests, the plugin's hot
+ * path (offers, claims, cards), go through the single-pass scanner in
+ * jscan.c and build no tree at all; replies go through the strict front end
+ * in json.c and wipe every parsed tree, as a tree may hold a key or a card.
+ * Encoders write through the bounded writer, snprintf style.
  */
 #include "proto.h"
 
@@ -199,7 +199,7 @@ static cx_json_res flat_string(const cx_jscan_member *m, char *out, size_t cap, 
 	return CX_JSON_OK;
 }
 
-/* Optional "ref" into out (CX_REF_MAX + 1 bytes): valid or ""; as read_ref. */
+/* Optional "ref" into out (CX_REF_MAX + 1 bytes): valid or "", as read_ref gives it. */
 static bool flat_ref(const cx_jscan_member *m, char *out, const char **reason)
 {
 	size_t n = 0;
@@ -216,7 +216,7 @@ static bool flat_ref(const cx_jscan_member *m, char *out, const char **reason)
 	return true;
 }
 
-/* Required "key" into out (CX_KEY_DIGITS_MAX + 1 bytes); as read_key. Wiped by the caller on failure. */
+/* Required "key": 6..16 decimal digits into out (CX_KEY_DIGITS_MAX + 1 bytes); wiped by the caller on failure. */
 static bool flat_key(const cx_jscan_member *m, char *out, const char **reason)
 {
 	size_t n = 0;
