@@ -114,6 +114,8 @@ int plugin__acl_check(int event, void *event_data, void *userdata)
 	struct mosquitto_evt_acl_check *ed = event_data;
 	struct plugin__data *data = userdata;
 	const char *identity;
+	const char *id = NULL;
+	size_t idlen = 0;
 	cx_topic_kind kind;
 
 	(void)event;
@@ -135,7 +137,7 @@ int plugin__acl_check(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_PLUGIN_DEFER;
 	}
 
-	kind = cx_topic_parse(data->cfg.prefix, data->cfg.prefixlen, ed->topic, NULL, NULL);
+	kind = cx_topic_parse(data->cfg.prefix, data->cfg.prefixlen, ed->topic, &id, &idlen);
 	if(kind == CX_TOPIC_OUTSIDE){
 		return data->outside_rc;
 	}
@@ -160,7 +162,9 @@ int plugin__acl_check(int event, void *event_data, void *userdata)
 		}
 		return plugin__request_handle(data, &req);
 	}
-	if(identity == NULL || ed->retain || !is_own_reply(data, ed->topic, identity)){
+	/* A READ is allowed on the own reply topic only (is_own_reply, on the topic parsed above). */
+	if(identity == NULL || ed->retain || kind != CX_TOPIC_REPLY || idlen != strlen(identity)
+			|| memcmp(id, identity, idlen) != 0){
 		return MOSQ_ERR_ACL_DENIED;
 	}
 	return plugin__terminal_touch(data, ed->client, identity, false) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;

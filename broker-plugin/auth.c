@@ -25,7 +25,8 @@ const char *plugin__identity(const struct mosquitto *client)
 	 * may have accepted them first: this check is what keeps them out of
 	 * the namespace.
 	 */
-	if(!cx_id_valid(username, strlen(username)) || !cx_client_id_allowed(username, client_id)){
+	/* cx_client_id_allowed also refuses a username that is not a valid terminal ID. */
+	if(!cx_client_id_allowed(username, client_id)){
 		return NULL;
 	}
 	return username;

@@ -318,7 +318,7 @@ bool plugin__terminal_touch(struct plugin__data *data, const struct mosquitto *c
 		bool acting)
 {
 	const char *client_id = mosquitto_client_id(client);
-	int64_t now_ms = plugin__now_ms();
+	int64_t now_ms;
 	cx_term_result r;
 
 	if(client_id == NULL){
@@ -332,10 +332,11 @@ bool plugin__terminal_touch(struct plugin__data *data, const struct mosquitto *c
 		}
 		/* TICK saves; without ticks (per_listener_settings true in 2.0.11), this does. */
 		if(!data->ticking){
-			save_if_due(data, now_ms, false);
+			save_if_due(data, plugin__now_ms(), false);
 		}
 		return true;
 	}
+	now_ms = plugin__now_ms();
 	if(now_ms >= data->next_warn_ms){
 		data->next_warn_ms = now_ms + PLUGIN_ALARM_INTERVAL_MS;
 		if(r == CX_TERM_FULL){

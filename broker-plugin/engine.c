@@ -565,6 +565,7 @@ void cx_engine_free(cx_engine *e)
 	cx_wipe(e->mkey, sizeof(e->mkey));
 	cx_wipe(e->hkey, sizeof(e->hkey));
 	cx_wipe(e->dummy_mac, sizeof(e->dummy_mac));
+	cx_wipe(e->xid_pool, sizeof(e->xid_pool));
 	free(e);
 }
 
@@ -871,6 +872,25 @@ static void count_failure(cx_engine *e, int64_t now_ms, const char *claimer, con
 	e->counters.claims_failed++;
 }
 
+/* A fresh random exchange ID into out; -1 when the DRBG fails. */
+static int xid_draw(cx_engine *e, unsigned char out[XID_LEN])
+{
+	unsigned char *next;
+
+	if(e->xid_left == 0){
+		if(cx_rng_bytes(e->rng, e->xid_pool, sizeof(e->xid_pool)) != 0){
+			cx_wipe(e->xid_pool, sizeof(e->xid_pool));
+			return -1;
+		}
+		e->xid_left = XID_POOL;
+	}
+	next = e->xid_pool + (XID_POOL - e->xid_left) * XID_LEN;
+	memcpy(out, next, XID_LEN);
+	cx_wipe(next, XID_LEN);
+	e->xid_left--;
+	return 0;
+}
+
 /* A new exchange between a and b with a fresh random ID, or NULL (memory, DRBG). */
 static exchange *exchange_create(cx_engine *e, int64_t now_ms, const char *a, const char *b)
 {
@@ -881,7 +901,7 @@ static exchange *exchange_create(cx_engine *e, int64_t now_ms, const char *a, co
 		return NULL;
 	}
 	do{
-		if(tries++ == XID_TRIES || cx_rng_bytes(e->rng, x->xid, XID_LEN) != 0){
+		if(tries++ == XID_TRIES || xid_draw(e, x->xid) != 0){
 			free(x);
 			return NULL;
 		}
@@ -1248,7 +1268,8 @@ size_t cx_address_key(const char *address, char out[CX_ADDR_MAX + 1])
 	if(address == NULL || address[0] == '\0'){
 		return 0;
 	}
-	if(inet_pton(AF_INET6, address, a6) == 1){
+	/* Every IPv6 text has a ':'; an IPv4 address is taken as it is without asking inet_pton. */
+	if(strchr(address, ':') != NULL && inet_pton(AF_INET6, address, a6) == 1){
 		if(memcmp(a6, v4mapped, sizeof(v4mapped)) == 0){
 			if(inet_ntop(AF_INET, a6 + 12, out, CX_ADDR_MAX + 1) != NULL){
 				return strlen(out);

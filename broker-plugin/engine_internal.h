@@ -17,6 +17,7 @@
 #include "ids.h"
 
 #define XID_LEN 16
+#define XID_POOL 16 /* exchange IDs drawn from the DRBG at once */
 /* Every failure window: fixed, from the first failure it counts. */
 #define WINDOW_MS 60000
 
@@ -136,6 +137,13 @@ struct cx_engine {
 	uint64_t ticks;      /* cx_engine_tick calls so far */
 	notice *held;        /* held notices, in order; malloc'ed */
 	size_t nheld, held_cap;
+	/*
+	 * Exchange IDs drawn ahead, XID_POOL at a time: one DRBG call costs
+	 * about as much for 16 bytes as for 256 (its update step dominates).
+	 * Used bytes are wiped at once; the rest as the engine is freed.
+	 */
+	unsigned char xid_pool[XID_POOL * XID_LEN];
+	size_t xid_left;     /* unused IDs at the end of xid_pool */
 };
 
 #if CX_ADDR_MAX != CX_ID_MAX

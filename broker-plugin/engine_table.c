@@ -35,14 +35,22 @@
 		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
 	}while(0)
 
-static uint64_t load_le64(const unsigned char *p)
+static inline uint64_t load_le64(const unsigned char *p)
 {
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/* One load where the byte order is already the right one. */
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+#else
 	uint64_t v = 0;
 
 	for(int i = 7; i >= 0; i--){
 		v = (v << 8) | p[i];
 	}
 	return v;
+#endif
 }
 
 /* SipHash-c-d (Aumasson and Bernstein): c rounds per message block, d to finalise. */
@@ -67,8 +75,16 @@ static inline uint64_t siphash(const unsigned char key[CX_SIPHASH_KEY_LEN], cons
 		}
 		v0 ^= m;
 	}
-	for(size_t i = full; i < len; i++){
-		b |= (uint64_t)in[i] << (8 * (i - full));
+	/* The last len % 8 bytes, little-endian, without a loop. */
+	switch(len - full){
+	case 7: b |= (uint64_t)in[full + 6] << 48; /* fall through */
+	case 6: b |= (uint64_t)in[full + 5] << 40; /* fall through */
+	case 5: b |= (uint64_t)in[full + 4] << 32; /* fall through */
+	case 4: b |= (uint64_t)in[full + 3] << 24; /* fall through */
+	case 3: b |= (uint64_t)in[full + 2] << 16; /* fall through */
+	case 2: b |= (uint64_t)in[full + 1] << 8; /* fall through */
+	case 1: b |= (uint64_t)in[full]; /* fall through */
+	default: break;
 	}
 	v3 ^= b;
 	for(int r = 0; r < c; r++){

@@ -5,6 +5,7 @@
  */
 #include "ids.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /*
@@ -28,15 +29,16 @@ static bool id_char(unsigned char c)
 
 static bool charset_valid(const char *s, size_t len, size_t max)
 {
+	bool ok = true;
+
 	if(s == NULL || len == 0 || len > max) {
 		return false;
 	}
+	/* At most 64 bytes: reading them all costs less than a branch per byte. */
 	for(size_t i = 0; i < len; i++) {
-		if(!id_char((unsigned char)s[i])) {
-			return false;
-		}
+		ok &= id_char((unsigned char)s[i]);
 	}
-	return true;
+	return ok;
 }
 
 bool cx_id_valid(const char *s, size_t len)
@@ -49,18 +51,34 @@ bool cx_ref_valid(const char *s, size_t len)
 	return charset_valid(s, len, CX_REF_MAX);
 }
 
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/*
+ * Whether the 8 bytes at s are all lowercase hex digits. Each byte is ASCII
+ * (high bit clear) first, so that adding to it cannot carry into the next:
+ * b + 0x80 - lo has its high bit set exactly when b >= lo.
+ */
+static bool hex8(const char *s)
+{
+	uint64_t x;
+
+	memcpy(&x, s, sizeof(x));
+	if((x & HIGHS) != 0) {
+		return false;
+	}
+	uint64_t digit = (x + ONES * (0x80 - '0')) & ~(x + ONES * (0x80 - '9' - 1));
+	uint64_t letter = (x + ONES * (0x80 - 'a')) & ~(x + ONES * (0x80 - 'f' - 1));
+	return ((digit | letter) & HIGHS) == HIGHS;
+}
+
 bool cx_xid_valid(const char *s, size_t len)
 {
 	if(s == NULL || len != CX_XID_HEX) {
 		return false;
 	}
-	for(size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if(!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-			return false;
-		}
-	}
-	return true;
+	/* Exactly 32 characters: four words. */
+	return hex8(s) && hex8(s + 8) && hex8(s + 16) && hex8(s + 24);
 }
 
 void cx_xid_format(const unsigned char raw[16], char out[CX_XID_HEX + 1])
@@ -76,14 +94,20 @@ void cx_xid_format(const unsigned char raw[16], char out[CX_XID_HEX + 1])
 
 bool cx_client_id_allowed(const char *terminal_id, const char *client_id)
 {
+	bool ok = true;
+	size_t idlen = 0;
+
 	if(terminal_id == NULL || client_id == NULL) {
 		return false;
 	}
-	size_t idlen = strlen(terminal_id);
-	if(!cx_id_valid(terminal_id, idlen)) {
-		return false;
+	/* One pass: the terminal ID's characters, and the client ID starting with it. */
+	for(; terminal_id[idlen] != '\0'; idlen++) {
+		if(idlen >= CX_ID_MAX || client_id[idlen] != terminal_id[idlen]) {
+			return false;
+		}
+		ok &= id_char((unsigned char)terminal_id[idlen]);
 	}
-	if(strncmp(client_id, terminal_id, idlen) != 0) {
+	if(idlen == 0 || !ok) {
 		return false;
 	}
 	if(client_id[idlen] == '\0') {

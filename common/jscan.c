@@ -152,20 +152,48 @@ static const bool plain[256] = {
  * byte only comes out of a byte that wrapped, which is not plain itself, so
  * the answer for the word as a whole is exact.
  */
-static bool any_special(const unsigned char *p)
+static uint64_t special_bits(const unsigned char *p)
 {
 	uint64_t x;
 
 	memcpy(&x, p, sizeof(x));
 	uint64_t t = (x - ONES * 0x20) | ((x ^ (ONES * '"')) - ONES) | ((x ^ (ONES * '\\')) - ONES) | x;
-	return (t & HIGHS) != 0;
+	return t & HIGHS;
 }
 
-/* The string at s->p (its opening quote). */
-static bool scan_string(scanner *s, jstr *out)
+static bool any_special(const unsigned char *p)
+{
+	return special_bits(p) != 0;
+}
+
+/*
+ * The first byte at or after p (before end) that is not plain, or end. On
+ * little-endian machines 8 bytes at a time: in special_bits' word, bytes
+ * before the first special one are plain and neither set their high bit nor
+ * borrow, and the special one sets its own, so the lowest high bit set
+ * marks exactly the first special byte.
+ */
+static inline const unsigned char *plain_run(const unsigned char *p, const unsigned char *end)
+{
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	while(end - p >= 8) {
+		uint64_t t = special_bits(p);
+		if(t != 0) {
+			return p + (__builtin_ctzll(t) >> 3);
+		}
+		p += 8;
+	}
+#endif
+	while(p < end && plain[*p]) {
+		p++;
+	}
+	return p;
+}
+
+/* The string at s->p (its opening quote), its contents read up to p already: all plain. */
+static bool scan_string_from(scanner *s, jstr *out, const unsigned char *p)
 {
 	const unsigned char *start = s->p + 1;
-	const unsigned char *p = start;
 	bool escaped = false;
 
 	for(;;) {
@@ -208,17 +236,33 @@ static bool scan_string(scanner *s, jstr *out)
 	return true;
 }
 
+/* The string at s->p (its opening quote): a string of plain bytes inline, the rest by scan_string_from. */
+static inline bool scan_string(scanner *s, jstr *out)
+{
+	const unsigned char *start = s->p + 1;
+	const unsigned char *p = plain_run(start, s->end);
+
+	if(p < s->end && *p == '"') {
+		out->raw = start;
+		out->len = (size_t)(p - start);
+		out->escaped = false;
+		s->p = p + 1;
+		return true;
+	}
+	return scan_string_from(s, out, p);
+}
+
 static bool is_digit(const scanner *s, const unsigned char *p)
 {
 	return p < s->end && *p >= '0' && *p <= '9';
 }
 
 /*
- * Whether number text t[0..n) (RFC 8259 syntax, at most CX_JSON_NUMBER_MAX
- * characters) is finite as a double, read the way cJSON reads it: strtod
- * with '.' replaced by the locale's decimal point.
+ * The value of number text t[0..n) (RFC 8259 syntax, at most
+ * CX_JSON_NUMBER_MAX characters) as a double, read the way cJSON reads it:
+ * strtod with '.' replaced by the locale's decimal point.
  */
-static bool number_finite(const unsigned char *t, size_t n)
+static double number_value(const unsigned char *t, size_t n)
 {
 	char buf[CX_JSON_NUMBER_MAX + 1];
 	char point = localeconv()->decimal_point[0];
@@ -227,7 +271,12 @@ static bool number_finite(const unsigned char *t, size_t n)
 		buf[i] = t[i] == '.' ? point : (char)t[i];
 	}
 	buf[n] = '\0';
-	return isfinite(strtod(buf, NULL));
+	return strtod(buf, NULL);
+}
+
+static bool number_finite(const unsigned char *t, size_t n)
+{
+	return isfinite(number_value(t, n));
 }
 
 /*
@@ -508,19 +557,15 @@ bool cx_jscan_unescape(const char *raw, size_t n, char *out, size_t cap, size_t 
 /*
  * Whether the decoded string equals lit[0..n) (ASCII letters folded when
  * fold). Escaped strings are decoded into a small buffer, wiped after: it
- * holds card text. Literals are at most 8 bytes.
+ * holds card text. Literals are at most 15 bytes.
  */
-static bool str_is(const jstr *str, const char *lit, size_t n, bool fold)
+static bool str_is_slow(const jstr *str, const char *lit, size_t n, bool fold)
 {
 	char buf[16];
 	const char *text = (const char *)str->raw;
 	size_t len = str->len;
 	bool same = true;
 
-	/* Unescaped text is never shorter than what it means. */
-	if(len < n || (!str->escaped && len != n)) {
-		return false;
-	}
 	if(str->escaped) {
 		if(!cx_jscan_unescape(text, len, buf, sizeof(buf), &len)) {
 			cx_wipe(buf, sizeof(buf));
@@ -542,6 +587,16 @@ static bool str_is(const jstr *str, const char *lit, size_t n, bool fold)
 		cx_wipe(buf, sizeof(buf));
 	}
 	return same;
+}
+
+/* Most names differ from lit in length: they are told apart here, without a call. */
+static inline bool str_is(const jstr *str, const char *lit, size_t n, bool fold)
+{
+	/* Unescaped text is never shorter than what it means. */
+	if(str->len < n || (!str->escaped && str->len != n)) {
+		return false;
+	}
+	return str_is_slow(str, lit, n, fold);
 }
 
 /* ---- the jCard, position by position (the rules of jcard.c) ---- */
@@ -848,11 +903,14 @@ static bool top_member(scanner *s, void *ctx, const jstr *name)
 	return scan_any(s);
 }
 
-const char *cx_jscan_card_request(const char *payload, size_t len, cx_jscan_card *out)
+/*
+ * The payload as one object, member by member through fn, with the verdicts
+ * described in jscan.h: NULL, or the reason it is refused.
+ */
+static const char *scan_top(const char *payload, size_t len, member_fn fn, void *ctx)
 {
 	scanner s = {.p = (const unsigned char *)payload, .end = (const unsigned char *)payload + len};
 
-	memset(out, 0, sizeof(*out));
 	if(payload == NULL || len == 0) {
 		return "empty payload";
 	}
@@ -865,7 +923,7 @@ const char *cx_jscan_card_request(const char *payload, size_t len, cx_jscan_card
 		unexpected(&s);
 		return s.err;
 	}
-	if(!scan_object(&s, top_member, out)) {
+	if(!scan_object(&s, fn, ctx)) {
 		return s.err;
 	}
 	skip_ws(&s);
@@ -873,4 +931,389 @@ const char *cx_jscan_card_request(const char *payload, size_t len, cx_jscan_card
 		return *s.p == '\0' ? "payload contains a NUL byte" : "trailing data after the JSON value";
 	}
 	return NULL;
+}
+
+/* ---- the fast path: compact card requests of the common shape ---- */
+
+/*
+ * Card requests as terminals write them are compact JSON of one shape:
+ * {"exchange":"<xid>","card":["vcard",[[name,{params},type,value,...],...]]}
+ * with strings without escapes, parameter values strings or arrays of
+ * strings, property values strings or arrays of strings, and no faults.
+ * fast_request reads exactly that in a straight walk, without the
+ * callbacks, and says "not this shape" (false) at the first byte that
+ * leaves it: whitespace, an escape, a number or literal, a deeper array,
+ * another member, a repeated one, any JSON or jCard fault. The full scan
+ * then reads the payload from its start and gives the verdict, so that
+ * the fast path only ever accepts what the full scan accepts, with the
+ * same result.
+ */
+typedef struct {
+	const unsigned char *p;
+	const unsigned char *end;
+} fast;
+
+static bool fast_byte(fast *f, unsigned char c)
+{
+	if(f->p < f->end && *f->p == c) {
+		f->p++;
+		return true;
+	}
+	return false;
+}
+
+/* The string at f->p (its opening quote), its contents read up to p already: all plain. */
+static bool fast_str_from(fast *f, jstr *str, const unsigned char *p)
+{
+	const unsigned char *start = f->p + 1;
+
+	for(;;) {
+		while(f->end - p >= 8 && !any_special(p)) {
+			p += 8;
+		}
+		while(p < f->end && plain[*p]) {
+			p++;
+		}
+		if(p >= f->end) {
+			return false;
+		}
+		if(*p == '"') {
+			break;
+		}
+		if(*p < 0x80) {
+			return false; /* an escape or a control character */
+		}
+		size_t n = cx_utf8_next((const char *)p, (size_t)(f->end - p));
+		if(n == 0) {
+			return false;
+		}
+		p += n;
+	}
+	str->raw = start;
+	str->len = (size_t)(p - start);
+	str->escaped = false;
+	f->p = p + 1;
+	return true;
+}
+
+/* A string at f->p, of plain bytes and valid UTF-8 only; its contents in *str. Plain ones inline. */
+static inline bool fast_str(fast *f, jstr *str)
+{
+	const unsigned char *start;
+	const unsigned char *p;
+
+	if(f->p >= f->end || *f->p != '"') {
+		return false;
+	}
+	start = f->p + 1;
+	p = plain_run(start, f->end);
+	if(p < f->end && *p == '"') {
+		str->raw = start;
+		str->len = (size_t)(p - start);
+		str->escaped = false;
+		f->p = p + 1;
+		return true;
+	}
+	return fast_str_from(f, str, p);
+}
+
+/* A string, or an array of strings (perhaps empty); *first is set when it is a string. */
+static bool fast_str_or_strings(fast *f, jstr *str, bool *first)
+{
+	*first = false;
+	if(f->p < f->end && *f->p == '"') {
+		*first = true;
+		return fast_str(f, str);
+	}
+	if(!fast_byte(f, '[')) {
+		return false;
+	}
+	if(fast_byte(f, ']')) {
+		return true;
+	}
+	do {
+		if(!fast_str(f, str)) {
+			return false;
+		}
+	} while(fast_byte(f, ','));
+	return fast_byte(f, ']');
+}
+
+/* Whether str is lit (lowercase ASCII) with ASCII letters folded. */
+static bool fast_is_folded(const jstr *str, const char *lit, size_t n)
+{
+	if(str->len != n) {
+		return false;
+	}
+	for(size_t i = 0; i < n; i++) {
+		unsigned char c = str->raw[i];
+		if(c >= 'A' && c <= 'Z') {
+			c = (unsigned char)(c + ('a' - 'A'));
+		}
+		if(c != (unsigned char)lit[i]) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* One property without a fault; *kind set to PROP_VERSION, PROP_FN or PROP_OTHER. */
+static bool fast_prop(fast *f, int *kind)
+{
+	jstr name;
+	jstr str;
+	jstr first;
+	bool first_str = false;
+	bool is_str;
+
+	if(!fast_byte(f, '[') || !fast_str(f, &name) || name.len == 0 || !fast_byte(f, ',')
+			|| !fast_byte(f, '{')) {
+		return false;
+	}
+	if(!fast_byte(f, '}')) {
+		do {
+			if(!fast_str(f, &str) || str.len == 0 || !fast_byte(f, ':')
+					|| !fast_str_or_strings(f, &str, &is_str)) {
+				return false;
+			}
+		} while(fast_byte(f, ','));
+		if(!fast_byte(f, '}')) {
+			return false;
+		}
+	}
+	if(!fast_byte(f, ',') || !fast_str(f, &str) || str.len == 0 || !fast_byte(f, ',')) {
+		return false;
+	}
+	/* The values: at least one. */
+	if(!fast_str_or_strings(f, &first, &first_str)) {
+		return false;
+	}
+	while(fast_byte(f, ',')) {
+		if(!fast_str_or_strings(f, &str, &is_str)) {
+			return false;
+		}
+	}
+	if(!fast_byte(f, ']')) {
+		return false;
+	}
+	*kind = fast_is_folded(&name, LIT("version")) ? PROP_VERSION
+		: fast_is_folded(&name, LIT("fn")) ? PROP_FN : PROP_OTHER;
+	if(*kind == PROP_VERSION) {
+		return first_str && first.len == 3 && memcmp(first.raw, "4.0", 3) == 0;
+	}
+	if(*kind == PROP_FN) {
+		return first_str && first.len > 0;
+	}
+	return true;
+}
+
+/* ["vcard",[props]] without a fault. */
+static bool fast_card(fast *f)
+{
+	jstr tag;
+	bool have_version = false;
+	bool have_fn = false;
+	size_t n = 0;
+	int kind;
+
+	if(!fast_byte(f, '[') || !fast_str(f, &tag) || tag.len != 5 || memcmp(tag.raw, "vcard", 5) != 0
+			|| !fast_byte(f, ',') || !fast_byte(f, '[')) {
+		return false;
+	}
+	do {
+		if(++n > CX_JCARD_MAX_PROPS || !fast_prop(f, &kind)) {
+			return false;
+		}
+		have_version |= kind == PROP_VERSION;
+		have_fn |= kind == PROP_FN;
+	} while(fast_byte(f, ','));
+	return fast_byte(f, ']') && fast_byte(f, ']') && have_version && have_fn;
+}
+
+/* The whole request of the common shape into *out, else false (nothing to be read from *out). */
+static bool fast_request(const char *payload, size_t len, cx_jscan_card *out)
+{
+	fast f = {.p = (const unsigned char *)payload, .end = (const unsigned char *)payload + len};
+	jstr name;
+	jstr xid;
+
+	if(payload == NULL || !fast_byte(&f, '{')) {
+		return false;
+	}
+	do {
+		if(!fast_str(&f, &name) || !fast_byte(&f, ':')) {
+			return false;
+		}
+		if(name.len == 8 && memcmp(name.raw, "exchange", 8) == 0 && out->xid_count == 0) {
+			if(!fast_str(&f, &xid)) {
+				return false;
+			}
+			out->xid_count = 1;
+			out->xid = (const char *)xid.raw;
+			out->xid_len = xid.len;
+		} else if(name.len == 4 && memcmp(name.raw, "card", 4) == 0 && out->card_count == 0) {
+			const unsigned char *start = f.p;
+			if(!fast_card(&f)) {
+				return false;
+			}
+			out->card_count = 1;
+			out->card = (const char *)start;
+			out->card_len = (size_t)(f.p - start);
+		} else {
+			return false;
+		}
+	} while(fast_byte(&f, ','));
+	return fast_byte(&f, '}') && f.p == f.end && out->xid_count == 1 && out->card_count == 1;
+}
+
+const char *cx_jscan_card_request(const char *payload, size_t len, cx_jscan_card *out)
+{
+	memset(out, 0, sizeof(*out));
+	if(fast_request(payload, len, out)) {
+		return NULL;
+	}
+	memset(out, 0, sizeof(*out));
+	return scan_top(payload, len, top_member, out);
+}
+
+/* The members a flat request asks for. */
+typedef struct {
+	cx_jscan_member *m;
+	size_t n;
+} flat_ctx;
+
+static bool flat_member(scanner *s, void *ctx, const jstr *name)
+{
+	flat_ctx *f = ctx;
+	cx_jscan_member *m = NULL;
+	const unsigned char *start = s->p;
+	jstr str;
+
+	for(size_t i = 0; i < f->n; i++) {
+		if(str_is(name, f->m[i].name, strlen(f->m[i].name), false)) {
+			m = &f->m[i];
+			break;
+		}
+	}
+	if(m == NULL) {
+		return scan_any(s);
+	}
+	m->count++;
+	m->kind = CX_JSCAN_OTHER;
+	m->raw = NULL;
+	m->len = 0;
+	m->escaped = false;
+	if(*s->p == '"') {
+		if(!scan_string(s, &str)) {
+			return false;
+		}
+		m->kind = CX_JSCAN_STRING;
+		m->raw = (const char *)str.raw;
+		m->len = str.len;
+		m->escaped = str.escaped;
+		return true;
+	}
+	if(*s->p == '-' || (*s->p >= '0' && *s->p <= '9')) {
+		if(!scan_number(s, NULL)) {
+			return false;
+		}
+		m->kind = CX_JSCAN_NUMBER;
+		m->number = number_value(start, (size_t)(s->p - start));
+		return true;
+	}
+	return scan_any(s);
+}
+
+static void members_reset(cx_jscan_member *members, size_t n)
+{
+	for(size_t i = 0; i < n; i++) {
+		members[i].count = 0;
+		members[i].kind = CX_JSCAN_OTHER;
+		members[i].raw = NULL;
+		members[i].len = 0;
+		members[i].escaped = false;
+		members[i].number = 0;
+	}
+}
+
+/*
+ * The fast path for flat requests as terminals write them: compact, names
+ * and strings without escapes, numbers of 1 to 15 digits without sign,
+ * fraction or exponent (exact as doubles, so their value is what strtod
+ * reads). Anything else, and any fault, is "not this shape" (false): the
+ * full scan then reads the payload from its start.
+ */
+static bool fast_flat(const char *payload, size_t len, cx_jscan_member *members, size_t n)
+{
+	fast f = {.p = (const unsigned char *)payload, .end = (const unsigned char *)payload + len};
+	jstr name;
+
+	if(payload == NULL || !fast_byte(&f, '{')) {
+		return false;
+	}
+	if(fast_byte(&f, '}')) {
+		return f.p == f.end;
+	}
+	do {
+		cx_jscan_member *m = NULL;
+		if(!fast_str(&f, &name) || !fast_byte(&f, ':') || f.p >= f.end) {
+			return false;
+		}
+		for(size_t i = 0; i < n; i++) {
+			size_t k = strlen(members[i].name);
+			if(name.len == k && memcmp(name.raw, members[i].name, k) == 0) {
+				m = &members[i];
+				break;
+			}
+		}
+		if(*f.p == '"') {
+			jstr str;
+			if(!fast_str(&f, &str)) {
+				return false;
+			}
+			if(m != NULL) {
+				m->count++;
+				m->kind = CX_JSCAN_STRING;
+				m->raw = (const char *)str.raw;
+				m->len = str.len;
+				m->escaped = false;
+				m->number = 0;
+			}
+		} else if(*f.p >= '0' && *f.p <= '9') {
+			const unsigned char *start = f.p;
+			uint64_t v = 0;
+			while(f.p < f.end && *f.p >= '0' && *f.p <= '9' && f.p - start < 16) {
+				v = v * 10 + (uint64_t)(*f.p - '0');
+				f.p++;
+			}
+			/* A leading zero, 16 digits or more, or a fraction or exponent next: not this shape. */
+			if((*start == '0' && f.p - start > 1) || f.p - start > 15 || f.p >= f.end
+					|| (*f.p != ',' && *f.p != '}')) {
+				return false;
+			}
+			if(m != NULL) {
+				m->count++;
+				m->kind = CX_JSCAN_NUMBER;
+				m->raw = NULL;
+				m->len = 0;
+				m->escaped = false;
+				m->number = (double)v;
+			}
+		} else {
+			return false;
+		}
+	} while(fast_byte(&f, ','));
+	return fast_byte(&f, '}') && f.p == f.end;
+}
+
+const char *cx_jscan_object(const char *payload, size_t len, cx_jscan_member *members, size_t n)
+{
+	flat_ctx f = {.m = members, .n = n};
+
+	members_reset(members, n);
+	if(fast_flat(payload, len, members, n)) {
+		return NULL;
+	}
+	members_reset(members, n);
+	return scan_top(payload, len, flat_member, &f);
 }

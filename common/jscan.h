@@ -53,6 +53,34 @@ typedef struct {
  */
 const char *cx_jscan_card_request(const char *payload, size_t len, cx_jscan_card *out);
 
+/* The kind of value a member looked for by cx_jscan_object has. */
+typedef enum {
+	CX_JSCAN_OTHER = 0, /* true, false, null, an array or an object */
+	CX_JSCAN_STRING,
+	CX_JSCAN_NUMBER
+} cx_jscan_kind;
+
+/* A member cx_jscan_object looks for (name, set by the caller) and what it found. */
+typedef struct {
+	const char *name;   /* the member's name, unescaped: at most 15 bytes */
+	unsigned count;     /* members of that name */
+	cx_jscan_kind kind; /* of the last one */
+	const char *raw;    /* STRING: its contents between the quotes, in the payload */
+	size_t len;
+	bool escaped;       /* raw holds escapes: read it with cx_jscan_unescape */
+	double number;      /* NUMBER: its value, read as cJSON reads it (strtod) */
+} cx_jscan_member;
+
+/*
+ * Scans payload[0..len) as cx_jscan_card_request does, with the same
+ * verdicts on the JSON, for a request of flat members: each of members[0..n)
+ * gets how often a member of its name (case-sensitive, after unescaping)
+ * appears at the top level and the kind and value of the last one. Returns
+ * NULL when the payload is one strict JSON object, else a static reason
+ * that never quotes the payload. Never reads past len; allocates nothing.
+ */
+const char *cx_jscan_object(const char *payload, size_t len, cx_jscan_member *members, size_t n);
+
 /*
  * Decodes the contents raw[0..n) of a string that cx_jscan_card_request
  * accepted into out[cap] as UTF-8 and NUL-terminates it; *len gets the

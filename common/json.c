@@ -284,17 +284,21 @@ cx_json_res cx_json_get_uint32(const cJSON *obj, const char *name, uint32_t min,
 		return CX_JSON_BAD;
 	}
 	/* valueint saturates, so range and integrality are judged on the double. */
-	double v = item->valuedouble;
+	return cx_json_uint32_of(item->valuedouble, min, max, out) ? CX_JSON_OK : CX_JSON_BAD;
+}
+
+bool cx_json_uint32_of(double v, uint32_t min, uint32_t max, uint32_t *out)
+{
 	if(!isfinite(v) || v < (double)min || v > (double)max) {
-		return CX_JSON_BAD;
+		return false;
 	}
 	/* In range, so the conversion is defined; a fraction does not survive it (no libm needed). */
 	uint32_t u = (uint32_t)v;
 	if((double)u != v) {
-		return CX_JSON_BAD;
+		return false;
 	}
 	*out = u;
-	return CX_JSON_OK;
+	return true;
 }
 
 cx_json_res cx_json_get_bool(const cJSON *obj, const char *name, bool *out)
@@ -372,19 +376,62 @@ static const bool needs_escape[256] = {
 };
 #undef E4
 
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+/* Whether any byte of v is 0; exact for the word as a whole, not per byte. */
+#define HAS_ZERO(v) ((((v) - ONES) & ~(v) & HIGHS) != 0)
+
+/*
+ * Whether any of the 8 bytes at p needs an escape (needs_escape): a byte
+ * below 0x20 (the high bit of x - 0x20 set where x had it clear), '"', '\\'
+ * or DEL. Each test is exact for the word as a whole.
+ */
+static bool any_escape8(const char *p)
+{
+	uint64_t x;
+
+	memcpy(&x, p, sizeof(x));
+	return ((x - ONES * 0x20) & ~x & HIGHS) != 0 || HAS_ZERO(x ^ (ONES * '"'))
+		|| HAS_ZERO(x ^ (ONES * '\\')) || HAS_ZERO(x ^ (ONES * 0x7f));
+}
+
 void cx_jw_strn(cx_jw *w, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t run = 0; /* start of the pending run of bytes that need no escape */
+	size_t i = 0;
 
+	while(n - i >= 8 && !any_escape8(s + i)) {
+		i += 8;
+	}
+	while(i < n && !needs_escape[(unsigned char)s[i]]) {
+		i++;
+	}
+	/* Most strings need no escape and fit: quotes and text in one go. */
+	if(i == n && w->cap > 0 && w->len < w->cap && n + 2 < w->cap - w->len) {
+		char *o = w->buf + w->len;
+		o[0] = '"';
+		memcpy(o + 1, s, n);
+		o[n + 1] = '"';
+		o[n + 2] = '\0';
+		w->len += n + 2;
+		return;
+	}
 	cx_jw_raw(w, "\"", 1);
-	for(size_t i = 0; i < n; i++) {
+	for(;;) {
+		/* Runs without escapes, 8 bytes at a time, then byte by byte. */
+		while(n - i >= 8 && !any_escape8(s + i)) {
+			i += 8;
+		}
+		while(i < n && !needs_escape[(unsigned char)s[i]]) {
+			i++;
+		}
+		if(i >= n) {
+			break;
+		}
 		unsigned char c = (unsigned char)s[i];
 		char esc[6];
 		size_t elen = 2;
-		if(!needs_escape[c]) {
-			continue;
-		}
 		esc[0] = '\\';
 		switch(c) {
 		case '"': esc[1] = '"'; break;
@@ -395,9 +442,6 @@ void cx_jw_strn(cx_jw *w, const char *s, size_t n)
 		case '\r': esc[1] = 'r'; break;
 		case '\t': esc[1] = 't'; break;
 		default:
-			if(c >= 0x20 && c != 0x7f) {
-				continue;
-			}
 			esc[1] = 'u';
 			esc[2] = '0';
 			esc[3] = '0';
@@ -408,7 +452,8 @@ void cx_jw_strn(cx_jw *w, const char *s, size_t n)
 		}
 		cx_jw_raw(w, s + run, i - run);
 		cx_jw_raw(w, esc, elen);
-		run = i + 1;
+		i++;
+		run = i;
 	}
 	cx_jw_raw(w, s + run, n - run);
 	cx_jw_raw(w, "\"", 1);

@@ -77,6 +77,9 @@ cx_json_res cx_json_get_string(const cJSON *obj, const char *name, const char **
 cx_json_res cx_json_get_uint32(const cJSON *obj, const char *name, uint32_t min, uint32_t max,
 		uint32_t *out);
 
+/* Whether v is an integer within min..max (then in *out), judged as cx_json_get_uint32 does. */
+bool cx_json_uint32_of(double v, uint32_t min, uint32_t max, uint32_t *out);
+
 /* Boolean member (true or false only). */
 cx_json_res cx_json_get_bool(const cJSON *obj, const char *name, bool *out);
 

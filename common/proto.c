@@ -1,9 +1,9 @@
 /*
- * Message codecs of the cardex protocol. Decoders go through the strict
- * front end in json.c and wipe every parsed tree, as a tree may hold a key
- * or a card; the card request, the plugin's hot path, goes through the
- * single-pass scanner in jscan.c instead and builds no tree at all. Encoders
- * write through the bounded writer, snprintf style.
+ * Message codecs of the cardex protocol. The requests, the plugin's hot
+ * path (offers, claims, cards), go through the single-pass scanner in
+ * jscan.c and build no tree at all; replies go through the strict front end
+ * in json.c and wipe every parsed tree, as a tree may hold a key or a card.
+ * Encoders write through the bounded writer, snprintf style.
  */
 #include "proto.h"
 
@@ -37,25 +37,6 @@ static bool read_ref(const cJSON *root, char *out, const char **reason)
 	}
 	if(res != CX_JSON_OK || !cx_ref_valid(s, n)) {
 		*reason = "\"ref\" is not 1..16 characters of [A-Za-z0-9._-]";
-		return false;
-	}
-	memcpy(out, s, n + 1);
-	return true;
-}
-
-/* Required "key": 6..16 decimal digits into out (CX_KEY_DIGITS_MAX + 1 bytes). */
-static bool read_key(const cJSON *root, char *out, const char **reason)
-{
-	const char *s;
-	size_t n;
-	cx_json_res res = cx_json_get_string(root, "key", &s, &n);
-
-	if(res == CX_JSON_ABSENT) {
-		*reason = "\"key\" is missing";
-		return false;
-	}
-	if(res != CX_JSON_OK || !cx_key_valid(s, n, CX_KEY_DIGITS_MIN)) {
-		*reason = "\"key\" is not a string of 6 to 16 decimal digits";
 		return false;
 	}
 	memcpy(out, s, n + 1);
@@ -191,25 +172,88 @@ static cx_code read_card(const cJSON *root, size_t hint, char **card, size_t *ca
 
 /* ---- request decoders ---- */
 
+/*
+ * Offers and claims are read in one pass over the payload (common/jscan.c),
+ * without a tree: the members below, with the verdicts the tree readers
+ * above give (a member twice, or of the wrong type, is refused like an
+ * invalid value). Strings are unescaped into out[cap] first; one that does
+ * not fit is longer than any valid value of its field.
+ */
+static cx_json_res flat_string(const cx_jscan_member *m, char *out, size_t cap, size_t *len)
+{
+	if(m->count == 0) {
+		return CX_JSON_ABSENT;
+	}
+	if(m->count > 1 || m->kind != CX_JSCAN_STRING) {
+		return CX_JSON_BAD;
+	}
+	if(m->escaped) {
+		return cx_jscan_unescape(m->raw, m->len, out, cap, len) ? CX_JSON_OK : CX_JSON_BAD;
+	}
+	if(m->len >= cap) {
+		return CX_JSON_BAD;
+	}
+	memcpy(out, m->raw, m->len);
+	out[m->len] = '\0';
+	*len = m->len;
+	return CX_JSON_OK;
+}
+
+/* Optional "ref" into out (CX_REF_MAX + 1 bytes): valid or "", as read_ref gives it. */
+static bool flat_ref(const cx_jscan_member *m, char *out, const char **reason)
+{
+	size_t n = 0;
+	cx_json_res res = flat_string(m, out, CX_REF_MAX + 1, &n);
+
+	if(res == CX_JSON_ABSENT) {
+		return true;
+	}
+	if(res != CX_JSON_OK || !cx_ref_valid(out, n)) {
+		memset(out, 0, CX_REF_MAX + 1);
+		*reason = "\"ref\" is not 1..16 characters of [A-Za-z0-9._-]";
+		return false;
+	}
+	return true;
+}
+
+/* Required "key": 6..16 decimal digits into out (CX_KEY_DIGITS_MAX + 1 bytes); wiped by the caller on failure. */
+static bool flat_key(const cx_jscan_member *m, char *out, const char **reason)
+{
+	size_t n = 0;
+	cx_json_res res = flat_string(m, out, CX_KEY_DIGITS_MAX + 1, &n);
+
+	if(res == CX_JSON_ABSENT) {
+		*reason = "\"key\" is missing";
+		return false;
+	}
+	if(res != CX_JSON_OK || !cx_key_valid(out, n, CX_KEY_DIGITS_MIN)) {
+		*reason = "\"key\" is not a string of 6 to 16 decimal digits";
+		return false;
+	}
+	return true;
+}
+
 cx_code cx_offer_decode(const char *payload, size_t len, cx_offer_req *out, const char **why)
 {
 	cx_code rc = CX_CODE_BAD_REQUEST;
 	const char *reason = "bad arguments";
-	cJSON *root = NULL;
+	cx_jscan_member m[] = {{.name = "ref"}, {.name = "key"}, {.name = "ttl"}};
 
 	if(out == NULL) {
 		goto cleanup;
 	}
 	memset(out, 0, sizeof(*out));
-	root = cx_json_parse_object(payload, len, &reason);
-	if(root == NULL || !read_ref(root, out->ref, &reason) || !read_key(root, out->key, &reason)
-			|| !read_uint(root, "ttl", false, CX_TTL_MIN, CX_TTL_MAX, &out->ttl, &reason,
-				"\"ttl\" is not an integer from 5 to 600")) {
+	reason = cx_jscan_object(payload, len, m, sizeof(m) / sizeof(m[0]));
+	if(reason != NULL || !flat_ref(&m[0], out->ref, &reason) || !flat_key(&m[1], out->key, &reason)) {
+		goto cleanup;
+	}
+	if(m[2].count > 0 && (m[2].count > 1 || m[2].kind != CX_JSCAN_NUMBER
+			|| !cx_json_uint32_of(m[2].number, CX_TTL_MIN, CX_TTL_MAX, &out->ttl))) {
+		reason = "\"ttl\" is not an integer from 5 to 600";
 		goto cleanup;
 	}
 	rc = CX_CODE_NONE;
 cleanup:
-	cx_json_delete(root);
 	if(rc != CX_CODE_NONE) {
 		if(out != NULL) {
 			cx_wipe(out->key, sizeof(out->key));
@@ -224,22 +268,30 @@ cx_code cx_claim_decode(const char *payload, size_t len, cx_claim_req *out, cons
 {
 	cx_code rc = CX_CODE_BAD_REQUEST;
 	const char *reason = "bad arguments";
-	cJSON *root = NULL;
+	cx_jscan_member m[] = {{.name = "ref"}, {.name = "key"}, {.name = "from"}, {.name = "commit"}};
+	size_t n = 0;
+	cx_json_res res;
 
 	if(out == NULL) {
 		goto cleanup;
 	}
 	memset(out, 0, sizeof(*out));
-	root = cx_json_parse_object(payload, len, &reason);
-	if(root == NULL || !read_ref(root, out->ref, &reason) || !read_key(root, out->key, &reason)
-			|| !read_id(root, "from", false, out->from, &reason,
-				"\"from\" is not a valid terminal ID")
-			|| !read_b64(root, "commit", false, CX_SEAL_B64_32, out->commit, &reason, BAD_COMMIT)) {
+	reason = cx_jscan_object(payload, len, m, sizeof(m) / sizeof(m[0]));
+	if(reason != NULL || !flat_ref(&m[0], out->ref, &reason) || !flat_key(&m[1], out->key, &reason)) {
+		goto cleanup;
+	}
+	res = flat_string(&m[2], out->from, sizeof(out->from), &n);
+	if(res == CX_JSON_BAD || (res == CX_JSON_OK && !cx_id_valid(out->from, n))) {
+		reason = "\"from\" is not a valid terminal ID";
+		goto cleanup;
+	}
+	res = flat_string(&m[3], out->commit, sizeof(out->commit), &n);
+	if(res == CX_JSON_BAD || (res == CX_JSON_OK && (n != CX_SEAL_B64_32 || !cx_b64u_valid(out->commit, n)))) {
+		reason = BAD_COMMIT;
 		goto cleanup;
 	}
 	rc = CX_CODE_NONE;
 cleanup:
-	cx_json_delete(root);
 	if(rc != CX_CODE_NONE) {
 		if(out != NULL) {
 			cx_wipe(out->key, sizeof(out->key));
@@ -424,32 +476,48 @@ static void ow_begin(objw *o, char *buf, size_t cap)
 	o->first = true;
 }
 
-static void ow_key(objw *o, const char *name)
+/*
+ * Member names are literals that need no escape, written with their comma,
+ * quotes and colon in one piece: ,"name": (the comma left out for the first
+ * member). The macros pass the literal's length along.
+ */
+#define KEY_LIT(name) ",\"" name "\":", sizeof(",\"" name "\":") - 1
+
+static void ow_key_lit(objw *o, const char *lit, size_t n)
 {
-	cx_jw_key(&o->w, name, o->first);
+	if(o->first) {
+		lit++;
+		n--;
+	}
+	cx_jw_raw(&o->w, lit, n);
 	o->first = false;
 }
 
 /* Always written; NULL is written as "". */
-static void ow_str(objw *o, const char *name, const char *v)
+static void ow_str_lit(objw *o, const char *lit, size_t n, const char *v)
 {
-	ow_key(o, name);
+	ow_key_lit(o, lit, n);
 	cx_jw_str(&o->w, v);
 }
 
 /* Left out when NULL or "". */
-static void ow_opt_str(objw *o, const char *name, const char *v)
+static void ow_opt_str_lit(objw *o, const char *lit, size_t n, const char *v)
 {
 	if(v != NULL && v[0] != '\0') {
-		ow_str(o, name, v);
+		ow_str_lit(o, lit, n, v);
 	}
 }
 
-static void ow_uint(objw *o, const char *name, uint64_t v)
+static void ow_uint_lit(objw *o, const char *lit, size_t n, uint64_t v)
 {
-	ow_key(o, name);
+	ow_key_lit(o, lit, n);
 	cx_jw_uint(&o->w, v);
 }
+
+#define ow_key(o, name) ow_key_lit((o), KEY_LIT(name))
+#define ow_str(o, name, v) ow_str_lit((o), KEY_LIT(name), (v))
+#define ow_opt_str(o, name, v) ow_opt_str_lit((o), KEY_LIT(name), (v))
+#define ow_uint(o, name, v) ow_uint_lit((o), KEY_LIT(name), (v))
 
 static size_t ow_end(objw *o)
 {
@@ -525,17 +593,37 @@ size_t cx_sealed_encode(const char *xid, const char *n, const char *ct, size_t c
 	return ow_end(&o);
 }
 
+/* Every reply type with its wire name. */
+#define REPLY_TYPES(X) \
+	X(CX_REPLY_OFFER, "offer") \
+	X(CX_REPLY_MATCH, "match") \
+	X(CX_REPLY_ATTEMPT, "attempt") \
+	X(CX_REPLY_REVOKED, "revoked") \
+	X(CX_REPLY_CARD, "card") \
+	X(CX_REPLY_SENT, "sent") \
+	X(CX_REPLY_EXPIRED, "expired") \
+	X(CX_REPLY_ERROR, "error") \
+	X(CX_REPLY_PK, "pk")
+
+#define REPLY_NAME(t, name) [t] = name,
 static const char *const reply_names[] = {
-	[CX_REPLY_OFFER] = "offer",
-	[CX_REPLY_MATCH] = "match",
-	[CX_REPLY_ATTEMPT] = "attempt",
-	[CX_REPLY_REVOKED] = "revoked",
-	[CX_REPLY_CARD] = "card",
-	[CX_REPLY_SENT] = "sent",
-	[CX_REPLY_EXPIRED] = "expired",
-	[CX_REPLY_ERROR] = "error",
-	[CX_REPLY_PK] = "pk",
+	REPLY_TYPES(REPLY_NAME)
 };
+#undef REPLY_NAME
+
+/* The opening of each reply, {"type":"<name>", written in one piece. */
+typedef struct {
+	const char *text;
+	size_t len;
+} reply_frame;
+
+#define FRAME_TEXT(name) "{\"type\":\"" name "\""
+#define REPLY_FRAME(t, name) [t] = {FRAME_TEXT(name), sizeof(FRAME_TEXT(name)) - 1},
+static const reply_frame reply_frames[] = {
+	REPLY_TYPES(REPLY_FRAME)
+};
+#undef REPLY_FRAME
+#undef FRAME_TEXT
 
 const char *cx_reply_type_name(cx_reply_type t)
 {
@@ -575,8 +663,9 @@ size_t cx_reply_encode(const cx_reply *r, char *buf, size_t cap)
 		}
 		return 0;
 	}
-	ow_begin(&o, buf, cap);
-	ow_str(&o, "type", type);
+	cx_jw_init(&o.w, buf, cap);
+	cx_jw_raw(&o.w, reply_frames[r->type].text, reply_frames[r->type].len);
+	o.first = false;
 	switch(r->type) {
 	case CX_REPLY_OFFER:
 		ow_uint(&o, "expires_in", r->expires_in);

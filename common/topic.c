@@ -66,20 +66,21 @@ size_t cx_topic_build(char *buf, size_t cap, const char *prefix, cx_topic_kind k
 		const char *id)
 {
 	const char *name = NULL;
+	size_t nlen = 0;
+	size_t ilen = id != NULL ? strlen(id) : 0;
 	for(size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		if(kinds[i].kind == kind) {
 			name = kinds[i].name;
+			nlen = kinds[i].len;
 		}
 	}
-	if(buf == NULL || name == NULL || id == NULL || !cx_id_valid(id, strlen(id))) {
+	if(buf == NULL || name == NULL || id == NULL || !cx_id_valid(id, ilen)) {
 		if(buf != NULL && cap > 0) {
 			buf[0] = '\0';
 		}
 		return 0;
 	}
 	size_t plen = prefix != NULL ? strlen(prefix) : 0;
-	size_t nlen = strlen(name);
-	size_t ilen = strlen(id);
 	size_t total = plen + nlen + 1 + ilen;
 	if(total >= cap) {
 		if(cap > 0) {

@@ -6,12 +6,86 @@
  * or valid terminal ID in "from", an empty or valid ref and an empty or
  * canonical 43-character base64url "commit" (sealed exchanges), and survives
  * cx_claim_encode and a second decode unchanged.
+ *
+ * Oracle: the decoder reads the payload in one pass, without a tree; the
+ * verdict, the fields and (once the JSON is valid) the reason must be those
+ * of the tree reading: cx_json_parse_object, then "ref", "key", "from" and
+ * "commit" through the typed getters, in that order.
  */
 #include "fuzz.h"
 
+#include <cjson/cJSON.h>
+
 #include "crypto.h"
+#include "ids.h"
+#include "json.h"
 #include "proto.h"
 #include "seal.h"
+
+/* An optional string member: absent, or a string that passes ok; its text in *s. */
+static bool optional_ok(const cJSON *root, const char *name, const char **s, bool (*ok)(const char *, size_t))
+{
+	size_t n = 0;
+	cx_json_res res = cx_json_get_string(root, name, s, &n);
+
+	if(res == CX_JSON_ABSENT) {
+		*s = "";
+		return true;
+	}
+	return res == CX_JSON_OK && ok(*s, n);
+}
+
+static bool commit_ok(const char *s, size_t n)
+{
+	return n == CX_SEAL_B64_32 && cx_b64u_valid(s, n);
+}
+
+static void oracle(const uint8_t *data, size_t size, cx_code code, const cx_claim_req *req,
+		const char *why)
+{
+	const char *reason = NULL;
+	cJSON *root = cx_json_parse_object((const char *)data, size, &reason);
+	const char *ref = NULL;
+	const char *key = NULL;
+	const char *from = NULL;
+	const char *commit = NULL;
+	size_t n = 0;
+	cx_json_res res;
+
+	if(root == NULL) {
+		FUZZ_CHECK(code == CX_CODE_BAD_REQUEST);
+		return;
+	}
+	if(!optional_ok(root, "ref", &ref, cx_ref_valid)) {
+		reason = "\"ref\" is not 1..16 characters of [A-Za-z0-9._-]";
+		goto refused;
+	}
+	FUZZ_CHECK(strcmp(req->ref, ref) == 0);
+	res = cx_json_get_string(root, "key", &key, &n);
+	if(res != CX_JSON_OK || !cx_key_valid(key, n, CX_KEY_DIGITS_MIN)) {
+		reason = res == CX_JSON_ABSENT ? "\"key\" is missing"
+			: "\"key\" is not a string of 6 to 16 decimal digits";
+		goto refused;
+	}
+	if(!optional_ok(root, "from", &from, cx_id_valid)) {
+		reason = "\"from\" is not a valid terminal ID";
+		goto refused;
+	}
+	if(!optional_ok(root, "commit", &commit, commit_ok)) {
+		reason = "\"commit\" is not the base64url of 32 bytes";
+		goto refused;
+	}
+	FUZZ_CHECK(code == CX_CODE_NONE);
+	FUZZ_CHECK(strcmp(req->key, key) == 0);
+	FUZZ_CHECK(strcmp(req->from, from) == 0);
+	FUZZ_CHECK(strcmp(req->commit, commit) == 0);
+	cx_json_delete(root);
+	return;
+refused:
+	FUZZ_CHECK(code == CX_CODE_BAD_REQUEST);
+	FUZZ_CHECK(why != NULL && strcmp(why, reason) == 0);
+	cx_json_delete(root);
+}
 
 static void check_refused(cx_code code, const cx_claim_req *req, const char *why)
 {
@@ -54,6 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cx_code code;
 
 	code = cx_claim_decode((const char *)data, size, &req, &why);
+	oracle(data, size, code, &req, why);
 	if(code != CX_CODE_NONE) {
 		check_refused(code, &req, why);
 	} else {

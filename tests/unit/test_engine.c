@@ -627,6 +627,23 @@ static void test_claim_exchange_ids_differ(void **state)
 	matched(f, T0, "C", "D", x2);
 	assert_string_not_equal(x1, x2);
 	expect_stats(f, 0, 2, 0, 2);
+
+	/* Across several draws of the DRBG (IDs are drawn 16 at a time): all valid, all different. */
+	enum { N = 50 };
+	static char xids[N][CX_XID_HEX + 1];
+	for(int i = 0; i < N; i++) {
+		char a[16], b[16];
+		snprintf(a, sizeof(a), "a%d", i);
+		snprintf(b, sizeof(b), "b%d", i);
+		matched(f, T0, a, b, xids[i]);
+		assert_true(cx_xid_valid(xids[i], strlen(xids[i])));
+		assert_string_not_equal(xids[i], x1);
+		assert_string_not_equal(xids[i], x2);
+		for(int j = 0; j < i; j++) {
+			assert_string_not_equal(xids[i], xids[j]);
+		}
+	}
+	expect_stats(f, 0, 2 + N, 0, 2 + N);
 }
 
 static void test_claim_single_use(void **state)

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "ids.h"
@@ -56,6 +57,17 @@ static void test_xid_valid(void **state)
 	assert_false(cx_xid_valid(S("0123456789abcdef0123456789abcdef0")));
 	assert_false(cx_xid_valid(S("0123456789abcdef0123456789abcdeg")));
 	assert_false(cx_xid_valid(NULL, 32));
+	/* Every byte value at every place, against the definition. */
+	for(int b = 0; b < 256; b++) {
+		for(int at = 0; at < CX_XID_HEX; at++) {
+			char x[CX_XID_HEX + 1] = "0123456789abcdef0123456789abcdef";
+			x[at] = (char)b;
+			bool hex = (b >= '0' && b <= '9') || (b >= 'a' && b <= 'f');
+			if(cx_xid_valid(x, CX_XID_HEX) != hex) {
+				fail_msg("byte 0x%02x at %d", b, at);
+			}
+		}
+	}
 }
 
 static void test_xid_format(void **state)
@@ -90,6 +102,19 @@ static void test_client_id(void **state)
 	assert_false(cx_client_id_allowed("a/b", "a/b"));
 	assert_false(cx_client_id_allowed(NULL, "A"));
 	assert_false(cx_client_id_allowed("A", NULL));
+	/* The terminal ID is checked whole, also past the client ID's match. */
+	char id64[66];
+	char cid[80];
+	memset(id64, 'a', 64);
+	id64[64] = '\0';
+	snprintf(cid, sizeof(cid), "%s:x", id64);
+	assert_true(cx_client_id_allowed(id64, id64));
+	assert_true(cx_client_id_allowed(id64, cid));
+	id64[64] = 'a';
+	id64[65] = '\0';
+	assert_false(cx_client_id_allowed(id64, id64));
+	assert_false(cx_client_id_allowed("a b", "a b"));
+	assert_false(cx_client_id_allowed("ab\xc3\xa9", "ab\xc3\xa9:x"));
 }
 
 int main(void)

@@ -436,6 +436,95 @@ static void test_offer_decode_invalid(void **state)
 	cx_offer_req_clear(&r);
 }
 
+/*
+ * Offers and claims are read in one pass without a tree: names and values
+ * are compared after unescaping, a member twice is refused whatever its
+ * value, and a value that does not fit its field leaves nothing behind.
+ */
+static void test_flat_requests(void **state)
+{
+	(void)state;
+	cx_offer_req r;
+	cx_claim_req c;
+
+	assert_int_equal(offer("{\"k\\u0065y\":\"\\u0034\\u00383920\",\"t\\/tl\":1,\"\\u0072ef\":\"a\\/b\"}", &r),
+			CX_CODE_BAD_REQUEST);
+	assert_string_equal(r.ref, "");
+	assert_int_equal(offer("{\"k\\u0065y\":\"\\u0034\\u00383920\",\"\\u0072ef\":\"a\\u002eb\"}", &r),
+			CX_CODE_NONE);
+	assert_string_equal(r.key, "483920");
+	assert_string_equal(r.ref, "a.b");
+	assert_int_equal(offer("{\"key\":\"483920\",\"ttl\":60,\"ttl\":60}", &r), CX_CODE_BAD_REQUEST);
+	assert_int_equal(offer("{\"key\":\"483920\",\"ref\":\"a\",\"ref\":\"a\"}", &r), CX_CODE_BAD_REQUEST);
+	assert_string_equal(r.ref, "");
+	assert_int_equal(offer("{\"key\":\"483920\",\"ttl\":-0}", &r), CX_CODE_BAD_REQUEST);
+	assert_int_equal(offer("{\"key\":\"483920\",\"ttl\":6e1}", &r), CX_CODE_NONE);
+	assert_int_equal(r.ttl, 60);
+	assert_int_equal(offer("{\"key\":\"483920\",\"ttl\":{\"a\":[1,2]},\"x\":{}}", &r),
+			CX_CODE_BAD_REQUEST);
+	/* An escaped value longer than its field once decoded. */
+	assert_int_equal(offer("{\"key\":\"483920\",\"ref\":\"\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\"}", &r),
+			CX_CODE_BAD_REQUEST);
+	assert_string_equal(r.ref, "");
+	assert_true(all_zero(r.key, sizeof(r.key)));
+	assert_int_equal(offer("{\"key\":\"\\u0031\\u0032\\u0033\\u0034\\u0035\\u0036\\u0037\\u0038\\u0039"
+			"\\u0030\\u0031\\u0032\\u0033\\u0034\\u0035\\u0036\\u0037\"}", &r), CX_CODE_BAD_REQUEST);
+	assert_true(all_zero(r.key, sizeof(r.key)));
+	cx_offer_req_clear(&r);
+
+	assert_int_equal(claim("{\"key\":\"483920\",\"fr\\u006fm\":\"B\\u003aphone\"}", &c), CX_CODE_BAD_REQUEST);
+	assert_string_equal(c.from, "");
+	assert_int_equal(claim("{\"key\":\"483920\",\"fr\\u006fm\":\"B\\u002dphone\"}", &c), CX_CODE_NONE);
+	assert_string_equal(c.from, "B-phone");
+	assert_int_equal(claim("{\"key\":\"483920\",\"from\":\"B\",\"from\":\"B\"}", &c), CX_CODE_BAD_REQUEST);
+	assert_int_equal(claim("{\"key\":\"483920\",\"commit\":null}", &c), CX_CODE_BAD_REQUEST);
+	assert_int_equal(claim("{\"key\":\"483920\",\"commit\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}", &c),
+			CX_CODE_NONE);
+	assert_string_equal(c.commit, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+	assert_int_equal(claim("{\"key\":\"483920\",\"commit\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}", &c),
+			CX_CODE_BAD_REQUEST);
+	assert_string_equal(c.commit, "");
+	cx_claim_req_clear(&c);
+}
+
+/* Every byte value, at every place of an 8-byte word, escaped as byte-by-byte writing would. */
+static void test_json_writer_every_byte(void **state)
+{
+	(void)state;
+	char in[24];
+	char out[64];
+	char want[64];
+	cx_jw w;
+
+	for(int b = 1; b < 256; b++) {
+		for(size_t at = 0; at < 17; at++) {
+			memset(in, 'a', sizeof(in));
+			in[at] = (char)b;
+			size_t k = 0;
+			want[k++] = '"';
+			for(size_t i = 0; i < sizeof(in); i++) {
+				unsigned char c = (unsigned char)in[i];
+				const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b"
+					: c == '\f' ? "\\f" : c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+				if(esc != NULL) {
+					k += (size_t)sprintf(want + k, "%s", esc);
+				} else if(c < 0x20 || c == 0x7f) {
+					k += (size_t)sprintf(want + k, "\\u%04x", c);
+				} else {
+					want[k++] = (char)c;
+				}
+			}
+			want[k++] = '"';
+			want[k] = '\0';
+			cx_jw_init(&w, out, sizeof(out));
+			cx_jw_strn(&w, in, sizeof(in));
+			if(strcmp(out, want) != 0 || cx_jw_finish(&w) != k) {
+				fail_msg("byte 0x%02x at %zu: %s", b, at, out);
+			}
+		}
+	}
+}
+
 static void test_offer_decode_keeps_ref(void **state)
 {
 	(void)state;
@@ -1710,6 +1799,8 @@ int main(void)
 		cmocka_unit_test(test_offer_decode_valid),
 		cmocka_unit_test(test_offer_decode_invalid),
 		cmocka_unit_test(test_offer_decode_keeps_ref),
+		cmocka_unit_test(test_flat_requests),
+		cmocka_unit_test(test_json_writer_every_byte),
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_offer_encode),
 		cmocka_unit_test(test_claim),

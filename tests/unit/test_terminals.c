@@ -102,6 +102,46 @@ static void test_sessions_counted(void **state)
 }
 
 /*
+ * Sessions are recognised by their client ID whatever the registry's digest
+ * cache holds: far more client IDs than it has slots, touched in two
+ * different orders, long client IDs that it does not keep, and a terminal
+ * whose main client ID is not its ID.
+ */
+static void test_many_client_ids(void **state)
+{
+	enum { N = 1500 };
+	cx_terminals *t = cx_terminals_new(N + 1, 2, 0);
+	char id[32];
+	char cid[160];
+
+	(void)state;
+	assert_non_null(t);
+	for(int round = 0; round < 2; round++){
+		for(int k = 0; k < N; k++){
+			int i = round == 0 ? k : (k * 7) % N;
+			snprintf(id, sizeof(id), "t%04d", i);
+			assert_int_equal(cx_terminals_touch(t, id, id, true, T0), CX_TERM_OK);
+			snprintf(cid, sizeof(cid), "%s:phone-%0120d", id, i);
+			assert_int_equal(cx_terminals_touch(t, id, cid, round == 0, T0), CX_TERM_OK);
+		}
+		assert_int_equal(cx_terminals_count(t), N);
+		assert_int_equal(cx_terminals_sessions(t), 2 * N);
+	}
+	for(int i = 0; i < N; i += 97){
+		snprintf(id, sizeof(id), "t%04d", i);
+		snprintf(cid, sizeof(cid), "%s:tablet", id);
+		assert_int_equal(cx_terminals_touch(t, id, cid, true, T0), CX_TERM_FULL);
+		assert_int_equal(cx_terminals_admit(t, id, id, T0), CX_TERM_OK);
+	}
+	/* A client ID equal to another terminal's ID is a session of its own terminal only. */
+	assert_int_equal(cx_terminals_touch(t, "zz", "t0001", true, T0), CX_TERM_OK);
+	assert_int_equal(cx_terminals_sessions(t), 2 * N + 1);
+	assert_int_equal(cx_terminals_touch(t, "t0001", "t0001", true, T0), CX_TERM_OK);
+	assert_int_equal(cx_terminals_sessions(t), 2 * N + 1);
+	cx_terminals_free(t);
+}
+
+/*
  * A session idle for 10 minutes (its client has not acted) gives its place
  * to a new client ID of the same terminal; deliveries to a session are not
  * acting, and a delivery never takes another session's place.
@@ -263,6 +303,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sessions_counted),
+		cmocka_unit_test(test_many_client_ids),
 		cmocka_unit_test(test_idle_place_taken),
 		cmocka_unit_test(test_expiry_and_ceiling),
 		cmocka_unit_test_setup_teardown(test_state_file_round_trip, setup, teardown),
