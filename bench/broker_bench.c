@@ -32,7 +32,6 @@
 
 #define MSGS_PER_EXCHANGE 11 /* 4 in (offer, claim, two cards), 7 out */
 #define WARMUP_S 0.5         /* unmeasured exchanges per broker before the rounds */
-#define PASSWORD_BYTES 16
 
 enum {
 	FLEET_PLUGIN = 0,
@@ -67,7 +66,7 @@ struct run {
 	bench__tally tally[NFLEETS];
 	struct result res[NFLEETS];
 	bench__load *load;
-	char password[2 * PASSWORD_BYTES + 1];
+	char password[2 * BENCH__PASSWORD_BYTES + 1];
 	char *pwfile_text;
 	unsigned rounds;
 };
@@ -81,52 +80,6 @@ static void raise_fd_limit(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-}
-
-/* A fresh random password for our own brokers' terminals. Returns 0 or -1. */
-static int make_password(char out[2 * PASSWORD_BYTES + 1])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char raw[PASSWORD_BYTES];
-	cx_rng *rng = cx_rng_new("cardex-bench-password");
-	int rc = -1;
-
-	if (rng != NULL && cx_rng_bytes(rng, raw, sizeof(raw)) == 0) {
-		for (size_t i = 0; i < sizeof(raw); i++) {
-			out[2 * i] = hex[raw[i] >> 4];
-			out[2 * i + 1] = hex[raw[i] & 15];
-		}
-		out[2 * PASSWORD_BYTES] = '\0';
-		rc = 0;
-	}
-	cx_wipe(raw, sizeof(raw));
-	cx_rng_free(rng);
-	return rc;
-}
-
-/* The hashed password file for all bench terminals, or NULL after printing why. */
-static char *make_pwfile(const struct bench__opts *o, const char *password)
-{
-	size_t n = 2 * o->pairs;
-	char (*names)[32] = calloc(n, sizeof(*names));
-	const char **ids = calloc(n, sizeof(*ids));
-	char *text = NULL;
-
-	if (names == NULL || ids == NULL) {
-		fprintf(stderr, "cardex-bench: out of memory\n");
-		goto cleanup;
-	}
-	for (size_t i = 0; i < o->pairs; i++) {
-		snprintf(names[2 * i], sizeof(names[0]), "bench-a-%zu", i);
-		snprintf(names[2 * i + 1], sizeof(names[0]), "bench-b-%zu", i);
-		ids[2 * i] = names[2 * i];
-		ids[2 * i + 1] = names[2 * i + 1];
-	}
-	text = bench__password_file(o->mosquitto_passwd, ids, n, password);
-cleanup:
-	free(ids);
-	free(names);
-	return text;
 }
 
 /* Starts our own brokers, or points the fleets at the given ones. Returns 0 or -1. */
@@ -143,7 +96,7 @@ static int setup_brokers(struct run *r)
 
 		if (pw == NULL || *pw == '\0' || strlen(pw) >= sizeof(r->password)) {
 			fprintf(stderr, "cardex-bench: with --host, set CARDEX_BENCH_PASSWORD to the bench "
-					"terminals' password (at most %d characters)\n", 2 * PASSWORD_BYTES);
+					"terminals' password (at most %d characters)\n", 2 * BENCH__PASSWORD_BYTES);
 			return -1;
 		}
 		memcpy(r->password, pw, strlen(pw) + 1);
@@ -152,11 +105,11 @@ static int setup_brokers(struct run *r)
 		r->cfgs[FLEET_BASELINE].port = o->baseline_port;
 		return 0;
 	}
-	if (make_password(r->password) != 0) {
+	if (bench__make_password(r->password) != 0) {
 		fprintf(stderr, "cardex-bench: cannot draw a password (entropy)\n");
 		return -1;
 	}
-	r->pwfile_text = make_pwfile(o, r->password);
+	r->pwfile_text = bench__pairs_password_file(o->mosquitto_passwd, o->pairs, r->password);
 	if (r->pwfile_text == NULL)
 		return -1;
 	for (int fi = 0; fi < NFLEETS; fi++) {

@@ -440,3 +440,47 @@ void bench__broker_stop(bench__broker *b)
 	remove_dir(b->dir);
 	b->dir[0] = '\0';
 }
+
+int bench__make_password(char out[2 * BENCH__PASSWORD_BYTES + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[BENCH__PASSWORD_BYTES];
+	cx_rng *rng = cx_rng_new("cardex-bench-password");
+	int rc = -1;
+
+	if (rng != NULL && cx_rng_bytes(rng, raw, sizeof(raw)) == 0) {
+		for (size_t i = 0; i < sizeof(raw); i++) {
+			out[2 * i] = hex[raw[i] >> 4];
+			out[2 * i + 1] = hex[raw[i] & 15];
+		}
+		out[2 * BENCH__PASSWORD_BYTES] = '\0';
+		rc = 0;
+	}
+	cx_wipe(raw, sizeof(raw));
+	cx_rng_free(rng);
+	return rc;
+}
+
+char *bench__pairs_password_file(const char *mosquitto_passwd, size_t pairs, const char *password)
+{
+	size_t n = 2 * pairs;
+	char (*names)[32] = calloc(n, sizeof(*names));
+	const char **ids = calloc(n, sizeof(*ids));
+	char *text = NULL;
+
+	if (names == NULL || ids == NULL) {
+		fprintf(stderr, "cardex-bench: out of memory\n");
+		goto cleanup;
+	}
+	for (size_t i = 0; i < pairs; i++) {
+		snprintf(names[2 * i], sizeof(names[0]), "bench-a-%zu", i);
+		snprintf(names[2 * i + 1], sizeof(names[0]), "bench-b-%zu", i);
+		ids[2 * i] = names[2 * i];
+		ids[2 * i + 1] = names[2 * i + 1];
+	}
+	text = bench__password_file(mosquitto_passwd, ids, n, password);
+cleanup:
+	free(ids);
+	free(names);
+	return text;
+}

@@ -36,6 +36,19 @@ typedef struct {
 char *bench__password_file(const char *mosquitto_passwd, const char *const *ids, size_t n,
 		const char *password);
 
+/* Bytes of randomness in a bench terminals' password (hex: twice as many characters). */
+#define BENCH__PASSWORD_BYTES 16
+
+/* A fresh random password for our own brokers' terminals. Returns 0 or -1. */
+int bench__make_password(char out[2 * BENCH__PASSWORD_BYTES + 1]);
+
+/*
+ * The hashed password file of the terminals of pairs pairs, bench-a-<i> and
+ * bench-b-<i>, all with password (bench__password_file). Returns a
+ * malloc'ed string, or NULL after printing why.
+ */
+char *bench__pairs_password_file(const char *mosquitto_passwd, size_t pairs, const char *password);
+
 /*
  * Starts a broker and waits (at most 10 s) until it accepts connections.
  * Returns 0, or -1 with its log printed to stderr and everything removed.

@@ -37,7 +37,6 @@
 #include "stats.h"
 
 #define WARMUP_S 0.5
-#define PASSWORD_BYTES 16
 #define REDIS_START_MS 10000
 
 enum {
@@ -79,7 +78,7 @@ struct run {
 	bench__tally tally[NF];
 	struct result res[NF];
 	bench__load *load;
-	char password[2 * PASSWORD_BYTES + 1];
+	char password[2 * BENCH__PASSWORD_BYTES + 1];
 	char *pwfile_text;
 	unsigned rounds;
 };
@@ -203,60 +202,17 @@ static long long redis_scripts(const struct run *r)
 
 /* ---- brokers and fleets ---- */
 
-static int make_password(char out[2 * PASSWORD_BYTES + 1])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char raw[PASSWORD_BYTES];
-	cx_rng *rng = cx_rng_new("cardex-bench-password");
-	int rc = -1;
-
-	if (rng != NULL && cx_rng_bytes(rng, raw, sizeof(raw)) == 0) {
-		for (size_t i = 0; i < sizeof(raw); i++) {
-			out[2 * i] = hex[raw[i] >> 4];
-			out[2 * i + 1] = hex[raw[i] & 15];
-		}
-		out[2 * PASSWORD_BYTES] = '\0';
-		rc = 0;
-	}
-	cx_wipe(raw, sizeof(raw));
-	cx_rng_free(rng);
-	return rc;
-}
-
-static char *make_pwfile(const struct bench__opts *o, const char *password)
-{
-	size_t n = 2 * o->pairs;
-	char (*names)[32] = calloc(n, sizeof(*names));
-	const char **ids = calloc(n, sizeof(*ids));
-	char *text = NULL;
-
-	if (names != NULL && ids != NULL) {
-		for (size_t i = 0; i < o->pairs; i++) {
-			snprintf(names[2 * i], sizeof(names[0]), "bench-a-%zu", i);
-			snprintf(names[2 * i + 1], sizeof(names[0]), "bench-b-%zu", i);
-			ids[2 * i] = names[2 * i];
-			ids[2 * i + 1] = names[2 * i + 1];
-		}
-		text = bench__password_file(o->mosquitto_passwd, ids, n, password);
-	} else {
-		fprintf(stderr, "cardex-bench: out of memory\n");
-	}
-	free(ids);
-	free(names);
-	return text;
-}
-
 /* Starts the four brokers: M in memory mode, R1 (prefix one:), R2 and R3 (prefix two:). */
 static int start_brokers(struct run *r)
 {
 	static const char *const ids[NB] = {NULL, "r1", "r2", "r3"};
 	static const char *const prefixes[NB] = {NULL, "one:", "two:", "two:"};
 
-	if (make_password(r->password) != 0) {
+	if (bench__make_password(r->password) != 0) {
 		fprintf(stderr, "cardex-bench: cannot draw a password (entropy)\n");
 		return -1;
 	}
-	r->pwfile_text = make_pwfile(r->o, r->password);
+	r->pwfile_text = bench__pairs_password_file(r->o->mosquitto_passwd, r->o->pairs, r->password);
 	if (r->pwfile_text == NULL)
 		return -1;
 	for (int i = 0; i < NB; i++) {

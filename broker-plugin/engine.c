@@ -584,14 +584,8 @@ void cx_engine_get_stats(const cx_engine *e, cx_engine_stats *out)
 
 /* ---- offer ---- */
 
-/*
- * The MAC an offer keeps instead of its key, and a claim is compared by:
- * two SipHash-2-4 (a PRF) under independent random keys, over owner, a 0
- * byte and key, 128 bits in all. Being bound to the owner, a key found for
- * one offer says nothing about another's. A few hundred instructions, where
- * HMAC-SHA256 took some 8,800: every claim computes one. Cannot fail.
- */
-static void key_mac(const cx_engine *e, const char *owner, const char *key, unsigned char out[CX_MAC_LEN])
+void cx_engine_key_mac(const unsigned char *k0, const unsigned char *k1, const char *owner, const char *key,
+		unsigned char out[CX_MAC_LEN])
 {
 	unsigned char in[CX_ID_MAX + 1 + CX_KEY_DIGITS_MAX];
 	size_t olen = strnlen(owner, CX_ID_MAX), klen = strnlen(key, CX_KEY_DIGITS_MAX);
@@ -600,11 +594,17 @@ static void key_mac(const cx_engine *e, const char *owner, const char *key, unsi
 	memcpy(in, owner, olen);
 	in[olen] = 0;
 	memcpy(in + olen + 1, key, klen);
-	h[0] = cx_siphash24(e->mkey[0], in, olen + 1 + klen);
-	h[1] = cx_siphash24(e->mkey[1], in, olen + 1 + klen);
+	h[0] = cx_siphash24(k0, in, olen + 1 + klen);
+	h[1] = cx_siphash24(k1, in, olen + 1 + klen);
 	memcpy(out, h, CX_MAC_LEN);
 	cx_wipe(in, sizeof(in));
 	cx_wipe(h, sizeof(h));
+}
+
+/* The MAC an offer keeps instead of its key (cx_engine_key_mac), under this engine's keys. */
+static void key_mac(const cx_engine *e, const char *owner, const char *key, unsigned char out[CX_MAC_LEN])
+{
+	cx_engine_key_mac(e->mkey[0], e->mkey[1], owner, key, out);
 }
 
 static bool sender_valid(const char *id)

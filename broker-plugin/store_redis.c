@@ -186,22 +186,15 @@ static bool have_secret(struct cx_store_redis *s)
 	return s->have_secret;
 }
 
-/* The MAC of owner and key in hex: two SipHash-2-4 under the shared keys, as engine.c's key_mac. */
+/* The MAC of owner and key in hex, under the keys all brokers share (cx_engine_key_mac). */
 static void key_mac_hex(const struct cx_store_redis *s, const char *owner, const char *key,
 		char out[2 * CX_MAC_LEN + 1])
 {
-	unsigned char in[CX_ID_MAX + 1 + CX_KEY_DIGITS_MAX];
-	size_t olen = strnlen(owner, CX_ID_MAX), klen = strnlen(key, CX_KEY_DIGITS_MAX);
-	uint64_t h[2];
+	unsigned char mac[CX_MAC_LEN];
 
-	memcpy(in, owner, olen);
-	in[olen] = 0;
-	memcpy(in + olen + 1, key, klen);
-	h[0] = cx_siphash24(s->secret, in, olen + 1 + klen);
-	h[1] = cx_siphash24(s->secret + CX_SIPHASH_KEY_LEN, in, olen + 1 + klen);
-	hex_of((const unsigned char *)h, sizeof(h), out);
-	cx_wipe(in, sizeof(in));
-	cx_wipe(h, sizeof(h));
+	cx_engine_key_mac(s->secret, s->secret + CX_SIPHASH_KEY_LEN, owner, key, mac);
+	hex_of(mac, sizeof(mac), out);
+	cx_wipe(mac, sizeof(mac));
 }
 
 void plugin__redis_offer(struct plugin__data *data, const char *owner, const cx_offer_req *req, const char *topic)
