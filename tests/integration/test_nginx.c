@@ -205,7 +205,11 @@ static void write_page(struct fx *fx)
 		const char *args[] = {"-a", "--", built, www, NULL};
 		cxr_opts o = {.exe = "/bin/cp"};
 
-		assert_int_equal(cxr_finish(cxr_spawn(&o, args)), 0);
+		cxr_proc *cp = cxr_spawn(&o, args);
+		int rc = cxr_finish(cp);
+
+		cxr_free(cp);
+		assert_int_equal(rc, 0);
 		fprintf(stderr, "serving the built page from %s\n", built);
 	}else{
 		assert_int_equal(mkdir(www, 0755), 0);

@@ -312,7 +312,10 @@ async function checkBrowser() {
       opens.push(Date.now() - start);
     }
     const best = Math.min(...opens);
-    if (best >= 1000) fail(`Chromium: page open to key shown through nginx takes ${opens.join(', ')} ms (budget 1000)`);
+    // A broker under AddressSanitizer or valgrind (scripts/test-sanitized-plugin)
+    // is checked for its memory, not its speed: the time is only reported.
+    const instrumented = !!(process.env.CARDEX_BROKER_PRELOAD || process.env.CARDEX_BROKER_WRAPPER);
+    if (best >= 1000 && !instrumented) fail(`Chromium: page open to key shown through nginx takes ${opens.join(', ')} ms (budget 1000)`);
     for (const v of violations) fail(`Chromium: CSP violation: ${v}`);
     for (const u of foreign) fail(`Chromium: the page fetched ${u}`);
     emit({ event: 'browser', violations: violations.length, foreign: foreign.length, open_to_key_ms: opens });
