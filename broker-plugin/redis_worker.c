@@ -16,7 +16,14 @@
  * broker's thread with a signal when done jobs wait for it; they keep
  * signalling every 2 ms until the broker has taken them, since a signal
  * that lands just before the broker's loop starts to wait wakes nothing.
+ * Every wake-up costs the broker a pass of its loop, and the whole process
+ * two switches of thread, much more than the job's own work when idle, so
+ * none is sent while the broker is known to be awake: between a request it
+ * submitted from a callback and the TICK that ends that pass of its loop.
+ * The signal goes out after the mutex is released, or the broker would
+ * wake only to wait for it.
  */
+#define _GNU_SOURCE /* syscall */
 #include "redis_worker.h"
 
 #include <errno.h>
@@ -26,7 +33,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
@@ -59,7 +68,7 @@ struct cx_rworker {
 	int port;
 	uint32_t timeout_ms, queue_max;
 	char inbox_max[24], inbox_ttl_ms[24];
-	pthread_t wake_thread;
+	pid_t wake_pid, wake_tid;
 	int wake_signal;
 
 	pthread_mutex_t mu;
@@ -72,6 +81,7 @@ struct cx_rworker {
 	unsigned char secret[32];
 	cx_rworker_stats stats;
 	bool signalled;                 /* a wake-up went out that the broker has not answered */
+	bool awake;                     /* the broker submitted from a callback and has not ticked since */
 	bool busy;                      /* the worker runs a batch taken off the queue */
 
 	/* Worker thread only. */
@@ -189,10 +199,15 @@ static void push_done(cx_rworker *w, cx_rjob *j)
 	w->done_tail = j;
 }
 
+/*
+ * Sends the wake-up signal, the mutex not held. tgkill rather than
+ * pthread_kill, which blocks and restores every signal around it (two more
+ * system calls): the broker's thread outlives this worker's threads.
+ */
 static void wake_broker(cx_rworker *w)
 {
 	if(w->wake_signal != 0){
-		pthread_kill(w->wake_thread, w->wake_signal);
+		(void)syscall(SYS_tgkill, w->wake_pid, w->wake_tid, w->wake_signal);
 	}
 }
 
@@ -210,13 +225,14 @@ static void fail_queued(cx_rworker *w)
 	w->queued = 0;
 }
 
-/* Queues j; force: even past queue_max. 0, or -1 (full, stopping). */
-static int submit(cx_rworker *w, cx_rjob *j, bool force)
+/* Queues j; force: even past queue_max; awake: see cx_rworker_submit_awake. 0, or -1 (full, stopping). */
+static int submit(cx_rworker *w, cx_rjob *j, bool force, bool awake)
 {
 	int rc = -1;
 
 	pthread_mutex_lock(&w->mu);
 	if(!w->stop && (force || w->queued < w->queue_max)){
+		w->awake = w->awake || awake;
 		j->next = NULL;
 		if(w->tail != NULL){
 			w->tail->next = j;
@@ -236,7 +252,12 @@ static int submit(cx_rworker *w, cx_rjob *j, bool force)
 
 int cx_rworker_submit(cx_rworker *w, cx_rjob *j)
 {
-	return submit(w, j, false);
+	return submit(w, j, false, false);
+}
+
+int cx_rworker_submit_awake(cx_rworker *w, cx_rjob *j)
+{
+	return submit(w, j, false, true);
 }
 
 void cx_rworker_drain(cx_rworker *w, int64_t max_ms)
@@ -261,6 +282,7 @@ cx_rjob *cx_rworker_take_done(cx_rworker *w)
 	j = w->done_head;
 	w->done_head = w->done_tail = NULL;
 	w->signalled = false;
+	w->awake = false;
 	pthread_mutex_unlock(&w->mu);
 	return j;
 }
@@ -615,14 +637,19 @@ static int run_batch(cx_rworker *w, cx_rjob **jobs, size_t n)
 	return 0;
 }
 
-/* Wakes the broker unless a wake-up it has not answered yet is on its way. */
-static void wake_once(cx_rworker *w, int64_t *last_signal)
+/*
+ * Whether the broker needs a signal for the jobs just done (mutex held):
+ * not when one it has not answered is on its way, nor when it is awake and
+ * takes them at its next TICK anyway.
+ */
+static bool wake_due(cx_rworker *w, int64_t *last_signal)
 {
-	if(!w->signalled){
-		wake_broker(w);
-		w->signalled = true;
-		*last_signal = mono_ms();
+	if(w->signalled || w->awake){
+		return false;
 	}
+	w->signalled = true;
+	*last_signal = mono_ms();
+	return true;
 }
 
 static void *worker_main(void *arg)
@@ -637,10 +664,13 @@ static void *worker_main(void *arg)
 		if(w->head == NULL){
 			/* Idle: keep waking the broker while it has not taken what is done; connect when due. */
 			int64_t now = mono_ms();
-			if(w->done_head != NULL && now - last_signal >= RESIGNAL_MS){
-				wake_broker(w);
+			if(w->done_head != NULL && !w->awake && now - last_signal >= RESIGNAL_MS){
 				w->signalled = true;
 				last_signal = now;
+				pthread_mutex_unlock(&w->mu);
+				wake_broker(w);
+				pthread_mutex_lock(&w->mu);
+				continue;
 			}
 			if(w->c == NULL && now >= w->next_try_ms){
 				pthread_mutex_unlock(&w->mu);
@@ -676,7 +706,11 @@ static void *worker_main(void *arg)
 		if(lost != 0){
 			fail_queued(w);
 		}
-		wake_once(w, &last_signal);
+		if(wake_due(w, &last_signal)){
+			pthread_mutex_unlock(&w->mu);
+			wake_broker(w);
+			pthread_mutex_lock(&w->mu);
+		}
 	}
 	pthread_mutex_unlock(&w->mu);
 	if(w->c != NULL){
@@ -733,10 +767,10 @@ static void on_message(cx_rworker *w, redisReply *r)
 	j = cx_rjob_new(sp != NULL ? CX_RS_DELIVER : CX_RS_POP);
 	ok = j != NULL && cx_rjob_arg(j, m->str, idlen) == 0;
 	if(ok && sp != NULL){
-		ok = cx_rjob_arg(j, sp + 1, m->len - idlen - 1) == 0 && submit(w, j, true) == 0;
+		ok = cx_rjob_arg(j, sp + 1, m->len - idlen - 1) == 0 && submit(w, j, true, false) == 0;
 	}else if(ok){
 		/* The inbox keeps the replies; the next refresh hands them over. */
-		ok = submit(w, j, false) == 0;
+		ok = submit(w, j, false, false) == 0;
 	}
 	if(!ok){
 		if(sp != NULL){
@@ -846,7 +880,8 @@ cx_rworker *cx_rworker_new(const cx_rworker_config *cfg)
 	w->queue_max = cfg->queue_max;
 	snprintf(w->inbox_max, sizeof(w->inbox_max), "%" PRIu32, cfg->inbox_max);
 	snprintf(w->inbox_ttl_ms, sizeof(w->inbox_ttl_ms), "%" PRIu64, (uint64_t)cfg->inbox_ttl_s * 1000);
-	w->wake_thread = cfg->wake_thread;
+	w->wake_pid = getpid();
+	w->wake_tid = cfg->wake_tid;
 	w->wake_signal = cfg->wake_signal;
 	w->retry_ms = RETRY_MIN_MS;
 

@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
@@ -170,7 +172,7 @@ static cx_rjob *request_job(cx_rscript script, const char *sender, const char *t
 static void submit_request(struct plugin__data *data, cx_rjob *j, bool args_ok, const char *sender,
 		const char *topic, const char *ref, const char *xid)
 {
-	if(j != NULL && args_ok && cx_rworker_submit(data->redis->w, j) == 0){
+	if(j != NULL && args_ok && cx_rworker_submit_awake(data->redis->w, j) == 0){
 		return;
 	}
 	cx_rjob_free(j);
@@ -470,7 +472,7 @@ int plugin__redis_setup(struct plugin__data *data)
 	wc.queue_max = rc->queue;
 	wc.inbox_max = rc->inbox_max;
 	wc.inbox_ttl_s = rc->inbox_ttl_s;
-	wc.wake_thread = pthread_self();
+	wc.wake_tid = (pid_t)syscall(SYS_gettid);
 	wc.wake_signal = s->signo;
 	s->timeout_ms = rc->timeout_ms;
 	s->w = cx_rworker_new(&wc);
