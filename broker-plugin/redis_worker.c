@@ -241,12 +241,15 @@ static int submit(cx_rworker *w, cx_rjob *j, bool force, bool awake)
 		}
 		w->tail = j;
 		w->queued++;
-		pthread_cond_signal(&w->cv);
 		rc = 0;
 	}else{
 		w->stats.queue_full++;
 	}
 	pthread_mutex_unlock(&w->mu);
+	/* After the unlock: a worker woken under the lock would only wait for it. */
+	if(rc == 0){
+		pthread_cond_signal(&w->cv);
+	}
 	return rc;
 }
 
