@@ -104,6 +104,23 @@ static int64_t mono_ms(void)
 
 /* ---- jobs ---- */
 
+/* Writes v in decimal at p; returns the end. */
+static char *put_u(char *p, uint64_t v)
+{
+	char tmp[24];
+	size_t n = 0;
+
+	do{
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	}while(v != 0);
+	while(n > 0){
+		*p++ = tmp[--n];
+	}
+	return p;
+}
+
+
 cx_rjob *cx_rjob_new(cx_rscript script)
 {
 	cx_rjob *j = calloc(1, sizeof(*j));
@@ -142,9 +159,8 @@ int cx_rjob_argstr(cx_rjob *j, const char *s)
 int cx_rjob_argu(cx_rjob *j, uint64_t v)
 {
 	char buf[24];
-	int n = snprintf(buf, sizeof(buf), "%" PRIu64, v);
 
-	return cx_rjob_arg(j, buf, (size_t)n);
+	return cx_rjob_arg(j, buf, (size_t)(put_u(buf, v) - buf));
 }
 
 void cx_rjob_free(cx_rjob *j)
@@ -434,22 +450,6 @@ static redisReply *eval_text(cx_rworker *w, cx_rscript s, int argc, char *const 
 	free(av);
 	free(al);
 	return r;
-}
-
-/* Writes v in decimal at p; returns the end. */
-static char *put_u(char *p, size_t v)
-{
-	char tmp[24];
-	size_t n = 0;
-
-	do{
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	}while(v != 0);
-	while(n > 0){
-		*p++ = tmp[--n];
-	}
-	return p;
 }
 
 /*

@@ -143,6 +143,14 @@ static void apply_actions(struct plugin__data *data, const cx_rjob *j, int64_t n
 
 /* ---- jobs ---- */
 
+/* Copies at most cap - 1 bytes of s (NULL: nothing) into the zeroed out[cap]. */
+static void copy_bounded(char *out, size_t cap, const char *s)
+{
+	if(s != NULL){
+		memcpy(out, s, strnlen(s, cap - 1));
+	}
+}
+
 /*
  * A job with the common answer data of a request from sender. NULL when
  * memory runs out.
@@ -155,9 +163,10 @@ static cx_rjob *request_job(cx_rscript script, const char *sender, const char *t
 	if(j == NULL){
 		return NULL;
 	}
-	snprintf(j->sender, sizeof(j->sender), "%s", sender);
-	snprintf(j->ref, sizeof(j->ref), "%s", ref != NULL ? ref : "");
-	snprintf(j->xid, sizeof(j->xid), "%s", xid != NULL ? xid : "");
+	/* The job was zeroed: each copy stays terminated. */
+	copy_bounded(j->sender, sizeof(j->sender), sender);
+	copy_bounded(j->ref, sizeof(j->ref), ref);
+	copy_bounded(j->xid, sizeof(j->xid), xid);
 	if(topic != NULL){
 		j->topic = strdup(topic);
 		if(j->topic == NULL){
