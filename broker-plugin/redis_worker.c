@@ -120,7 +120,6 @@ static char *put_u(char *p, uint64_t v)
 	return p;
 }
 
-
 cx_rjob *cx_rjob_new(cx_rscript script)
 {
 	cx_rjob *j = calloc(1, sizeof(*j));
