@@ -16,7 +16,14 @@
  * broker's thread with a signal when done jobs wait for it; they keep
  * signalling every 2 ms until the broker has taken them, since a signal
  * that lands just before the broker's loop starts to wait wakes nothing.
+ * Every wake-up costs the broker a pass of its loop, and the whole process
+ * two switches of thread, much more than the job's own work when idle, so
+ * none is sent while the broker is known to be awake: between a request it
+ * submitted from a callback and the TICK that ends that pass of its loop.
+ * The signal goes out after the mutex is released, or the broker would
+ * wake only to wait for it.
  */
+#define _GNU_SOURCE /* syscall */
 #include "redis_worker.h"
 
 #include <errno.h>
@@ -26,7 +33,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
@@ -59,7 +68,7 @@ struct cx_rworker {
 	int port;
 	uint32_t timeout_ms, queue_max;
 	char inbox_max[24], inbox_ttl_ms[24];
-	pthread_t wake_thread;
+	pid_t wake_pid, wake_tid;
 	int wake_signal;
 
 	pthread_mutex_t mu;
@@ -72,6 +81,7 @@ struct cx_rworker {
 	unsigned char secret[32];
 	cx_rworker_stats stats;
 	bool signalled;                 /* a wake-up went out that the broker has not answered */
+	bool awake;                     /* the broker submitted from a callback and has not ticked since */
 	bool busy;                      /* the worker runs a batch taken off the queue */
 
 	/* Worker thread only. */
@@ -93,6 +103,22 @@ static int64_t mono_ms(void)
 }
 
 /* ---- jobs ---- */
+
+/* Writes v in decimal at p; returns the end. */
+static char *put_u(char *p, uint64_t v)
+{
+	char tmp[24];
+	size_t n = 0;
+
+	do{
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	}while(v != 0);
+	while(n > 0){
+		*p++ = tmp[--n];
+	}
+	return p;
+}
 
 cx_rjob *cx_rjob_new(cx_rscript script)
 {
@@ -132,9 +158,8 @@ int cx_rjob_argstr(cx_rjob *j, const char *s)
 int cx_rjob_argu(cx_rjob *j, uint64_t v)
 {
 	char buf[24];
-	int n = snprintf(buf, sizeof(buf), "%" PRIu64, v);
 
-	return cx_rjob_arg(j, buf, (size_t)n);
+	return cx_rjob_arg(j, buf, (size_t)(put_u(buf, v) - buf));
 }
 
 void cx_rjob_free(cx_rjob *j)
@@ -189,10 +214,15 @@ static void push_done(cx_rworker *w, cx_rjob *j)
 	w->done_tail = j;
 }
 
+/*
+ * Sends the wake-up signal, the mutex not held. tgkill rather than
+ * pthread_kill, which blocks and restores every signal around it (two more
+ * system calls): the broker's thread outlives this worker's threads.
+ */
 static void wake_broker(cx_rworker *w)
 {
 	if(w->wake_signal != 0){
-		pthread_kill(w->wake_thread, w->wake_signal);
+		(void)syscall(SYS_tgkill, w->wake_pid, w->wake_tid, w->wake_signal);
 	}
 }
 
@@ -210,13 +240,14 @@ static void fail_queued(cx_rworker *w)
 	w->queued = 0;
 }
 
-/* Queues j; force: even past queue_max. 0, or -1 (full, stopping). */
-static int submit(cx_rworker *w, cx_rjob *j, bool force)
+/* Queues j; force: even past queue_max; awake: see cx_rworker_submit_awake. 0, or -1 (full, stopping). */
+static int submit(cx_rworker *w, cx_rjob *j, bool force, bool awake)
 {
 	int rc = -1;
 
 	pthread_mutex_lock(&w->mu);
 	if(!w->stop && (force || w->queued < w->queue_max)){
+		w->awake = w->awake || awake;
 		j->next = NULL;
 		if(w->tail != NULL){
 			w->tail->next = j;
@@ -225,18 +256,26 @@ static int submit(cx_rworker *w, cx_rjob *j, bool force)
 		}
 		w->tail = j;
 		w->queued++;
-		pthread_cond_signal(&w->cv);
 		rc = 0;
 	}else{
 		w->stats.queue_full++;
 	}
 	pthread_mutex_unlock(&w->mu);
+	/* After the unlock: a worker woken under the lock would only wait for it. */
+	if(rc == 0){
+		pthread_cond_signal(&w->cv);
+	}
 	return rc;
 }
 
 int cx_rworker_submit(cx_rworker *w, cx_rjob *j)
 {
-	return submit(w, j, false);
+	return submit(w, j, false, false);
+}
+
+int cx_rworker_submit_awake(cx_rworker *w, cx_rjob *j)
+{
+	return submit(w, j, false, true);
 }
 
 void cx_rworker_drain(cx_rworker *w, int64_t max_ms)
@@ -261,6 +300,7 @@ cx_rjob *cx_rworker_take_done(cx_rworker *w)
 	j = w->done_head;
 	w->done_head = w->done_tail = NULL;
 	w->signalled = false;
+	w->awake = false;
 	pthread_mutex_unlock(&w->mu);
 	return j;
 }
@@ -411,19 +451,50 @@ static redisReply *eval_text(cx_rworker *w, cx_rscript s, int argc, char *const 
 	return r;
 }
 
-/* Appends a call of script s by its SHA1 to the connection's output. 0, or -1 (memory). */
+/*
+ * Appends a call of script s by its SHA1 to the connection's output. 0, or
+ * -1 (memory). The command is put in Redis's protocol here, in one pass:
+ * hiredis's own formatting (redisAppendCommandArgv) parses a format string
+ * per argument and was more than half of this thread's instructions.
+ */
 static int append_call(cx_rworker *w, cx_rscript s, int argc, char *const *argv, const size_t *argvlen,
 		char *const *extra, size_t nextra)
 {
 	const char **av;
 	size_t *al;
 	size_t k = build_call(w, false, s, argc, argv, argvlen, extra, nextra, &av, &al);
-	int rc;
+	size_t need = 1 + 20 + 2;
+	char *buf, *p;
+	int rc = -1;
 
 	if(k == 0){
 		return -1;
 	}
-	rc = redisAppendCommandArgv(w->c, (int)k, av, al) == REDIS_OK ? 0 : -1;
+	for(size_t i = 0; i < k; i++){
+		need += 1 + 20 + 2 + al[i] + 2;
+	}
+	buf = malloc(need);
+	if(buf != NULL){
+		p = buf;
+		*p++ = '*';
+		p = put_u(p, k);
+		*p++ = '\r';
+		*p++ = '\n';
+		for(size_t i = 0; i < k; i++){
+			*p++ = '$';
+			p = put_u(p, al[i]);
+			*p++ = '\r';
+			*p++ = '\n';
+			memcpy(p, av[i], al[i]);
+			p += al[i];
+			*p++ = '\r';
+			*p++ = '\n';
+		}
+		rc = redisAppendFormattedCommand(w->c, buf, (size_t)(p - buf)) == REDIS_OK ? 0 : -1;
+		/* It held the arguments: MACs, cards. */
+		cx_wipe(buf, (size_t)(p - buf));
+		free(buf);
+	}
 	free(av);
 	free(al);
 	return rc;
@@ -615,14 +686,19 @@ static int run_batch(cx_rworker *w, cx_rjob **jobs, size_t n)
 	return 0;
 }
 
-/* Wakes the broker unless a wake-up it has not answered yet is on its way. */
-static void wake_once(cx_rworker *w, int64_t *last_signal)
+/*
+ * Whether the broker needs a signal for the jobs just done (mutex held):
+ * not when one it has not answered is on its way, nor when it is awake and
+ * takes them at its next TICK anyway.
+ */
+static bool wake_due(cx_rworker *w, int64_t *last_signal)
 {
-	if(!w->signalled){
-		wake_broker(w);
-		w->signalled = true;
-		*last_signal = mono_ms();
+	if(w->signalled || w->awake){
+		return false;
 	}
+	w->signalled = true;
+	*last_signal = mono_ms();
+	return true;
 }
 
 static void *worker_main(void *arg)
@@ -637,10 +713,13 @@ static void *worker_main(void *arg)
 		if(w->head == NULL){
 			/* Idle: keep waking the broker while it has not taken what is done; connect when due. */
 			int64_t now = mono_ms();
-			if(w->done_head != NULL && now - last_signal >= RESIGNAL_MS){
-				wake_broker(w);
+			if(w->done_head != NULL && !w->awake && now - last_signal >= RESIGNAL_MS){
 				w->signalled = true;
 				last_signal = now;
+				pthread_mutex_unlock(&w->mu);
+				wake_broker(w);
+				pthread_mutex_lock(&w->mu);
+				continue;
 			}
 			if(w->c == NULL && now >= w->next_try_ms){
 				pthread_mutex_unlock(&w->mu);
@@ -676,7 +755,11 @@ static void *worker_main(void *arg)
 		if(lost != 0){
 			fail_queued(w);
 		}
-		wake_once(w, &last_signal);
+		if(wake_due(w, &last_signal)){
+			pthread_mutex_unlock(&w->mu);
+			wake_broker(w);
+			pthread_mutex_lock(&w->mu);
+		}
 	}
 	pthread_mutex_unlock(&w->mu);
 	if(w->c != NULL){
@@ -733,10 +816,10 @@ static void on_message(cx_rworker *w, redisReply *r)
 	j = cx_rjob_new(sp != NULL ? CX_RS_DELIVER : CX_RS_POP);
 	ok = j != NULL && cx_rjob_arg(j, m->str, idlen) == 0;
 	if(ok && sp != NULL){
-		ok = cx_rjob_arg(j, sp + 1, m->len - idlen - 1) == 0 && submit(w, j, true) == 0;
+		ok = cx_rjob_arg(j, sp + 1, m->len - idlen - 1) == 0 && submit(w, j, true, false) == 0;
 	}else if(ok){
 		/* The inbox keeps the replies; the next refresh hands them over. */
-		ok = submit(w, j, false) == 0;
+		ok = submit(w, j, false, false) == 0;
 	}
 	if(!ok){
 		if(sp != NULL){
@@ -846,7 +929,8 @@ cx_rworker *cx_rworker_new(const cx_rworker_config *cfg)
 	w->queue_max = cfg->queue_max;
 	snprintf(w->inbox_max, sizeof(w->inbox_max), "%" PRIu32, cfg->inbox_max);
 	snprintf(w->inbox_ttl_ms, sizeof(w->inbox_ttl_ms), "%" PRIu64, (uint64_t)cfg->inbox_ttl_s * 1000);
-	w->wake_thread = cfg->wake_thread;
+	w->wake_pid = getpid();
+	w->wake_tid = cfg->wake_tid;
 	w->wake_signal = cfg->wake_signal;
 	w->retry_ms = RETRY_MIN_MS;
 

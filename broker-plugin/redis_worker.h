@@ -17,6 +17,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,7 +78,7 @@ typedef struct {
 	uint32_t queue_max;
 	uint32_t inbox_max;
 	uint32_t inbox_ttl_s;
-	pthread_t wake_thread;  /* the broker's thread */
+	pid_t wake_tid;         /* the broker's thread (its kernel thread ID) */
 	int wake_signal;        /* sent to it when jobs are done; 0: none */
 } cx_rworker_config;
 
@@ -120,6 +121,14 @@ void cx_rjob_free(cx_rjob *j);
  * the worker stops (the caller still owns j).
  */
 int cx_rworker_submit(cx_rworker *w, cx_rjob *j);
+
+/*
+ * As cx_rworker_submit, from a broker callback run before the TICK of the
+ * same pass of the broker's loop (MESSAGE, ACL check, DISCONNECT): until
+ * that TICK takes the done jobs, the broker is awake and will take them, so
+ * jobs done meanwhile wake nobody.
+ */
+int cx_rworker_submit_awake(cx_rworker *w, cx_rjob *j);
 
 /*
  * Waits, at most max_ms, until every queued job has been run (for a clean

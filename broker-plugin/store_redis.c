@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
@@ -141,6 +143,14 @@ static void apply_actions(struct plugin__data *data, const cx_rjob *j, int64_t n
 
 /* ---- jobs ---- */
 
+/* Copies at most cap - 1 bytes of s (NULL: nothing) into the zeroed out[cap]. */
+static void copy_bounded(char *out, size_t cap, const char *s)
+{
+	if(s != NULL){
+		memcpy(out, s, strnlen(s, cap - 1));
+	}
+}
+
 /*
  * A job with the common answer data of a request from sender. NULL when
  * memory runs out.
@@ -153,9 +163,10 @@ static cx_rjob *request_job(cx_rscript script, const char *sender, const char *t
 	if(j == NULL){
 		return NULL;
 	}
-	snprintf(j->sender, sizeof(j->sender), "%s", sender);
-	snprintf(j->ref, sizeof(j->ref), "%s", ref != NULL ? ref : "");
-	snprintf(j->xid, sizeof(j->xid), "%s", xid != NULL ? xid : "");
+	/* The job was zeroed: each copy stays terminated. */
+	copy_bounded(j->sender, sizeof(j->sender), sender);
+	copy_bounded(j->ref, sizeof(j->ref), ref);
+	copy_bounded(j->xid, sizeof(j->xid), xid);
 	if(topic != NULL){
 		j->topic = strdup(topic);
 		if(j->topic == NULL){
@@ -170,7 +181,7 @@ static cx_rjob *request_job(cx_rscript script, const char *sender, const char *t
 static void submit_request(struct plugin__data *data, cx_rjob *j, bool args_ok, const char *sender,
 		const char *topic, const char *ref, const char *xid)
 {
-	if(j != NULL && args_ok && cx_rworker_submit(data->redis->w, j) == 0){
+	if(j != NULL && args_ok && cx_rworker_submit_awake(data->redis->w, j) == 0){
 		return;
 	}
 	cx_rjob_free(j);
@@ -463,7 +474,7 @@ int plugin__redis_setup(struct plugin__data *data)
 	wc.queue_max = rc->queue;
 	wc.inbox_max = rc->inbox_max;
 	wc.inbox_ttl_s = rc->inbox_ttl_s;
-	wc.wake_thread = pthread_self();
+	wc.wake_tid = (pid_t)syscall(SYS_gettid);
 	wc.wake_signal = s->signo;
 	s->timeout_ms = rc->timeout_ms;
 	s->w = cx_rworker_new(&wc);
