@@ -169,6 +169,8 @@ int plugin__request_handle(struct plugin__data *data, const struct plugin__reque
 		return MOSQ_ERR_ACL_DENIED;
 	}
 
+	/* Whether the broker disables Nagle is best seen while this client is connected: nodelay.c. */
+	plugin__nodelay_soon(data);
 	/* The first request changes what a crash must not bring back: persist.c. */
 	if(data->persist_loaded){
 		plugin__persist_started(data);

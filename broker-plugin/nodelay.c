@@ -29,6 +29,7 @@
 #include "plugin.h"
 
 #define NODELAY_RETRY_MS 1000
+#define NODELAY_ASKED_MAX 64 /* looks asked for by requests, at most */
 #define MAX_LISTENERS 64
 #define MAX_FDS_LOOKED_AT 4096 /* bound on one look, however many connections there are */
 
@@ -178,5 +179,15 @@ void plugin__nodelay_check(struct plugin__data *data, int64_t now_ms)
 				"Add \"set_tcp_nodelay true\" to the broker's configuration");
 	}else{
 		mosquitto_log_printf(MOSQ_LOG_DEBUG, "cardex: set_tcp_nodelay is on");
+	}
+}
+
+void plugin__nodelay_soon(struct plugin__data *data)
+{
+	struct plugin__nodelay_state *ns = &data->nodelay;
+
+	if(!ns->decided && ns->next_ms != 0 && ns->asked < NODELAY_ASKED_MAX){
+		ns->asked++;
+		ns->next_ms = 0;
 	}
 }

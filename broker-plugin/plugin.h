@@ -129,6 +129,7 @@ struct plugin__sys_state {
 struct plugin__nodelay_state {
 	bool decided;
 	int64_t next_ms; /* next look; 0: not yet */
+	uint32_t asked;  /* looks asked for by requests (plugin__nodelay_soon) */
 };
 
 /*
@@ -328,6 +329,15 @@ void plugin__sys_publish(struct plugin__data *data);
  * that costs. Cannot fail.
  */
 void plugin__nodelay_check(struct plugin__data *data, int64_t now_ms);
+
+/*
+ * nodelay.c. A request came from a connected client: until the question is
+ * decided, the next plugin__nodelay_check looks at once, while that
+ * connection is surely open, instead of up to a second later, when a short
+ * exchange may be over. At most 64 such looks in all (a broker whose
+ * clients all come over WebSockets never decides). Cannot fail.
+ */
+void plugin__nodelay_soon(struct plugin__data *data);
 
 /*
  * dynsec.c. With plugin_opt_dynsec_config_file set, looks at that file at
