@@ -75,7 +75,12 @@ void term_turn(struct term *t, int ms)
 
 const cardex_event *term_find(const struct term *t, cardex_event_type type)
 {
-	for(size_t i = 0; i < t->n; i++) {
+	return term_find_from(t, type, 0);
+}
+
+const cardex_event *term_find_from(const struct term *t, cardex_event_type type, size_t from)
+{
+	for(size_t i = from; i < t->n; i++) {
 		if(t->evs[i].type == type) {
 			return &t->evs[i];
 		}
@@ -95,16 +100,21 @@ size_t term_count(const struct term *t, cardex_event_type type)
 
 const cardex_event *term_wait_for(struct term *t, cardex_event_type type, struct term *also)
 {
+	return term_wait_from(t, type, also, 0);
+}
+
+const cardex_event *term_wait_from(struct term *t, cardex_event_type type, struct term *also, size_t from)
+{
 	long long deadline = cxb_now_ms() + CXT_WAIT_MS;
 
-	while(!term_find(t, type)) {
+	while(!term_find_from(t, type, from)) {
 		if(cxb_now_ms() > deadline) {
 			fail_msg("no %s event within %d ms", cardex_event_type_name(type), CXT_WAIT_MS);
 		}
 		term_turn(t, CXT_SLICE_MS);
 		term_turn(also, CXT_SLICE_MS);
 	}
-	return term_find(t, type);
+	return term_find_from(t, type, from);
 }
 
 void term_quiet(struct term *t, struct term *also, int ms)

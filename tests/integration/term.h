@@ -45,6 +45,9 @@ void term_turn(struct term *t, int ms);
 /* The first recorded event of type, or NULL. */
 const cardex_event *term_find(const struct term *t, cardex_event_type type);
 
+/* The first event of type recorded at index from or later, or NULL. */
+const cardex_event *term_find_from(const struct term *t, cardex_event_type type, size_t from);
+
 /* Number of recorded events of type. */
 size_t term_count(const struct term *t, cardex_event_type type);
 
@@ -53,6 +56,13 @@ size_t term_count(const struct term *t, cardex_event_type type);
  * returns the first such event. Fails the test after CXT_WAIT_MS.
  */
 const cardex_event *term_wait_for(struct term *t, cardex_event_type type, struct term *also);
+
+/*
+ * term_wait_for, counting only events recorded at index from or later: for
+ * a second round of requests while t still holds the events of the first
+ * (an earlier "offer" or "match" would otherwise answer the wait at once).
+ */
+const cardex_event *term_wait_from(struct term *t, cardex_event_type type, struct term *also, size_t from);
 
 /* Drives both for ms milliseconds, so that late events would show up. */
 void term_quiet(struct term *t, struct term *also, int ms);

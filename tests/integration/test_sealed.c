@@ -105,24 +105,26 @@ static int connect_term(struct fx *fx, const char *id, const char *pw, int port,
 	return cardex_connect(&o, out);
 }
 
-/* Offer by a, claim by b; returns the exchange ID (valid while a's events are). */
+/*
+ * Offer by a, claim by b; returns the exchange ID (valid while a's events
+ * are). Either side may still hold the events of an earlier exchange, whose
+ * "offer" or "match" must not stand for this one's: the claim would race
+ * the offer, and the ID returned would be the old exchange's.
+ */
 static const char *match(struct term *a, struct term *b)
 {
 	char key[CARDEX_KEY_MAX + 1];
-	size_t n = a->n;
+	size_t na = a->n, nb = b->n;
+	const cardex_event *ma, *mb;
 
 	assert_int_equal(cardex_generate_key(6, key, sizeof(key)), CARDEX_OK);
 	assert_int_equal(cardex_offer(a->cx, key, 0), CARDEX_OK);
-	term_wait_for(a, CARDEX_EV_OFFER, b);
+	term_wait_from(a, CARDEX_EV_OFFER, b, na);
 	assert_int_equal(cardex_claim(b->cx, cardex_id(a->cx), key), CARDEX_OK);
-	term_wait_for(a, CARDEX_EV_MATCH, b);
-	term_wait_for(b, CARDEX_EV_MATCH, a);
-	for(size_t i = n; i < a->n; i++) {
-		if(a->evs[i].type == CARDEX_EV_MATCH) {
-			return a->evs[i].exchange;
-		}
-	}
-	return term_find(a, CARDEX_EV_MATCH)->exchange;
+	ma = term_wait_from(a, CARDEX_EV_MATCH, b, na);
+	mb = term_wait_from(b, CARDEX_EV_MATCH, a, nb);
+	assert_string_equal(ma->exchange, mb->exchange);
+	return ma->exchange;
 }
 
 /* ---- raw MQTT clients (an operator, a plaintext terminal), mqttc.h ---- */
