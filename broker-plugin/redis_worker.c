@@ -74,6 +74,7 @@ struct cx_rworker {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stop;
+	bool unlisten;                  /* the listener leaves the channel for good (a clean stop) */
 	cx_rjob *head, *tail;           /* queued */
 	size_t queued;
 	cx_rjob *done_head, *done_tail; /* done, for the broker's thread */
@@ -776,7 +777,7 @@ static bool stopping(cx_rworker *w)
 	bool stop;
 
 	pthread_mutex_lock(&w->mu);
-	stop = w->stop;
+	stop = w->stop || w->unlisten;
 	pthread_mutex_unlock(&w->mu);
 	return stop;
 }
@@ -831,6 +832,73 @@ static void on_message(cx_rworker *w, redisReply *r)
 	}
 }
 
+/*
+ * Waits up to wait_ms for what the channel brings and turns each message
+ * into a job; true when the connection broke. With left, also whether
+ * Redis confirmed that this connection left the channel.
+ */
+static bool read_messages(cx_rworker *w, redisContext *c, int wait_ms, bool *left)
+{
+	void *reply = NULL;
+	struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+	int n = poll(&pfd, 1, wait_ms);
+
+	if(n < 0 && errno == EINTR){
+		return false;
+	}
+	if(n < 0 || (n > 0 && redisBufferRead(c) != REDIS_OK)){
+		return true;
+	}
+	while(redisGetReplyFromReader(c, &reply) == REDIS_OK && reply != NULL){
+		const redisReply *r = reply;
+		if(left != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 3
+				&& r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "unsubscribe") == 0){
+			*left = true;
+		}
+		on_message(w, reply);
+		freeReplyObject(reply);
+		reply = NULL;
+	}
+	return c->err != 0;
+}
+
+/*
+ * A clean stop: leaves the channel and takes every message Redis sent
+ * before its confirmation, within the timeout. Once Redis has confirmed,
+ * a PUBLISH to the channel reaches no one, so the broker that sends a
+ * reply here puts it in the terminal's inbox instead (lua/common.lua,
+ * route); a reply published before is a job of this worker, which the
+ * stopping broker moves to the inbox (store_redis.c, stash_pending).
+ * Closing the connection alone would leave a window in which Redis still
+ * counts this listener, and the reply published then would be lost.
+ */
+static void leave_channel(cx_rworker *w, redisContext *c)
+{
+	const char *av[2] = {"UNSUBSCRIBE", w->channel};
+	size_t al[2] = {11, strlen(w->channel)};
+	int64_t deadline = mono_ms() + (w->timeout_ms > 0 ? w->timeout_ms : 1000);
+	bool left = false, broken = false;
+	int done = 0;
+
+	pthread_mutex_lock(&w->mu);
+	if(w->stop){
+		pthread_mutex_unlock(&w->mu);
+		return;
+	}
+	pthread_mutex_unlock(&w->mu);
+	if(redisAppendCommandArgv(c, 2, av, al) != REDIS_OK){
+		return;
+	}
+	while(!done && !c->err){
+		if(redisBufferWrite(c, &done) != REDIS_OK){
+			return;
+		}
+	}
+	while(!left && !broken && mono_ms() < deadline){
+		broken = read_messages(w, c, 50, &left);
+	}
+}
+
 static void *listener_main(void *arg)
 {
 	cx_rworker *w = arg;
@@ -860,28 +928,12 @@ static void *listener_main(void *arg)
 		w->stats.listening = true;
 		w->stats.listens++;
 		pthread_mutex_unlock(&w->mu);
-		while(!stopping(w)){
-			void *reply = NULL;
-			struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-			int n = poll(&pfd, 1, LISTEN_POLL_MS);
-			if(n < 0 && errno == EINTR){
-				continue;
-			}
-			if(n < 0 || (n > 0 && redisBufferRead(c) != REDIS_OK)){
-				break;
-			}
-			bool broken = false;
-			while(redisGetReplyFromReader(c, &reply) == REDIS_OK && reply != NULL){
-				on_message(w, reply);
-				freeReplyObject(reply);
-				reply = NULL;
-			}
-			if(c->err){
-				broken = true;
-			}
-			if(broken){
-				break;
-			}
+		bool broken = false;
+		while(!broken && !stopping(w)){
+			broken = read_messages(w, c, LISTEN_POLL_MS, NULL);
+		}
+		if(!broken){
+			leave_channel(w, c);
 		}
 		pthread_mutex_lock(&w->mu);
 		w->stats.listening = false;
@@ -945,6 +997,17 @@ cx_rworker *cx_rworker_new(const cx_rworker_config *cfg)
 		return NULL;
 	}
 	return w;
+}
+
+void cx_rworker_unlisten(cx_rworker *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->unlisten = true;
+	pthread_mutex_unlock(&w->mu);
+	if(w->listener_started){
+		pthread_join(w->listener, NULL);
+		w->listener_started = false;
+	}
 }
 
 void cx_rworker_free(cx_rworker *w)

@@ -104,6 +104,14 @@ typedef struct {
  */
 cx_rworker *cx_rworker_new(const cx_rworker_config *cfg);
 
+/*
+ * For a clean stop: the listener leaves this broker's channel, and what
+ * Redis published on it before it left becomes jobs, which the broker
+ * takes with the others (cx_rworker_take_done). Returns once the listener
+ * has ended, within about timeout_ms plus a poll.
+ */
+void cx_rworker_unlisten(cx_rworker *w);
+
 /* Stops the threads (within about timeout_ms), frees done and queued jobs and wipes the password. Accepts NULL. */
 void cx_rworker_free(cx_rworker *w);
 

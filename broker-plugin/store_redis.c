@@ -73,6 +73,48 @@ static void send_unavailable(struct plugin__data *data, const char *to, const ch
 	send_error(data, to, CX_CODE_UNAVAILABLE, topic, NULL, PLUGIN_REDIS_RETRY_AFTER, ref, xid);
 }
 
+/*
+ * A copy of a reply handed to mosquitto_broker_publish. Mosquitto queues
+ * such messages at the top of its next main-loop iteration, and TICK is the
+ * last step of an iteration: what a TICK (or a callback before it) published
+ * is still in Mosquitto's hands, unqueued, if the broker stops right after.
+ * The copies published before one TICK ended are queued by the time the
+ * next TICK comes and are dropped then; at a clean stop, those left go to
+ * their terminals' inboxes (stash_pending).
+ */
+struct cx_rheld {
+	struct cx_rheld *next;
+	size_t len;
+	char to[CX_ID_MAX + 1];
+	char payload[];
+};
+
+static void held_free(struct cx_rheld *h)
+{
+	while(h != NULL){
+		struct cx_rheld *next = h->next;
+		cx_wipe(h->payload, h->len);
+		free(h);
+		h = next;
+	}
+}
+
+/* Keeps a copy of a reply just published; without memory the copy is not kept. */
+static void held_add(struct cx_store_redis *s, const char *to, const char *payload, size_t len)
+{
+	struct cx_rheld *h = malloc(sizeof(*h) + len);
+
+	if(h == NULL){
+		return;
+	}
+	memset(h->to, 0, sizeof(h->to));
+	memcpy(h->to, to, strnlen(to, CX_ID_MAX));
+	memcpy(h->payload, payload, len);
+	h->len = len;
+	h->next = s->held;
+	s->held = h;
+}
+
 /* Publishes payload (len bytes, as a script or the encoder wrote it) on reply/<to>, QoS 1. */
 static void publish_payload(struct plugin__data *data, const char *to, const char *payload, size_t len)
 {
@@ -96,7 +138,9 @@ static void publish_payload(struct plugin__data *data, const char *to, const cha
 		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: cannot publish a reply to %s (error %d)", to, rc);
 		cx_wipe(copy, len);
 		mosquitto_free(copy);
+		return;
 	}
+	held_add(data->redis, to, payload, len);
 }
 
 static const char *elem_str(const redisReply *r, size_t i)
@@ -375,6 +419,9 @@ void plugin__redis_tick(struct plugin__data *data, int64_t now_ms)
 	struct cx_store_redis *s = data->redis;
 	cx_rjob *j = cx_rworker_take_done(s->w);
 
+	/* Mosquitto has queued what was published before the last TICK ended. */
+	held_free(s->sealed);
+	s->sealed = NULL;
 	while(j != NULL){
 		cx_rjob *next = j->next;
 		if(j->failed){
@@ -406,6 +453,8 @@ void plugin__redis_tick(struct plugin__data *data, int64_t now_ms)
 		plugin__redis_refresh(data);
 		s->next_refresh_ms = now_ms + PLUGIN_REDIS_REFRESH_MS;
 	}
+	s->sealed = s->held;
+	s->held = NULL;
 }
 
 /* ---- lifecycle ---- */
@@ -510,6 +559,47 @@ static void stash(struct cx_store_redis *s, const char *to, char *const *payload
 	}
 }
 
+/* Reverses a list of held copies (kept newest first). */
+static struct cx_rheld *held_reverse(struct cx_rheld *h)
+{
+	struct cx_rheld *r = NULL;
+
+	while(h != NULL){
+		struct cx_rheld *next = h->next;
+		h->next = r;
+		r = h;
+		h = next;
+	}
+	return r;
+}
+
+/*
+ * Stashes the replies Mosquitto never queued, oldest first: those of the
+ * last TICK and of callbacks after it. They come before the replies of
+ * jobs still pending, which were made later. Returns how many.
+ */
+static size_t stash_held(struct cx_store_redis *s)
+{
+	struct cx_rheld *all = held_reverse(s->sealed);
+	struct cx_rheld *later = held_reverse(s->held);
+	size_t n = 0;
+
+	s->sealed = s->held = NULL;
+	for(struct cx_rheld *h = all; h != NULL; h = h->next){
+		char *p = h->payload;
+		stash(s, h->to, &p, &h->len, 1);
+		n++;
+	}
+	for(struct cx_rheld *h = later; h != NULL; h = h->next){
+		char *p = h->payload;
+		stash(s, h->to, &p, &h->len, 1);
+		n++;
+	}
+	held_free(all);
+	held_free(later);
+	return n;
+}
+
 /*
  * A clean stop: Mosquitto has saved its sessions already and publishes
  * nothing any more, so the requests still queued are run, and the replies
@@ -521,8 +611,11 @@ static void stash_pending(struct cx_store_redis *s, uint32_t timeout_ms)
 	cx_rjob *done, *j;
 	size_t stashed = 0;
 
+	/* First off the channel: a reply published there later goes to its terminal's inbox. */
+	cx_rworker_unlisten(s->w);
 	cx_rworker_drain(s->w, 2 * (int64_t)timeout_ms);
 	done = cx_rworker_take_done(s->w);
+	stashed += stash_held(s);
 	for(j = done; j != NULL; j = j->next){
 		if(j->script == CX_RS_DELIVER){
 			stash(s, j->argv[0], &j->argv[1], &j->argvlen[1], 1);
@@ -568,6 +661,8 @@ void plugin__redis_free(struct cx_store_redis *s)
 	if(s->sa_set){
 		sigaction(s->signo, &s->old_sa, NULL);
 	}
+	held_free(s->held);
+	held_free(s->sealed);
 	plugin__redis_route_free(s);
 	cx_rng_free(s->rng);
 	cx_wipe(s, sizeof(*s));

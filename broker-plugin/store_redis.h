@@ -60,6 +60,7 @@ struct cx_store_redis {
 	cx_htab terms;                   /* struct cx_rterm by ID */
 	struct cx_rterm **terms_v;       /* the same, for the refresh */
 	size_t nterms, terms_cap;
+	struct cx_rheld *held, *sealed;  /* replies Mosquitto may not have queued yet (store_redis.c) */
 };
 
 /*
