@@ -335,46 +335,16 @@ bool soak_broker_alive(soak_broker *b)
 	return true;
 }
 
-void soak_broker_stop(soak_broker *b, bool keep)
-{
-	long long deadline = now_ms() + STOP_TIMEOUT_MS;
-	int status;
-
-	if(b->pid > 0) {
-		bool reaped = false;
-
-		kill(b->pid, SIGTERM);
-		while(!reaped && now_ms() < deadline) {
-			reaped = waitpid(b->pid, &status, WNOHANG) == b->pid;
-			if(!reaped) {
-				sleep_ms(10);
-			}
-		}
-		/* Unreaped, the PID cannot have been reused: safe to signal. */
-		if(!reaped) {
-			kill(b->pid, SIGKILL);
-			waitpid(b->pid, &status, 0);
-		}
-		b->pid = 0;
-		soak_broker_pid = 0;
-	}
-	if(keep && b->dir[0]) {
-		fprintf(stderr, "cardex-soak: broker directory kept: %s\n", b->dir);
-	} else {
-		remove_dir(b->dir);
-	}
-	b->dir[0] = '\0';
-}
-
-int soak_broker_restart(soak_broker *b, const soak_opts *o)
+/*
+ * SIGTERM, up to STOP_TIMEOUT_MS for the broker to end, then SIGKILL; reaps
+ * it. Only an unreaped child is signalled: its PID cannot have been reused.
+ */
+static void end_broker(soak_broker *b)
 {
 	long long deadline = now_ms() + STOP_TIMEOUT_MS;
 	int status;
 	bool reaped = false;
 
-	if(b->pid <= 0) {
-		return -1;
-	}
 	kill(b->pid, SIGTERM);
 	while(!reaped && now_ms() < deadline) {
 		reaped = waitpid(b->pid, &status, WNOHANG) == b->pid;
@@ -387,6 +357,28 @@ int soak_broker_restart(soak_broker *b, const soak_opts *o)
 		waitpid(b->pid, &status, 0);
 	}
 	b->pid = 0;
+}
+
+void soak_broker_stop(soak_broker *b, bool keep)
+{
+	if(b->pid > 0) {
+		end_broker(b);
+		soak_broker_pid = 0;
+	}
+	if(keep && b->dir[0]) {
+		fprintf(stderr, "cardex-soak: broker directory kept: %s\n", b->dir);
+	} else {
+		remove_dir(b->dir);
+	}
+	b->dir[0] = '\0';
+}
+
+int soak_broker_restart(soak_broker *b, const soak_opts *o)
+{
+	if(b->pid <= 0) {
+		return -1;
+	}
+	end_broker(b);
 	return start_once(b, o) == 0 ? 0 : -1;
 }
 
