@@ -813,6 +813,17 @@ char *cxb_start_refused(const cxb_config *cfg)
 	return log;
 }
 
+bool cxb_refused_with(const cxb_config *cfg, const char *needle)
+{
+	char *log = cxb_start_refused(cfg);
+	bool found = log != NULL && strstr(log, needle) != NULL;
+
+	if (!found)
+		fprintf(stderr, "log lacks \"%s\":\n%s\n", needle, log != NULL ? log : "(none)");
+	free(log);
+	return found;
+}
+
 bool cxb_log_contains(const cxb_broker *b, const char *needle)
 {
 	char *log = cxb_log_read(b);

@@ -126,6 +126,12 @@ char *cxb_read_file(const char *path, size_t *len);
  */
 char *cxb_start_refused(const cxb_config *cfg);
 
+/*
+ * cxb_start_refused, and whether the broker refused with needle in its log.
+ * When not, says why on stderr (with the log). For assert_true.
+ */
+bool cxb_refused_with(const cxb_config *cfg, const char *needle);
+
 /* Reads the whole log into a malloc'ed NUL-terminated string (NULL on error). */
 char *cxb_log_read(const cxb_broker *b);
 
