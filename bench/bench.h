@@ -7,7 +7,8 @@
  * broker_bench.c (brokers, rounds, report), launch.c (private Mosquitto
  * processes), load.c (MQTT terminal pairs on one epoll loop), cards.c (the
  * jCards sent), seal_bench.c (--seal), stats.c (clocks, samples, percentiles, memory, CPU),
- * json.c (output). Cross-file functions carry the bench__ prefix.
+ * json.c (output), affinity.c (processors allowed, pinning). Cross-file
+ * functions carry the bench__ prefix.
  */
 #ifndef CX_BENCH_H
 #define CX_BENCH_H
@@ -24,6 +25,20 @@ enum {
 	BENCH_EXIT_USAGE = 2,   /* bad options */
 	BENCH_EXIT_INTERRUPTED = 3 /* SIGINT or SIGTERM */
 };
+
+/* How the load generator waits for the broker (--load). */
+typedef enum {
+	BENCH_LOAD_AUTO = 0, /* not given: poll on 2 processors or more, else sleep */
+	BENCH_LOAD_POLL,     /* never blocks: epoll_wait with timeout 0 */
+	BENCH_LOAD_SLEEP     /* blocks in epoll_wait until a socket is ready */
+} bench__load_wait;
+
+/* Pinning to processors (--pin, --no-pin). */
+typedef enum {
+	BENCH_PIN_AUTO = 0,  /* not given: on when 2 processors or more are allowed */
+	BENCH_PIN_ON,
+	BENCH_PIN_OFF
+} bench__pin_mode;
 
 /* Which brokers the default mode measures. */
 typedef enum {
@@ -55,6 +70,11 @@ struct bench__opts {
 	const char *mosquitto;    /* broker executable */
 	const char *mosquitto_passwd;
 	const char *plugin;       /* mosquitto_cardex.so */
+	/* broker and --redis modes; main resolves AUTO before dispatching */
+	bench__load_wait load;    /* --load poll|sleep */
+	bench__pin_mode pin;      /* --pin / --no-pin */
+	int bench_cpu;            /* with BENCH_PIN_ON: the processor of the bench */
+	int broker_cpu;           /* with BENCH_PIN_ON: the processor of the brokers it starts */
 };
 
 /* Set by the SIGINT/SIGTERM handler; every loop checks it. */

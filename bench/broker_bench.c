@@ -22,6 +22,7 @@
 
 #include <mosquitto.h>
 
+#include "affinity.h"
 #include "bench.h"
 #include "cards.h"
 #include "crypto.h"
@@ -114,7 +115,7 @@ static int setup_brokers(struct run *r)
 		return -1;
 	for (int fi = 0; fi < NFLEETS; fi++) {
 		bench__broker_cfg bc = {o->mosquitto, fi == FLEET_PLUGIN ? o->plugin : NULL,
-			r->pwfile_text, NULL};
+			r->pwfile_text, NULL, o->pin == BENCH_PIN_ON, o->broker_cpu};
 
 		if (!r->runs[fi])
 			continue;
@@ -274,6 +275,34 @@ static double capacity_ratio(const struct result *p, const struct result *b)
 			us_per_exchange(p->broker_cpu_s, p->completed));
 }
 
+/*
+ * How the load was generated: "load", "pinned", and the processors of the
+ * bench and of the brokers it started (null when not pinned). Figures of
+ * one mode are not comparable with another's (docs/benchmarks.md).
+ */
+static void json_setup(bench__json *j, const struct bench__opts *o)
+{
+	bool pinned = o->pin == BENCH_PIN_ON;
+
+	bench__json_str(j, "load", o->load == BENCH_LOAD_POLL ? "poll" : "sleep");
+	bench__json_bool(j, "pinned", pinned);
+	bench__json_num(j, "bench_on_cpu", pinned ? o->bench_cpu : NAN, 0);
+	bench__json_num(j, "brokers_on_cpu", pinned && o->host == NULL ? o->broker_cpu : NAN, 0);
+}
+
+/* The same as one line of the table's heading. */
+static void print_setup(const struct bench__opts *o)
+{
+	printf("load generator: %s", o->load == BENCH_LOAD_POLL ? "polling (never blocks)" :
+			"sleeping until the broker writes");
+	if (o->pin != BENCH_PIN_ON)
+		printf(", not pinned\n");
+	else if (o->host != NULL)
+		printf(", bench pinned to CPU %d, brokers not started by the bench\n", o->bench_cpu);
+	else
+		printf(", bench pinned to CPU %d, brokers to CPU %d\n", o->bench_cpu, o->broker_cpu);
+}
+
 /* prefix_p50_us, _p90_us, _p99_us and _max_us. */
 static void json_pct(bench__json *j, const char *prefix, const bench__pct *p)
 {
@@ -307,6 +336,7 @@ static void print_json(const struct run *r, bool ok)
 	bench__json_uint(&j, "msgs_per_exchange", MSGS_PER_EXCHANGE);
 	bench__json_num(&j, "warmup_s", WARMUP_S, 1);
 	bench__json_bool(&j, "own_brokers", o->host == NULL);
+	json_setup(&j, o);
 
 	bench__json_uint(&j, "exchanges", p->exchanges);
 	bench__json_uint(&j, "failures", p->failures);
@@ -397,7 +427,9 @@ static void print_table(const struct run *r)
 	else
 		printf("cardex-bench: %zu pairs, %u rounds of %.1f s per broker", o->pairs, r->rounds,
 				(double)o->duration_s / r->rounds);
-	printf(", card %d bytes, QoS 1\n\n", BENCH_CARD_BYTES);
+	printf(", card %d bytes, QoS 1\n", BENCH_CARD_BYTES);
+	print_setup(o);
+	printf("\n");
 	printf("%-34s%12s%12s%10s\n", "", "plugin", "baseline", "ratio");
 	row("exchanges/s", p->ran ? p->exchanges_per_s : NAN, b->ran ? b->exchanges_per_s : NAN, 1);
 	row("messages/s (11 per exchange)", p->ran ? p->msgs_per_s : NAN,
@@ -487,6 +519,12 @@ int bench__broker_main(const struct bench__opts *o)
 		r.rounds = o->duration_s;
 
 	raise_fd_limit();
+	/* Our brokers pin themselves as they start (launch.c); the bench pins itself here. */
+	if (o->pin == BENCH_PIN_ON && bench__pin(0, o->bench_cpu) != 0) {
+		fprintf(stderr, "cardex-bench: cannot pin the bench to processor %d: %s\n", o->bench_cpu,
+				strerror(errno));
+		return BENCH_EXIT_FAILED;
+	}
 	mosquitto_lib_init();
 	if (setup_brokers(&r) != 0)
 		goto cleanup;
@@ -498,7 +536,7 @@ int bench__broker_main(const struct bench__opts *o)
 	}
 	if (!o->json)
 		fprintf(stderr, "cardex-bench: connecting %zu terminals...\n", 2 * o->pairs * nfleets);
-	r.load = bench__load_new(cfgs, nfleets, o->pairs, o->timeout_s);
+	r.load = bench__load_new(cfgs, nfleets, o->pairs, o->timeout_s, o->load == BENCH_LOAD_POLL);
 	if (r.load == NULL)
 		goto cleanup;
 	lrc = run_rounds(&r);

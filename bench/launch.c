@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "affinity.h"
 #include "bench.h"
 #include "crypto.h"
 #include "stats.h"
@@ -295,7 +296,7 @@ static int write_config(bench__broker *b, const bench__broker_cfg *cfg)
 }
 
 /* Forks and execs the broker with its log as stdout/stderr. Returns its PID, or -1. */
-static pid_t spawn(const bench__broker *b, const char *exe)
+static pid_t spawn(const bench__broker *b, const bench__broker_cfg *cfg)
 {
 	pid_t parent = getpid();
 	pid_t pid = fork();
@@ -318,7 +319,13 @@ static pid_t spawn(const bench__broker *b, const char *exe)
 			dup2(log, STDOUT_FILENO);
 			dup2(log, STDERR_FILENO);
 		}
-		execl(exe, "mosquitto", "-c", b->conf, (char *)NULL);
+		/* Before exec: the broker's first instruction already runs on its processor. */
+		if (cfg->pin && bench__pin(0, cfg->cpu) != 0) {
+			dprintf(STDERR_FILENO, "cardex-bench: cannot pin the broker to processor %d: %s\n",
+					cfg->cpu, strerror(errno));
+			_exit(127);
+		}
+		execl(cfg->mosquitto, "mosquitto", "-c", b->conf, (char *)NULL);
 		_exit(127);
 	}
 }
@@ -343,13 +350,13 @@ void bench__broker_dump_log(const bench__broker *b)
 }
 
 /* One attempt on one port: 0 when up, 1 when the port was taken, -1 on failure. */
-static int start_once(bench__broker *b, const char *exe)
+static int start_once(bench__broker *b, const bench__broker_cfg *cfg)
 {
 	int64_t deadline = now_ms() + START_TIMEOUT_MS;
 	int status;
 
 	unlink(b->log);
-	b->pid = spawn(b, exe);
+	b->pid = spawn(b, cfg);
 	if (b->pid < 0) {
 		b->pid = 0;
 		return -1;
@@ -385,7 +392,7 @@ int bench__broker_start(bench__broker *b, const bench__broker_cfg *cfg)
 		b->port = bench__free_port();
 		if (b->port <= 0 || write_config(b, cfg) != 0)
 			goto fail;
-		rc = start_once(b, cfg->mosquitto);
+		rc = start_once(b, cfg);
 		if (rc != 1)
 			break;
 	}

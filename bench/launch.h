@@ -25,6 +25,8 @@ typedef struct {
 	const char *plugin;      /* mosquitto_cardex.so, or NULL for a broker without it */
 	const char *pwfile_text; /* hashed password file contents (bench__password_file) */
 	const char *plugin_opts; /* more plugin_opt_* lines (each ending in a newline), or NULL */
+	bool pin;                /* run the broker on processor cpu only */
+	int cpu;
 } bench__broker_cfg;
 
 /*
@@ -51,8 +53,10 @@ char *bench__pairs_password_file(const char *mosquitto_passwd, size_t pairs, con
 
 /*
  * Starts a broker and waits (at most 10 s) until it accepts connections.
- * Returns 0, or -1 with its log printed to stderr and everything removed.
- * The broker gets SIGTERM if this process dies first.
+ * With cfg->pin, the broker is pinned to cfg->cpu in the child before it
+ * execs, so that it never runs elsewhere; a broker that cannot be pinned
+ * does not start. Returns 0, or -1 with its log printed to stderr and
+ * everything removed. The broker gets SIGTERM if this process dies first.
  */
 int bench__broker_start(bench__broker *b, const bench__broker_cfg *cfg);
 

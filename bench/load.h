@@ -21,6 +21,7 @@
 #ifndef CX_BENCH_LOAD_H
 #define CX_BENCH_LOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,11 +61,14 @@ typedef struct bench__load bench__load;
 /*
  * Connects and subscribes 2 * pairs terminals (bench-a-<i>, bench-b-<i>,
  * client ID equal to the username) to each of the nfleets brokers, waiting
- * at most 20 s. Returns the load, or NULL after printing why (refused
- * connection, broker unreachable, out of memory). Free with bench__load_free.
+ * at most 20 s. With poll, rounds never block in epoll_wait (timeout 0),
+ * so that no broker write has a sleeping reader to wake; without it they
+ * wait up to 5 ms at a time. Returns the load, or NULL after printing why
+ * (refused connection, broker unreachable, out of memory). Free with
+ * bench__load_free.
  */
 bench__load *bench__load_new(const bench__fleet_cfg *cfgs, size_t nfleets, size_t pairs,
-		unsigned timeout_s);
+		unsigned timeout_s, bool poll);
 
 /*
  * Runs one round on fleet fi: every pair does exchanges back to back, for

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "affinity.h"
 #include "bench.h"
 
 #define PAIRS_MAX 2000
@@ -79,6 +80,13 @@ static void usage(FILE *f)
 			"                         password in env CARDEX_BENCH_PASSWORD\n"
 			"  --baseline-port P      with --host: a running broker without the plugin, same terminals\n"
 			"  --prefix P             with --host: the plugin's topic_prefix\n"
+			"  --load poll|sleep      the load generator polls its sockets without blocking\n"
+			"                         (default with 2 processors or more; refused with one),\n"
+			"                         or sleeps until the broker writes (default with one)\n"
+			"  --pin, --no-pin        pin the bench to the first processor allowed and the\n"
+			"                         brokers it starts to the second (default with 2 or more;\n"
+			"                         with --host only the bench is pinned)\n"
+			"  (--redis runs its load generator asleep and unpinned: --load sleep --no-pin)\n"
 			"\n"
 			"Exit status: 0 all exchanges passed and every figure was measured, 1 a failure,\n"
 			"2 usage error, 3 interrupted. See docs/benchmarks.md.\n", f);
@@ -127,7 +135,8 @@ static const char *env_or(const char *name, const char *fallback)
 enum {
 	OPT_ENGINE = 256, OPT_SEAL, OPT_JSON, OPT_HELP, OPT_OFFERS, OPT_BUDGET, OPT_PAIRS, OPT_DURATION,
 	OPT_COUNT, OPT_ROUNDS, OPT_TIMEOUT, OPT_ONLY, OPT_MOSQUITTO, OPT_PASSWD, OPT_PLUGIN,
-	OPT_HOST, OPT_PORT, OPT_BASELINE_PORT, OPT_PREFIX, OPT_REDIS, OPT_REDIS_SERVER
+	OPT_HOST, OPT_PORT, OPT_BASELINE_PORT, OPT_PREFIX, OPT_REDIS, OPT_REDIS_SERVER, OPT_LOAD,
+	OPT_PIN, OPT_NO_PIN
 };
 
 static const struct option longopts[] = {
@@ -152,6 +161,9 @@ static const struct option longopts[] = {
 	{"prefix", required_argument, NULL, OPT_PREFIX},
 	{"redis", no_argument, NULL, OPT_REDIS},
 	{"redis-server", required_argument, NULL, OPT_REDIS_SERVER},
+	{"load", required_argument, NULL, OPT_LOAD},
+	{"pin", no_argument, NULL, OPT_PIN},
+	{"no-pin", no_argument, NULL, OPT_NO_PIN},
 	{NULL, 0, NULL, 0},
 };
 
@@ -240,6 +252,18 @@ static int parse_args(int argc, char **argv, struct bench__opts *o)
 		case OPT_PREFIX: o->prefix = optarg; break;
 		case OPT_REDIS: o->redis = true; break;
 		case OPT_REDIS_SERVER: o->redis_server = optarg; break;
+		case OPT_LOAD:
+			if (strcmp(optarg, "poll") == 0) {
+				o->load = BENCH_LOAD_POLL;
+			} else if (strcmp(optarg, "sleep") == 0) {
+				o->load = BENCH_LOAD_SLEEP;
+			} else {
+				fprintf(stderr, "cardex-bench: --load takes poll or sleep\n");
+				return BENCH_EXIT_USAGE;
+			}
+			break;
+		case OPT_PIN: o->pin = BENCH_PIN_ON; break;
+		case OPT_NO_PIN: o->pin = BENCH_PIN_OFF; break;
 		default:
 			fprintf(stderr, "Try 'cardex-bench --help'.\n");
 			return BENCH_EXIT_USAGE;
@@ -260,6 +284,47 @@ static int parse_args(int argc, char **argv, struct bench__opts *o)
 	return -1;
 }
 
+/*
+ * Settles --load and --pin from the processors this process may use: a
+ * polling generator and pinning need two, one for the bench and one for
+ * the brokers (docs/benchmarks.md, "The load generator"). Returns -1 to go
+ * on, else BENCH_EXIT_USAGE after printing why.
+ */
+static int resolve_cpus(struct bench__opts *o)
+{
+	bench__cpus cpus;
+
+	if (o->redis) {
+		if (o->load == BENCH_LOAD_POLL || o->pin == BENCH_PIN_ON) {
+			fprintf(stderr, "cardex-bench: --redis runs its load generator asleep and unpinned; "
+					"--load poll and --pin do not apply\n");
+			return BENCH_EXIT_USAGE;
+		}
+		o->load = BENCH_LOAD_SLEEP;
+		o->pin = BENCH_PIN_OFF;
+		return -1;
+	}
+	if (bench__cpus_allowed(&cpus) != 0)
+		fprintf(stderr, "cardex-bench: cannot read the processors allowed (%s); assuming one\n",
+				strerror(errno));
+	if (cpus.count < 2 && o->load == BENCH_LOAD_POLL) {
+		fprintf(stderr, "cardex-bench: --load poll needs 2 processors and this process may use "
+				"only 1: the polling generator would take the broker's processor (use --load sleep)\n");
+		return BENCH_EXIT_USAGE;
+	}
+	if (cpus.count < 2 && o->pin == BENCH_PIN_ON) {
+		fprintf(stderr, "cardex-bench: --pin needs 2 processors and this process may use only 1\n");
+		return BENCH_EXIT_USAGE;
+	}
+	if (o->load == BENCH_LOAD_AUTO)
+		o->load = cpus.count >= 2 ? BENCH_LOAD_POLL : BENCH_LOAD_SLEEP;
+	if (o->pin == BENCH_PIN_AUTO)
+		o->pin = cpus.count >= 2 ? BENCH_PIN_ON : BENCH_PIN_OFF;
+	o->bench_cpu = cpus.first;
+	o->broker_cpu = cpus.second;
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	struct bench__opts o = {
@@ -275,6 +340,11 @@ int main(int argc, char **argv)
 
 	if (rc >= 0)
 		return rc;
+	if (!o.seal && (o.redis || !o.engine)) {
+		rc = resolve_cpus(&o);
+		if (rc >= 0)
+			return rc;
+	}
 	if (o.mosquitto == NULL)
 		o.mosquitto = env_or("MOSQUITTO", CARDEX_BENCH_MOSQUITTO);
 	if (o.mosquitto_passwd == NULL)
