@@ -298,7 +298,7 @@ static void print_setup(const struct bench__opts *o)
 	if (o->pin != BENCH_PIN_ON)
 		printf(", not pinned\n");
 	else if (o->host != NULL)
-		printf(", bench pinned to CPU %d, brokers not started by the bench\n", o->bench_cpu);
+		printf(", bench pinned to CPU %d; brokers not its own, not pinned\n", o->bench_cpu);
 	else
 		printf(", bench pinned to CPU %d, brokers to CPU %d\n", o->bench_cpu, o->broker_cpu);
 }
