@@ -200,6 +200,8 @@ static void decide_outside(struct plugin__data *data)
 		self = info.dli_fname;
 	}
 	brokerconf_scan(&bc, self);
+	/* Whether replies may go straight to their readers depends on the same configuration: delivery.c. */
+	plugin__delivery_setup(data, &bc);
 	if(bc.read && bc.plugins_before > 0){
 		mosquitto_log_printf(MOSQ_LOG_WARNING,
 				"cardex: WARNING: %u plugin line(s) come before cardex's in %s (first: %s). Their ACL "
@@ -385,6 +387,7 @@ int plugin__disconnect(int event, void *event_data, void *userdata)
 	bool forget;
 
 	(void)event;
+	plugin__delivery_gone(data, ed->client);
 	if(data->redis != NULL){
 		plugin__redis_disconnect(data, ed->client);
 	}

@@ -52,6 +52,7 @@ static void data_free(struct plugin__data *data)
 	plugin__redis_free(data->redis);
 	cx_engine_free(data->engine);
 	plugin__coexist_cleanup(data);
+	plugin__delivery_free(data);
 	plugin__config_free(&data->cfg);
 	free(data->persist_path);
 	free(data->topic_buf);

@@ -31,6 +31,8 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include "brokerconf.h"
+#include "direct.h"
 #include "engine.h"
 #include "ids.h"
 #include "netlist.h"
@@ -91,9 +93,16 @@ struct plugin__redis_config {
 	uint32_t inbox_ttl_s;
 };
 
+/* How replies reach their terminal's sessions (delivery.c, docs/protocol.md §9). */
+enum plugin__replies {
+	PLUGIN_REPLIES_AUTO = 0, /* addressed to the reading sessions where that gives what routing gives */
+	PLUGIN_REPLIES_ROUTED,   /* always through the subscription tree */
+};
+
 /* The settings read from plugin_opt_* lines. */
 struct plugin__config {
 	enum plugin__store store;
+	enum plugin__replies replies;
 	struct plugin__redis_config redis; /* PLUGIN_STORE_REDIS */
 	cx_limits limits;
 	char *prefix;         /* topic prefix, "" when none; malloc'ed */
@@ -168,6 +177,7 @@ struct plugin__data {
 	char *persist_path;        /* persist.c: the engine's state file; NULL: none; malloc'ed */
 	bool persist_loaded;       /* persist.c: it was loaded and is still there (see plugin__persist_started) */
 	struct cx_store_redis *redis;         /* store_redis.c; NULL in memory mode */
+	cx_direct *direct;         /* delivery.c: sessions replies go to directly; NULL: all routed */
 };
 
 /*
@@ -288,6 +298,35 @@ void plugin__coexist_tick(struct plugin__data *data, int64_t now_ms);
  */
 bool plugin__terminal_touch(struct plugin__data *data, const struct mosquitto *client, const char *id,
 		bool acting);
+
+/*
+ * delivery.c. Decides, from the broker's configuration (bc, read by
+ * coexist.c), whether replies may go straight to the sessions that read them
+ * (plugin_opt_replies auto, no other ACL mechanism, no bridge, no
+ * persistence, store memory) and logs the choice. Cannot fail: without
+ * memory every reply is routed. plugin__delivery_free accepts a NULL registry.
+ */
+void plugin__delivery_setup(struct plugin__data *data, const struct brokerconf *bc);
+void plugin__delivery_free(struct plugin__data *data);
+/*
+ * delivery.c. A SUBSCRIBE check of client (identity id, may be NULL) for
+ * filter at qos was answered rc: records what it means for id's replies.
+ */
+void plugin__delivery_subscribe(struct plugin__data *data, const struct mosquitto *client, const char *id,
+		const char *filter, int qos, int rc);
+/* delivery.c. client (identity id) unsubscribes from filter. */
+void plugin__delivery_unsubscribe(struct plugin__data *data, const struct mosquitto *client, const char *id,
+		const char *filter);
+/* delivery.c. client's connection ended (DISCONNECT). */
+void plugin__delivery_gone(struct plugin__data *data, const struct mosquitto *client);
+/*
+ * delivery.c. Publishes payload (len bytes, mosquitto_malloc'ed; the broker
+ * owns it on success) on topic, the reply topic of terminal to: to each
+ * session that reads it directly, or routed. Returns MOSQ_ERR_SUCCESS when
+ * the broker took it, else an error (payload still the caller's).
+ */
+int plugin__delivery_publish(struct plugin__data *data, const char *to, const char *topic, char *payload,
+		size_t len);
 
 /* Callbacks, registered by plugin.c with a struct plugin__data as userdata. */
 int plugin__basic_auth(int event, void *event_data, void *userdata);   /* auth.c */

@@ -1,0 +1,309 @@
+/*
+ * Direct replies (broker-plugin/delivery.c): where the plugin hands a reply
+ * to the sessions that read it by client ID, every session gets exactly
+ * what routing through the subscription tree would give it: the reply once,
+ * at the QoS its subscription grants, in order, nothing after it
+ * unsubscribed. Where it cannot follow a terminal's subscriptions (a
+ * wildcard, a shared group, a persistent session) the terminal is routed,
+ * and what each session gets shows it. The configurations that keep every
+ * reply routed say so in the log.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mosquitto.h>
+
+#include "broker.h"
+#include "mqttc.h"
+
+#define SILENCE_MS 300
+#define DIRECT_LOG "cardex: replies go straight to the sessions subscribed"
+
+static const cxb_account accounts[] = {
+	{"ada", "pw-ada-x"},
+	{"bob", "pw-bob-x"},
+};
+
+struct fx {
+	cxb_broker b;
+	bool started;
+	mc_set mc;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	*state = f;
+	return f != NULL ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	int rc = 0;
+
+	mc_set_free(&f->mc);
+	if(f->started){
+		rc = cxb_stop_check(&f->b);
+	}
+	free(f);
+	return rc;
+}
+
+static void fill_config(cxb_config *cfg, const char *plugin_opts, const char *extra)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->plugin = true;
+	cfg->plugin_opts = plugin_opts;
+	cfg->extra_conf = extra;
+	cfg->accounts = accounts;
+	cfg->naccounts = sizeof(accounts) / sizeof(accounts[0]);
+}
+
+static void start(struct fx *f, const char *plugin_opts, const char *extra)
+{
+	cxb_config cfg;
+
+	fill_config(&cfg, plugin_opts, extra);
+	assert_int_equal(cxb_start(&f->b, &cfg), 0);
+	f->started = true;
+	mc_set_init(&f->mc, f->b.port);
+}
+
+static const char *password_of(const char *user)
+{
+	return strcmp(user, "ada") == 0 ? "pw-ada-x" : "pw-bob-x";
+}
+
+/* A session of terminal user with client ID id, connected. */
+static mc_client *session(struct fx *f, const char *id, const char *user, bool clean)
+{
+	mc_client *c = mc_new(&f->mc, id, user, password_of(user), clean, MQTT_PROTOCOL_V311);
+
+	assert_non_null(c);
+	assert_int_equal(mc_connect(&f->mc, c, NULL), 0);
+	return c;
+}
+
+/* An offer from c on keys/<user> with ref r<n>: its reply goes to every session reading <user>'s replies. */
+static void offer(struct fx *f, mc_client *c, const char *user, int n)
+{
+	char topic[64], req[96];
+
+	snprintf(topic, sizeof(topic), "keys/%s", user);
+	snprintf(req, sizeof(req), "{\"key\":\"%06d\",\"ref\":\"r%d\"}", 100000 + n, n);
+	assert_int_equal(mc_publish(&f->mc, c, topic, req, (int)strlen(req), 1, false, NULL), 0);
+}
+
+static bool is_offer_reply(const mc_msg *m)
+{
+	return strstr(m->payload, "\"type\":\"offer\"") != NULL;
+}
+
+/*
+ * Offer replies of c on topic for ref r<n>. (Each new offer also revokes
+ * the one before, with a notice of its own.)
+ */
+static size_t with_ref(const mc_client *c, const char *topic, int n)
+{
+	char needle[32];
+	size_t count = 0;
+
+	snprintf(needle, sizeof(needle), "\"ref\":\"r%d\"", n);
+	for(size_t i = 0; i < c->nmsgs; i++){
+		if(strcmp(c->msgs[i].topic, topic) == 0 && is_offer_reply(&c->msgs[i])
+				&& strstr(c->msgs[i].payload, needle) != NULL){
+			count++;
+		}
+	}
+	return count;
+}
+
+/*
+ * Asserts that c's offer replies are those of refs r0 .. r<n-1>, once each,
+ * in that order, at QoS qos, not retained.
+ */
+static void assert_offers_in_order(const mc_client *c, int n, int qos)
+{
+	char needle[32];
+	int seen = 0;
+
+	for(size_t i = 0; i < c->nmsgs; i++){
+		const mc_msg *m = &c->msgs[i];
+
+		assert_string_equal(m->topic, "reply/ada");
+		assert_int_equal(m->qos, qos);
+		assert_false(m->retain);
+		if(!is_offer_reply(m)){
+			continue;
+		}
+		assert_true(seen < n);
+		snprintf(needle, sizeof(needle), "\"ref\":\"r%d\"", seen);
+		assert_non_null(strstr(m->payload, needle));
+		seen++;
+	}
+	assert_int_equal(seen, n);
+}
+
+/*
+ * The default configuration hands replies over directly: each exact
+ * subscriber gets each reply once, in order, at its subscription's QoS; a
+ * session that unsubscribed gets nothing more; another terminal's sessions
+ * get nothing.
+ */
+static void test_direct_replies(void **state)
+{
+	struct fx *f = *state;
+	mc_client *ada, *q0, *gone, *bob;
+	const int n = 20;
+
+	start(f, NULL, NULL);
+	assert_true(cxb_log_contains(&f->b, DIRECT_LOG));
+	ada = session(f, "ada", "ada", true);
+	q0 = session(f, "ada:q0", "ada", true);
+	gone = session(f, "ada:gone", "ada", true);
+	bob = session(f, "bob", "bob", true);
+	assert_int_equal(mc_subscribe(&f->mc, ada, "reply/ada", 1, 0, NULL), 1);
+	assert_int_equal(mc_subscribe(&f->mc, q0, "reply/ada", 0, 0, NULL), 0);
+	assert_int_equal(mc_subscribe(&f->mc, gone, "reply/ada", 1, 0, NULL), 1);
+	assert_int_equal(mc_subscribe(&f->mc, bob, "#", 1, 0, NULL), 1);
+
+	offer(f, ada, "ada", 0);
+	assert_true(mc_wait_msgs(&f->mc, gone, 1));
+	assert_true(mc_unsubscribe(&f->mc, gone, "reply/ada"));
+	for(int i = 1; i < n; i++){
+		offer(f, ada, "ada", i);
+	}
+	/* n offer replies and n - 1 notices that the offer before was replaced. */
+	assert_true(mc_wait_msgs(&f->mc, ada, 2 * (size_t)n - 1));
+	assert_true(mc_wait_msgs(&f->mc, q0, 2 * (size_t)n - 1));
+	mc_pump(&f->mc, SILENCE_MS);
+
+	assert_int_equal(ada->nmsgs, 2 * n - 1);
+	assert_int_equal(q0->nmsgs, 2 * n - 1);
+	/* In order, once each, at min(1, granted QoS). */
+	assert_offers_in_order(ada, n, 1);
+	assert_offers_in_order(q0, n, 0);
+	assert_int_equal(gone->nmsgs, 1);
+	assert_int_equal(bob->nmsgs, 0);
+	/* A session that ended is no reader: its place is not kept. */
+	mc_close(&f->mc, q0);
+	offer(f, ada, "ada", n);
+	assert_true(mc_wait_msgs(&f->mc, ada, 2 * (size_t)n + 1));
+	assert_int_equal(with_ref(ada, "reply/ada", n), 1);
+}
+
+/* A wildcard subscription of the terminal's own session may take its replies: it gets them. */
+static void test_wildcard_routes(void **state)
+{
+	struct fx *f = *state;
+	mc_client *ada, *all;
+
+	start(f, NULL, NULL);
+	ada = session(f, "ada", "ada", true);
+	all = session(f, "ada:all", "ada", true);
+	assert_int_equal(mc_subscribe(&f->mc, ada, "reply/ada", 1, 0, NULL), 1);
+	assert_int_equal(mc_subscribe(&f->mc, all, "#", 1, 0, NULL), 1);
+	offer(f, ada, "ada", 1);
+	assert_true(mc_wait_msgs(&f->mc, ada, 1));
+	assert_true(mc_wait_msgs(&f->mc, all, 1));
+	mc_pump(&f->mc, SILENCE_MS);
+	assert_int_equal(with_ref(ada, "reply/ada", 1), 1);
+	assert_int_equal(with_ref(all, "reply/ada", 1), 1);
+}
+
+/* Members of a shared subscription share the replies: each goes to one of them. */
+static void test_shared_routes(void **state)
+{
+	struct fx *f = *state;
+	mc_client *ada, *s1, *s2;
+	const int n = 6;
+
+	start(f, NULL, NULL);
+	ada = session(f, "ada", "ada", true);
+	s1 = session(f, "ada:s1", "ada", true);
+	s2 = session(f, "ada:s2", "ada", true);
+	assert_int_equal(mc_subscribe(&f->mc, s1, "$share/g/reply/ada", 1, 0, NULL), 1);
+	assert_int_equal(mc_subscribe(&f->mc, s2, "$share/g/reply/ada", 1, 0, NULL), 1);
+	for(int i = 0; i < n; i++){
+		offer(f, ada, "ada", i);
+	}
+	for(int i = 0; i < 50 && s1->nmsgs + s2->nmsgs < 2 * (size_t)n - 1; i++){
+		mc_pump(&f->mc, 100);
+	}
+	mc_pump(&f->mc, SILENCE_MS);
+	for(int i = 0; i < n; i++){
+		assert_int_equal(with_ref(s1, "reply/ada", i) + with_ref(s2, "reply/ada", i), 1);
+	}
+}
+
+/* A persistent session's replies wait for it while it is away, beside a clean session's. */
+static void test_persistent_session_routes(void **state)
+{
+	struct fx *f = *state;
+	mc_client *ada, *away;
+
+	start(f, NULL, NULL);
+	away = session(f, "ada:away", "ada", false);
+	assert_int_equal(mc_subscribe(&f->mc, away, "reply/ada", 1, 0, NULL), 1);
+	mc_close(&f->mc, away);
+	ada = session(f, "ada", "ada", true);
+	assert_int_equal(mc_subscribe(&f->mc, ada, "reply/ada", 1, 0, NULL), 1);
+	offer(f, ada, "ada", 7);
+	assert_true(mc_wait_msgs(&f->mc, ada, 1));
+	away = session(f, "ada:away", "ada", false);
+	assert_true(mc_wait_msgs(&f->mc, away, 1));
+	assert_int_equal(with_ref(away, "reply/ada", 7), 1);
+	assert_int_equal(with_ref(ada, "reply/ada", 7), 1);
+}
+
+/* What keeps every reply routed is said at start; a bad value stops the broker. */
+static void test_routed_configurations(void **state)
+{
+	struct fx *f = *state;
+	cxb_config cfg;
+	mc_client *ada;
+
+	start(f, "plugin_opt_replies routed\n", NULL);
+	assert_true(cxb_log_contains(&f->b, "cardex: replies are routed through the subscription tree "
+			"(plugin_opt_replies routed)"));
+	assert_false(cxb_log_contains(&f->b, DIRECT_LOG));
+	ada = session(f, "ada", "ada", true);
+	assert_int_equal(mc_subscribe(&f->mc, ada, "reply/ada", 1, 0, NULL), 1);
+	offer(f, ada, "ada", 1);
+	assert_true(mc_wait_msgs(&f->mc, ada, 1));
+	assert_int_equal(with_ref(ada, "reply/ada", 1), 1);
+	mc_set_free(&f->mc);
+	assert_int_equal(cxb_stop_check(&f->b), 0);
+	f->started = false;
+
+	start(f, "plugin_opt_replies auto\n", "upgrade_outgoing_qos true\n");
+	assert_true(cxb_log_contains(&f->b, "(upgrade_outgoing_qos true)"));
+	mc_set_free(&f->mc);
+	assert_int_equal(cxb_stop_check(&f->b), 0);
+	f->started = false;
+
+	fill_config(&cfg, "plugin_opt_replies sideways\n", NULL);
+	assert_true(cxb_refused_with(&cfg, "invalid value for plugin_opt_replies: \"sideways\""));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_direct_replies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wildcard_routes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_routes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_persistent_session_routes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_routed_configurations, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
