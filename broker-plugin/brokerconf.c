@@ -188,6 +188,8 @@ static int scan_line(struct brokerconf *bc, char *line, int level, const char *s
 		bc->allow_anonymous = strcmp(value, "true") == 0;
 	}else if(strcmp(key, "connection") == 0){
 		bc->bridges++;
+	}else if(strcmp(key, "persistent_client_expiration") == 0){
+		bc->session_expiry = true;
 	}else if(strcmp(key, "upgrade_outgoing_qos") == 0){
 		bc->upgrade_outgoing_qos = strcmp(value, "true") == 0;
 	}else if(strcmp(key, "persistence") == 0 || strcmp(key, "retained_persistence") == 0){

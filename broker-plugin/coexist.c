@@ -316,16 +316,13 @@ void plugin__coexist_tick(struct plugin__data *data, int64_t now_ms)
 	save_if_due(data, now_ms, false);
 }
 
-bool plugin__terminal_touch(struct plugin__data *data, const struct mosquitto *client, const char *id,
-		bool acting)
+/* plugin__terminal_touch for the session client_id; client is needed only when acting. */
+static bool touch_session(struct plugin__data *data, const struct mosquitto *client, const char *client_id,
+		const char *id, bool acting)
 {
-	const char *client_id = mosquitto_client_id(client);
 	int64_t now_ms;
 	cx_term_result r;
 
-	if(client_id == NULL){
-		return false;
-	}
 	r = cx_terminals_touch(data->terminals, id, client_id, acting, wall_now());
 	if(r == CX_TERM_OK){
 		if(acting && data->redis != NULL){
@@ -353,6 +350,19 @@ bool plugin__terminal_touch(struct plugin__data *data, const struct mosquitto *c
 		}
 	}
 	return false;
+}
+
+bool plugin__terminal_touch(struct plugin__data *data, const struct mosquitto *client, const char *id,
+		bool acting)
+{
+	const char *client_id = mosquitto_client_id(client);
+
+	return client_id != NULL && touch_session(data, client, client_id, id, acting);
+}
+
+bool plugin__session_reads(struct plugin__data *data, const char *id, const char *client_id)
+{
+	return touch_session(data, NULL, client_id, id, false);
 }
 
 /*

@@ -17,21 +17,30 @@
  *   upgrade_outgoing_qos: then every SUBSCRIBE and READ check is this
  *   plugin's alone, and its answers are final;
  * - per terminal, every subscription that could take its replies was seen
- *   and is an exact, unshared subscription to its reply topic by a clean
- *   MQTT 3.x session (direct.h); anything else routes the terminal for good.
+ *   and is an exact, unshared subscription to its reply topic by an MQTT
+ *   3.x session (direct.h), and the plugin knows where each of them went:
+ *   a clean session's ends with its connection; a persistent one's stays
+ *   while it is away (Mosquitto queues an addressed reply for it as it
+ *   queues a routed one), moves to the connection that resumes the session
+ *   and ends when a clean one takes its client ID. Mosquitto shows a
+ *   session taken over as a DISCONNECT of the old connection, always with
+ *   "clean session" set; the authentication of the new connection, just
+ *   before, tells which of the two it is. Anything else routes the terminal
+ *   for good.
  *
  * The READ check routing would make is still made, per session, by the same
- * function (plugin__terminal_touch), and the QoS is what routing gives,
+ * function (plugin__session_reads), and the QoS is what routing gives,
  * min(1, granted). Replies of both kinds share Mosquitto's one queue of
  * plugin publishes, so they leave in the order they were made.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "crypto.h"
 #include "plugin.h"
 #include "topic.h"
 
-/* Terminals whose reply sessions are held; beyond, a new one is routed (and then all are). */
+/* Terminals whose reply sessions are held, at least; beyond, a new one is routed (and then all are). */
 #define DELIVERY_MAX_IDS_FLOOR 1024u
 
 /* Why direct replies are off for this configuration, or NULL when they may be used. */
@@ -58,23 +67,45 @@ static const char *why_routed(const struct plugin__data *data, const struct brok
 	if(bc->persistence){
 		return "persistence true restores sessions the plugin has not seen subscribe";
 	}
+	if(bc->session_expiry){
+		return "persistent_client_expiration ends sessions without telling plugins";
+	}
 	if(bc->upgrade_outgoing_qos){
 		return "upgrade_outgoing_qos true";
 	}
 	return NULL;
 }
 
+static void direct_off(struct plugin__delivery_state *ds)
+{
+	cx_direct_free(ds->direct);
+	ds->direct = NULL;
+	free(ds->auth_client_id);
+	ds->auth_client_id = NULL;
+}
+
 void plugin__delivery_setup(struct plugin__data *data, const struct brokerconf *bc)
 {
+	struct plugin__delivery_state *ds = &data->delivery;
 	const char *why = why_routed(data, bc);
 	uint32_t max_ids = data->cfg.coexist.max_terminals;
+	bool first = !ds->decided;
 
+	ds->decided = true;
 	if(why != NULL){
-		mosquitto_log_printf(MOSQ_LOG_INFO, "cardex: replies are routed through the subscription tree (%s)", why);
+		if(first || ds->direct != NULL){
+			mosquitto_log_printf(MOSQ_LOG_INFO, "cardex: replies are routed through the subscription tree (%s)",
+					why);
+		}
+		direct_off(ds);
 		return;
 	}
-	data->direct = cx_direct_new(max_ids > DELIVERY_MAX_IDS_FLOOR ? max_ids : DELIVERY_MAX_IDS_FLOOR);
-	if(data->direct == NULL){
+	if(!first){
+		/* A reload changes nothing here: either direct replies go on, or subscriptions went unseen. */
+		return;
+	}
+	ds->direct = cx_direct_new(max_ids > DELIVERY_MAX_IDS_FLOOR ? max_ids : DELIVERY_MAX_IDS_FLOOR);
+	if(ds->direct == NULL){
 		mosquitto_log_printf(MOSQ_LOG_WARNING,
 				"cardex: replies are routed through the subscription tree (out of memory or no entropy)");
 		return;
@@ -85,11 +116,10 @@ void plugin__delivery_setup(struct plugin__data *data, const struct brokerconf *
 
 void plugin__delivery_free(struct plugin__data *data)
 {
-	cx_direct_free(data->direct);
-	data->direct = NULL;
+	direct_off(&data->delivery);
 }
 
-/* Skips a "$share/<group>/" head. Returns filter itself when there is none. */
+/* Skips a "$share/<group>/" head, setting *shared. Returns filter itself when there is none. */
 static const char *unshared(const char *filter, bool *shared)
 {
 	const char *slash;
@@ -106,50 +136,58 @@ static const char *unshared(const char *filter, bool *shared)
 	return slash + 1;
 }
 
+/* True when client speaks MQTT 3.x, the protocols whose sessions the registry can follow. */
+static bool followable(const struct mosquitto *client)
+{
+	int v = mosquitto_client_protocol_version(client);
+
+	return v == 3 || v == 4;
+}
+
 void plugin__delivery_subscribe(struct plugin__data *data, const struct mosquitto *client, const char *id,
 		const char *filter, int qos, int rc)
 {
+	cx_direct *d = data->delivery.direct;
+	const char *client_id = mosquitto_client_id(client);
 	bool shared;
 	bool match = false;
 	const char *f;
 
-	if(data->direct == NULL || id == NULL || rc == MOSQ_ERR_ACL_DENIED){
+	if(d == NULL || id == NULL || rc == MOSQ_ERR_ACL_DENIED){
 		/* Without an identity, READ lets none of the namespace through; a refused filter subscribes nothing. */
 		return;
 	}
 	if(cx_topic_build(data->topic_buf, data->topic_cap, data->cfg.prefix, CX_TOPIC_REPLY, id) == 0){
-		cx_direct_route(data->direct, id);
+		cx_direct_route(d, id);
 		return;
 	}
 	f = unshared(filter, &shared);
 	if(mosquitto_topic_matches_sub(f, data->topic_buf, &match) != MOSQ_ERR_SUCCESS){
-		/* A filter Mosquitto will refuse anyway; nothing to learn, but nothing to risk either. */
-		cx_direct_route(data->direct, id);
+		/* Mosquitto refuses such a filter itself; routing is right either way. */
+		cx_direct_route(d, id);
 		return;
 	}
 	if(!match){
 		return;
 	}
-	if(rc == MOSQ_ERR_SUCCESS && !shared && strcmp(f, data->topic_buf) == 0
-			&& mosquitto_client_protocol_version(client) != 5 && mosquitto_client_clean_session(client)){
-		const char *client_id = mosquitto_client_id(client);
-
-		if(client_id != NULL){
-			cx_direct_subscribed(data->direct, id, client, client_id, qos);
-			return;
-		}
+	if(rc == MOSQ_ERR_SUCCESS && !shared && client_id != NULL && followable(client)
+			&& strcmp(f, data->topic_buf) == 0){
+		cx_direct_subscribed(d, id, client_id, qos, !mosquitto_client_clean_session(client));
+		return;
 	}
-	/* A wildcard, a shared group, a session that outlives its connection or an MQTT 5 one: route. */
-	cx_direct_route(data->direct, id);
+	/* A wildcard, a shared group, an MQTT 5 session, a filter left to others: route. */
+	cx_direct_route(d, id);
 }
 
 void plugin__delivery_unsubscribe(struct plugin__data *data, const struct mosquitto *client, const char *id,
 		const char *filter)
 {
+	cx_direct *d = data->delivery.direct;
+	const char *client_id = mosquitto_client_id(client);
 	bool shared;
 	const char *f;
 
-	if(data->direct == NULL || id == NULL){
+	if(d == NULL || id == NULL || client_id == NULL){
 		return;
 	}
 	f = unshared(filter, &shared);
@@ -157,41 +195,91 @@ void plugin__delivery_unsubscribe(struct plugin__data *data, const struct mosqui
 			|| strcmp(f, data->topic_buf) != 0){
 		return;
 	}
-	cx_direct_forget(data->direct, id, client);
+	cx_direct_forget(d, id, client_id);
+}
+
+void plugin__delivery_auth(struct plugin__data *data, const struct mosquitto *client)
+{
+	struct plugin__delivery_state *ds = &data->delivery;
+	const char *client_id = mosquitto_client_id(client);
+
+	if(ds->direct == NULL){
+		return;
+	}
+	free(ds->auth_client_id);
+	ds->auth_client_id = client_id != NULL ? strdup(client_id) : NULL;
+	if(mosquitto_client_clean_session(client)){
+		ds->auth_kind = PLUGIN_AUTH_CLEAN;
+	}else{
+		ds->auth_kind = followable(client) ? PLUGIN_AUTH_RESUMES : PLUGIN_AUTH_OTHER;
+	}
 }
 
 void plugin__delivery_gone(struct plugin__data *data, const struct mosquitto *client)
 {
+	struct plugin__delivery_state *ds = &data->delivery;
+	const char *client_id = mosquitto_client_id(client);
+	const cx_direct_session *s;
 	const char *id;
+	bool taken_over;
 
-	if(data->direct == NULL){
+	if(ds->direct == NULL || client_id == NULL || (id = plugin__identity(client)) == NULL){
 		return;
 	}
-	id = plugin__identity(client);
-	if(id != NULL){
-		cx_direct_forget(data->direct, id, client);
+	s = cx_direct_find(ds->direct, id, client_id);
+	if(s == NULL){
+		return;
 	}
+	if(!s->persistent){
+		/* A clean session's subscription ends with its connection, taken over or not. */
+		cx_direct_forget(ds->direct, id, client_id);
+		return;
+	}
+	if(!mosquitto_client_clean_session(client)){
+		/* The connection of a persistent session ended: it stays subscribed while away. */
+		return;
+	}
+	/* Mosquitto marks a session it hands over "clean": the new connection tells where it went. */
+	taken_over = ds->auth_client_id != NULL && strcmp(ds->auth_client_id, client_id) == 0;
+	if(taken_over){
+		free(ds->auth_client_id);
+		ds->auth_client_id = NULL;
+	}
+	if(taken_over && ds->auth_kind == PLUGIN_AUTH_RESUMES){
+		/* Resumed: the same client ID holds the subscription. */
+		return;
+	}
+	if(taken_over && ds->auth_kind == PLUGIN_AUTH_CLEAN){
+		/* A clean connection took the client ID: the subscription is gone. */
+		cx_direct_forget(ds->direct, id, client_id);
+		return;
+	}
+	cx_direct_route(ds->direct, id);
 }
 
 int plugin__delivery_publish(struct plugin__data *data, const char *to, const char *topic, char *payload,
 		size_t len)
 {
+	struct plugin__delivery_state *ds = &data->delivery;
 	const cx_direct_session *s = NULL;
-	size_t n = data->direct != NULL ? cx_direct_sessions(data->direct, to, &s) : 0;
+	size_t n = ds->direct != NULL ? cx_direct_sessions(ds->direct, to, &s) : 0;
 	unsigned readers = 0;
 	size_t last = n;
 	int rc;
 
 	if(n == 0){
-		return mosquitto_broker_publish(NULL, topic, (int)len, payload, 1, false, NULL);
+		rc = mosquitto_broker_publish(NULL, topic, (int)len, payload, 1, false, NULL);
+		ds->routed_replies += rc == MOSQ_ERR_SUCCESS;
+		return rc;
 	}
 	/* The READ check routing would make, once per session; the last reader gets the payload itself. */
 	for(size_t i = 0; i < n; i++){
-		if(plugin__terminal_touch(data, s[i].client, to, false)){
+		if(plugin__session_reads(data, to, s[i].client_id)){
 			readers |= 1u << i;
 			last = i;
 		}
 	}
+	ds->direct_replies++;
 	if(readers == 0){
 		/* Routing would have delivered it to no one either. */
 		cx_wipe(payload, len);

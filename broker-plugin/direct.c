@@ -159,7 +159,7 @@ void cx_direct_route(cx_direct *d, const char *id)
 	mark_routed(e);
 }
 
-void cx_direct_subscribed(cx_direct *d, const char *id, const void *client, const char *client_id, int qos)
+void cx_direct_subscribed(cx_direct *d, const char *id, const char *client_id, int qos, bool persistent)
 {
 	struct entry *e;
 	char *copy;
@@ -178,8 +178,9 @@ void cx_direct_subscribed(cx_direct *d, const char *id, const void *client, cons
 	}
 	qos = qos > 1 ? 1 : (qos < 0 ? 0 : qos);
 	for(size_t i = 0; i < e->n; i++){
-		if(e->s[i].client == client){
+		if(strcmp(e->s[i].client_id, client_id) == 0){
 			e->s[i].qos = qos;
+			e->s[i].persistent = persistent;
 			return;
 		}
 	}
@@ -188,26 +189,48 @@ void cx_direct_subscribed(cx_direct *d, const char *id, const void *client, cons
 		mark_routed(e);
 		return;
 	}
-	e->s[e->n].client = client;
 	e->s[e->n].client_id = copy;
 	e->s[e->n].qos = qos;
+	e->s[e->n].persistent = persistent;
 	e->n++;
 }
 
-void cx_direct_forget(cx_direct *d, const char *id, const void *client)
+/* Index of client_id's session in e, or e->n. */
+static size_t session_at(const struct entry *e, const char *client_id)
+{
+	size_t i = 0;
+
+	while(i < e->n && strcmp(e->s[i].client_id, client_id) != 0){
+		i++;
+	}
+	return i;
+}
+
+void cx_direct_forget(cx_direct *d, const char *id, const char *client_id)
 {
 	struct entry *e = find(d, id, hash_id(d, id));
+	size_t i;
 
 	if(e == NULL){
 		return;
 	}
-	for(size_t i = 0; i < e->n; i++){
-		if(e->s[i].client == client){
-			drop_session(e, i);
-			break;
-		}
+	i = session_at(e, client_id);
+	if(i < e->n){
+		drop_session(e, i);
 	}
 	drop_if_empty(d, e);
+}
+
+const cx_direct_session *cx_direct_find(const cx_direct *d, const char *id, const char *client_id)
+{
+	const struct entry *e = find(d, id, hash_id(d, id));
+	size_t i;
+
+	if(e == NULL){
+		return NULL;
+	}
+	i = session_at(e, client_id);
+	return i < e->n ? &e->s[i] : NULL;
 }
 
 size_t cx_direct_sessions(const cx_direct *d, const char *id, const cx_direct_session **out)

@@ -154,6 +154,20 @@ struct plugin__dynsec_state {
 	int64_t next_ms;           /* next look at the file */
 };
 
+/* delivery.c: how replies reach their readers. */
+struct plugin__delivery_state {
+	bool decided;         /* the first configuration was judged; a reload can only turn direct off */
+	cx_direct *direct;    /* the sessions replies go to directly; NULL: every reply routed */
+	char *auth_client_id; /* the client ID of the latest connection authenticated; malloc'ed or NULL */
+	enum {
+		PLUGIN_AUTH_CLEAN = 0, /* a clean session: a session it takes over loses its subscriptions */
+		PLUGIN_AUTH_RESUMES,   /* MQTT 3.x, not clean: it takes over a session's subscriptions */
+		PLUGIN_AUTH_OTHER,     /* MQTT 5, not clean: it takes them over, into a session not followed */
+	} auth_kind;          /* of that connection */
+	uint64_t direct_replies; /* replies handed to sessions by client ID */
+	uint64_t routed_replies; /* replies routed through the subscription tree */
+};
+
 struct plugin__data {
 	mosquitto_plugin_id_t *pid;
 	struct plugin__config cfg;
@@ -177,7 +191,7 @@ struct plugin__data {
 	char *persist_path;        /* persist.c: the engine's state file; NULL: none; malloc'ed */
 	bool persist_loaded;       /* persist.c: it was loaded and is still there (see plugin__persist_started) */
 	struct cx_store_redis *redis;         /* store_redis.c; NULL in memory mode */
-	cx_direct *direct;         /* delivery.c: sessions replies go to directly; NULL: all routed */
+	struct plugin__delivery_state delivery; /* delivery.c */
 };
 
 /*
@@ -298,6 +312,12 @@ void plugin__coexist_tick(struct plugin__data *data, int64_t now_ms);
  */
 bool plugin__terminal_touch(struct plugin__data *data, const struct mosquitto *client, const char *id,
 		bool acting);
+/*
+ * coexist.c. plugin__terminal_touch, not acting, for the session client_id
+ * of terminal id, connected or not: whether a reply of id may be delivered
+ * to it, as the READ check decides.
+ */
+bool plugin__session_reads(struct plugin__data *data, const char *id, const char *client_id);
 
 /*
  * delivery.c. Decides, from the broker's configuration (bc, read by
@@ -317,7 +337,9 @@ void plugin__delivery_subscribe(struct plugin__data *data, const struct mosquitt
 /* delivery.c. client (identity id) unsubscribes from filter. */
 void plugin__delivery_unsubscribe(struct plugin__data *data, const struct mosquitto *client, const char *id,
 		const char *filter);
-/* delivery.c. client's connection ended (DISCONNECT). */
+/* delivery.c. client is being authenticated (BASIC_AUTH, EXT_AUTH_START): it may take over a session. */
+void plugin__delivery_auth(struct plugin__data *data, const struct mosquitto *client);
+/* delivery.c. client's connection ended, or its session was taken over (DISCONNECT). */
 void plugin__delivery_gone(struct plugin__data *data, const struct mosquitto *client);
 /*
  * delivery.c. Publishes payload (len bytes, mosquitto_malloc'ed; the broker

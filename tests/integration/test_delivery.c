@@ -3,8 +3,9 @@
  * to the sessions that read it by client ID, every session gets exactly
  * what routing through the subscription tree would give it: the reply once,
  * at the QoS its subscription grants, in order, nothing after it
- * unsubscribed. Where it cannot follow a terminal's subscriptions (a
- * wildcard, a shared group, a persistent session) the terminal is routed,
+ * unsubscribed, also to persistent sessions while they are away. Where it
+ * cannot follow a terminal's subscriptions (a wildcard, a shared group, an
+ * MQTT 5 session) the terminal is routed,
  * and what each session gets shows it. The configurations that keep every
  * reply routed say so in the log.
  */
@@ -25,6 +26,8 @@
 
 #define SILENCE_MS 300
 #define DIRECT_LOG "cardex: replies go straight to the sessions subscribed"
+/* Every start below logs a stats line each second, with the replies sent each way. */
+#define STATS_OPTS "plugin_opt_stats_interval 1\n"
 
 static const cxb_account accounts[] = {
 	{"ada", "pw-ada-x"},
@@ -103,6 +106,38 @@ static void offer(struct fx *f, mc_client *c, const char *user, int n)
 	assert_int_equal(mc_publish(&f->mc, c, topic, req, (int)strlen(req), 1, false, NULL), 0);
 }
 
+/*
+ * The value of key (e.g. "replies_direct=") in the first "cardex: stats"
+ * line logged after this call, or -1 when none came within 5 s.
+ */
+static long long next_stats(struct fx *f, const char *key)
+{
+	char *log = cxb_log_read(&f->b);
+	size_t seen = 0;
+	long long value = -1;
+
+	for(const char *p = log; p != NULL && (p = strstr(p, "cardex: stats |")) != NULL; p++){
+		seen++;
+	}
+	free(log);
+	for(int i = 0; i < 60 && value < 0; i++){
+		const char *p, *last = NULL;
+		size_t n = 0;
+
+		mc_pump(&f->mc, 100);
+		log = cxb_log_read(&f->b);
+		for(p = log; p != NULL && (p = strstr(p, "cardex: stats |")) != NULL; p++){
+			n++;
+			last = p;
+		}
+		if(n > seen && (p = strstr(last, key)) != NULL){
+			value = strtoll(p + strlen(key), NULL, 10);
+		}
+		free(log);
+	}
+	return value;
+}
+
 static bool is_offer_reply(const mc_msg *m)
 {
 	return strstr(m->payload, "\"type\":\"offer\"") != NULL;
@@ -165,7 +200,7 @@ static void test_direct_replies(void **state)
 	mc_client *ada, *q0, *gone, *bob;
 	const int n = 20;
 
-	start(f, NULL, NULL);
+	start(f, STATS_OPTS, NULL);
 	assert_true(cxb_log_contains(&f->b, DIRECT_LOG));
 	ada = session(f, "ada", "ada", true);
 	q0 = session(f, "ada:q0", "ada", true);
@@ -199,6 +234,9 @@ static void test_direct_replies(void **state)
 	offer(f, ada, "ada", n);
 	assert_true(mc_wait_msgs(&f->mc, ada, 2 * (size_t)n + 1));
 	assert_int_equal(with_ref(ada, "reply/ada", n), 1);
+	/* Every one of those replies went straight to its readers. */
+	assert_int_equal(next_stats(f, "replies_routed="), 0);
+	assert_int_equal(next_stats(f, "replies_direct="), 2 * n + 1);
 }
 
 /* A wildcard subscription of the terminal's own session may take its replies: it gets them. */
@@ -207,7 +245,7 @@ static void test_wildcard_routes(void **state)
 	struct fx *f = *state;
 	mc_client *ada, *all;
 
-	start(f, NULL, NULL);
+	start(f, STATS_OPTS, NULL);
 	ada = session(f, "ada", "ada", true);
 	all = session(f, "ada:all", "ada", true);
 	assert_int_equal(mc_subscribe(&f->mc, ada, "reply/ada", 1, 0, NULL), 1);
@@ -218,6 +256,8 @@ static void test_wildcard_routes(void **state)
 	mc_pump(&f->mc, SILENCE_MS);
 	assert_int_equal(with_ref(ada, "reply/ada", 1), 1);
 	assert_int_equal(with_ref(all, "reply/ada", 1), 1);
+	assert_int_equal(next_stats(f, "replies_direct="), 0);
+	assert_int_equal(next_stats(f, "replies_routed="), 1);
 }
 
 /* Members of a shared subscription share the replies: each goes to one of them. */
@@ -245,24 +285,72 @@ static void test_shared_routes(void **state)
 	}
 }
 
-/* A persistent session's replies wait for it while it is away, beside a clean session's. */
-static void test_persistent_session_routes(void **state)
+/*
+ * Persistent sessions (as libcardex and the phone page keep them): replies
+ * wait for one while it is away, reach it when it comes back without
+ * subscribing again, follow it when a new connection takes it over, and
+ * stop when a clean connection takes its client ID; all of it directly.
+ */
+static void test_persistent_sessions(void **state)
 {
 	struct fx *f = *state;
-	mc_client *ada, *away;
+	mc_client *ada, *away, *again, *clean;
 
-	start(f, NULL, NULL);
+	start(f, STATS_OPTS, NULL);
 	away = session(f, "ada:away", "ada", false);
 	assert_int_equal(mc_subscribe(&f->mc, away, "reply/ada", 1, 0, NULL), 1);
 	mc_close(&f->mc, away);
 	ada = session(f, "ada", "ada", true);
 	assert_int_equal(mc_subscribe(&f->mc, ada, "reply/ada", 1, 0, NULL), 1);
-	offer(f, ada, "ada", 7);
+	offer(f, ada, "ada", 0);
 	assert_true(mc_wait_msgs(&f->mc, ada, 1));
+
+	/* Back: the reply waited; the next one comes at once. */
 	away = session(f, "ada:away", "ada", false);
 	assert_true(mc_wait_msgs(&f->mc, away, 1));
-	assert_int_equal(with_ref(away, "reply/ada", 7), 1);
-	assert_int_equal(with_ref(ada, "reply/ada", 7), 1);
+	assert_int_equal(with_ref(away, "reply/ada", 0), 1);
+	offer(f, ada, "ada", 1);
+	assert_true(mc_wait_count(&f->mc, away, "\"ref\":\"r1\"", 1));
+
+	/* Taken over by another connection of the same session, which never subscribed itself. */
+	again = session(f, "ada:away", "ada", false);
+	mc_pump(&f->mc, 100);
+	offer(f, ada, "ada", 2);
+	assert_true(mc_wait_count(&f->mc, again, "\"ref\":\"r2\"", 1));
+	assert_int_equal(with_ref(again, "reply/ada", 2), 1);
+	assert_int_equal(with_ref(away, "reply/ada", 2), 0);
+
+	/* A clean connection takes the client ID: the session and its subscription end. */
+	clean = session(f, "ada:away", "ada", true);
+	mc_pump(&f->mc, 100);
+	offer(f, ada, "ada", 3);
+	assert_true(mc_wait_count(&f->mc, ada, "\"ref\":\"r3\"", 1));
+	mc_pump(&f->mc, SILENCE_MS);
+	assert_int_equal(clean->nmsgs, 0);
+	assert_int_equal(with_ref(again, "reply/ada", 3), 0);
+	assert_int_equal(with_ref(ada, "reply/ada", 3), 1);
+	assert_int_equal(next_stats(f, "replies_routed="), 0);
+	assert_true(next_stats(f, "replies_direct=") >= 4);
+}
+
+/* An MQTT 5 session reading the replies routes its terminal: it gets them as routing gives them. */
+static void test_mqtt5_routes(void **state)
+{
+	struct fx *f = *state;
+	mc_client *ada, *v5;
+
+	start(f, STATS_OPTS, NULL);
+	ada = session(f, "ada", "ada", true);
+	assert_int_equal(mc_subscribe(&f->mc, ada, "reply/ada", 1, 0, NULL), 1);
+	v5 = mc_new(&f->mc, "ada:v5", "ada", password_of("ada"), true, MQTT_PROTOCOL_V5);
+	assert_non_null(v5);
+	assert_int_equal(mc_connect(&f->mc, v5, NULL), 0);
+	assert_int_equal(mc_subscribe(&f->mc, v5, "reply/ada", 1, 0, NULL), 1);
+	offer(f, ada, "ada", 1);
+	assert_true(mc_wait_msgs(&f->mc, ada, 1));
+	assert_true(mc_wait_msgs(&f->mc, v5, 1));
+	assert_int_equal(with_ref(v5, "reply/ada", 1), 1);
+	assert_int_equal(next_stats(f, "replies_direct="), 0);
 }
 
 /* What keeps every reply routed is said at start; a bad value stops the broker. */
@@ -301,7 +389,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_direct_replies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wildcard_routes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_routes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_persistent_session_routes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_persistent_sessions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mqtt5_routes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_routed_configurations, setup, teardown),
 	};
 

@@ -14,9 +14,6 @@
 
 #include "direct.h"
 
-/* Opaque session handles: only their addresses matter. */
-static char h[CX_DIRECT_SESSIONS + 2];
-
 static void test_sessions_come_and_go(void **state)
 {
 	cx_direct *d = cx_direct_new(16);
@@ -25,11 +22,10 @@ static void test_sessions_come_and_go(void **state)
 	(void)state;
 	assert_non_null(d);
 	assert_int_equal(cx_direct_sessions(d, "ada", &s), 0);
-	cx_direct_subscribed(d, "ada", &h[0], "ada", 1);
-	cx_direct_subscribed(d, "ada", &h[1], "ada:phone", 0);
-	cx_direct_subscribed(d, "bob", &h[2], "bob", 2);
+	cx_direct_subscribed(d, "ada", "ada", 1, false);
+	cx_direct_subscribed(d, "ada", "ada:phone", 0, false);
+	cx_direct_subscribed(d, "bob", "bob", 2, false);
 	assert_int_equal(cx_direct_sessions(d, "ada", &s), 2);
-	assert_ptr_equal(s[0].client, &h[0]);
 	assert_string_equal(s[0].client_id, "ada");
 	assert_int_equal(s[0].qos, 1);
 	assert_string_equal(s[1].client_id, "ada:phone");
@@ -38,17 +34,25 @@ static void test_sessions_come_and_go(void **state)
 	assert_int_equal(cx_direct_sessions(d, "bob", &s), 1);
 	assert_int_equal(s[0].qos, 1);
 	/* Subscribing again changes the QoS, not the count. */
-	cx_direct_subscribed(d, "ada", &h[1], "ada:phone", 1);
+	cx_direct_subscribed(d, "ada", "ada:phone", 1, false);
 	assert_int_equal(cx_direct_sessions(d, "ada", &s), 2);
 	assert_int_equal(s[1].qos, 1);
 	/* Forgetting a session of another terminal, or an unknown one, changes nothing. */
-	cx_direct_forget(d, "bob", &h[0]);
-	cx_direct_forget(d, "carol", &h[0]);
+	cx_direct_forget(d, "bob", "ada");
+	cx_direct_forget(d, "carol", "ada");
+	cx_direct_forget(d, "ada", "ada:other");
 	assert_int_equal(cx_direct_sessions(d, "ada", &s), 2);
-	cx_direct_forget(d, "ada", &h[0]);
+	assert_null(cx_direct_find(d, "ada", "ada:other"));
+	assert_non_null(cx_direct_find(d, "ada", "ada"));
+	assert_false(cx_direct_find(d, "ada", "ada")->persistent);
+	/* A session subscribing again from a persistent connection is one now. */
+	cx_direct_subscribed(d, "ada", "ada", 1, true);
+	assert_true(cx_direct_find(d, "ada", "ada")->persistent);
+	assert_int_equal(cx_direct_sessions(d, "ada", &s), 2);
+	cx_direct_forget(d, "ada", "ada");
 	assert_int_equal(cx_direct_sessions(d, "ada", &s), 1);
 	assert_string_equal(s[0].client_id, "ada:phone");
-	cx_direct_forget(d, "ada", &h[1]);
+	cx_direct_forget(d, "ada", "ada:phone");
 	assert_int_equal(cx_direct_sessions(d, "ada", &s), 0);
 	/* An empty terminal leaves the registry. */
 	assert_int_equal(cx_direct_count(d), 1);
@@ -62,18 +66,19 @@ static void test_routed_stays_routed(void **state)
 
 	(void)state;
 	assert_non_null(d);
-	cx_direct_subscribed(d, "ada", &h[0], "ada", 1);
+	cx_direct_subscribed(d, "ada", "ada", 1, false);
 	cx_direct_route(d, "ada");
 	assert_int_equal(cx_direct_sessions(d, "ada", &s), 0);
 	/* Neither a new subscriber nor the end of every session brings it back. */
-	cx_direct_subscribed(d, "ada", &h[1], "ada:2", 1);
+	cx_direct_subscribed(d, "ada", "ada:2", 1, false);
 	assert_int_equal(cx_direct_sessions(d, "ada", &s), 0);
-	cx_direct_forget(d, "ada", &h[0]);
-	cx_direct_forget(d, "ada", &h[1]);
+	cx_direct_forget(d, "ada", "ada");
+	cx_direct_forget(d, "ada", "ada:2");
+	assert_null(cx_direct_find(d, "ada", "ada:2"));
 	assert_int_equal(cx_direct_sessions(d, "ada", &s), 0);
 	assert_int_equal(cx_direct_count(d), 1);
 	/* Routing one terminal routes no other. */
-	cx_direct_subscribed(d, "bob", &h[2], "bob", 1);
+	cx_direct_subscribed(d, "bob", "bob", 1, false);
 	assert_int_equal(cx_direct_sessions(d, "bob", &s), 1);
 	cx_direct_free(d);
 }
@@ -88,14 +93,14 @@ static void test_too_many_sessions_route(void **state)
 	assert_non_null(d);
 	for(int i = 0; i < CX_DIRECT_SESSIONS; i++){
 		snprintf(id, sizeof(id), "ada:%d", i);
-		cx_direct_subscribed(d, "ada", &h[i], id, 1);
+		cx_direct_subscribed(d, "ada", id, 1, false);
 	}
 	assert_int_equal(cx_direct_sessions(d, "ada", &s), CX_DIRECT_SESSIONS);
 	for(int i = 0; i < CX_DIRECT_SESSIONS; i++){
 		snprintf(id, sizeof(id), "ada:%d", i);
 		assert_string_equal(s[i].client_id, id);
 	}
-	cx_direct_subscribed(d, "ada", &h[CX_DIRECT_SESSIONS], "ada:extra", 1);
+	cx_direct_subscribed(d, "ada", "ada:extra", 1, false);
 	assert_int_equal(cx_direct_sessions(d, "ada", &s), 0);
 	cx_direct_free(d);
 }
@@ -107,23 +112,23 @@ static void test_full_registry_routes_all(void **state)
 
 	(void)state;
 	assert_non_null(d);
-	cx_direct_subscribed(d, "ada", &h[0], "ada", 1);
-	cx_direct_subscribed(d, "bob", &h[1], "bob", 1);
+	cx_direct_subscribed(d, "ada", "ada", 1, false);
+	cx_direct_subscribed(d, "bob", "bob", 1, false);
 	assert_int_equal(cx_direct_sessions(d, "ada", &s), 1);
 	/* A third terminal cannot be recorded, so nothing is delivered directly any more. */
-	cx_direct_subscribed(d, "carol", &h[2], "carol", 1);
+	cx_direct_subscribed(d, "carol", "carol", 1, false);
 	assert_int_equal(cx_direct_sessions(d, "ada", &s), 0);
 	assert_int_equal(cx_direct_sessions(d, "carol", &s), 0);
 	/* Even after room is made: carol's subscription was never recorded. */
-	cx_direct_forget(d, "bob", &h[1]);
-	cx_direct_subscribed(d, "carol", &h[3], "carol:2", 1);
+	cx_direct_forget(d, "bob", "bob");
+	cx_direct_subscribed(d, "carol", "carol:2", 1, false);
 	assert_int_equal(cx_direct_sessions(d, "carol", &s), 0);
 	cx_direct_free(d);
 
 	/* The same when a terminal that must be routed cannot be recorded. */
 	d = cx_direct_new(1);
 	assert_non_null(d);
-	cx_direct_subscribed(d, "ada", &h[0], "ada", 1);
+	cx_direct_subscribed(d, "ada", "ada", 1, false);
 	cx_direct_route(d, "bob");
 	assert_int_equal(cx_direct_sessions(d, "ada", &s), 0);
 	cx_direct_free(d);
@@ -142,14 +147,14 @@ static void test_many_terminals(void **state)
 	assert_non_null(d);
 	for(int i = 0; i < N; i++){
 		snprintf(id, sizeof(id), "t%d", i);
-		cx_direct_subscribed(d, id, &h[i % 4], id, 1);
+		cx_direct_subscribed(d, id, id, 1, false);
 	}
 	assert_int_equal(cx_direct_count(d), N);
 	for(int i = 0; i < N; i += 7){
 		snprintf(id, sizeof(id), "t%d", i);
 		assert_int_equal(cx_direct_sessions(d, id, &s), 1);
 		assert_string_equal(s[0].client_id, id);
-		cx_direct_forget(d, id, &h[i % 4]);
+		cx_direct_forget(d, id, id);
 		assert_int_equal(cx_direct_sessions(d, id, &s), 0);
 	}
 	cx_direct_free(d);
