@@ -35,7 +35,7 @@ struct brokerconf {
 	char persistence_location[BROKERCONF_PATH_MAX]; /* its value, "" when absent */
 	unsigned bridges;       /* connection lines: bridges to other brokers */
 	bool upgrade_outgoing_qos; /* the last upgrade_outgoing_qos line said true */
-	bool session_expiry;    /* a persistent_client_expiration line is present */
+	char session_expiry[32]; /* the value of the last persistent_client_expiration line, "" when none */
 };
 
 /*

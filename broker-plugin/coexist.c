@@ -44,7 +44,7 @@ void plugin__coexist_config_free(struct plugin__coexist_config *cfg)
  * ("14d": h, d, w, m for 30 days, y for 365 days), or a plain number of
  * seconds; "0" means never. False on anything else or above UINT32_MAX s.
  */
-static bool parse_duration(const char *v, uint32_t *out)
+bool plugin__parse_duration(const char *v, uint32_t *out)
 {
 	uint64_t n = 0;
 	uint64_t unit = 1;
@@ -145,7 +145,7 @@ int plugin__coexist_option(struct plugin__coexist_config *cfg, const char *key, 
 				: bad(key, value, "an integer from 1 to 100000000");
 	}
 	if(strcmp(key, "session_expiry") == 0){
-		return parse_duration(value, &cfg->session_expiry_s) ? MOSQ_ERR_SUCCESS
+		return plugin__parse_duration(value, &cfg->session_expiry_s) ? MOSQ_ERR_SUCCESS
 				: bad(key, value, "seconds, or a number followed by h, d, w, m or y; 0 for never");
 	}
 	return MOSQ_ERR_NOT_FOUND;

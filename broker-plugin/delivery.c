@@ -12,10 +12,13 @@
  *
  * - plugin_opt_replies auto (the default), store memory;
  * - the broker's configuration can be read and holds no acl_file, no other
- *   plugin, no per_listener_settings, no bridge, no persistence (whose
- *   restored sessions subscribed before this plugin could see them) and no
- *   upgrade_outgoing_qos: then every SUBSCRIBE and READ check is this
- *   plugin's alone, and its answers are final;
+ *   plugin, no per_listener_settings, no bridge and no upgrade_outgoing_qos:
+ *   then every SUBSCRIBE and READ check is this plugin's alone, and its
+ *   answers are final. With persistence true, the sessions Mosquitto
+ *   restores at start are known from the registry a clean stop saved (else
+ *   every terminal is routed until the next clean restart); with
+ *   persistent_client_expiration, a session away nearly that long routes
+ *   its terminal, since Mosquitto ends sessions without an event;
  * - per terminal, every subscription that could take its replies was seen
  *   and is an exact, unshared subscription to its reply topic by an MQTT
  *   3.x session (direct.h), and the plugin knows where each of them went:
@@ -33,12 +36,26 @@
  * min(1, granted). Replies of both kinds share Mosquitto's one queue of
  * plugin publishes, so they leave in the order they were made.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "crypto.h"
 #include "plugin.h"
+#include "statefile.h"
 #include "topic.h"
+
+/* Beside the broker's persistence file: the registry kept across a clean restart. */
+#define DELIVERY_SUFFIX ".cardex-replies"
+#define DELIVERY_FILE_MAX (64u * 1024 * 1024)
+#define ERR_LEN 512
+
+static int64_t wall_s(void)
+{
+	return (int64_t)time(NULL);
+}
 
 /* Terminals whose reply sessions are held, at least; beyond, a new one is routed (and then all are). */
 #define DELIVERY_MAX_IDS_FLOOR 1024u
@@ -64,12 +81,6 @@ static const char *why_routed(const struct plugin__data *data, const struct brok
 	if(bc->bridges > 0){
 		return "a bridge may carry replies";
 	}
-	if(bc->persistence){
-		return "persistence true restores sessions the plugin has not seen subscribe";
-	}
-	if(bc->session_expiry){
-		return "persistent_client_expiration ends sessions without telling plugins";
-	}
 	if(bc->upgrade_outgoing_qos){
 		return "upgrade_outgoing_qos true";
 	}
@@ -82,6 +93,58 @@ static void direct_off(struct plugin__delivery_state *ds)
 	ds->direct = NULL;
 	free(ds->auth_client_id);
 	ds->auth_client_id = NULL;
+	free(ds->save_path);
+	ds->save_path = NULL;
+}
+
+/*
+ * With persistence true, Mosquitto brings back persistent sessions with
+ * their subscriptions at start, before any plugin sees them: the registry a
+ * clean stop wrote tells them (and is removed once read, so that a crash
+ * cannot bring back an old one). Without it, when the broker restores a
+ * persistence file, every terminal is routed until the next clean restart.
+ */
+static void restore(struct plugin__data *data, const struct brokerconf *bc)
+{
+	struct plugin__delivery_state *ds = &data->delivery;
+	const char *why = NULL;
+	char err[ERR_LEN];
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	char *db;
+	struct stat st;
+	int rc;
+
+	ds->save_path = plugin__persist_beside(bc, DELIVERY_SUFFIX, &why);
+	db = plugin__persist_beside(bc, "", &why);
+	if(ds->save_path == NULL || db == NULL){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "cardex: replies are routed through the subscription tree "
+				"(the broker's persistence file cannot be placed: %s)", why);
+		cx_direct_route_all(ds->direct);
+		free(db);
+		return;
+	}
+	rc = cx_statefile_read(ds->save_path, DELIVERY_FILE_MAX, &buf, &len, err, sizeof(err));
+	if(rc == 0){
+		if(cx_direct_load(ds->direct, (const char *)buf, len) != 0){
+			cx_direct_route_all(ds->direct);
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "cardex: %s is not a file of reply sessions: replies are "
+					"routed until the next clean restart", ds->save_path);
+		}
+		free(buf);
+		if(cx_statefile_remove(ds->save_path, err, sizeof(err)) != 0){
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "cardex: cannot remove %s: %s", ds->save_path, err);
+		}
+	}else if(rc < 0){
+		cx_direct_route_all(ds->direct);
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "cardex: cannot read %s (%s): replies are routed until the "
+				"next clean restart", ds->save_path, err);
+	}else if(stat(db, &st) == 0 || errno != ENOENT){
+		cx_direct_route_all(ds->direct);
+		mosquitto_log_printf(MOSQ_LOG_INFO, "cardex: replies are routed through the subscription tree until "
+				"the next clean restart: sessions restored from %s were not recorded at the last stop", db);
+	}
+	free(db);
 }
 
 void plugin__delivery_setup(struct plugin__data *data, const struct brokerconf *bc)
@@ -92,6 +155,9 @@ void plugin__delivery_setup(struct plugin__data *data, const struct brokerconf *
 	bool first = !ds->decided;
 
 	ds->decided = true;
+	if(why == NULL && bc->session_expiry[0] != '\0' && !plugin__parse_duration(bc->session_expiry, &ds->expiry_s)){
+		why = "persistent_client_expiration cannot be read";
+	}
 	if(why != NULL){
 		if(first || ds->direct != NULL){
 			mosquitto_log_printf(MOSQ_LOG_INFO, "cardex: replies are routed through the subscription tree (%s)",
@@ -110,8 +176,36 @@ void plugin__delivery_setup(struct plugin__data *data, const struct brokerconf *
 				"cardex: replies are routed through the subscription tree (out of memory or no entropy)");
 		return;
 	}
-	mosquitto_log_printf(MOSQ_LOG_INFO, "cardex: replies go straight to the sessions subscribed to their "
-			"terminal's reply topic, routed for any terminal the plugin cannot follow (plugin_opt_replies auto)");
+	if(bc->persistence){
+		restore(data, bc);
+	}
+	if(!cx_direct_all_routed(ds->direct)){
+		mosquitto_log_printf(MOSQ_LOG_INFO, "cardex: replies go straight to the sessions subscribed to their "
+				"terminal's reply topic, routed for any terminal the plugin cannot follow (plugin_opt_replies auto)");
+	}
+}
+
+void plugin__delivery_save(struct plugin__data *data)
+{
+	struct plugin__delivery_state *ds = &data->delivery;
+	char err[ERR_LEN];
+	cx_statefile f;
+
+	if(ds->direct == NULL || ds->save_path == NULL){
+		return;
+	}
+	if(cx_statefile_begin(&f, ds->save_path, err, sizeof(err)) != 0){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "cardex: cannot save reply sessions to %s: %s", ds->save_path, err);
+		return;
+	}
+	if(cx_direct_save(ds->direct, wall_s(), cx_statefile_write, &f) != 0){
+		cx_statefile_abort(&f);
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "cardex: cannot save reply sessions to %s", ds->save_path);
+		return;
+	}
+	if(cx_statefile_commit(&f, err, sizeof(err)) != 0){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "cardex: cannot save reply sessions to %s: %s", ds->save_path, err);
+	}
 }
 
 void plugin__delivery_free(struct plugin__data *data)
@@ -237,6 +331,7 @@ void plugin__delivery_gone(struct plugin__data *data, const struct mosquitto *cl
 	}
 	if(!mosquitto_client_clean_session(client)){
 		/* The connection of a persistent session ended: it stays subscribed while away. */
+		cx_direct_away(ds->direct, id, client_id, wall_s());
 		return;
 	}
 	/* Mosquitto marks a session it hands over "clean": the new connection tells where it went. */
@@ -246,7 +341,8 @@ void plugin__delivery_gone(struct plugin__data *data, const struct mosquitto *cl
 		ds->auth_client_id = NULL;
 	}
 	if(taken_over && ds->auth_kind == PLUGIN_AUTH_RESUMES){
-		/* Resumed: the same client ID holds the subscription. */
+		/* Resumed: the same client ID holds the subscription, connected. */
+		cx_direct_away(ds->direct, id, client_id, 0);
 		return;
 	}
 	if(taken_over && ds->auth_kind == PLUGIN_AUTH_CLEAN){
@@ -262,7 +358,7 @@ int plugin__delivery_publish(struct plugin__data *data, const char *to, const ch
 {
 	struct plugin__delivery_state *ds = &data->delivery;
 	const cx_direct_session *s = NULL;
-	size_t n = ds->direct != NULL ? cx_direct_sessions(ds->direct, to, &s) : 0;
+	size_t n = ds->direct != NULL ? cx_direct_readers(ds->direct, to, wall_s(), ds->expiry_s, &s) : 0;
 	unsigned readers = 0;
 	size_t last = n;
 	int rc;

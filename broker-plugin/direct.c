@@ -7,7 +7,9 @@
 
 #include "direct.h"
 
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -181,6 +183,7 @@ void cx_direct_subscribed(cx_direct *d, const char *id, const char *client_id, i
 		if(strcmp(e->s[i].client_id, client_id) == 0){
 			e->s[i].qos = qos;
 			e->s[i].persistent = persistent;
+			e->s[i].away_since = 0;
 			return;
 		}
 	}
@@ -192,6 +195,7 @@ void cx_direct_subscribed(cx_direct *d, const char *id, const char *client_id, i
 	e->s[e->n].client_id = copy;
 	e->s[e->n].qos = qos;
 	e->s[e->n].persistent = persistent;
+	e->s[e->n].away_since = 0;
 	e->n++;
 }
 
@@ -248,7 +252,236 @@ size_t cx_direct_sessions(const cx_direct *d, const char *id, const cx_direct_se
 	return e->n;
 }
 
+size_t cx_direct_readers(cx_direct *d, const char *id, int64_t now, uint32_t expiry_s,
+		const cx_direct_session **out)
+{
+	size_t n = cx_direct_sessions(d, id, out);
+
+	if(expiry_s == 0){
+		return n;
+	}
+	for(size_t i = 0; i < n; i++){
+		const cx_direct_session *s = &(*out)[i];
+
+		if(s->away_since > 0 && now - s->away_since + CX_DIRECT_EXPIRY_MARGIN_S >= (int64_t)expiry_s){
+			cx_direct_route(d, id);
+			return 0;
+		}
+	}
+	return n;
+}
+
 size_t cx_direct_count(const cx_direct *d)
 {
 	return d->count;
+}
+
+void cx_direct_away(cx_direct *d, const char *id, const char *client_id, int64_t since)
+{
+	struct entry *e = find(d, id, hash_id(d, id));
+	size_t i;
+
+	if(e == NULL){
+		return;
+	}
+	i = session_at(e, client_id);
+	if(i < e->n){
+		e->s[i].away_since = since;
+	}
+}
+
+bool cx_direct_all_routed(const cx_direct *d)
+{
+	return d->all_routed;
+}
+
+void cx_direct_route_all(cx_direct *d)
+{
+	d->all_routed = true;
+}
+
+/* ---- saving and loading ---- */
+
+#define SAVE_MAGIC "cardex-replies 1\n"
+/* Longest line written: "S ", an ID, the client ID in hex, a QoS, a time. */
+#define LINE_MAX_LEN (2 + 64 + 1 + 2 * 65535 + 1 + 1 + 1 + 20 + 2)
+
+struct save_ctx {
+	int64_t now;
+	cx_write_fn w;
+	void *ctx;
+	int rc;
+	char *line;
+};
+
+static void put(struct save_ctx *sc, const char *buf, size_t len)
+{
+	if(sc->rc == 0 && sc->w(sc->ctx, buf, len) != 0){
+		sc->rc = -1;
+	}
+}
+
+static void save_entry(cx_hnode *n, void *arg)
+{
+	struct save_ctx *sc = arg;
+	const struct entry *e = CONTAINER(n, struct entry, hn);
+	static const char hex[] = "0123456789abcdef";
+
+	if(e->routed){
+		put(sc, "R ", 2);
+		put(sc, e->id, strlen(e->id));
+		put(sc, "\n", 1);
+		return;
+	}
+	for(size_t i = 0; i < e->n; i++){
+		const cx_direct_session *s = &e->s[i];
+		size_t len = strlen(s->client_id);
+		size_t pos = 0;
+
+		if(!s->persistent){
+			continue;
+		}
+		if(len > 65535){
+			/* Longer than MQTT allows: cannot be, but would not be read back. */
+			sc->rc = -1;
+			return;
+		}
+		pos += (size_t)snprintf(sc->line, LINE_MAX_LEN, "S %s ", e->id);
+		for(size_t j = 0; j < len; j++){
+			sc->line[pos++] = hex[(unsigned char)s->client_id[j] >> 4];
+			sc->line[pos++] = hex[(unsigned char)s->client_id[j] & 15];
+		}
+		pos += (size_t)snprintf(sc->line + pos, LINE_MAX_LEN - pos, " %d %" PRId64 "\n", s->qos,
+				s->away_since > 0 ? s->away_since : sc->now);
+		put(sc, sc->line, pos);
+	}
+}
+
+/* Calls each(n, arg) for every node of d without changing d. */
+static void for_each(const cx_direct *d, void (*each)(cx_hnode *n, void *arg), void *arg)
+{
+	const cx_htab *t = &d->tab;
+	cx_hnode **arrays[2] = {t->b, t->old};
+	size_t masks[2] = {t->mask, t->old_mask};
+
+	for(int a = 0; a < 2; a++){
+		if(arrays[a] == NULL){
+			continue;
+		}
+		for(size_t i = 0; i <= masks[a]; i++){
+			for(cx_hnode *n = arrays[a][i]; n != NULL; n = n->next){
+				each(n, arg);
+			}
+		}
+	}
+}
+
+int cx_direct_save(const cx_direct *d, int64_t now, cx_write_fn w, void *ctx)
+{
+	struct save_ctx sc = {now, w, ctx, 0, malloc(LINE_MAX_LEN)};
+
+	if(sc.line == NULL){
+		return -1;
+	}
+	put(&sc, SAVE_MAGIC, strlen(SAVE_MAGIC));
+	if(d->all_routed){
+		put(&sc, "A\n", 2);
+	}else{
+		for_each(d, save_entry, &sc);
+	}
+	free(sc.line);
+	return sc.rc;
+}
+
+static int hexval(char c)
+{
+	if(c >= '0' && c <= '9'){
+		return c - '0';
+	}
+	if(c >= 'a' && c <= 'f'){
+		return c - 'a' + 10;
+	}
+	return -1;
+}
+
+/* One "S <id> <hex> <qos> <since>" line (NUL-terminated, without "S "). Returns 0 or -1. */
+static int load_session(cx_direct *d, char *rest)
+{
+	char *id = rest;
+	char *hexid = strchr(id, ' ');
+	char *qos, *since, *end;
+	size_t hlen;
+	long long when;
+	int q;
+
+	if(hexid == NULL){
+		return -1;
+	}
+	*hexid++ = '\0';
+	qos = strchr(hexid, ' ');
+	if(qos == NULL){
+		return -1;
+	}
+	*qos++ = '\0';
+	hlen = strlen(hexid);
+	if(id[0] == '\0' || hlen == 0 || hlen % 2 != 0 || (qos[0] != '0' && qos[0] != '1') || qos[1] != ' '){
+		return -1;
+	}
+	q = qos[0] - '0';
+	since = qos + 2;
+	when = strtoll(since, &end, 10);
+	if(end == since || *end != '\0' || when < 0){
+		return -1;
+	}
+	for(size_t i = 0; i < hlen / 2; i++){
+		int hi = hexval(hexid[2 * i]), lo = hexval(hexid[2 * i + 1]);
+
+		if(hi < 0 || lo < 0 || (hi == 0 && lo == 0)){
+			return -1;
+		}
+		hexid[i] = (char)(hi << 4 | lo);
+	}
+	hexid[hlen / 2] = '\0';
+	cx_direct_subscribed(d, id, hexid, q, true);
+	cx_direct_away(d, id, hexid, when);
+	return 0;
+}
+
+int cx_direct_load(cx_direct *d, const char *buf, size_t len)
+{
+	size_t magic = strlen(SAVE_MAGIC);
+	size_t pos = magic;
+	char *line;
+	int rc = 0;
+
+	if(len < magic || memcmp(buf, SAVE_MAGIC, magic) != 0 || buf[len - 1] != '\n'){
+		return -1;
+	}
+	line = malloc(LINE_MAX_LEN + 1);
+	if(line == NULL){
+		return -1;
+	}
+	while(rc == 0 && pos < len){
+		const char *nl = memchr(buf + pos, '\n', len - pos);
+		size_t n = (size_t)(nl - (buf + pos));
+
+		if(n > LINE_MAX_LEN || memchr(buf + pos, '\0', n) != NULL){
+			rc = -1;
+			break;
+		}
+		memcpy(line, buf + pos, n);
+		line[n] = '\0';
+		pos += n + 1;
+		if(strcmp(line, "A") == 0){
+			d->all_routed = true;
+		}else if(strncmp(line, "R ", 2) == 0 && line[2] != '\0' && strchr(line + 2, ' ') == NULL){
+			cx_direct_route(d, line + 2);
+		}else if(strncmp(line, "S ", 2) == 0){
+			rc = load_session(d, line + 2);
+		}else{
+			rc = -1;
+		}
+	}
+	free(line);
+	return rc;
 }

@@ -25,6 +25,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h" /* cx_write_fn */
 
 /* Sessions one terminal may read its replies from directly; one more routes it. */
 #define CX_DIRECT_SESSIONS 8
@@ -36,6 +39,7 @@ typedef struct {
 	char *client_id;    /* its client ID (a copy) */
 	int qos;            /* the QoS a routed reply would reach it with: min(1, granted) */
 	bool persistent;    /* its subscription outlives the connection (clean session false) */
+	int64_t away_since; /* persistent: wall-clock seconds since its connection ended; 0 while connected */
 } cx_direct_session;
 
 /*
@@ -73,6 +77,46 @@ const cx_direct_session *cx_direct_find(const cx_direct *d, const char *id, cons
  * change of d), and their number; 0 when id's replies must be routed.
  */
 size_t cx_direct_sessions(const cx_direct *d, const char *id, const cx_direct_session **out);
+/*
+ * A persistent session away this close to its expiry routes its terminal:
+ * the broker may end it at any moment without telling plugins.
+ */
+#define CX_DIRECT_EXPIRY_MARGIN_S 60
+/*
+ * cx_direct_sessions at wall-clock time now, for a broker whose persistent
+ * sessions expire expiry_s seconds after their connection ended (0:
+ * never): when one of id's sessions has been away for expiry_s less
+ * CX_DIRECT_EXPIRY_MARGIN_S or more, id is routed from now on and 0
+ * returned.
+ */
+size_t cx_direct_readers(cx_direct *d, const char *id, int64_t now, uint32_t expiry_s,
+		const cx_direct_session **out);
+/*
+ * The persistent session client_id of id is away since since (wall-clock
+ * seconds), or connected again (since 0). Does nothing for what d does not
+ * hold.
+ */
+void cx_direct_away(cx_direct *d, const char *id, const char *client_id, int64_t since);
+
+/* True when every terminal is routed (a terminal that had to be could not be recorded). */
+bool cx_direct_all_routed(const cx_direct *d);
+/* Routes every terminal from now on. */
+void cx_direct_route_all(cx_direct *d);
+
+/*
+ * Writes what must outlive a restart of a broker that persists its
+ * sessions: the persistent sessions (those connected as away since now,
+ * the broker stopping), the routed terminals, and whether all are routed
+ * (clean sessions end with the broker). A small text format,
+ * "cardex-replies 1" first. Returns 0, or -1 when w failed.
+ */
+int cx_direct_save(const cx_direct *d, int64_t now, cx_write_fn w, void *ctx);
+/*
+ * Adds what cx_direct_save wrote (buf, len) to d. Returns 0, or -1 when buf
+ * is not such a file (d may then hold part of it: route all).
+ */
+int cx_direct_load(cx_direct *d, const char *buf, size_t len);
+
 /* Terminals held (with sessions or routed), for the tests. */
 size_t cx_direct_count(const cx_direct *d);
 

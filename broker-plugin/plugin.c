@@ -194,6 +194,7 @@ PLUGIN_EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt 
 	}
 	unregister_all(data);
 	plugin__persist_save(data);
+	plugin__delivery_save(data);
 	if(data->cfg.stats_interval_s > 0){
 		plugin__log_stats(data);
 	}

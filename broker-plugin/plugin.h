@@ -164,6 +164,8 @@ struct plugin__delivery_state {
 		PLUGIN_AUTH_RESUMES,   /* MQTT 3.x, not clean: it takes over a session's subscriptions */
 		PLUGIN_AUTH_OTHER,     /* MQTT 5, not clean: it takes them over, into a session not followed */
 	} auth_kind;          /* of that connection */
+	char *save_path;      /* where the registry outlives a restart (persistence true); malloc'ed or NULL */
+	uint32_t expiry_s;    /* persistent_client_expiration in seconds; 0: sessions never expire */
 	uint64_t direct_replies; /* replies handed to sessions by client ID */
 	uint64_t routed_replies; /* replies routed through the subscription tree */
 };
@@ -236,6 +238,18 @@ int plugin__persist_setup(struct plugin__data *data);
  * fails to start keeps it for the next start. Call when persist_loaded.
  */
 void plugin__persist_started(struct plugin__data *data);
+/*
+ * persist.c. "<the broker's persistence file><suffix>" as an absolute
+ * path, malloc'ed, from the broker's configuration bc; NULL with a reason in
+ * *why when out of memory or too long.
+ */
+char *plugin__persist_beside(const struct brokerconf *bc, const char *suffix, const char **why);
+/*
+ * coexist.c. A duration as Mosquitto's persistent_client_expiration writes
+ * it ("14d"; h, d, w, m, y) or plain seconds, into *out; false when it is
+ * not one.
+ */
+bool plugin__parse_duration(const char *v, uint32_t *out);
 /* persist.c. At a clean stop: writes the engine's state to its file, when there is one. Cannot fail. */
 void plugin__persist_save(struct plugin__data *data);
 
@@ -328,6 +342,8 @@ bool plugin__session_reads(struct plugin__data *data, const char *id, const char
  */
 void plugin__delivery_setup(struct plugin__data *data, const struct brokerconf *bc);
 void plugin__delivery_free(struct plugin__data *data);
+/* delivery.c. At a clean stop of a broker that persists: writes what the registry must keep. */
+void plugin__delivery_save(struct plugin__data *data);
 /*
  * delivery.c. A SUBSCRIBE check of client (identity id, may be NULL) for
  * filter at qos was answered rc: records what it means for id's replies.

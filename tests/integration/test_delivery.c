@@ -18,10 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <mosquitto.h>
 
 #include "broker.h"
+#include "cli_run.h"
 #include "mqttc.h"
 
 #define SILENCE_MS 300
@@ -38,6 +41,7 @@ struct fx {
 	cxb_broker b;
 	bool started;
 	mc_set mc;
+	char dir[64]; /* a persistence_location, when a test makes one; removed by the teardown */
 };
 
 static int setup(void **state)
@@ -56,6 +60,9 @@ static int teardown(void **state)
 	mc_set_free(&f->mc);
 	if(f->started){
 		rc = cxb_stop_check(&f->b);
+	}
+	if(f->dir[0] != '\0'){
+		cxr_remove_tree(f->dir);
 	}
 	free(f);
 	return rc;
@@ -353,6 +360,63 @@ static void test_mqtt5_routes(void **state)
 	assert_int_equal(next_stats(f, "replies_direct="), 0);
 }
 
+/*
+ * persistence true: the sessions Mosquitto restores at start are known
+ * from what a clean stop saved, so a restored persistent session away gets
+ * its replies directly; after a crash nothing was saved, and every reply is
+ * routed until the next clean restart, reaching it all the same.
+ */
+static void test_persistence(void **state)
+{
+	struct fx *f = *state;
+	char extra[160], saved[128];
+	struct stat st;
+	mc_client *ada, *away;
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/cardex-delivery-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(extra, sizeof(extra), "persistence true\npersistence_location %s/\n", f->dir);
+	snprintf(saved, sizeof(saved), "%s/mosquitto.db.cardex-replies", f->dir);
+	start(f, STATS_OPTS, extra);
+	assert_true(cxb_log_contains(&f->b, DIRECT_LOG));
+	away = session(f, "ada:away", "ada", false);
+	assert_int_equal(mc_subscribe(&f->mc, away, "reply/ada", 1, 0, NULL), 1);
+	mc_close(&f->mc, away);
+
+	/* A clean stop saves the session; the start reads the file and removes it. */
+	mc_set_free(&f->mc);
+	assert_int_equal(cxb_stop_check(&f->b), 0);
+	f->started = false;
+	assert_int_equal(stat(saved, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	start(f, STATS_OPTS, extra);
+	assert_true(cxb_log_contains(&f->b, DIRECT_LOG));
+	assert_int_not_equal(stat(saved, &st), 0);
+	ada = session(f, "ada", "ada", true);
+	assert_int_equal(mc_subscribe(&f->mc, ada, "reply/ada", 1, 0, NULL), 1);
+	offer(f, ada, "ada", 1);
+	assert_true(mc_wait_msgs(&f->mc, ada, 1));
+	away = session(f, "ada:away", "ada", false);
+	assert_true(mc_wait_count(&f->mc, away, "\"ref\":\"r1\"", 1));
+	assert_int_equal(next_stats(f, "replies_routed="), 0);
+	mc_close(&f->mc, away);
+
+	/* A crash saves nothing: routed until the next clean restart, and still delivered. */
+	mc_set_free(&f->mc);
+	cxb_kill(&f->b);
+	assert_int_equal(cxb_restart(&f->b), 0);
+	mc_set_init(&f->mc, f->b.port);
+	assert_true(cxb_log_contains(&f->b, "replies are routed through the subscription tree until the next clean "
+			"restart: sessions restored from"));
+	ada = session(f, "ada", "ada", true);
+	assert_int_equal(mc_subscribe(&f->mc, ada, "reply/ada", 1, 0, NULL), 1);
+	offer(f, ada, "ada", 2);
+	assert_true(mc_wait_count(&f->mc, ada, "\"ref\":\"r2\"", 1));
+	away = session(f, "ada:away", "ada", false);
+	assert_true(mc_wait_count(&f->mc, away, "\"ref\":\"r2\"", 1));
+	assert_int_equal(next_stats(f, "replies_direct="), 0);
+}
+
 /* What keeps every reply routed is said at start; a bad value stops the broker. */
 static void test_routed_configurations(void **state)
 {
@@ -391,6 +455,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shared_routes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_persistent_sessions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mqtt5_routes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_routed_configurations, setup, teardown),
 	};
 

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "direct.h"
@@ -160,6 +161,154 @@ static void test_many_terminals(void **state)
 	cx_direct_free(d);
 }
 
+
+/* A growing buffer for cx_direct_save. */
+struct buf {
+	char data[4096];
+	size_t len;
+	int fail_after; /* writes that succeed before one fails; -1: none fails */
+};
+
+static int buf_write(void *ctx, const void *p, size_t len)
+{
+	struct buf *b = ctx;
+
+	if(b->fail_after == 0 || b->len + len > sizeof(b->data)){
+		return -1;
+	}
+	if(b->fail_after > 0){
+		b->fail_after--;
+	}
+	memcpy(b->data + b->len, p, len);
+	b->len += len;
+	return 0;
+}
+
+/* Persistent sessions and routed terminals outlive a restart; clean sessions do not. */
+static void test_save_and_load(void **state)
+{
+	cx_direct *d = cx_direct_new(16);
+	cx_direct *e = cx_direct_new(16);
+	const cx_direct_session *s = NULL;
+	struct buf b = {.len = 0, .fail_after = -1};
+
+	(void)state;
+	assert_non_null(d);
+	assert_non_null(e);
+	cx_direct_subscribed(d, "ada", "ada", 1, true);
+	cx_direct_subscribed(d, "ada", "ada:a b\xc3\xa9", 0, true);
+	cx_direct_subscribed(d, "ada", "ada:clean", 1, false);
+	cx_direct_away(d, "ada", "ada:a b\xc3\xa9", 1000);
+	cx_direct_subscribed(d, "bob", "bob", 1, false);
+	cx_direct_route(d, "mal");
+	assert_int_equal(cx_direct_save(d, 5000, buf_write, &b), 0);
+	assert_int_equal(cx_direct_load(e, b.data, b.len), 0);
+
+	assert_int_equal(cx_direct_sessions(e, "ada", &s), 2);
+	assert_non_null(cx_direct_find(e, "ada", "ada"));
+	assert_true(cx_direct_find(e, "ada", "ada")->persistent);
+	/* Connected at the stop: away since the stop. */
+	assert_int_equal(cx_direct_find(e, "ada", "ada")->away_since, 5000);
+	assert_int_equal(cx_direct_find(e, "ada", "ada")->qos, 1);
+	assert_non_null(cx_direct_find(e, "ada", "ada:a b\xc3\xa9"));
+	assert_int_equal(cx_direct_find(e, "ada", "ada:a b\xc3\xa9")->away_since, 1000);
+	assert_int_equal(cx_direct_find(e, "ada", "ada:a b\xc3\xa9")->qos, 0);
+	assert_null(cx_direct_find(e, "ada", "ada:clean"));
+	assert_int_equal(cx_direct_sessions(e, "bob", &s), 0);
+	/* Routed stays routed: a new subscriber does not bring it back. */
+	cx_direct_subscribed(e, "mal", "mal", 1, false);
+	assert_int_equal(cx_direct_sessions(e, "mal", &s), 0);
+	cx_direct_free(e);
+
+	/* "Route all" outlives a restart too. */
+	cx_direct_route_all(d);
+	b.len = 0;
+	assert_int_equal(cx_direct_save(d, 5000, buf_write, &b), 0);
+	e = cx_direct_new(16);
+	assert_non_null(e);
+	assert_int_equal(cx_direct_load(e, b.data, b.len), 0);
+	assert_true(cx_direct_all_routed(e));
+	cx_direct_free(e);
+
+	/* A failed write is reported. */
+	b.len = 0;
+	b.fail_after = 0;
+	assert_int_equal(cx_direct_save(d, 5000, buf_write, &b), -1);
+	cx_direct_free(d);
+}
+
+/* Anything but what cx_direct_save writes is refused. */
+static void test_load_refuses(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"cardex-replies 2\n",
+		"cardex-replies 1",
+		"cardex-replies 1\nX\n",
+		"cardex-replies 1\nR \n",
+		"cardex-replies 1\nR a b\n",
+		"cardex-replies 1\nS ada 616461 1\n",
+		"cardex-replies 1\nS ada 61646 1 0\n",
+		"cardex-replies 1\nS ada 61zz61 1 0\n",
+		"cardex-replies 1\nS ada 610061 1 0\n",
+		"cardex-replies 1\nS ada 616461 2 0\n",
+		"cardex-replies 1\nS ada 616461 1 -5\n",
+		"cardex-replies 1\nS ada 616461 1 7x\n",
+		"cardex-replies 1\nS  616461 1 0\n",
+		"cardex-replies 1\nS ada  1 0\n",
+		"cardex-replies 1\nA",
+	};
+
+	(void)state;
+	for(size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++){
+		cx_direct *d = cx_direct_new(16);
+
+		assert_non_null(d);
+		if(cx_direct_load(d, bad[i], strlen(bad[i])) != -1){
+			fprintf(stderr, "accepted: \"%s\"\n", bad[i]);
+			fail();
+		}
+		cx_direct_free(d);
+	}
+	/* A NUL inside a line. */
+	{
+		static const char nul[] = "cardex-replies 1\nR a\0b\n";
+		cx_direct *d = cx_direct_new(16);
+
+		assert_non_null(d);
+		assert_int_equal(cx_direct_load(d, nul, sizeof(nul) - 1), -1);
+		cx_direct_free(d);
+	}
+}
+
+/* A persistent session away nearly as long as sessions live routes its terminal. */
+static void test_expiry_routes(void **state)
+{
+	cx_direct *d = cx_direct_new(16);
+	const cx_direct_session *s = NULL;
+	const uint32_t expiry = 3600;
+
+	(void)state;
+	assert_non_null(d);
+	cx_direct_subscribed(d, "ada", "ada", 1, true);
+	cx_direct_subscribed(d, "ada", "ada:2", 1, false);
+	/* Connected: no expiry. */
+	assert_int_equal(cx_direct_readers(d, "ada", 1000000, expiry, &s), 2);
+	cx_direct_away(d, "ada", "ada", 10000);
+	assert_int_equal(cx_direct_readers(d, "ada", 10000 + expiry - CX_DIRECT_EXPIRY_MARGIN_S - 1, expiry, &s), 2);
+	/* Sessions that never expire never route. */
+	assert_int_equal(cx_direct_readers(d, "ada", 10000 + 10 * expiry, 0, &s), 2);
+	/* Back in time: the same. */
+	cx_direct_away(d, "ada", "ada", 0);
+	assert_int_equal(cx_direct_readers(d, "ada", 10000 + 10 * expiry, expiry, &s), 2);
+	cx_direct_away(d, "ada", "ada", 10000);
+	assert_int_equal(cx_direct_readers(d, "ada", 10000 + expiry - CX_DIRECT_EXPIRY_MARGIN_S, expiry, &s), 0);
+	/* For good. */
+	cx_direct_away(d, "ada", "ada", 0);
+	assert_int_equal(cx_direct_readers(d, "ada", 10000, expiry, &s), 0);
+	cx_direct_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -168,6 +317,9 @@ int main(void)
 		cmocka_unit_test(test_too_many_sessions_route),
 		cmocka_unit_test(test_full_registry_routes_all),
 		cmocka_unit_test(test_many_terminals),
+		cmocka_unit_test(test_save_and_load),
+		cmocka_unit_test(test_load_refuses),
+		cmocka_unit_test(test_expiry_routes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
