@@ -97,6 +97,35 @@ static void direct_off(struct plugin__delivery_state *ds)
 	ds->save_path = NULL;
 }
 
+static void route_one(const char *id, void *arg)
+{
+	cx_direct_route(arg, id);
+}
+
+/*
+ * Mosquitto restored sessions from db that the last stop did not record (it
+ * was a crash): they belong to terminals known before (the known-terminal
+ * registry, kept in state_file), which are routed for good; without a
+ * state_file they cannot be told, and every reply is routed for good.
+ */
+static void route_restored(struct plugin__data *data, const char *db)
+{
+	cx_direct *d = data->delivery.direct;
+
+	if(data->cfg.coexist.state_file != NULL){
+		cx_terminals_each(data->terminals, route_one, d);
+		mosquitto_log_printf(MOSQ_LOG_INFO, "cardex: the %zu terminal(s) known before are routed through the "
+				"subscription tree from now on: sessions restored from %s were not recorded at the last stop",
+				cx_terminals_count(data->terminals), db);
+		return;
+	}
+	cx_direct_route_all(d);
+	mosquitto_log_printf(MOSQ_LOG_WARNING, "cardex: replies are routed through the subscription tree from now on: "
+			"sessions restored from %s were not recorded at the last stop, and without plugin_opt_state_file "
+			"their terminals are not known (remove the persistence file, or set a state_file, to have them "
+			"go straight to their readers again)", db);
+}
+
 /*
  * With persistence true, Mosquitto brings back persistent sessions with
  * their subscriptions at start, before any plugin sees them: the registry a
@@ -140,11 +169,26 @@ static void restore(struct plugin__data *data, const struct brokerconf *bc)
 		mosquitto_log_printf(MOSQ_LOG_WARNING, "cardex: cannot read %s (%s): replies are routed until the "
 				"next clean restart", ds->save_path, err);
 	}else if(stat(db, &st) == 0 || errno != ENOENT){
-		cx_direct_route_all(ds->direct);
-		mosquitto_log_printf(MOSQ_LOG_INFO, "cardex: replies are routed through the subscription tree until "
-				"the next clean restart: sessions restored from %s were not recorded at the last stop", db);
+		route_restored(data, db);
 	}
 	free(db);
+}
+
+/*
+ * A run that routes every reply does not follow sessions: what an earlier
+ * clean stop saved would no longer match the sessions this run leaves, so
+ * it goes.
+ */
+static void forget_saved(const struct brokerconf *bc)
+{
+	const char *why = NULL;
+	char err[ERR_LEN];
+	char *path = plugin__persist_beside(bc, DELIVERY_SUFFIX, &why);
+
+	if(path != NULL && cx_statefile_remove(path, err, sizeof(err)) != 0){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "cardex: cannot remove %s: %s", path, err);
+	}
+	free(path);
 }
 
 void plugin__delivery_setup(struct plugin__data *data, const struct brokerconf *bc)
@@ -162,6 +206,9 @@ void plugin__delivery_setup(struct plugin__data *data, const struct brokerconf *
 		if(first || ds->direct != NULL){
 			mosquitto_log_printf(MOSQ_LOG_INFO, "cardex: replies are routed through the subscription tree (%s)",
 					why);
+		}
+		if(first && bc->read && bc->persistence){
+			forget_saved(bc);
 		}
 		direct_off(ds);
 		return;

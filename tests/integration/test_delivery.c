@@ -363,21 +363,22 @@ static void test_mqtt5_routes(void **state)
 /*
  * persistence true: the sessions Mosquitto restores at start are known
  * from what a clean stop saved, so a restored persistent session away gets
- * its replies directly; after a crash nothing was saved, and every reply is
- * routed until the next clean restart, reaching it all the same.
+ * its replies directly; after a crash nothing was saved, and the terminals
+ * known before are routed for good, reaching them all the same.
  */
 static void test_persistence(void **state)
 {
 	struct fx *f = *state;
-	char extra[160], saved[128];
+	char extra[160], opts[160], saved[128];
 	struct stat st;
-	mc_client *ada, *away;
+	mc_client *ada, *away, *bob;
 
 	snprintf(f->dir, sizeof(f->dir), "/tmp/cardex-delivery-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(extra, sizeof(extra), "persistence true\npersistence_location %s/\n", f->dir);
+	snprintf(opts, sizeof(opts), STATS_OPTS "plugin_opt_state_file %s/terminals\n", f->dir);
 	snprintf(saved, sizeof(saved), "%s/mosquitto.db.cardex-replies", f->dir);
-	start(f, STATS_OPTS, extra);
+	start(f, opts, extra);
 	assert_true(cxb_log_contains(&f->b, DIRECT_LOG));
 	away = session(f, "ada:away", "ada", false);
 	assert_int_equal(mc_subscribe(&f->mc, away, "reply/ada", 1, 0, NULL), 1);
@@ -389,7 +390,7 @@ static void test_persistence(void **state)
 	f->started = false;
 	assert_int_equal(stat(saved, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
-	start(f, STATS_OPTS, extra);
+	start(f, opts, extra);
 	assert_true(cxb_log_contains(&f->b, DIRECT_LOG));
 	assert_int_not_equal(stat(saved, &st), 0);
 	ada = session(f, "ada", "ada", true);
@@ -401,13 +402,17 @@ static void test_persistence(void **state)
 	assert_int_equal(next_stats(f, "replies_routed="), 0);
 	mc_close(&f->mc, away);
 
-	/* A crash saves nothing: routed until the next clean restart, and still delivered. */
+	/*
+	 * A crash saves nothing: the terminals known before are routed for good
+	 * (their restored sessions are not known), and still reached; a terminal
+	 * new since gets its replies directly.
+	 */
 	mc_set_free(&f->mc);
 	cxb_kill(&f->b);
 	assert_int_equal(cxb_restart(&f->b), 0);
 	mc_set_init(&f->mc, f->b.port);
-	assert_true(cxb_log_contains(&f->b, "replies are routed through the subscription tree until the next clean "
-			"restart: sessions restored from"));
+	assert_true(cxb_log_contains(&f->b, "cardex: the 1 terminal(s) known before are routed through the "
+			"subscription tree from now on: sessions restored from"));
 	ada = session(f, "ada", "ada", true);
 	assert_int_equal(mc_subscribe(&f->mc, ada, "reply/ada", 1, 0, NULL), 1);
 	offer(f, ada, "ada", 2);
@@ -415,6 +420,39 @@ static void test_persistence(void **state)
 	away = session(f, "ada:away", "ada", false);
 	assert_true(mc_wait_count(&f->mc, away, "\"ref\":\"r2\"", 1));
 	assert_int_equal(next_stats(f, "replies_direct="), 0);
+	bob = session(f, "bob", "bob", false);
+	assert_int_equal(mc_subscribe(&f->mc, bob, "reply/bob", 1, 0, NULL), 1);
+	offer(f, bob, "bob", 3);
+	assert_true(mc_wait_count(&f->mc, bob, "\"ref\":\"r3\"", 1));
+	assert_int_equal(next_stats(f, "replies_direct="), 1);
+
+	/* Which is kept across the next clean restart: ada routed, bob direct. */
+	mc_set_free(&f->mc);
+	assert_int_equal(cxb_stop_check(&f->b), 0);
+	f->started = false;
+	start(f, opts, extra);
+	ada = session(f, "ada", "ada", true);
+	assert_int_equal(mc_subscribe(&f->mc, ada, "reply/ada", 1, 0, NULL), 1);
+	offer(f, ada, "ada", 4);
+	assert_true(mc_wait_count(&f->mc, ada, "\"ref\":\"r4\"", 1));
+	bob = session(f, "bob:2", "bob", true);
+	assert_int_equal(mc_subscribe(&f->mc, bob, "reply/bob", 1, 0, NULL), 1);
+	offer(f, bob, "bob", 5);
+	assert_true(mc_wait_count(&f->mc, bob, "\"ref\":\"r5\"", 1));
+	/* bob's persistent session, away, got r5 too: directly, queued. */
+	away = session(f, "bob", "bob", false);
+	assert_true(mc_wait_count(&f->mc, away, "\"ref\":\"r5\"", 1));
+	/* Each offer replaced the one kept across the restart: a notice and the reply, each way. */
+	assert_int_equal(next_stats(f, "replies_routed="), 2);
+	assert_int_equal(next_stats(f, "replies_direct="), 2);
+
+	/* A run that routes every reply follows no session: what a stop before it saved goes. */
+	mc_set_free(&f->mc);
+	assert_int_equal(cxb_stop_check(&f->b), 0);
+	f->started = false;
+	assert_int_equal(stat(saved, &st), 0);
+	start(f, "plugin_opt_replies routed\n", extra);
+	assert_int_not_equal(stat(saved, &st), 0);
 }
 
 /* What keeps every reply routed is said at start; a bad value stops the broker. */
