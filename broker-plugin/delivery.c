@@ -15,8 +15,8 @@
  *   plugin, no per_listener_settings, no bridge and no upgrade_outgoing_qos:
  *   then every SUBSCRIBE and READ check is this plugin's alone, and its
  *   answers are final. With persistence true, the sessions Mosquitto
- *   restores at start are known from the registry a clean stop saved (else
- *   every terminal is routed until the next clean restart); with
+ *   restores at start are known from the registry a clean stop saved (after
+ *   a crash, the terminals known before are routed for good); with
  *   persistent_client_expiration, a session away nearly that long routes
  *   its terminal, since Mosquitto ends sessions without an event;
  * - per terminal, every subscription that could take its replies was seen
@@ -122,8 +122,7 @@ static void route_restored(struct plugin__data *data, const char *db)
 	cx_direct_route_all(d);
 	mosquitto_log_printf(MOSQ_LOG_WARNING, "cardex: replies are routed through the subscription tree from now on: "
 			"sessions restored from %s were not recorded at the last stop, and without plugin_opt_state_file "
-			"their terminals are not known (remove the persistence file, or set a state_file, to have them "
-			"go straight to their readers again)", db);
+			"their terminals are not known (this holds until the broker starts without that file)", db);
 }
 
 /*
@@ -131,7 +130,7 @@ static void route_restored(struct plugin__data *data, const char *db)
  * their subscriptions at start, before any plugin sees them: the registry a
  * clean stop wrote tells them (and is removed once read, so that a crash
  * cannot bring back an old one). Without it, when the broker restores a
- * persistence file, every terminal is routed until the next clean restart.
+ * persistence file, route_restored decides.
  */
 static void restore(struct plugin__data *data, const struct brokerconf *bc)
 {
@@ -158,7 +157,10 @@ static void restore(struct plugin__data *data, const struct brokerconf *bc)
 		if(cx_direct_load(ds->direct, (const char *)buf, len) != 0){
 			cx_direct_route_all(ds->direct);
 			mosquitto_log_printf(MOSQ_LOG_WARNING, "cardex: %s is not a file of reply sessions: replies are "
-					"routed until the next clean restart", ds->save_path);
+					"routed through the subscription tree from now on", ds->save_path);
+		}else if(cx_direct_all_routed(ds->direct)){
+			mosquitto_log_printf(MOSQ_LOG_INFO, "cardex: replies are routed through the subscription tree, as "
+					"since a crash (%s)", ds->save_path);
 		}
 		free(buf);
 		if(cx_statefile_remove(ds->save_path, err, sizeof(err)) != 0){
@@ -166,8 +168,8 @@ static void restore(struct plugin__data *data, const struct brokerconf *bc)
 		}
 	}else if(rc < 0){
 		cx_direct_route_all(ds->direct);
-		mosquitto_log_printf(MOSQ_LOG_WARNING, "cardex: cannot read %s (%s): replies are routed until the "
-				"next clean restart", ds->save_path, err);
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "cardex: cannot read %s (%s): replies are routed through the "
+				"subscription tree from now on", ds->save_path, err);
 	}else if(stat(db, &st) == 0 || errno != ENOENT){
 		route_restored(data, db);
 	}
