@@ -124,9 +124,15 @@ int plugin__acl_check(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_PLUGIN_DEFER;
 	}
 	switch(ed->access){
-	case MOSQ_ACL_SUBSCRIBE:
-		return check_subscribe(data, ed->client, ed->topic);
+	case MOSQ_ACL_SUBSCRIBE:{
+		int rc = check_subscribe(data, ed->client, ed->topic);
+
+		/* Whether this terminal's replies may skip the subscription tree: delivery.c. */
+		plugin__delivery_subscribe(data, ed->client, plugin__identity(ed->client), ed->topic, ed->qos, rc);
+		return rc;
+	}
 	case MOSQ_ACL_UNSUBSCRIBE:
+		plugin__delivery_unsubscribe(data, ed->client, plugin__identity(ed->client), ed->topic);
 		/* Leaving a namespace subscription is harmless and must not depend on other ACLs. */
 		return filter_namespace_only(data, strip_share(ed->topic)) ? MOSQ_ERR_SUCCESS
 				: data->outside_rc;

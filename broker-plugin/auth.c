@@ -152,6 +152,7 @@ int plugin__basic_auth(int event, void *event_data, void *userdata)
 	struct mosquitto_evt_basic_auth *ed = event_data;
 
 	(void)event;
+	plugin__delivery_auth(userdata, ed->client);
 	return check_connection(userdata, ed->client, ed->username);
 }
 
@@ -166,5 +167,6 @@ int plugin__ext_auth_start(int event, void *event_data, void *userdata)
 	struct mosquitto_evt_extended_auth *ed = event_data;
 
 	(void)event;
+	plugin__delivery_auth(userdata, ed->client);
 	return check_connection(userdata, ed->client, mosquitto_client_username(ed->client));
 }

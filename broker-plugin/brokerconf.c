@@ -186,6 +186,13 @@ static int scan_line(struct brokerconf *bc, char *line, int level, const char *s
 		bc->per_listener_settings = strcmp(value, "true") == 0;
 	}else if(strcmp(key, "allow_anonymous") == 0){
 		bc->allow_anonymous = strcmp(value, "true") == 0;
+	}else if(strcmp(key, "connection") == 0){
+		bc->bridges++;
+	}else if(strcmp(key, "persistent_client_expiration") == 0){
+		/* Too long to be a duration: kept cut, so that it does not parse as one. */
+		snprintf(bc->session_expiry, sizeof(bc->session_expiry), "%s", value);
+	}else if(strcmp(key, "upgrade_outgoing_qos") == 0){
+		bc->upgrade_outgoing_qos = strcmp(value, "true") == 0;
 	}else if(strcmp(key, "persistence") == 0 || strcmp(key, "retained_persistence") == 0){
 		bc->persistence = strcmp(value, "true") == 0 || strcmp(value, "1") == 0;
 	}else if(strcmp(key, "persistence_file") == 0 || strcmp(key, "persistence_location") == 0){

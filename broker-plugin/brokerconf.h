@@ -33,6 +33,9 @@ struct brokerconf {
 	bool persistence;       /* the last persistence (or retained_persistence) line said true or 1 */
 	char persistence_file[BROKERCONF_PATH_MAX];     /* its value, "" when absent */
 	char persistence_location[BROKERCONF_PATH_MAX]; /* its value, "" when absent */
+	unsigned bridges;       /* connection lines: bridges to other brokers */
+	bool upgrade_outgoing_qos; /* the last upgrade_outgoing_qos line said true */
+	char session_expiry[32]; /* the value of the last persistent_client_expiration line, "" when none */
 };
 
 /*

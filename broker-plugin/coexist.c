@@ -44,7 +44,7 @@ void plugin__coexist_config_free(struct plugin__coexist_config *cfg)
  * ("14d": h, d, w, m for 30 days, y for 365 days), or a plain number of
  * seconds; "0" means never. False on anything else or above UINT32_MAX s.
  */
-static bool parse_duration(const char *v, uint32_t *out)
+bool plugin__parse_duration(const char *v, uint32_t *out)
 {
 	uint64_t n = 0;
 	uint64_t unit = 1;
@@ -145,7 +145,7 @@ int plugin__coexist_option(struct plugin__coexist_config *cfg, const char *key, 
 				: bad(key, value, "an integer from 1 to 100000000");
 	}
 	if(strcmp(key, "session_expiry") == 0){
-		return parse_duration(value, &cfg->session_expiry_s) ? MOSQ_ERR_SUCCESS
+		return plugin__parse_duration(value, &cfg->session_expiry_s) ? MOSQ_ERR_SUCCESS
 				: bad(key, value, "seconds, or a number followed by h, d, w, m or y; 0 for never");
 	}
 	return MOSQ_ERR_NOT_FOUND;
@@ -200,6 +200,8 @@ static void decide_outside(struct plugin__data *data)
 		self = info.dli_fname;
 	}
 	brokerconf_scan(&bc, self);
+	/* Whether replies may go straight to their readers depends on the same configuration: delivery.c. */
+	plugin__delivery_setup(data, &bc);
 	if(bc.read && bc.plugins_before > 0){
 		mosquitto_log_printf(MOSQ_LOG_WARNING,
 				"cardex: WARNING: %u plugin line(s) come before cardex's in %s (first: %s). Their ACL "
@@ -314,16 +316,13 @@ void plugin__coexist_tick(struct plugin__data *data, int64_t now_ms)
 	save_if_due(data, now_ms, false);
 }
 
-bool plugin__terminal_touch(struct plugin__data *data, const struct mosquitto *client, const char *id,
-		bool acting)
+/* plugin__terminal_touch for the session client_id; client is needed only when acting. */
+static bool touch_session(struct plugin__data *data, const struct mosquitto *client, const char *client_id,
+		const char *id, bool acting)
 {
-	const char *client_id = mosquitto_client_id(client);
 	int64_t now_ms;
 	cx_term_result r;
 
-	if(client_id == NULL){
-		return false;
-	}
 	r = cx_terminals_touch(data->terminals, id, client_id, acting, wall_now());
 	if(r == CX_TERM_OK){
 		if(acting && data->redis != NULL){
@@ -351,6 +350,19 @@ bool plugin__terminal_touch(struct plugin__data *data, const struct mosquitto *c
 		}
 	}
 	return false;
+}
+
+bool plugin__terminal_touch(struct plugin__data *data, const struct mosquitto *client, const char *id,
+		bool acting)
+{
+	const char *client_id = mosquitto_client_id(client);
+
+	return client_id != NULL && touch_session(data, client, client_id, id, acting);
+}
+
+bool plugin__session_reads(struct plugin__data *data, const char *id, const char *client_id)
+{
+	return touch_session(data, NULL, client_id, id, false);
 }
 
 /*
@@ -385,6 +397,7 @@ int plugin__disconnect(int event, void *event_data, void *userdata)
 	bool forget;
 
 	(void)event;
+	plugin__delivery_gone(data, ed->client);
 	if(data->redis != NULL){
 		plugin__redis_disconnect(data, ed->client);
 	}

@@ -270,6 +270,15 @@ static int set_option(struct plugin__config *cfg, const char *key, const char *v
 	if(strcmp(key, "require_sealed") == 0){
 		return set_bool(key, value, &cfg->limits.require_sealed);
 	}
+	if(strcmp(key, "replies") == 0){
+		if(strcmp(value, "auto") != 0 && strcmp(value, "routed") != 0){
+			mosquitto_log_printf(MOSQ_LOG_ERR,
+					"cardex: invalid value for plugin_opt_replies: \"%s\" (expected auto or routed)", value);
+			return MOSQ_ERR_INVAL;
+		}
+		cfg->replies = value[0] == 'a' ? PLUGIN_REPLIES_AUTO : PLUGIN_REPLIES_ROUTED;
+		return MOSQ_ERR_SUCCESS;
+	}
 	for(size_t i = 0; i < NNUM_OPTS; i++){
 		if(strcmp(key, num_opts[i].name) == 0){
 			return set_num(cfg, &num_opts[i], value);

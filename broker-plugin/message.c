@@ -366,7 +366,7 @@ void plugin__emit(void *ctx, const char *to, const cx_reply *r)
 		return;
 	}
 	/* On success the broker owns and frees payload. */
-	rc = mosquitto_broker_publish(NULL, data->topic_buf, (int)len, payload, 1, false, NULL);
+	rc = plugin__delivery_publish(data, to, data->topic_buf, payload, len);
 	if(rc != MOSQ_ERR_SUCCESS){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "cardex: cannot publish a reply to %s (error %d)", to, rc);
 		cx_wipe(payload, len);

@@ -73,13 +73,13 @@ static int64_t wall_ms(void)
 }
 
 /*
- * "<the broker's persistence file>.cardex", malloc'ed: the path Mosquitto
+ * "<the broker's persistence file><suffix>", malloc'ed: the path Mosquitto
  * 2.0.11 builds (conf.c: persistence_location + "/" + persistence_file, the
  * file alone without a location, "mosquitto.db" by default), made absolute
  * against the working directory, as Mosquitto opens it. NULL when out of
  * memory or too long (why says which).
  */
-static char *path_beside_broker(const struct brokerconf *bc, const char **why)
+char *plugin__persist_beside(const struct brokerconf *bc, const char *suffix, const char **why)
 {
 	const char *file = bc->persistence_file[0] != '\0' ? bc->persistence_file : "mosquitto.db";
 	const char *loc = bc->persistence_location;
@@ -94,14 +94,14 @@ static char *path_beside_broker(const struct brokerconf *bc, const char **why)
 	if(path == NULL){
 		return NULL;
 	}
-	n = snprintf(path, CX_STATEFILE_PATH_MAX, "%s%s%s" PERSIST_SUFFIX, loc, sep, file);
+	n = snprintf(path, CX_STATEFILE_PATH_MAX, "%s%s%s%s", loc, sep, file, suffix);
 	if(n > 0 && path[0] != '/'){
 		if(getcwd(cwd, sizeof(cwd)) == NULL){
 			*why = "the working directory cannot be found";
 			free(path);
 			return NULL;
 		}
-		n = snprintf(path, CX_STATEFILE_PATH_MAX, "%s/%s%s%s" PERSIST_SUFFIX, cwd, loc, sep, file);
+		n = snprintf(path, CX_STATEFILE_PATH_MAX, "%s/%s%s%s%s", cwd, loc, sep, file, suffix);
 	}
 	if(n < 0 || n >= CX_STATEFILE_PATH_MAX){
 		*why = "the path is too long";
@@ -158,7 +158,7 @@ static int choose_path(struct plugin__data *data)
 					"off): pending offers and open exchanges are lost when the broker stops");
 			return MOSQ_ERR_SUCCESS;
 		}
-		data->persist_path = path_beside_broker(&bc, &why);
+		data->persist_path = plugin__persist_beside(&bc, PERSIST_SUFFIX, &why);
 		break;
 	}
 	if(data->persist_path == NULL){

@@ -52,6 +52,7 @@ static void data_free(struct plugin__data *data)
 	plugin__redis_free(data->redis);
 	cx_engine_free(data->engine);
 	plugin__coexist_cleanup(data);
+	plugin__delivery_free(data);
 	plugin__config_free(&data->cfg);
 	free(data->persist_path);
 	free(data->topic_buf);
@@ -193,6 +194,7 @@ PLUGIN_EXPORT int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt 
 	}
 	unregister_all(data);
 	plugin__persist_save(data);
+	plugin__delivery_save(data);
 	if(data->cfg.stats_interval_s > 0){
 		plugin__log_stats(data);
 	}

@@ -31,6 +31,8 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include "brokerconf.h"
+#include "direct.h"
 #include "engine.h"
 #include "ids.h"
 #include "netlist.h"
@@ -91,9 +93,16 @@ struct plugin__redis_config {
 	uint32_t inbox_ttl_s;
 };
 
+/* How replies reach their terminal's sessions (delivery.c, docs/protocol.md §9). */
+enum plugin__replies {
+	PLUGIN_REPLIES_AUTO = 0, /* addressed to the reading sessions where that gives what routing gives */
+	PLUGIN_REPLIES_ROUTED,   /* always through the subscription tree */
+};
+
 /* The settings read from plugin_opt_* lines. */
 struct plugin__config {
 	enum plugin__store store;
+	enum plugin__replies replies;
 	struct plugin__redis_config redis; /* PLUGIN_STORE_REDIS */
 	cx_limits limits;
 	char *prefix;         /* topic prefix, "" when none; malloc'ed */
@@ -145,6 +154,22 @@ struct plugin__dynsec_state {
 	int64_t next_ms;           /* next look at the file */
 };
 
+/* delivery.c: how replies reach their readers. */
+struct plugin__delivery_state {
+	bool decided;         /* the first configuration was judged; a reload can only turn direct off */
+	cx_direct *direct;    /* the sessions replies go to directly; NULL: every reply routed */
+	char *auth_client_id; /* the client ID of the latest connection authenticated; malloc'ed or NULL */
+	enum {
+		PLUGIN_AUTH_CLEAN = 0, /* a clean session: a session it takes over loses its subscriptions */
+		PLUGIN_AUTH_RESUMES,   /* MQTT 3.x, not clean: it takes over a session's subscriptions */
+		PLUGIN_AUTH_OTHER,     /* MQTT 5, not clean: it takes them over, into a session not followed */
+	} auth_kind;          /* of that connection */
+	char *save_path;      /* where the registry outlives a restart (persistence true); malloc'ed or NULL */
+	uint32_t expiry_s;    /* persistent_client_expiration in seconds; 0: sessions never expire */
+	uint64_t direct_replies; /* replies handed to sessions by client ID */
+	uint64_t routed_replies; /* replies routed through the subscription tree */
+};
+
 struct plugin__data {
 	mosquitto_plugin_id_t *pid;
 	struct plugin__config cfg;
@@ -168,6 +193,7 @@ struct plugin__data {
 	char *persist_path;        /* persist.c: the engine's state file; NULL: none; malloc'ed */
 	bool persist_loaded;       /* persist.c: it was loaded and is still there (see plugin__persist_started) */
 	struct cx_store_redis *redis;         /* store_redis.c; NULL in memory mode */
+	struct plugin__delivery_state delivery; /* delivery.c */
 };
 
 /*
@@ -212,6 +238,18 @@ int plugin__persist_setup(struct plugin__data *data);
  * fails to start keeps it for the next start. Call when persist_loaded.
  */
 void plugin__persist_started(struct plugin__data *data);
+/*
+ * persist.c. "<the broker's persistence file><suffix>" as an absolute
+ * path, malloc'ed, from the broker's configuration bc; NULL with a reason in
+ * *why when out of memory or too long.
+ */
+char *plugin__persist_beside(const struct brokerconf *bc, const char *suffix, const char **why);
+/*
+ * coexist.c. A duration as Mosquitto's persistent_client_expiration writes
+ * it ("14d"; h, d, w, m, y) or plain seconds, into *out; false when it is
+ * not one.
+ */
+bool plugin__parse_duration(const char *v, uint32_t *out);
 /* persist.c. At a clean stop: writes the engine's state to its file, when there is one. Cannot fail. */
 void plugin__persist_save(struct plugin__data *data);
 
@@ -288,6 +326,45 @@ void plugin__coexist_tick(struct plugin__data *data, int64_t now_ms);
  */
 bool plugin__terminal_touch(struct plugin__data *data, const struct mosquitto *client, const char *id,
 		bool acting);
+/*
+ * coexist.c. plugin__terminal_touch, not acting, for the session client_id
+ * of terminal id, connected or not: whether a reply of id may be delivered
+ * to it, as the READ check decides.
+ */
+bool plugin__session_reads(struct plugin__data *data, const char *id, const char *client_id);
+
+/*
+ * delivery.c. Decides, from the broker's configuration (bc, read by
+ * coexist.c), whether replies may go straight to the sessions that read them
+ * (plugin_opt_replies auto, no other ACL mechanism, no bridge, no
+ * persistence, store memory) and logs the choice. Cannot fail: without
+ * memory every reply is routed. plugin__delivery_free accepts a NULL registry.
+ */
+void plugin__delivery_setup(struct plugin__data *data, const struct brokerconf *bc);
+void plugin__delivery_free(struct plugin__data *data);
+/* delivery.c. At a clean stop of a broker that persists: writes what the registry must keep. */
+void plugin__delivery_save(struct plugin__data *data);
+/*
+ * delivery.c. A SUBSCRIBE check of client (identity id, may be NULL) for
+ * filter at qos was answered rc: records what it means for id's replies.
+ */
+void plugin__delivery_subscribe(struct plugin__data *data, const struct mosquitto *client, const char *id,
+		const char *filter, int qos, int rc);
+/* delivery.c. client (identity id) unsubscribes from filter. */
+void plugin__delivery_unsubscribe(struct plugin__data *data, const struct mosquitto *client, const char *id,
+		const char *filter);
+/* delivery.c. client is being authenticated (BASIC_AUTH, EXT_AUTH_START): it may take over a session. */
+void plugin__delivery_auth(struct plugin__data *data, const struct mosquitto *client);
+/* delivery.c. client's connection ended, or its session was taken over (DISCONNECT). */
+void plugin__delivery_gone(struct plugin__data *data, const struct mosquitto *client);
+/*
+ * delivery.c. Publishes payload (len bytes, mosquitto_malloc'ed; the broker
+ * owns it on success) on topic, the reply topic of terminal to: to each
+ * session that reads it directly, or routed. Returns MOSQ_ERR_SUCCESS when
+ * the broker took it, else an error (payload still the caller's).
+ */
+int plugin__delivery_publish(struct plugin__data *data, const char *to, const char *topic, char *payload,
+		size_t len);
 
 /* Callbacks, registered by plugin.c with a struct plugin__data as userdata. */
 int plugin__basic_auth(int event, void *event_data, void *userdata);   /* auth.c */

@@ -434,6 +434,13 @@ size_t cx_terminals_sweep(cx_terminals *t, int64_t now)
 	return dropped;
 }
 
+void cx_terminals_each(const cx_terminals *t, void (*fn)(const char *id, void *arg), void *arg)
+{
+	for(const struct terminal *e = t->all; e != NULL; e = e->next){
+		fn(e->id, arg);
+	}
+}
+
 size_t cx_terminals_count(const cx_terminals *t)
 {
 	return t->count;

@@ -81,6 +81,8 @@ void cx_terminals_disconnect(cx_terminals *t, const char *id, const char *client
 /* Drops every expired entry. Returns how many terminals were dropped. */
 size_t cx_terminals_sweep(cx_terminals *t, int64_t now);
 
+/* Calls fn(id, arg) for every known terminal (expired ones included until swept). */
+void cx_terminals_each(const cx_terminals *t, void (*fn)(const char *id, void *arg), void *arg);
 /* Number of known terminals, and of sessions over all of them. */
 size_t cx_terminals_count(const cx_terminals *t);
 size_t cx_terminals_sessions(const cx_terminals *t);

@@ -71,11 +71,13 @@ void plugin__log_stats(struct plugin__data *data)
 			"cardex: stats | offers=%zu exchanges=%zu limiters=%zu address_limiters=%zu "
 			"error_windows=%zu timers=%zu total_failures=%" PRIu32 " evaluated=%" PRIu64
 			" failed=%" PRIu64 " rate_limited=%" PRIu64 " capacity=%" PRIu64 " errors_sent=%" PRIu64
-			" errors_dropped=%" PRIu64 " recent_claims=%zu repeated=%" PRIu64,
+			" errors_dropped=%" PRIu64 " recent_claims=%zu repeated=%" PRIu64 " replies_direct=%" PRIu64
+			" replies_routed=%" PRIu64,
 			st.offers, st.exchanges, st.limiters, st.address_limiters, st.error_windows, st.timers,
 			st.total_failures, st.claims_evaluated, st.claims_failed, st.claims_rate_limited,
 			st.capacity_offers + st.capacity_exchanges + st.capacity_limiters, st.errors_sent,
-			st.errors_dropped, st.recent_claims, st.claims_repeated);
+			st.errors_dropped, st.recent_claims, st.claims_repeated, data->delivery.direct_replies,
+			data->delivery.routed_replies);
 }
 
 /*
