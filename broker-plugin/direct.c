@@ -145,37 +145,41 @@ void cx_direct_free(cx_direct *d)
 	free(d);
 }
 
-void cx_direct_route(cx_direct *d, const char *id)
+/*
+ * The entry of id, added when absent; NULL when every terminal is routed,
+ * which becomes so when id cannot be recorded: whatever d forgot about id
+ * (a subscription, or that it must be routed) could send its replies past
+ * a reader.
+ */
+static struct entry *entry_for(cx_direct *d, const char *id)
 {
 	struct entry *e;
 
 	if(d->all_routed){
-		return;
+		return NULL;
 	}
 	e = find_or_add(d, id);
 	if(e == NULL){
-		/* Forgetting that id must be routed could send its replies past a subscription: route all. */
 		d->all_routed = true;
-		return;
 	}
-	mark_routed(e);
+	return e;
+}
+
+void cx_direct_route(cx_direct *d, const char *id)
+{
+	struct entry *e = entry_for(d, id);
+
+	if(e != NULL){
+		mark_routed(e);
+	}
 }
 
 void cx_direct_subscribed(cx_direct *d, const char *id, const char *client_id, int qos, bool persistent)
 {
-	struct entry *e;
+	struct entry *e = entry_for(d, id);
 	char *copy;
 
-	if(d->all_routed){
-		return;
-	}
-	e = find_or_add(d, id);
-	if(e == NULL){
-		/* Not recorded, so routed: right as long as nothing else about id is recorded either. */
-		d->all_routed = true;
-		return;
-	}
-	if(e->routed){
+	if(e == NULL || e->routed){
 		return;
 	}
 	qos = qos > 1 ? 1 : (qos < 0 ? 0 : qos);

@@ -103,6 +103,17 @@ static mc_client *session(struct fx *f, const char *id, const char *user, bool c
 	return c;
 }
 
+/* A session of terminal user with client ID id, connected and subscribed to user's reply topic at QoS 1. */
+static mc_client *reader(struct fx *f, const char *id, const char *user, bool clean)
+{
+	mc_client *c = session(f, id, user, clean);
+	char topic[64];
+
+	snprintf(topic, sizeof(topic), "reply/%s", user);
+	assert_int_equal(mc_subscribe(&f->mc, c, topic, 1, 0, NULL), 1);
+	return c;
+}
+
 /* An offer from c on keys/<user> with ref r<n>: its reply goes to every session reading <user>'s replies. */
 static void offer(struct fx *f, mc_client *c, const char *user, int n)
 {
@@ -304,11 +315,9 @@ static void test_persistent_sessions(void **state)
 	mc_client *ada, *away, *again, *clean;
 
 	start(f, STATS_OPTS, NULL);
-	away = session(f, "ada:away", "ada", false);
-	assert_int_equal(mc_subscribe(&f->mc, away, "reply/ada", 1, 0, NULL), 1);
+	away = reader(f, "ada:away", "ada", false);
 	mc_close(&f->mc, away);
-	ada = session(f, "ada", "ada", true);
-	assert_int_equal(mc_subscribe(&f->mc, ada, "reply/ada", 1, 0, NULL), 1);
+	ada = reader(f, "ada", "ada", true);
 	offer(f, ada, "ada", 0);
 	assert_true(mc_wait_msgs(&f->mc, ada, 1));
 
@@ -347,8 +356,7 @@ static void test_mqtt5_routes(void **state)
 	mc_client *ada, *v5;
 
 	start(f, STATS_OPTS, NULL);
-	ada = session(f, "ada", "ada", true);
-	assert_int_equal(mc_subscribe(&f->mc, ada, "reply/ada", 1, 0, NULL), 1);
+	ada = reader(f, "ada", "ada", true);
 	v5 = mc_new(&f->mc, "ada:v5", "ada", password_of("ada"), true, MQTT_PROTOCOL_V5);
 	assert_non_null(v5);
 	assert_int_equal(mc_connect(&f->mc, v5, NULL), 0);
@@ -380,8 +388,7 @@ static void test_persistence(void **state)
 	snprintf(saved, sizeof(saved), "%s/mosquitto.db.cardex-replies", f->dir);
 	start(f, opts, extra);
 	assert_true(cxb_log_contains(&f->b, DIRECT_LOG));
-	away = session(f, "ada:away", "ada", false);
-	assert_int_equal(mc_subscribe(&f->mc, away, "reply/ada", 1, 0, NULL), 1);
+	away = reader(f, "ada:away", "ada", false);
 	mc_close(&f->mc, away);
 
 	/* A clean stop saves the session; the start reads the file and removes it. */
@@ -393,8 +400,7 @@ static void test_persistence(void **state)
 	start(f, opts, extra);
 	assert_true(cxb_log_contains(&f->b, DIRECT_LOG));
 	assert_int_not_equal(stat(saved, &st), 0);
-	ada = session(f, "ada", "ada", true);
-	assert_int_equal(mc_subscribe(&f->mc, ada, "reply/ada", 1, 0, NULL), 1);
+	ada = reader(f, "ada", "ada", true);
 	offer(f, ada, "ada", 1);
 	assert_true(mc_wait_msgs(&f->mc, ada, 1));
 	away = session(f, "ada:away", "ada", false);
@@ -413,15 +419,13 @@ static void test_persistence(void **state)
 	mc_set_init(&f->mc, f->b.port);
 	assert_true(cxb_log_contains(&f->b, "cardex: the 1 terminal(s) known before are routed through the "
 			"subscription tree from now on: sessions restored from"));
-	ada = session(f, "ada", "ada", true);
-	assert_int_equal(mc_subscribe(&f->mc, ada, "reply/ada", 1, 0, NULL), 1);
+	ada = reader(f, "ada", "ada", true);
 	offer(f, ada, "ada", 2);
 	assert_true(mc_wait_count(&f->mc, ada, "\"ref\":\"r2\"", 1));
 	away = session(f, "ada:away", "ada", false);
 	assert_true(mc_wait_count(&f->mc, away, "\"ref\":\"r2\"", 1));
 	assert_int_equal(next_stats(f, "replies_direct="), 0);
-	bob = session(f, "bob", "bob", false);
-	assert_int_equal(mc_subscribe(&f->mc, bob, "reply/bob", 1, 0, NULL), 1);
+	bob = reader(f, "bob", "bob", false);
 	offer(f, bob, "bob", 3);
 	assert_true(mc_wait_count(&f->mc, bob, "\"ref\":\"r3\"", 1));
 	assert_int_equal(next_stats(f, "replies_direct="), 1);
@@ -431,12 +435,10 @@ static void test_persistence(void **state)
 	assert_int_equal(cxb_stop_check(&f->b), 0);
 	f->started = false;
 	start(f, opts, extra);
-	ada = session(f, "ada", "ada", true);
-	assert_int_equal(mc_subscribe(&f->mc, ada, "reply/ada", 1, 0, NULL), 1);
+	ada = reader(f, "ada", "ada", true);
 	offer(f, ada, "ada", 4);
 	assert_true(mc_wait_count(&f->mc, ada, "\"ref\":\"r4\"", 1));
-	bob = session(f, "bob:2", "bob", true);
-	assert_int_equal(mc_subscribe(&f->mc, bob, "reply/bob", 1, 0, NULL), 1);
+	bob = reader(f, "bob:2", "bob", true);
 	offer(f, bob, "bob", 5);
 	assert_true(mc_wait_count(&f->mc, bob, "\"ref\":\"r5\"", 1));
 	/* bob's persistent session, away, got r5 too: directly, queued. */
@@ -466,8 +468,7 @@ static void test_routed_configurations(void **state)
 	assert_true(cxb_log_contains(&f->b, "cardex: replies are routed through the subscription tree "
 			"(plugin_opt_replies routed)"));
 	assert_false(cxb_log_contains(&f->b, DIRECT_LOG));
-	ada = session(f, "ada", "ada", true);
-	assert_int_equal(mc_subscribe(&f->mc, ada, "reply/ada", 1, 0, NULL), 1);
+	ada = reader(f, "ada", "ada", true);
 	offer(f, ada, "ada", 1);
 	assert_true(mc_wait_msgs(&f->mc, ada, 1));
 	assert_int_equal(with_ref(ada, "reply/ada", 1), 1);
