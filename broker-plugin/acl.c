@@ -24,11 +24,7 @@
 /* The four first levels (after the prefix) that make up the namespace. */
 static const char *const kinds[] = {"keys", "claim", "card", "reply"};
 
-/*
- * Skips a "$share/<group>/" head so that a shared subscription is judged by
- * the filter it shares. Returns filter itself when there is none.
- */
-static const char *strip_share(const char *filter)
+const char *plugin__strip_share(const char *filter)
 {
 	const char *group;
 	const char *slash;
@@ -85,7 +81,7 @@ static bool is_own_reply(const struct plugin__data *data, const char *topic, con
  */
 static int check_subscribe(struct plugin__data *data, const struct mosquitto *client, const char *topic)
 {
-	const char *filter = strip_share(topic);
+	const char *filter = plugin__strip_share(topic);
 	const char *identity;
 	bool match = false;
 
@@ -134,7 +130,7 @@ int plugin__acl_check(int event, void *event_data, void *userdata)
 	case MOSQ_ACL_UNSUBSCRIBE:
 		plugin__delivery_unsubscribe(data, ed->client, plugin__identity(ed->client), ed->topic);
 		/* Leaving a namespace subscription is harmless and must not depend on other ACLs. */
-		return filter_namespace_only(data, strip_share(ed->topic)) ? MOSQ_ERR_SUCCESS
+		return filter_namespace_only(data, plugin__strip_share(ed->topic)) ? MOSQ_ERR_SUCCESS
 				: data->outside_rc;
 	case MOSQ_ACL_READ:
 	case MOSQ_ACL_WRITE:

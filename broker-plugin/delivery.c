@@ -262,23 +262,6 @@ void plugin__delivery_free(struct plugin__data *data)
 	direct_off(&data->delivery);
 }
 
-/* Skips a "$share/<group>/" head, setting *shared. Returns filter itself when there is none. */
-static const char *unshared(const char *filter, bool *shared)
-{
-	const char *slash;
-
-	*shared = false;
-	if(strncmp(filter, "$share/", 7) != 0){
-		return filter;
-	}
-	slash = strchr(filter + 7, '/');
-	if(slash == NULL){
-		return filter;
-	}
-	*shared = true;
-	return slash + 1;
-}
-
 /* True when client speaks MQTT 3.x, the protocols whose sessions the registry can follow. */
 static bool followable(const struct mosquitto *client)
 {
@@ -304,7 +287,8 @@ void plugin__delivery_subscribe(struct plugin__data *data, const struct mosquitt
 		cx_direct_route(d, id);
 		return;
 	}
-	f = unshared(filter, &shared);
+	f = plugin__strip_share(filter);
+	shared = f != filter;
 	if(mosquitto_topic_matches_sub(f, data->topic_buf, &match) != MOSQ_ERR_SUCCESS){
 		/* Mosquitto refuses such a filter itself; routing is right either way. */
 		cx_direct_route(d, id);
@@ -333,7 +317,8 @@ void plugin__delivery_unsubscribe(struct plugin__data *data, const struct mosqui
 	if(d == NULL || id == NULL || client_id == NULL){
 		return;
 	}
-	f = unshared(filter, &shared);
+	f = plugin__strip_share(filter);
+	shared = f != filter;
 	if(shared || cx_topic_build(data->topic_buf, data->topic_cap, data->cfg.prefix, CX_TOPIC_REPLY, id) == 0
 			|| strcmp(f, data->topic_buf) != 0){
 		return;

@@ -366,6 +366,12 @@ void plugin__delivery_gone(struct plugin__data *data, const struct mosquitto *cl
 int plugin__delivery_publish(struct plugin__data *data, const char *to, const char *topic, char *payload,
 		size_t len);
 
+/*
+ * acl.c. Skips a "$share/<group>/" head so that a shared subscription is
+ * judged by the filter it shares. Returns filter itself when there is none.
+ */
+const char *plugin__strip_share(const char *filter);
+
 /* Callbacks, registered by plugin.c with a struct plugin__data as userdata. */
 int plugin__basic_auth(int event, void *event_data, void *userdata);   /* auth.c */
 int plugin__acl_check(int event, void *event_data, void *userdata);    /* acl.c */
