@@ -115,7 +115,8 @@ static void compare_error(const cx_reply_msg *m, const cx_reply_msg *b)
 	} else {
 		FUZZ_CHECK(strcmp(b->message, cx_code_message(m->code)) == 0);
 	}
-	if(b->code == CX_CODE_RATE_LIMITED) {
+	if(b->code == CX_CODE_RATE_LIMITED || b->code == CX_CODE_UNAVAILABLE) {
+		/* Both tell when to send again (protocol.md §3.3), at least 1 s. */
 		FUZZ_CHECK(b->retry_after == (m->retry_after > 0 ? m->retry_after : 1));
 	} else {
 		FUZZ_CHECK(b->retry_after == 0);
