@@ -229,9 +229,10 @@ void cx_direct_forget(cx_direct *d, const char *id, const char *client_id)
 	drop_if_empty(d, e);
 }
 
-const cx_direct_session *cx_direct_find(const cx_direct *d, const char *id, const char *client_id)
+/* The session client_id of id as held, or NULL. */
+static cx_direct_session *session_of(const cx_direct *d, const char *id, const char *client_id)
 {
-	const struct entry *e = find(d, id, hash_id(d, id));
+	struct entry *e = find(d, id, hash_id(d, id));
 	size_t i;
 
 	if(e == NULL){
@@ -239,6 +240,11 @@ const cx_direct_session *cx_direct_find(const cx_direct *d, const char *id, cons
 	}
 	i = session_at(e, client_id);
 	return i < e->n ? &e->s[i] : NULL;
+}
+
+const cx_direct_session *cx_direct_find(const cx_direct *d, const char *id, const char *client_id)
+{
+	return session_of(d, id, client_id);
 }
 
 size_t cx_direct_sessions(const cx_direct *d, const char *id, const cx_direct_session **out)
@@ -282,15 +288,10 @@ size_t cx_direct_count(const cx_direct *d)
 
 void cx_direct_away(cx_direct *d, const char *id, const char *client_id, int64_t since)
 {
-	struct entry *e = find(d, id, hash_id(d, id));
-	size_t i;
+	cx_direct_session *s = session_of(d, id, client_id);
 
-	if(e == NULL){
-		return;
-	}
-	i = session_at(e, client_id);
-	if(i < e->n){
-		e->s[i].away_since = since;
+	if(s != NULL){
+		s->away_since = since;
 	}
 }
 

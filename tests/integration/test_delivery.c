@@ -88,6 +88,14 @@ static void start(struct fx *f, const char *plugin_opts, const char *extra)
 	mc_set_init(&f->mc, f->b.port);
 }
 
+/* Stops the broker cleanly (SIGTERM), asserting that nothing was reported. */
+static void stop(struct fx *f)
+{
+	mc_set_free(&f->mc);
+	assert_int_equal(cxb_stop_check(&f->b), 0);
+	f->started = false;
+}
+
 static const char *password_of(const char *user)
 {
 	return strcmp(user, "ada") == 0 ? "pw-ada-x" : "pw-bob-x";
@@ -392,9 +400,7 @@ static void test_persistence(void **state)
 	mc_close(&f->mc, away);
 
 	/* A clean stop saves the session; the start reads the file and removes it. */
-	mc_set_free(&f->mc);
-	assert_int_equal(cxb_stop_check(&f->b), 0);
-	f->started = false;
+	stop(f);
 	assert_int_equal(stat(saved, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	start(f, opts, extra);
@@ -431,9 +437,7 @@ static void test_persistence(void **state)
 	assert_int_equal(next_stats(f, "replies_direct="), 1);
 
 	/* Which is kept across the next clean restart: ada routed, bob direct. */
-	mc_set_free(&f->mc);
-	assert_int_equal(cxb_stop_check(&f->b), 0);
-	f->started = false;
+	stop(f);
 	start(f, opts, extra);
 	ada = reader(f, "ada", "ada", true);
 	offer(f, ada, "ada", 4);
@@ -449,9 +453,7 @@ static void test_persistence(void **state)
 	assert_int_equal(next_stats(f, "replies_direct="), 2);
 
 	/* A run that routes every reply follows no session: what a stop before it saved goes. */
-	mc_set_free(&f->mc);
-	assert_int_equal(cxb_stop_check(&f->b), 0);
-	f->started = false;
+	stop(f);
 	assert_int_equal(stat(saved, &st), 0);
 	start(f, "plugin_opt_replies routed\n", extra);
 	assert_int_not_equal(stat(saved, &st), 0);
@@ -472,15 +474,11 @@ static void test_routed_configurations(void **state)
 	offer(f, ada, "ada", 1);
 	assert_true(mc_wait_msgs(&f->mc, ada, 1));
 	assert_int_equal(with_ref(ada, "reply/ada", 1), 1);
-	mc_set_free(&f->mc);
-	assert_int_equal(cxb_stop_check(&f->b), 0);
-	f->started = false;
+	stop(f);
 
 	start(f, "plugin_opt_replies auto\n", "upgrade_outgoing_qos true\n");
 	assert_true(cxb_log_contains(&f->b, "(upgrade_outgoing_qos true)"));
-	mc_set_free(&f->mc);
-	assert_int_equal(cxb_stop_check(&f->b), 0);
-	f->started = false;
+	stop(f);
 
 	fill_config(&cfg, "plugin_opt_replies sideways\n", NULL);
 	assert_true(cxb_refused_with(&cfg, "invalid value for plugin_opt_replies: \"sideways\""));
